@@ -1,0 +1,122 @@
+"""The consent gate: ``authorize(request) -> Decision``.
+
+A render is allowed only when one registered grant of the performer covers every
+requested use, the language, territory and production, is inside its validity
+window, is not revoked, has render budget left (reserved atomically), and the
+faces found in the source match the performer. Denials list every reason.
+Every decision, allowed or denied, is written to the ledger in the same
+transaction as the budget reservation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from consent.codes import language_covers
+from consent.identity import match_identity
+from consent.models import Decision, RenderRequest, SignedGrant
+from consent.registry import AuditLog, GrantRow, Registry
+from consent.signing import canonical_json
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    identity_threshold: float
+    face_engine: str = "dlib"
+
+
+def _grant_problems(signed: SignedGrant, row: GrantRow, request: RenderRequest,
+                    revoked: bool) -> list[str]:
+    g = signed.grant
+    problems: list[str] = []
+    if revoked:
+        problems.append("revoked")
+    if request.at < g.valid_from:
+        problems.append(f"not valid before {g.valid_from.isoformat()}")
+    if request.at >= g.valid_until:
+        problems.append(f"expired on {g.valid_until.isoformat()}")
+    missing = [u.value for u in request.uses if u not in g.uses]
+    if missing:
+        problems.append(f"does not grant use {', '.join(missing)}")
+    if request.language and g.languages and not any(
+            language_covers(lang, request.language) for lang in g.languages):
+        problems.append(f"language {request.language} not in {', '.join(g.languages)}")
+    if request.territory and g.territories and request.territory not in g.territories:
+        problems.append(f"territory {request.territory} not in {', '.join(g.territories)}")
+    if g.productions and request.production not in g.productions:
+        asked = request.production or "(none)"
+        problems.append(f"production {asked} not in {', '.join(g.productions)}")
+    if row.max_renders is not None and row.renders_used >= row.max_renders:
+        problems.append(f"render budget used up ({row.renders_used}/{row.max_renders})")
+    return problems
+
+
+def _registry_state(rows: list[GrantRow], revoked: set[str]) -> str:
+    state = [[r.grant_id, r.renders_used, r.grant_id in revoked] for r in rows]
+    return hashlib.sha256(canonical_json(state)).hexdigest()
+
+
+def new_render_id() -> int:
+    """A random non-zero 64-bit render id (carried by the watermark)."""
+    return secrets.randbits(64) or 1
+
+
+def authorize(request: RenderRequest, *, session: Session, audit: AuditLog,
+              policy: GatePolicy, now: datetime | None = None) -> Decision:
+    """Decide one render request; the caller commits the session."""
+    registry = Registry(session)
+    decided_at = now or request.at
+    reasons: list[str] = []
+    chosen: str | None = None
+    distance: float | None = None
+    rows: list[GrantRow] = []
+    revoked: set[str] = set()
+
+    if registry.performer_row(request.performer_id) is None:
+        reasons.append(f"unknown performer {request.performer_id}")
+    else:
+        # Identity first: a mismatch must not consume render budget.
+        refs = [vec for engine, vec in registry.reference_embeddings(request.performer_id)
+                if engine == policy.face_engine]
+        match = match_identity(request.face_embeddings, refs,
+                               threshold=policy.identity_threshold)
+        distance = match.best_distance
+        if not match.matched:
+            reasons.append(match.reason or "identity mismatch")
+        rows = registry.candidate_grants(request.performer_id)
+        revoked = registry.revoked_ids([r.grant_id for r in rows])
+        if not rows:
+            reasons.append(f"no grant registered for performer {request.performer_id}")
+        for row in rows:
+            signed = SignedGrant.model_validate_json(row.document)
+            problems = _grant_problems(signed, row, request, row.grant_id in revoked)
+            if problems:
+                reasons.append(f"{row.grant_id}: " + "; ".join(problems))
+                continue
+            if not match.matched:
+                break  # a covering grant exists, but the face is not the performer's
+            if request.reserve and not registry.reserve_render(row.grant_id):
+                reasons.append(f"{row.grant_id}: render budget used up (taken concurrently)")
+                continue
+            chosen = row.grant_id
+            break
+
+    allowed = chosen is not None
+    if not allowed and not reasons:
+        reasons.append("no grant covers this request")
+    decision = Decision(
+        allowed=allowed, performer_id=request.performer_id, uses=request.uses,
+        language=request.language, territory=request.territory,
+        production=request.production,
+        reasons=() if allowed else tuple(reasons),
+        grant_ids=(chosen,) if chosen else (),
+        registry_state=_registry_state(rows, revoked), decided_at=decided_at,
+        identity_distance=distance, render_id=new_render_id() if allowed else None,
+    )
+    audit.record(session, "decision", decision.model_dump(mode="json"))
+    return decision

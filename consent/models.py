@@ -1,0 +1,223 @@
+"""The consent vocabulary: grants, signatures, revocations, render requests, decisions.
+
+Everything that crosses the consent API is a frozen, self-validating pydantic
+model built with ``from_json``/``from_file``; malformed input raises `BadInput`
+with the field that is wrong, never a half-built object.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from consent.codes import normalize_language, normalize_territory
+from likeness.errors import BadInput
+
+MAX_GRANT_TERM = timedelta(days=3653)  # 10 years (NO FAKES Act draft; SAG-AFTRA 2023)
+MAX_MINOR_GRANT_TERM = timedelta(days=1827)  # 5 years
+ADULT_AGE_YEARS = 18
+
+
+class Use(StrEnum):
+    """What a grant allows; a render asks for one or more of these."""
+
+    DUBBING = "dubbing"
+    LIP_SYNC = "lip_sync"
+    REENACTMENT = "reenactment"
+    AVATAR = "avatar"
+    VOICE_CLONE = "voice_clone"
+
+
+class ContentTag(StrEnum):
+    NO_POLITICAL = "no_political"
+    NO_ENDORSEMENT = "no_endorsement"
+    NO_ADULT = "no_adult"
+    NO_RELIGIOUS = "no_religious"
+    NO_MEDICAL = "no_medical"
+
+
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+Language = Annotated[str, AfterValidator(normalize_language)]
+Territory = Annotated[str, AfterValidator(normalize_territory)]
+
+
+def _sorted_unique(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(sorted(set(values)))
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @classmethod
+    def from_json(cls, data: str | bytes, *, source: str = "input") -> Self:
+        try:
+            return cls.model_validate_json(data)
+        except ValidationError as exc:
+            raise BadInput(f"{source}: {_first_error(exc)}") from None
+
+    @classmethod
+    def from_file(cls, path: Path) -> Self:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise BadInput(f"cannot read {path}: {exc.strerror or exc}") from None
+        return cls.from_json(data, source=str(path))
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors()
+    parts = []
+    for err in errors[:3]:
+        loc = ".".join(str(p) for p in err["loc"]) or "document"
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}")
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    return "; ".join(parts) + more
+
+
+def new_id(prefix: str) -> str:
+    """Readable, unique ids: ``grant_3f2a...`` (128 random bits)."""
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+class GrantTerms(_Frozen):
+    """What the performer signs. Immutable: a change is a new grant plus a revocation.
+
+    Empty ``languages``/``territories``/``productions`` mean "any"; a grant that
+    names productions covers only those.
+    """
+
+    schema_version: Literal[1] = 1
+    grant_id: Identifier = Field(default_factory=lambda: new_id("grant"))
+    performer_id: Identifier
+    uses: Annotated[tuple[Use, ...], AfterValidator(_sorted_unique)] = Field(min_length=1)
+    description: str = Field(min_length=20, max_length=4000)
+    languages: Annotated[tuple[Language, ...], AfterValidator(_sorted_unique)] = ()
+    territories: Annotated[tuple[Territory, ...], AfterValidator(_sorted_unique)] = ()
+    productions: Annotated[tuple[Identifier, ...], AfterValidator(_sorted_unique)] = ()
+    valid_from: AwareDatetime
+    valid_until: AwareDatetime
+    max_renders: int | None = Field(default=None, ge=1)
+    content_restrictions: str = ""
+    content_tags: Annotated[tuple[ContentTag, ...], AfterValidator(_sorted_unique)] = ()
+    compensation_ref: str | None = None
+    contract_sha256: Sha256Hex | None = None
+    consent_evidence_sha256: Sha256Hex | None = None
+    created_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @model_validator(mode="after")
+    def _term(self) -> Self:
+        if self.valid_until <= self.valid_from:
+            raise ValueError("valid_until must be after valid_from")
+        if self.valid_until - self.valid_from > MAX_GRANT_TERM:
+            raise ValueError("a grant lasts at most 10 years")
+        return self
+
+
+SignerRole = Literal["performer", "guardian", "studio"]
+
+
+class Signature(_Frozen):
+    """An Ed25519 signature over the canonical JSON (RFC 8785) of what it covers."""
+
+    role: SignerRole
+    key_id: Sha256Hex  # SHA-256 of the raw 32-byte public key
+    algorithm: Literal["ed25519"] = "ed25519"
+    value: str  # base64
+
+    def raw(self) -> bytes:
+        try:
+            return base64.b64decode(self.value, validate=True)
+        except ValueError:
+            raise BadInput(f"{self.role} signature is not valid base64") from None
+
+
+class SignedGrant(_Frozen):
+    """A grant file: the terms plus the signatures collected so far."""
+
+    grant: GrantTerms
+    signatures: tuple[Signature, ...] = ()
+
+    def by_role(self, role: SignerRole) -> list[Signature]:
+        return [s for s in self.signatures if s.role == role]
+
+
+class Revocation(_Frozen):
+    revocation_id: Identifier = Field(default_factory=lambda: new_id("revocation"))
+    grant_id: Identifier
+    revoked_by: Literal["performer", "guardian", "studio"]
+    reason: str = ""
+    revoked_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+    signature: Signature | None = None  # over the revocation without this field
+
+
+class Performer(_Frozen):
+    performer_id: Identifier
+    name: str = Field(min_length=1, max_length=200)
+    public_key_id: Sha256Hex
+    date_of_birth: date | None = None
+    guardian_key_id: Sha256Hex | None = None
+    face_count: int = 0
+    has_voice: bool = False
+    created_at: AwareDatetime
+
+    def adult_on(self) -> datetime | None:
+        """When a performer registered as a minor turns 18 (None if no birth date)."""
+        if self.date_of_birth is None:
+            return None
+        dob = self.date_of_birth
+        try:
+            birthday = dob.replace(year=dob.year + ADULT_AGE_YEARS)
+        except ValueError:  # 29 February
+            birthday = dob.replace(year=dob.year + ADULT_AGE_YEARS, day=28)
+        return datetime(birthday.year, birthday.month, birthday.day, tzinfo=UTC)
+
+
+class RenderRequest(_Frozen):
+    """What a render asks the gate for. ``face_embeddings`` come from the source media."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    performer_id: Identifier
+    uses: Annotated[tuple[Use, ...], AfterValidator(_sorted_unique)] = Field(min_length=1)
+    language: Language | None = None
+    territory: Territory | None = None
+    production: Identifier | None = None
+    at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+    face_embeddings: tuple[tuple[float, ...], ...] = ()
+    reserve: bool = True  # take one render from the budget when allowed
+    purpose: str = ""
+
+
+class Decision(_Frozen):
+    """The gate's answer for one request: allowed or not, with every reason and what it saw."""
+
+    decision_id: Identifier = Field(default_factory=lambda: new_id("decision"))
+    allowed: bool
+    performer_id: Identifier
+    uses: tuple[Use, ...]
+    language: str | None
+    territory: str | None
+    production: str | None
+    reasons: tuple[str, ...]
+    grant_ids: tuple[str, ...]
+    registry_state: str  # hash of the grants/revocations the gate read
+    decided_at: AwareDatetime
+    identity_distance: float | None = None
+    render_id: int | None = None  # 64-bit id reserved for the render when allowed

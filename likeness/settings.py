@@ -1,0 +1,85 @@
+"""Studio settings: environment (``LIKENESS_*``) over ``config.toml`` in the studio home.
+
+``LIKENESS_HOME`` (default ``~/.likeness``) holds config.toml, keys, the registry
+database and the ledger; ``LIKENESS_DATABASE_URL`` overrides the registry URL.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from likeness.errors import BadInput
+
+CONFIG_FILE = "config.toml"
+
+
+class LabelConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = "AI-generated · {studio}"
+    position: Literal["top-left", "top-right", "bottom-left", "bottom-right"] = "bottom-right"
+
+
+class StudioConfig(BaseModel):
+    """What config.toml in the studio home may say."""
+
+    model_config = ConfigDict(extra="forbid")
+    studio_name: str = "Likeness Studio"
+    commercial: bool = True
+    visible_label: bool = True
+    label: LabelConfig = Field(default_factory=LabelConfig)
+    identity_threshold: float = Field(default=0.5, gt=0, lt=2)
+    face_engine: str = "dlib"
+    acknowledged_noncommercial: list[str] = Field(default_factory=list)
+    models_dir: Path | None = None
+
+
+class EnvSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LIKENESS_", extra="ignore")
+    home: Path = Field(default_factory=lambda: Path("~/.likeness").expanduser())
+    database_url: str | None = None
+    models_dir: Path | None = None
+
+
+class Settings(BaseModel):
+    """The resolved settings every command works with."""
+
+    model_config = ConfigDict(frozen=True)
+    home: Path
+    database_url: str
+    models_dir: Path
+    studio: StudioConfig
+
+    @property
+    def config_path(self) -> Path:
+        return self.home / CONFIG_FILE
+
+
+def read_config(path: Path) -> StudioConfig:
+    if not path.exists():
+        return StudioConfig()
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+        return StudioConfig.model_validate(data)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise BadInput(f"cannot read {path}: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise BadInput(f"{path}: {loc}: {first['msg']}") from None
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env_settings = EnvSettings(_env_file=None) if env is None else EnvSettings(
+        **{k.removeprefix("LIKENESS_").lower(): v for k, v in env.items()
+           if k.startswith("LIKENESS_")})
+    home = Path(os.path.expanduser(env_settings.home)).absolute()
+    studio = read_config(home / CONFIG_FILE)
+    url = env_settings.database_url or f"sqlite:///{home / 'registry.db'}"
+    models_dir = env_settings.models_dir or studio.models_dir or home / "models"
+    return Settings(home=home, database_url=url, models_dir=models_dir, studio=studio)

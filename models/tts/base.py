@@ -1,0 +1,142 @@
+"""The contract every text-to-speech backend honours, and what it returns.
+
+Timings matter as much as the audio: the viseme lip-sync drives mouth shapes from
+them, and subtitle fitting uses the word spans. So `Speech` refuses to exist
+without at least one timing track, and checks that the timings are ordered and
+inside the audio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from likeness.errors import InternalError
+from models.weights import WeightFile
+
+TIMING_TOLERANCE_S = 0.02  # rounding slack when a timing touches the end of the audio
+
+
+@dataclass(frozen=True)
+class WordTiming:
+    """One spoken word and when it is heard."""
+
+    text: str
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class PhonemeTiming:
+    """One phoneme (IPA where the backend gives IPA) and when it is heard."""
+
+    phoneme: str
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class Speech:
+    """Synthesized mono speech with word and/or phoneme timings.
+
+    ``timing_source`` says whether the timings came from the model itself
+    (``"aligned"``) or were estimated from the text and the audio (``"estimated"``),
+    so downstream code can judge how far to trust them.
+    """
+
+    samples: np.ndarray
+    sample_rate: int
+    words: tuple[WordTiming, ...] = ()
+    phonemes: tuple[PhonemeTiming, ...] = ()
+    engine: str = ""
+    voice: str = ""
+    language: str = ""
+    timing_source: str = "estimated"
+    extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.samples.ndim != 1 or self.samples.dtype != np.float32:
+            raise InternalError(
+                f"Speech samples must be 1-D float32, got {self.samples.dtype} "
+                f"with shape {self.samples.shape}"
+            )
+        if self.sample_rate <= 0:
+            raise InternalError(f"Speech sample rate must be positive, got {self.sample_rate}")
+        if not self.words and not self.phonemes:
+            raise InternalError(f"{self.engine or 'tts'}: speech came back without timings")
+        _check_track(self.words, self.duration_s, "word")
+        _check_track(self.phonemes, self.duration_s, "phoneme")
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the audio in seconds."""
+        return len(self.samples) / self.sample_rate
+
+
+def _check_track(track: tuple[WordTiming, ...] | tuple[PhonemeTiming, ...],
+                 duration_s: float, kind: str) -> None:
+    previous_end_s = 0.0
+    for item in track:
+        if item.start_s < previous_end_s - 1e-6 or item.end_s < item.start_s:
+            raise InternalError(f"{kind} timings are not monotonic at {item!r}")
+        if item.end_s > duration_s + TIMING_TOLERANCE_S:
+            raise InternalError(f"{kind} timing {item!r} ends after the audio ({duration_s} s)")
+        previous_end_s = item.end_s
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    """A voice a backend can speak with, as shown by `likeness models list`."""
+
+    engine: str
+    voice: str
+    language: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a backend can run here, and if not, the reason a user can act on."""
+
+    available: bool
+    reason: str = ""
+
+
+@runtime_checkable
+class TTSEngine(Protocol):
+    """A text-to-speech backend. One module per backend, registered by ``name``."""
+
+    name: str
+    supports_voice_clone: bool
+    weights: tuple[WeightFile, ...]
+
+    def availability(self) -> Availability:
+        """Can this backend run on this machine right now (weights, binaries, packages)?"""
+        ...
+
+    def languages(self) -> frozenset[str]:
+        """ISO 639-1 codes (or espeak-ng codes such as ``en-us``) it can speak."""
+        ...
+
+    def voices(self, *, language: str | None = None) -> list[VoiceInfo]:
+        """Voices for `language`, or every voice."""
+        ...
+
+    def synthesize(self, text: str, *, language: str, voice: str | None = None) -> Speech:
+        """Speak `text`; raise `BadInput` for an unsupported language or voice."""
+        ...
+
+
+def base_language(code: str) -> str:
+    """``en-US`` / ``en_us`` / ``EN`` -> ``en``: backends match on the primary subtag."""
+    return code.replace("_", "-").split("-", 1)[0].lower()
+
+
+def models_subdir(models_dir: Path | None, name: str) -> Path:
+    """The per-engine folder inside the user's models dir (``<models_dir>/<name>``)."""
+    from models.weights import default_models_dir
+
+    return (models_dir if models_dir is not None else default_models_dir()) / name

@@ -1,0 +1,130 @@
+"""The ledger's storage: append-only, hash-chained, studio-signed entries.
+
+Entry format (version 1), chosen so the Merkle log needs no migration:
+``body`` is the RFC 8785 canonical JSON of ``{"v", "seq", "kind", "at", "payload",
+"prev"}``; ``leaf_hash`` is the RFC 6962 leaf hash SHA-256(0x00 ‖ body); ``prev`` is
+the previous entry's leaf hash (a hash chain that the Merkle tree then covers);
+``signature`` is the studio's Ed25519 signature over the leaf hash.
+
+Appends are serialized: SQLite transactions are ``BEGIN IMMEDIATE`` (see
+likeness/db.py); on PostgreSQL an advisory transaction lock is taken first.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, String, Text, func, select, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from consent.registry import UTCDateTime
+from consent.signing import SigningKey, VerifyKey, canonical_json
+
+ENTRY_VERSION = 1
+GENESIS_PREV = "0" * 64
+PG_LEDGER_LOCK_ID = 0x4C494B45  # "LIKE"
+
+
+class LedgerBase(DeclarativeBase):
+    pass
+
+
+class EntryRow(LedgerBase):
+    __tablename__ = "ledger_entries"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    body: Mapped[str] = mapped_column(Text)
+    leaf_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(100))
+    render_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
+
+
+class TreeHeadRow(LedgerBase):
+    __tablename__ = "ledger_tree_heads"
+    tree_size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    signature: Mapped[str] = mapped_column(String(100))
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    seq: int
+    kind: str
+    at: datetime
+    payload: dict[str, Any]
+    prev_hash: str
+    leaf_hash: str
+    signature: str
+
+    @property
+    def render_id(self) -> int | None:
+        rid = self.payload.get("render_id")
+        return int(rid) if rid is not None else None
+
+
+def entry_body(*, seq: int, kind: str, at: datetime, payload: dict[str, Any], prev: str) -> bytes:
+    return canonical_json({"v": ENTRY_VERSION, "seq": seq, "kind": kind,
+                           "at": at.astimezone(UTC).isoformat(), "payload": payload,
+                           "prev": prev})
+
+
+def leaf_hash_hex(body: bytes) -> str:
+    return hashlib.sha256(b"\x00" + body).hexdigest()
+
+
+def signed_render_id(render_id: Any) -> int | None:
+    """Render ids are unsigned 64-bit; stored as signed BIGINT (two's complement)."""
+    if render_id is None:
+        return None
+    value = int(render_id)
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+class Ledger:
+    """Appends studio-signed entries; implements consent's ``AuditLog``."""
+
+    def __init__(self, signer: SigningKey) -> None:
+        self._signer = signer
+
+    @property
+    def verify_key(self) -> VerifyKey:
+        return self._signer.verify_key
+
+    def _lock(self, session: Session) -> None:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LEDGER_LOCK_ID})
+
+    def record(self, session: Session, kind: str, payload: dict[str, Any]) -> LedgerEntry:
+        self._lock(session)
+        last = session.execute(
+            select(EntryRow.seq, EntryRow.leaf_hash).order_by(EntryRow.seq.desc()).limit(1)
+        ).first()
+        seq = 0 if last is None else last.seq + 1
+        prev = GENESIS_PREV if last is None else last.leaf_hash
+        at = datetime.now(UTC)
+        body = entry_body(seq=seq, kind=kind, at=at, payload=payload, prev=prev)
+        leaf = leaf_hash_hex(body)
+        sig = base64.b64encode(self._signer.key.sign(bytes.fromhex(leaf))).decode()
+        session.add(EntryRow(seq=seq, kind=kind, at=at, body=body.decode(), leaf_hash=leaf,
+                             prev_hash=prev, signature=sig,
+                             render_id=signed_render_id(payload.get("render_id"))))
+        session.flush()
+        return LedgerEntry(seq, kind, at, payload, prev, leaf, sig)
+
+    @staticmethod
+    def size(session: Session) -> int:
+        return int(session.scalar(select(func.count()).select_from(EntryRow)) or 0)
+
+
+def row_to_entry(row: EntryRow) -> LedgerEntry:
+    doc = json.loads(row.body)
+    return LedgerEntry(row.seq, row.kind, row.at, doc["payload"], row.prev_hash,
+                       row.leaf_hash, row.signature)
