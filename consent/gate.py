@@ -61,9 +61,12 @@ def _registry_state(rows: list[GrantRow], revoked: set[str]) -> str:
     return hashlib.sha256(canonical_json(state)).hexdigest()
 
 
-def new_render_id() -> int:
-    """A random non-zero 64-bit render id (carried by the watermark)."""
-    return secrets.randbits(64) or 1
+def new_render_id() -> str:
+    """A random non-zero 64-bit render id (carried by the watermark), as 16 hex digits.
+
+    Hex, not a number: 64-bit integers are not exact in JSON (RFC 8785 refuses them).
+    """
+    return f"{secrets.randbits(64) or 1:016x}"
 
 
 def authorize(request: RenderRequest, *, session: Session, audit: AuditLog,
@@ -116,7 +119,7 @@ def authorize(request: RenderRequest, *, session: Session, audit: AuditLog,
         reasons=() if allowed else tuple(reasons),
         grant_ids=(chosen,) if chosen else (),
         registry_state=_registry_state(rows, revoked), decided_at=decided_at,
-        identity_distance=distance, render_id=new_render_id() if allowed else None,
+        identity_distance=distance, render_id=new_render_id() if allowed and request.reserve else None,
     )
     audit.record(session, "decision", decision.model_dump(mode="json"))
     return decision

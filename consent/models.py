@@ -51,6 +51,7 @@ class ContentTag(StrEnum):
     NO_MEDICAL = "no_medical"
 
 
+RenderId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]  # 64-bit, hex
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 Language = Annotated[str, AfterValidator(normalize_language)]
@@ -220,4 +221,4 @@ class Decision(_Frozen):
     registry_state: str  # hash of the grants/revocations the gate read
     decided_at: AwareDatetime
     identity_distance: float | None = None
-    render_id: int | None = None  # 64-bit id reserved for the render when allowed
+    render_id: RenderId | None = None  # reserved for the render when allowed and reserved

@@ -8,7 +8,7 @@ inside the audio.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -55,7 +55,6 @@ class Speech:
     voice: str = ""
     language: str = ""
     timing_source: str = "estimated"
-    extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if self.samples.ndim != 1 or self.samples.dtype != np.float32:

@@ -264,7 +264,8 @@ def verify_inclusion(*, leaf_hash: bytes, index: int, tree_size: int,
                      proof: Sequence[bytes], root: bytes) -> None:
     """Check an audit path against a root (RFC 9162 §2.1.3.2); raise `IntegrityFailure`.
 
-    The step numbers below are the RFC's.
+    The step numbers below are the RFC's. As in the RFC, ``tree_size`` is only
+    checked as far as it shapes the path: take it from a signed tree head.
     """
     _checked_hash(leaf_hash, what="leaf hash", error=IntegrityFailure)
     _checked_hash(root, what="root hash", error=IntegrityFailure)
@@ -306,7 +307,8 @@ def verify_consistency(*, old_size: int, new_size: int, old_root: bytes, new_roo
 
     Edge cases outside the RFC's ``0 < old < new``: equal sizes need an empty
     proof and equal roots; an empty old tree needs an empty proof and the
-    empty-tree root (every tree extends the empty one).
+    empty-tree root (every tree extends the empty one). Both sizes must come
+    from signed tree heads: the proof binds the roots, the sizes only by shape.
     """
     _checked_hash(old_root, what="old root", error=IntegrityFailure)
     _checked_hash(new_root, what="new root", error=IntegrityFailure)

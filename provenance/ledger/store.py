@@ -65,9 +65,9 @@ class LedgerEntry:
     signature: str
 
     @property
-    def render_id(self) -> int | None:
+    def render_id(self) -> int | None:  # the payload carries it as 16 hex digits
         rid = self.payload.get("render_id")
-        return int(rid) if rid is not None else None
+        return int(rid, 16) if rid else None
 
 
 def entry_body(*, seq: int, kind: str, at: datetime, payload: dict[str, Any], prev: str) -> bytes:
@@ -84,7 +84,7 @@ def signed_render_id(render_id: Any) -> int | None:
     """Render ids are unsigned 64-bit; stored as signed BIGINT (two's complement)."""
     if render_id is None:
         return None
-    value = int(render_id)
+    value = int(render_id, 16) if isinstance(render_id, str) else int(render_id)
     return value - (1 << 64) if value >= (1 << 63) else value
 
 

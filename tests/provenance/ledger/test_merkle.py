@@ -192,8 +192,10 @@ def test_tampered_inclusion_proofs_raise() -> None:
         {"leaf_hash": leaves[index + 1]},
         {"index": index + 1},
         {"index": 21},
-        {"tree_size": 22},
-        {"tree_size": 20},
+        # Sizes are bound by the signed tree head, not the path: only a size that
+        # changes the path's shape can be caught here (RFC 9162 behaviour).
+        {"tree_size": 33},
+        {"tree_size": 16},
         {"root": flip(root)},
         {"proof": proof[:-1]},
         {"proof": [*proof, proof[0]]},
@@ -219,7 +221,7 @@ def test_tampered_consistency_proofs_raise() -> None:
         {"new_root": flip(new_root)},
         {"new_root": root_from_leaf_hashes(forked)},
         {"old_size": 12},
-        {"new_size": 30},
+        {"new_size": 16},
         {"old_size": 30},
         {"proof": []},
         {"proof": proof[:-1]},

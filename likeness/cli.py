@@ -1,0 +1,422 @@
+"""The `likeness` command line (Typer + Rich).
+
+Errors are caught once, in `main`: a `LikenessError` prints ``error: ...`` and
+exits with its documented code; anything else is an internal error (exit 1), with
+a traceback only under ``--debug``. Heavy imports (media, models, Prefect) happen
+inside the commands that need them so ``--help`` and consent commands stay fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+import traceback
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.table import Table
+
+from likeness.errors import BadInput, ConsentDenied, LikenessError
+from likeness.output import emit, stderr, stdout
+
+app = typer.Typer(name="likeness", no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False,
+                  help="Consent-gated synthetic media studio.")
+keys_app = typer.Typer(no_args_is_help=True, help="Ed25519 key pairs for performers and guardians.")
+performer_app = typer.Typer(no_args_is_help=True, help="Performers and their reference faces.")
+consent_app = typer.Typer(no_args_is_help=True, help="Likeness grants: draft, sign, register.")
+app.add_typer(keys_app, name="keys")
+app.add_typer(performer_app, name="performer")
+app.add_typer(consent_app, name="consent")
+
+_state = {"debug": False}
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+@app.callback()
+def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+    _state["debug"] = debug
+
+
+def _settings():  # noqa: ANN202 - lazy import keeps --help fast
+    from likeness.settings import load_settings
+
+    return load_settings()
+
+
+def _studio():  # noqa: ANN202
+    from likeness.studio import Studio
+
+    return Studio(_settings())
+
+
+def parse_when(value: str, *, field: str) -> datetime:
+    """ISO date or datetime; a bare date means midnight UTC, naive times are UTC."""
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(0, 0), tzinfo=UTC)
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadInput(f"{field}: {value!r} is not an ISO date (YYYY-MM-DD)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def sha256_file(path: Path) -> str:
+    try:
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror or exc}") from None
+    return digest.hexdigest()
+
+
+def write_document(path: Path, text: str) -> None:
+    """Write a small document atomically (temp file in the same folder, fsync, rename)."""
+    path = path.absolute()
+    if not path.parent.is_dir():
+        raise BadInput(f"folder {path.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------------- init / keys
+@app.command()
+def init(studio: Annotated[str | None, typer.Option("--studio", help="Studio name.")] = None,
+         as_json: JsonOpt = False) -> None:
+    """Create the studio home: signing key (0600), C2PA chain, registry database, ledger."""
+    from likeness.studio import init_studio, redact_url
+
+    settings = _settings()
+    report = init_studio(settings, studio_name=studio)
+    data = {"home": str(report.home), "created": list(report.created),
+            "database": redact_url(report.database_url), "changed": bool(report.created)}
+
+    def render() -> None:
+        if report.created:
+            stdout.print(f"[bold green]studio initialized[/] in {report.home}")
+            for item in report.created:
+                stdout.print(f"  created {item}")
+        else:
+            stdout.print(f"studio at {report.home} is already initialized; nothing changed")
+
+    emit(data, as_json=as_json, render=render)
+
+
+@keys_app.command("new")
+def keys_new(out: Annotated[Path, typer.Option("--out", help="Private key file (0600).")],
+             as_json: JsonOpt = False) -> None:
+    """Create an Ed25519 key pair: FILE (private, 0600) and FILE.pub."""
+    from consent.signing import SigningKey
+
+    pub = out.with_name(out.name + ".pub")
+    if pub.exists():
+        raise BadInput(f"{pub} already exists; refusing to overwrite a key")
+    key = SigningKey.generate()
+    key.write(out)
+    data = {"private_key": str(out), "public_key": str(pub), "key_id": key.verify_key.key_id}
+    emit(data, as_json=as_json, render=lambda: stdout.print(
+        f"key pair written: {out} (private, 0600) and {pub}\nkey id {key.verify_key.key_id}"))
+
+
+# --------------------------------------------------------------------------- performers
+@performer_app.command("add")
+def performer_add(
+    performer_id: Annotated[str, typer.Option("--id", help="Short id, e.g. 'ava'.")],
+    name: Annotated[str, typer.Option("--name")],
+    face: Annotated[list[Path], typer.Option("--face", help="Reference image (one face).")],
+    public_key: Annotated[Path, typer.Option("--public-key", help="Performer's FILE.pub.")],
+    voice: Annotated[Path | None, typer.Option("--voice", help="Reference voice WAV.")] = None,
+    date_of_birth: Annotated[str | None, typer.Option(
+        "--date-of-birth", help="YYYY-MM-DD; minors need a guardian.")] = None,
+    guardian_key: Annotated[Path | None, typer.Option(
+        "--guardian-key", help="Guardian's FILE.pub (required for minors).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register a performer with reference face embeddings and a public key."""
+    from consent.models import Identifier  # noqa: F401  (validated below)
+    from consent.signing import VerifyKey
+    from likeness.studio import FaceReference
+    from models.face import get_face_engine, load_image, single_face_embedding
+
+    _check_identifier(performer_id, "--id")
+    studio = _studio()
+    pub = VerifyKey.from_file(public_key)
+    guardian = VerifyKey.from_file(guardian_key) if guardian_key else None
+    dob = parse_when(date_of_birth, field="--date-of-birth").date() if date_of_birth else None
+    if dob is not None and dob > datetime.now(UTC).date():
+        raise BadInput("--date-of-birth is in the future")
+    voice_sha = None
+    if voice is not None:
+        voice_sha = _check_voice(voice)
+    engine = get_face_engine(studio.settings.studio.face_engine)
+    refs = []
+    for path in face:
+        image = load_image(path)
+        embedding = single_face_embedding(engine, image, source=str(path))
+        refs.append(FaceReference(engine=engine.name, embedding=embedding,
+                                  image_sha256=sha256_file(path)))
+    performer = studio.add_performer(performer_id=performer_id, name=name, public_key=pub,
+                                     faces=refs, voice_sha256=voice_sha, date_of_birth=dob,
+                                     guardian_key=guardian)
+    emit(performer, as_json=as_json, render=lambda: stdout.print(
+        f"performer [bold]{performer_id}[/] added with {len(refs)} reference face(s)"))
+
+
+def _check_identifier(value: str, option: str) -> None:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", value):
+        raise BadInput(f"{option} {value!r}: use letters, digits, '.', '_' or '-' (max 64)")
+
+
+def _check_voice(path: Path) -> str:
+    import soundfile
+
+    try:
+        info = soundfile.info(str(path))
+    except Exception:
+        raise BadInput(f"cannot read voice file {path}: not a readable audio file") from None
+    if info.frames == 0:
+        raise BadInput(f"voice file {path} is empty")
+    return sha256_file(path)
+
+
+@performer_app.command("list")
+def performer_list(as_json: JsonOpt = False) -> None:
+    """List registered performers."""
+    performers = _studio().performers()
+
+    def render() -> None:
+        table = Table("id", "name", "faces", "voice", "minor until", "key id")
+        for p in performers:
+            adult = p.adult_on()
+            minor = adult.date().isoformat() if adult and adult > datetime.now(UTC) else ""
+            table.add_row(p.performer_id, p.name, str(p.face_count),
+                          "yes" if p.has_voice else "", minor, p.public_key_id[:16] + "…")
+        stdout.print(table)
+
+    emit({"performers": performers}, as_json=as_json, render=render)
+
+
+# --------------------------------------------------------------------------- consent
+@consent_app.command("draft")
+def consent_draft(
+    performer: Annotated[str, typer.Option("--performer")],
+    use: Annotated[list[str], typer.Option("--use", help="dubbing, lip_sync, reenactment, "
+                                                          "avatar, voice_clone")],
+    valid_until: Annotated[str, typer.Option("--valid-until", help="YYYY-MM-DD")],
+    out: Annotated[Path, typer.Option("--out", help="Grant file to write.")],
+    description: Annotated[str, typer.Option(
+        "--description", help="Plain-language description of the intended use.")],
+    language: Annotated[list[str] | None, typer.Option("--language")] = None,
+    production: Annotated[list[str] | None, typer.Option("--production")] = None,
+    territory: Annotated[list[str] | None, typer.Option("--territory")] = None,
+    valid_from: Annotated[str | None, typer.Option("--valid-from", help="YYYY-MM-DD")] = None,
+    max_renders: Annotated[int | None, typer.Option("--max-renders", min=1)] = None,
+    voice_clone: Annotated[bool, typer.Option("--voice-clone")] = False,
+    content_tag: Annotated[list[str] | None, typer.Option("--content-tag")] = None,
+    restrictions: Annotated[str, typer.Option("--restrictions")] = "",
+    compensation_ref: Annotated[str | None, typer.Option("--compensation-ref")] = None,
+    contract: Annotated[Path | None, typer.Option("--contract", help="Signed contract file "
+                                                                     "(its SHA-256 is kept)")] = None,
+    consent_evidence: Annotated[Path | None, typer.Option("--consent-evidence")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write an unsigned grant for the performer to read and sign."""
+    from consent.models import GrantTerms, SignedGrant
+
+    uses = list(use) + (["voice_clone"] if voice_clone else [])
+    start = parse_when(valid_from, field="--valid-from") if valid_from else datetime.now(UTC)
+    doc = {
+        "performer_id": performer, "uses": uses, "description": description,
+        "languages": language or [], "territories": territory or [],
+        "productions": production or [], "valid_from": start.isoformat(),
+        "valid_until": parse_when(valid_until, field="--valid-until").isoformat(),
+        "max_renders": max_renders, "content_restrictions": restrictions,
+        "content_tags": content_tag or [], "compensation_ref": compensation_ref,
+        "contract_sha256": sha256_file(contract) if contract else None,
+        "consent_evidence_sha256": sha256_file(consent_evidence) if consent_evidence else None,
+    }
+    import json
+
+    grant = GrantTerms.from_json(json.dumps(doc), source="grant")
+    signed = SignedGrant(grant=grant)
+    write_document(out, signed.model_dump_json(indent=2) + "\n")
+    emit({"grant_id": grant.grant_id, "file": str(out), "grant": grant}, as_json=as_json,
+         render=lambda: stdout.print(f"draft grant {grant.grant_id} written to {out}; "
+                                     "the performer signs it with `likeness consent sign`"))
+
+
+@consent_app.command("sign")
+def consent_sign(
+    grant_file: Annotated[Path, typer.Argument(help="GRANT.json")],
+    key: Annotated[Path, typer.Option("--key", help="Performer's or guardian's private key.")],
+    guardian: Annotated[bool, typer.Option("--guardian", help="Sign as guardian.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add the performer's (or guardian's) signature to a grant file."""
+    from consent.grants import sign_as_person
+    from consent.models import SignedGrant
+    from consent.signing import SigningKey
+
+    signed = SignedGrant.from_file(grant_file)
+    updated = sign_as_person(signed, SigningKey.from_file(key), guardian=guardian)
+    write_document(grant_file, updated.model_dump_json(indent=2) + "\n")
+    role = "guardian" if guardian else "performer"
+    emit({"grant_id": signed.grant.grant_id, "signed_as": role}, as_json=as_json,
+         render=lambda: stdout.print(f"grant {signed.grant.grant_id} signed as {role}"))
+
+
+@consent_app.command("register")
+def consent_register(grant_file: Annotated[Path, typer.Argument(help="GRANT.json")],
+                     as_json: JsonOpt = False) -> None:
+    """Verify the signatures, countersign with the studio key, store and log the grant."""
+    from consent.models import SignedGrant
+
+    signed = SignedGrant.from_file(grant_file)
+    registered = _studio().register_grant(signed)
+    g = registered.grant
+    emit({"grant_id": g.grant_id, "performer_id": g.performer_id, "registered": True,
+          "grant": registered}, as_json=as_json,
+         render=lambda: stdout.print(f"[bold green]registered[/] grant {g.grant_id} for "
+                                     f"{g.performer_id}: {', '.join(g.uses)}"))
+
+
+@consent_app.command("revoke")
+def consent_revoke(
+    grant_id: Annotated[str, typer.Argument()],
+    key: Annotated[Path | None, typer.Option("--key", help="Performer's/guardian's key.")] = None,
+    studio: Annotated[bool, typer.Option("--studio", help="Revoke with the studio key.")] = False,
+    reason: Annotated[str, typer.Option("--reason")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Revoke a grant; takes effect for every render not yet published."""
+    from consent.signing import SigningKey
+
+    if (key is None) == (not studio):
+        raise BadInput("give exactly one of --key FILE or --studio")
+    signer = SigningKey.from_file(key) if key else None
+    revocation = _studio().revoke(grant_id, key=signer, reason=reason)
+    emit(revocation, as_json=as_json, render=lambda: stdout.print(
+        f"[bold red]revoked[/] grant {grant_id} (by {revocation.revoked_by})"))
+
+
+@consent_app.command("list")
+def consent_list(performer: Annotated[str | None, typer.Option("--performer")] = None,
+                 as_json: JsonOpt = False) -> None:
+    """List registered grants with their status and render budget."""
+    rows = _studio().grants(performer)
+    now = datetime.now(UTC)
+
+    def status(g, revoked: bool) -> str:  # noqa: ANN001
+        if revoked:
+            return "revoked"
+        if now < g.valid_from:
+            return "not yet valid"
+        return "expired" if now >= g.valid_until else "active"
+
+    data = [{"grant_id": s.grant.grant_id, "performer_id": s.grant.performer_id,
+             "uses": list(s.grant.uses), "languages": list(s.grant.languages),
+             "productions": list(s.grant.productions),
+             "valid_from": s.grant.valid_from, "valid_until": s.grant.valid_until,
+             "renders_used": used, "max_renders": s.grant.max_renders,
+             "status": status(s.grant, revoked)} for s, used, revoked in rows]
+
+    def render() -> None:
+        table = Table("grant", "performer", "uses", "languages", "until", "renders", "status")
+        for d in data:
+            budget = f"{d['renders_used']}/{d['max_renders'] or '∞'}"
+            table.add_row(d["grant_id"], d["performer_id"], ", ".join(d["uses"]),
+                          ", ".join(d["languages"]) or "any",
+                          d["valid_until"].date().isoformat(), budget, d["status"])
+        stdout.print(table)
+
+    emit({"grants": data}, as_json=as_json, render=render)
+
+
+@consent_app.command("check")
+def consent_check(
+    performer: Annotated[str, typer.Option("--performer")],
+    use: Annotated[list[str], typer.Option("--use")],
+    language: Annotated[str | None, typer.Option("--language")] = None,
+    territory: Annotated[str | None, typer.Option("--territory")] = None,
+    production: Annotated[str | None, typer.Option("--production")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask the gate (without taking a render from the budget): exit 0 allowed, 3 denied."""
+    import json
+
+    from consent.models import RenderRequest
+
+    request = RenderRequest.from_json(json.dumps({
+        "performer_id": performer, "uses": use, "language": language, "territory": territory,
+        "production": production, "reserve": False}), source="request")
+    decision = _studio().authorize(request)
+    emit(decision, as_json=as_json, render=lambda: stdout.print(
+        f"[bold green]allowed[/] by {', '.join(decision.grant_ids)}" if decision.allowed
+        else "[bold red]denied[/]"))
+    if not decision.allowed:
+        raise ConsentDenied(f"consent denied for {performer} ({len(decision.reasons)} "
+                            "reason(s))", reasons=list(decision.reasons))
+
+
+# --------------------------------------------------------------------------- demo
+@app.command()
+def demo(out: Annotated[Path | None, typer.Option("--out", help="Folder for the demo.")] = None,
+         as_json: JsonOpt = False) -> None:
+    """A complete run on bundled media, in a fresh studio home; no arguments needed."""
+    from likeness.demo import run_demo
+
+    result = run_demo(out or Path("demo-out"), as_json=as_json)
+    if as_json:
+        emit(result, as_json=True, render=lambda: None)
+
+
+# --------------------------------------------------------------------------- entry point
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        app(args=args, standalone_mode=False, prog_name="likeness")
+    except LikenessError as exc:
+        if debug:
+            traceback.print_exc()
+        stderr.print(f"error: {exc.diagnostics()}", markup=False, soft_wrap=True)
+        if isinstance(exc, ConsentDenied):
+            for reason in exc.reasons:
+                stderr.print(f"  - {reason}", markup=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        stderr.print("error: aborted", markup=False)
+        sys.exit(130)
+    except click.exceptions.ClickException as exc:
+        stderr.print(f"error: {exc.format_message()}", markup=False, soft_wrap=True)
+        sys.exit(2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        stderr.print("error: interrupted", markup=False)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the one place that catches everything
+        if debug:
+            traceback.print_exc()
+        stderr.print(f"error: internal error: {type(exc).__name__}: {exc}", markup=False,
+                     soft_wrap=True)
+        sys.exit(1)
+    sys.exit(0)

@@ -1,0 +1,283 @@
+"""The studio: the composition root that ties settings, keys, registry, gate and ledger.
+
+Commands and flows talk to a `Studio`; it owns the one database engine of the
+process and hands out transactions in which a registry change and its ledger
+entry commit together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from consent.gate import GatePolicy, authorize
+from consent.grants import (
+    check_term_limits,
+    countersign,
+    verify_person_signatures,
+)
+from consent.models import Decision, Performer, RenderRequest, Revocation, SignedGrant
+from consent.registry import FaceRow, PerformerRow, Registry, embedding_to_bytes
+from consent.signing import SigningKey, VerifyKey, write_secret
+from likeness.db import make_engine, migrate, schema_is_current, transaction
+from likeness.errors import BadInput, IntegrityFailure
+from likeness.settings import Settings
+from provenance.ledger.store import Ledger
+
+STUDIO_KEY_FILE = "keys/studio_ed25519.pem"
+WATERMARK_KEY_FILE = "keys/watermark.key"
+C2PA_DIR = "c2pa"
+WATERMARK_KEY_BYTES = 32
+
+
+@dataclass(frozen=True)
+class InitReport:
+    home: Path
+    created: tuple[str, ...]
+    database_url: str
+
+
+@dataclass(frozen=True)
+class FaceReference:
+    engine: str
+    embedding: np.ndarray
+    image_sha256: str
+
+
+def redact_url(url: str) -> str:
+    """Never print a database password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+def init_studio(settings: Settings, *, studio_name: str | None) -> InitReport:
+    """Create what is missing in the studio home; a second run changes nothing."""
+    created: list[str] = []
+    home = settings.home
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "keys").mkdir(mode=0o700, exist_ok=True)
+        probe = home / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise BadInput(f"cannot use studio home {home}: {exc.strerror or exc}",
+                       hint="set LIKENESS_HOME to a writable directory") from None
+    if not settings.config_path.exists():
+        name = studio_name or "Likeness Studio"
+        settings.config_path.write_text(
+            f'studio_name = "{_toml_escape(name)}"\ncommercial = true\nvisible_label = true\n',
+            encoding="utf-8")
+        created.append(str(settings.config_path))
+    elif studio_name and studio_name != settings.studio.studio_name:
+        raise BadInput(f"studio already initialized as {settings.studio.studio_name!r}",
+                       hint=f"edit {settings.config_path} to rename it")
+    key_path = home / STUDIO_KEY_FILE
+    if not key_path.exists():
+        SigningKey.generate().write(key_path)
+        created.append(str(key_path))
+    wm_path = home / WATERMARK_KEY_FILE
+    if not wm_path.exists():
+        import secrets
+
+        write_secret(wm_path, secrets.token_bytes(WATERMARK_KEY_BYTES))
+        created.append(str(wm_path))
+    created.extend(_ensure_c2pa_chain(home / C2PA_DIR, studio_name or settings.studio.studio_name))
+    engine = make_engine(settings.database_url)
+    try:
+        if not schema_is_current(engine):
+            migrate(engine)
+            created.append(f"registry database {redact_url(settings.database_url)}")
+    except OperationalError as exc:
+        raise BadInput(f"cannot open registry database: {exc.orig}") from None
+    finally:
+        engine.dispose()
+    return InitReport(home=home, created=tuple(created), database_url=settings.database_url)
+
+
+def _ensure_c2pa_chain(directory: Path, studio_name: str) -> list[str]:
+    """The C2PA certificate chain (root -> intermediate -> leaf), created once."""
+    try:
+        from provenance.c2pa.certs import ensure_chain
+    except ImportError:  # provenance not installed in this build
+        return []
+    before = directory.exists() and any(directory.iterdir())
+    ensure_chain(directory, studio_name=studio_name)
+    return [] if before else [str(directory)]
+
+
+def _toml_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+class Studio:
+    """An initialized studio home opened for work."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        key_path = settings.home / STUDIO_KEY_FILE
+        if not key_path.exists():
+            raise BadInput(f"no studio at {settings.home}",
+                           hint="run `likeness init` (or set LIKENESS_HOME)")
+        self._key_path = key_path
+        self.engine = make_engine(settings.database_url)
+        try:
+            current = schema_is_current(self.engine)
+        except OperationalError as exc:
+            raise IntegrityFailure(f"cannot read registry database: {exc.orig}") from None
+        except Exception as exc:  # sqlite3.DatabaseError on a corrupt file
+            raise IntegrityFailure(f"registry database is unreadable: {exc}") from None
+        if not current:
+            raise BadInput("registry database schema is not current",
+                           hint="run `likeness init` to migrate it")
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @cached_property
+    def signing_key(self) -> SigningKey:
+        return SigningKey.from_file(self._key_path)
+
+    @property
+    def verify_key(self) -> VerifyKey:
+        return self.signing_key.verify_key
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return Ledger(self.signing_key)
+
+    @property
+    def watermark_key(self) -> bytes:
+        return (self.settings.home / WATERMARK_KEY_FILE).read_bytes()
+
+    @property
+    def c2pa_dir(self) -> Path:
+        return self.settings.home / C2PA_DIR
+
+    @property
+    def policy(self) -> GatePolicy:
+        s = self.settings.studio
+        return GatePolicy(identity_threshold=s.identity_threshold, face_engine=s.face_engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with transaction(self._sessions) as session:
+            yield session
+
+    # performers -------------------------------------------------------------
+    def add_performer(self, *, performer_id: str, name: str, public_key: VerifyKey,
+                      faces: Sequence[FaceReference], voice_sha256: str | None = None,
+                      date_of_birth: date | None = None,
+                      guardian_key: VerifyKey | None = None) -> Performer:
+        now = datetime.now(UTC)
+        row = PerformerRow(
+            performer_id=performer_id, name=name, public_key_pem=public_key.pem().decode(),
+            public_key_id=public_key.key_id,
+            guardian_key_pem=guardian_key.pem().decode() if guardian_key else None,
+            guardian_key_id=guardian_key.key_id if guardian_key else None,
+            date_of_birth=date_of_birth, voice_sha256=voice_sha256, created_at=now)
+        face_rows = [FaceRow(performer_id=performer_id, engine=f.engine,
+                             embedding=embedding_to_bytes(f.embedding),
+                             image_sha256=f.image_sha256) for f in faces]
+        with self.session() as session:
+            registry = Registry(session)
+            registry.add_performer(row, face_rows)
+            performer = registry.performer_model(row)
+            self.ledger.record(session, "performer_added", {
+                "performer_id": performer_id, "public_key_id": public_key.key_id,
+                "guardian_key_id": row.guardian_key_id, "faces": len(face_rows),
+                "face_image_sha256": [f.image_sha256 for f in faces],
+                "voice_sha256": voice_sha256,
+                "minor": date_of_birth is not None and performer.adult_on() is not None
+                and now < performer.adult_on()})  # type: ignore[operator]
+        return performer
+
+    def performers(self) -> list[Performer]:
+        with self.session() as session:
+            return Registry(session).performers()
+
+    # grants -----------------------------------------------------------------
+    def register_grant(self, signed: SignedGrant) -> SignedGrant:
+        now = datetime.now(UTC)
+        with self.session() as session:
+            registry = Registry(session)
+            row = registry.require_performer(signed.grant.performer_id)
+            performer = registry.performer_model(row)
+            guardian = (VerifyKey.from_pem(row.guardian_key_pem.encode())
+                        if row.guardian_key_pem else None)
+            verify_person_signatures(
+                signed, performer=performer,
+                performer_key=VerifyKey.from_pem(row.public_key_pem.encode()),
+                guardian_key=guardian, now=now)
+            check_term_limits(signed.grant, performer, now=now)
+            if signed.grant.valid_until <= now:
+                raise BadInput(f"grant {signed.grant.grant_id} has already expired "
+                               f"({signed.grant.valid_until.isoformat()})")
+            registered = countersign(signed, self.signing_key)
+            registry.add_grant(registered, now=now)
+            self.ledger.record(session, "grant_registered", {
+                "grant_id": signed.grant.grant_id, "performer_id": performer.performer_id,
+                "uses": [u.value for u in signed.grant.uses],
+                "grant_sha256": hashlib.sha256(
+                    registered.model_dump_json().encode()).hexdigest()})
+        return registered
+
+    def grants(self, performer_id: str | None = None) -> list[tuple[SignedGrant, int, bool]]:
+        """(grant, renders used, revoked) for every registered grant."""
+        with self.session() as session:
+            registry = Registry(session)
+            rows = registry.grants_for(performer_id)
+            revoked = registry.revoked_ids([r.grant_id for r in rows])
+            return [(SignedGrant.model_validate_json(r.document), r.renders_used,
+                     r.grant_id in revoked) for r in rows]
+
+    def revoke(self, grant_id: str, *, key: SigningKey | None, reason: str) -> Revocation:
+        """Revoke with the performer's/guardian's key, or with the studio key (key=None)."""
+        with self.session() as session:
+            registry = Registry(session)
+            row = registry.grant_row(grant_id)
+            if row is None:
+                raise BadInput(f"unknown grant {grant_id}")
+            if registry.revoked_ids([grant_id]):
+                raise BadInput(f"grant {grant_id} is already revoked")
+            performer = registry.require_performer(row.performer_id)
+            if key is None:
+                signer, role = self.signing_key, "studio"
+            else:
+                kid = key.verify_key.key_id
+                if kid == performer.public_key_id:
+                    role = "performer"
+                elif kid == performer.guardian_key_id:
+                    role = "guardian"
+                else:
+                    raise IntegrityFailure(
+                        f"key {kid[:16]}… is neither the performer's nor the guardian's "
+                        f"for grant {grant_id}")
+                signer = key
+            unsigned = Revocation(grant_id=grant_id, revoked_by=role, reason=reason)
+            sig = signer.sign(unsigned.model_dump(mode="json", exclude={"signature"}), role=role)
+            revocation = unsigned.model_copy(update={"signature": sig})
+            registry.add_revocation(revocation)
+            self.ledger.record(session, "grant_revoked", {
+                "grant_id": grant_id, "revocation_id": revocation.revocation_id,
+                "revoked_by": role, "reason": reason})
+        return revocation
+
+    # the gate ---------------------------------------------------------------
+    def authorize(self, request: RenderRequest) -> Decision:
+        with self.session() as session:
+            return authorize(request, session=session, audit=self.ledger, policy=self.policy)

@@ -1,0 +1,145 @@
+"""Decode a video into upright RGB frames, once, as a stream.
+
+Frames are produced lazily (a generator) so a render never holds the whole
+video in memory and never writes image files to disk. Rotation metadata is
+applied here so every later stage (face detection, lip sync, watermarking)
+sees the picture the way a viewer does.
+
+Variable-frame-rate sources (phones, screen recorders) keep their real
+timestamps in ``DecodedFrame.pts_s``; ``cfr_fps=`` resamples them to a constant
+rate by nearest-timestamp selection, which is what the render pipelines need
+because the encoder writes a constant rate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from likeness.errors import BadInput
+from media.probe import MediaInfo, VideoInfo, open_input, probe
+
+TIE_TOLERANCE_S = 1e-9
+SCALE_INTERPOLATION = "AREA"  # good for downscaling, the common case
+
+
+@dataclass(frozen=True, eq=False)
+class DecodedFrame:
+    """One upright RGB frame and when it is shown.
+
+    ``pts_s`` counts from the start of the video stream (the first frame is at
+    or near 0). ``rgb`` is a C-contiguous (height, width, 3) uint8 array that
+    the consumer owns.
+    """
+
+    index: int
+    pts_s: float
+    rgb: np.ndarray
+
+
+def iter_frames(
+    path: Path | str,
+    *,
+    rotate: bool = True,
+    size: tuple[int, int] | None = None,
+    cfr_fps: float | None = None,
+    info: MediaInfo | None = None,
+) -> Iterator[DecodedFrame]:
+    """Yield the frames of ``path`` as upright RGB24 numpy arrays.
+
+    ``size`` is the (width, height) of the *upright* output (scaled in C by
+    swscale). ``cfr_fps`` resamples to a constant rate (pass
+    ``info.video.avg_fps`` to keep the probed average rate). ``info`` skips a
+    second probe when the caller already has one.
+    """
+    media_path = Path(path)
+    media_info = info if info is not None else probe(media_path)
+    video = media_info.require_video()
+    if size is not None and (size[0] <= 0 or size[1] <= 0):
+        raise BadInput(f"invalid frame size {size}: width and height must be positive")
+    quarter_turns = video.rotation_deg // 90 if rotate else 0
+    frames = _decode_upright(media_path, video, quarter_turns=quarter_turns, size=size)
+    if cfr_fps is None:
+        yield from frames
+        return
+    if cfr_fps <= 0:
+        raise BadInput(f"invalid frame rate {cfr_fps}: must be positive")
+    yield from resample_to_cfr(frames, fps=cfr_fps, end_s=video.duration_s)
+
+
+def _decode_upright(
+    path: Path,
+    video: VideoInfo,
+    *,
+    quarter_turns: int,
+    size: tuple[int, int] | None,
+) -> Iterator[DecodedFrame]:
+    scale: dict[str, object] = {}
+    if size is not None:
+        width, height = size if quarter_turns % 2 == 0 else (size[1], size[0])
+        scale = {"width": width, "height": height, "interpolation": SCALE_INTERPOLATION}
+    container = open_input(path, what="video")
+    with container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        time_base = float(stream.time_base) if stream.time_base else 0.0
+        fallback_interval_s = 1.0 / video.avg_fps if video.avg_fps else 0.0
+        index = 0
+        try:
+            for frame in container.decode(stream):
+                rgb = frame.to_ndarray(format="rgb24", **scale)
+                if quarter_turns:
+                    rgb = np.ascontiguousarray(np.rot90(rgb, k=quarter_turns))
+                if frame.pts is not None and time_base:
+                    pts_s = frame.pts * time_base - video.start_s
+                else:
+                    pts_s = index * fallback_interval_s
+                yield DecodedFrame(index=index, pts_s=pts_s, rgb=rgb)
+                index += 1
+        except av.error.FFmpegError as exc:
+            raise BadInput(f"cannot decode frame {index} of video {path}: {exc}",
+                           hint="the file may be truncated or corrupt") from exc
+
+
+def resample_to_cfr(
+    frames: Iterator[DecodedFrame], *, fps: float, end_s: float
+) -> Iterator[DecodedFrame]:
+    """Turn timestamped frames into a constant-rate sequence ending at ``end_s``.
+
+    Output slot ``k`` at ``k / fps`` shows the source frame whose timestamp is
+    nearest (ties go to the earlier frame), so dropped source frames are
+    filled by repetition and surplus frames are skipped; no blending, which
+    would smear mouths. At least one frame is produced for a non-empty input; a repeated
+    frame is a copy, so consumers may edit arrays in place.
+    """
+    slot_count = max(1, math.ceil(end_s * fps - 1e-6)) if end_s > 0 else None
+    previous: DecodedFrame | None = None
+    previous_used = False
+    slot = 0
+    for frame in frames:
+        if previous is not None:
+            boundary_s = (previous.pts_s + frame.pts_s) / 2.0
+            while (slot_count is None or slot < slot_count) and \
+                    slot / fps <= boundary_s + TIE_TOLERANCE_S:
+                yield _slot(previous, slot=slot, fps=fps, repeat=previous_used)
+                previous_used = True
+                slot += 1
+        previous, previous_used = frame, False
+    if previous is None:
+        return
+    final_count = slot_count if slot_count is not None else slot + 1
+    while slot < final_count:
+        yield _slot(previous, slot=slot, fps=fps, repeat=previous_used)
+        previous_used = True
+        slot += 1
+
+
+def _slot(frame: DecodedFrame, *, slot: int, fps: float, repeat: bool) -> DecodedFrame:
+    """A repeated source frame gets its own copy so in-place edits never leak."""
+    rgb = frame.rgb.copy() if repeat else frame.rgb
+    return DecodedFrame(index=slot, pts_s=slot / fps, rgb=rgb)

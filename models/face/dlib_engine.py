@@ -1,0 +1,244 @@
+"""The default face backend: dlib HOG detector, 68-point shape predictor, ResNet descriptor.
+
+It runs offline from the weights shipped in the ``face-recognition-models`` wheel.
+Models are loaded once per process (they take ~1 s and ~130 MB) behind
+`_load_models`, and their SHA-256 is checked on that first load so a swapped weight
+file never runs silently.
+
+Detection runs on a copy downscaled to `DETECT_MAX_SIDE_PX` (HOG cost grows with
+pixel count; faces in 720p/4K frames are large enough to survive it), while the
+landmarks and the descriptor use the full-resolution image for precision.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from likeness.errors import BadInput
+from models.face.base import (
+    LANDMARK_COUNT,
+    Face,
+    FaceBox,
+    check_rgb_image,
+    sort_largest_first,
+)
+from models.weights import WeightFile, require_weight
+
+ENGINE_NAME = "dlib"
+DISTRIBUTION = "package:face-recognition-models"
+DETECT_MAX_SIDE_PX = 640
+DEFAULT_UPSAMPLE = 0  # flare portraits are found at 0; 1 adds false faces in photos
+DESCRIPTOR_JITTERS = 1
+DESCRIPTOR_DIM = 128
+
+# Calibrated on the 35 Debian flare-game portraits (docs/identity-threshold.md has the
+# table). Euclidean distance between raw descriptors (norms ~1.3-1.5):
+#   same portrait under shift / 0.75 scale / JPEG q60 / 5 deg rotation / +-10% brightness /
+#   horizontal flip (n=243): min 0.014, mean 0.080, max 0.262 (max without flip 0.157)
+#   different portraits (all 595 pairs): min 0.447, mean 0.731, max 0.964
+# 0.35 sits near the middle of the 0.262..0.447 gap. dlib's usual 0.6 is tuned for photos of
+# real people; here it would call 7.7% of pairs of different painted characters "same".
+IDENTITY_THRESHOLD = 0.35
+
+_DLIB_LICENSE_NOTE = (
+    "face_recognition_models 0.3.0 README: 'created by Davis King ... licensed in the public "
+    "domain or under CC0 1.0 Universal'; its LICENSE file is CC0 1.0 (wheel metadata says MIT)."
+)
+
+WEIGHTS: tuple[WeightFile, ...] = (
+    WeightFile(
+        engine=ENGINE_NAME,
+        name="shape_predictor_68_face_landmarks.dat",
+        source=DISTRIBUTION,
+        sha256="fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",
+        size_bytes=99_693_937,
+        license="CC0-1.0",
+        commercial_use=False,
+        notes=_DLIB_LICENSE_NOTE
+        + " Trained on the iBUG 300-W dataset, whose licence excludes commercial use; dlib's "
+        "author advises asking Imperial College London before commercial use.",
+    ),
+    WeightFile(
+        engine=ENGINE_NAME,
+        name="dlib_face_recognition_resnet_model_v1.dat",
+        source=DISTRIBUTION,
+        sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+        size_bytes=22_466_066,
+        license="CC0-1.0",
+        commercial_use=True,
+        notes=_DLIB_LICENSE_NOTE,
+    ),
+    WeightFile(
+        engine=ENGINE_NAME,
+        name="shape_predictor_5_face_landmarks.dat",
+        source=DISTRIBUTION,
+        sha256="c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+        size_bytes=9_150_489,
+        license="CC0-1.0",
+        commercial_use=True,
+        notes=_DLIB_LICENSE_NOTE + " Not loaded by default (68-point model is used).",
+    ),
+    WeightFile(
+        engine=ENGINE_NAME,
+        name="mmod_human_face_detector.dat",
+        source=DISTRIBUTION,
+        sha256="4cb19393e2fbaf2b1609a9319ad5386618c886a6234ec1b971f3e87c85d87fe6",
+        size_bytes=729_940,
+        license="CC0-1.0",
+        commercial_use=True,
+        notes=_DLIB_LICENSE_NOTE + " CNN detector; not loaded by default (HOG is used).",
+    ),
+)
+_WEIGHT_BY_NAME = {w.name: w for w in WEIGHTS}
+
+
+@dataclass(frozen=True)
+class _DlibModels:
+    detector: Any
+    predictor: Any
+    encoder: Any
+
+
+def _import_dlib() -> Any:
+    try:
+        import dlib
+    except ImportError as exc:  # pragma: no cover - dlib-bin is a hard dependency
+        raise BadInput(
+            f"the dlib face engine needs dlib: {exc}",
+            hint="pip install dlib-bin==20.0.1.post1",
+        ) from None
+    return dlib
+
+
+@functools.cache
+def _load_models() -> _DlibModels:
+    """Load (and verify) the three dlib models once per process."""
+    dlib = _import_dlib()
+    predictor_path = require_weight(
+        _WEIGHT_BY_NAME["shape_predictor_68_face_landmarks.dat"], verify=True
+    )
+    encoder_path = require_weight(
+        _WEIGHT_BY_NAME["dlib_face_recognition_resnet_model_v1.dat"], verify=True
+    )
+    return _DlibModels(
+        detector=dlib.get_frontal_face_detector(),
+        predictor=dlib.shape_predictor(str(predictor_path)),
+        encoder=dlib.face_recognition_model_v1(str(encoder_path)),
+    )
+
+
+def is_available() -> bool:
+    """True when dlib imports and the weight files are installed (no hashing, cheap)."""
+    try:
+        _import_dlib()
+        for weight in WEIGHTS[:2]:
+            require_weight(weight, verify=False)
+    except BadInput:
+        return False
+    return True
+
+
+def _downscale_for_detection(image: np.ndarray, max_side_px: int) -> tuple[np.ndarray, float]:
+    """A copy no larger than `max_side_px` on its long side, and the factor to map back."""
+    height, width = image.shape[:2]
+    longest = max(height, width)
+    if longest <= max_side_px:
+        return image, 1.0
+    scale = max_side_px / longest
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
+
+
+class DlibFaceEngine:
+    """dlib backend; distances are Euclidean between raw 128-D ResNet descriptors."""
+
+    name: str = ENGINE_NAME
+    identity_threshold: float = IDENTITY_THRESHOLD
+
+    def __init__(
+        self,
+        *,
+        upsample: int = DEFAULT_UPSAMPLE,
+        detect_max_side_px: int = DETECT_MAX_SIDE_PX,
+        min_score: float = 0.0,
+        identity_threshold: float = IDENTITY_THRESHOLD,
+    ) -> None:
+        if upsample < 0 or upsample > 3:
+            raise BadInput(f"dlib upsample must be 0..3, got {upsample}")
+        if detect_max_side_px < 64:
+            raise BadInput(f"detect_max_side_px must be >= 64, got {detect_max_side_px}")
+        self.upsample = upsample
+        self.detect_max_side_px = detect_max_side_px
+        self.min_score = min_score
+        self.identity_threshold = identity_threshold
+        self._models = _load_models()
+
+    # -- detection -----------------------------------------------------------------
+
+    def detect_boxes(self, image: np.ndarray) -> list[FaceBox]:
+        """Face rectangles only (no landmarks), mapped to `image`'s pixel coordinates."""
+        check_rgb_image(image)
+        small, scale = _downscale_for_detection(image, self.detect_max_side_px)
+        rects, scores, _ = self._models.detector.run(small, self.upsample, self.min_score)
+        height, width = image.shape[:2]
+        boxes = []
+        for rect, score in zip(rects, scores, strict=True):
+            left = max(0, round(rect.left() / scale))
+            top = max(0, round(rect.top() / scale))
+            right = min(width, round((rect.right() + 1) / scale))
+            bottom = min(height, round((rect.bottom() + 1) / scale))
+            if right - left >= 2 and bottom - top >= 2:
+                boxes.append(FaceBox(left, top, right, bottom, float(score)))
+        return boxes
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Faces in an RGB uint8 image, largest first, each with 68 landmarks."""
+        boxes = self.detect_boxes(image)
+        faces = [Face(box=box, landmarks=self.landmarks_in_box(image, box)) for box in boxes]
+        return sort_largest_first(faces)
+
+    def landmarks_in_box(self, image: np.ndarray, box: FaceBox) -> np.ndarray:
+        """Fit the 68-point shape predictor inside `box` (about a millisecond)."""
+        dlib = _import_dlib()
+        rect = dlib.rectangle(int(box.left), int(box.top), int(box.right) - 1, int(box.bottom) - 1)
+        shape = self._models.predictor(image, rect)
+        points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+        if points.shape != (LANDMARK_COUNT, 2):  # pragma: no cover - model contract
+            raise BadInput(f"shape predictor returned {points.shape[0]} points, expected 68")
+        return points
+
+    # -- identity --------------------------------------------------------------------
+
+    def embed(self, image: np.ndarray, face: Face) -> np.ndarray:
+        """128-D dlib ResNet descriptor of `face` (aligned from its landmarks, 1 jitter)."""
+        check_rgb_image(image)
+        dlib = _import_dlib()
+        box = face.box
+        rect = dlib.rectangle(int(box.left), int(box.top), int(box.right) - 1, int(box.bottom) - 1)
+        parts = dlib.points([dlib.point(int(round(x)), int(round(y))) for x, y in face.landmarks])
+        shape = dlib.full_object_detection(rect, parts)
+        descriptor = self._models.encoder.compute_face_descriptor(
+            np.ascontiguousarray(image), shape, DESCRIPTOR_JITTERS
+        )
+        return np.asarray(descriptor, dtype=np.float32).reshape(DESCRIPTOR_DIM)
+
+    def distance(self, a: np.ndarray, b: np.ndarray) -> float:
+        """Euclidean distance between two descriptors (dlib's native metric)."""
+        va = np.asarray(a, dtype=np.float32).reshape(-1)
+        vb = np.asarray(b, dtype=np.float32).reshape(-1)
+        if va.shape != (DESCRIPTOR_DIM,) or vb.shape != (DESCRIPTOR_DIM,):
+            raise BadInput(
+                f"dlib embeddings are {DESCRIPTOR_DIM}-D, got {va.shape[0]} and {vb.shape[0]}",
+                hint="embeddings from different face engines cannot be compared",
+            )
+        return float(np.linalg.norm(va - vb))
+
+
+def create() -> DlibFaceEngine:
+    """Registry factory: the default-configured dlib engine."""
+    return DlibFaceEngine()

@@ -1,0 +1,28 @@
+"""The result both carriers return, so callers (verify, the ledger) treat them alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class WatermarkDetection:
+    """What a detector found.
+
+    `render_id` is None when no valid payload was recovered (unmarked media, wrong
+    key, or too much damage). `confidence` is 1 minus the chance that the agreement
+    seen would arise from random bits (0 when nothing was found); `bit_accuracy` is
+    the share of raw bits that matched the decoded codeword and `margin` the
+    reliability-weighted agreement in [-1, 1]. `frames_used` counts video frames, or
+    for audio the analysis frames (16 ms hops at 16 kHz) that were read.
+    """
+
+    render_id: int | None
+    confidence: float
+    bit_accuracy: float
+    margin: float
+    frames_used: int
+
+    @property
+    def found(self) -> bool:
+        return self.render_id is not None
