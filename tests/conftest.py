@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).parent))
 FACES = ROOT / "assets" / "faces"
 
 os.environ.setdefault("DO_NOT_TRACK", "1")

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from likeness.errors import BadInput, InternalError
+from likeness.errors import BadInput, IntegrityFailure, InternalError
 
 ROOT_VALIDITY_DAYS = 3652  # ~10 years
 INTERMEDIATE_VALIDITY_DAYS = 3652
@@ -38,7 +38,8 @@ LEAF_KEY_NAME = "leaf.key.pem"
 _DOCUMENT_SIGNING_EKU = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 """id-kp-documentSigning (RFC 9336), accepted by C2PA for claim signers."""
 
-__all__ = ["CertChainPaths", "create_chain", "ensure_chain"]
+__all__ = ["CertChainPaths", "SigningMaterial", "create_chain", "ensure_chain",
+           "load_signing_material"]
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,50 @@ def ensure_chain(directory: Path, studio_name: str) -> CertChainPaths:
     if paths.exists():
         return paths
     return create_chain(directory, studio_name=studio_name)
+
+
+@dataclass(frozen=True)
+class SigningMaterial:
+    """The PEM bytes the C2PA signer needs, checked to belong together."""
+
+    chain_pem: bytes
+    key_pem: bytes
+
+
+def load_signing_material(paths: CertChainPaths) -> SigningMaterial:
+    """Read chain + key and check them before the SDK sees them.
+
+    The SDK's own errors for a wrong file ("COSE Signer does not contain signing
+    certificate") do not say which file is at fault; these do.
+    """
+    try:
+        chain_pem = paths.chain_cert.read_bytes()
+        key_pem = paths.leaf_key.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"cannot read the studio C2PA signing material: {exc}",
+                       hint="run `likeness init` to create the studio keys") from exc
+    try:
+        certs = x509.load_pem_x509_certificates(chain_pem)
+    except ValueError as exc:
+        raise BadInput(f"{paths.chain_cert} is not a PEM certificate chain") from exc
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise BadInput(f"{paths.leaf_key} is not an unencrypted PEM private key") from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise BadInput(f"{paths.leaf_key} is not a P-256 key (C2PA ES256 needs one)")
+    leaf = certs[0]
+    if leaf.public_key() != key.public_key():
+        raise IntegrityFailure(
+            f"{paths.leaf_key} does not match the signing certificate in {paths.chain_cert}",
+            hint="restore the matching pair or recreate the chain with `likeness init`")
+    now = dt.datetime.now(dt.UTC)
+    if not leaf.not_valid_before_utc <= now <= leaf.not_valid_after_utc:
+        raise IntegrityFailure(
+            f"the studio C2PA signing certificate is not valid now "
+            f"({leaf.not_valid_before_utc:%Y-%m-%d} to {leaf.not_valid_after_utc:%Y-%m-%d})",
+            hint="issue a new leaf certificate")
+    return SigningMaterial(chain_pem=chain_pem, key_pem=key_pem)
 
 
 def _name(studio_name: str, common_name: str) -> x509.Name:

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from likeness.errors import BadInput, IntegrityFailure, InternalError
-from provenance.c2pa.certs import CertChainPaths
+from provenance.c2pa.certs import CertChainPaths, load_signing_material
 
 IPTC_DIGITAL_SOURCE_TYPE_URL = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 DigitalSourceType = Literal["trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia"]
@@ -174,16 +174,12 @@ def sign_media(*, source: Path, dest: Path, chain: CertChainPaths,
         raise BadInput("C2PA signing needs a destination different from the source")
     if manifest.ingredient is not None and not manifest.ingredient.path.is_file():
         raise BadInput(f"C2PA ingredient {manifest.ingredient.path} does not exist")
-    try:
-        chain_pem = chain.chain_cert.read_bytes()
-        key_pem = chain.leaf_key.read_bytes()
-    except OSError as exc:
-        raise BadInput(f"cannot read the studio C2PA certificate chain: {exc}",
-                       hint="run `likeness init` to create the studio keys") from exc
+    material = load_signing_material(chain)
 
     dest_existed = dest.exists()
     try:
-        _sign(source=source, dest=dest, chain_pem=chain_pem, key_pem=key_pem, manifest=manifest)
+        _sign(source=source, dest=dest, chain_pem=material.chain_pem, key_pem=material.key_pem,
+              manifest=manifest)
     except BaseException:
         if not dest_existed:
             with contextlib.suppress(OSError):

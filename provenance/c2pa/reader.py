@@ -1,0 +1,169 @@
+"""Read and validate a file's C2PA manifest, offline, into a plain report.
+
+Why a report rather than exceptions for bad manifests: `likeness verify` must
+tell apart "no manifest" (maybe a derived copy), "manifest but tampered" and
+"signed by us and trusted". So only an unreadable or unsupported *file* raises
+(`BadInput`); everything about the manifest itself is data in `ManifestReport`.
+
+Trust: c2pa-rs checks the signing chain against a trust list. The studio's root
+certificate is passed as a *user anchor* through a per-call c2pa ``Context``
+(``trust.user_anchors``), so validation reports ``Trusted`` for our own chain
+without touching any global SDK state. Remote manifests and OCSP are never
+fetched: verification is offline by construction.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from likeness.errors import BadInput
+
+ValidationState = Literal["Trusted", "Valid", "Invalid"]
+UNTRUSTED_SIGNER_CODE = "signingCredential.untrusted"
+_C2PA_MARKER = b"c2pa"
+_OFFLINE_VERIFY_SETTINGS: dict[str, Any] = {
+    "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False},
+}
+
+__all__ = ["ManifestReport", "UNTRUSTED_SIGNER_CODE", "ValidationState", "read_manifest"]
+
+
+@dataclass(frozen=True)
+class ManifestReport:
+    """What a file's C2PA manifest store says, and whether it holds up.
+
+    ``errors`` lists every validation failure of the active manifest as
+    ``"code: explanation"``; a ``Valid`` (untrusted) report carries
+    `UNTRUSTED_SIGNER_CODE` there. A manifest store that cannot even be parsed
+    is reported ``Invalid`` with the SDK's message. ``signature_time`` is set
+    only when the manifest carries a trusted timestamp (the studio signs
+    offline, without one).
+    """
+
+    present: bool
+    validation_state: ValidationState | None = None
+    errors: list[str] = field(default_factory=list)
+    active_manifest_label: str | None = None
+    title: str | None = None
+    assertions: dict[str, Any] = field(default_factory=dict)
+    ingredient_titles: list[str] = field(default_factory=list)
+    claim_generator: str | None = None
+    signature_issuer: str | None = None
+    signature_common_name: str | None = None
+    signature_time: str | None = None
+
+    @property
+    def trusted(self) -> bool:
+        """True only for a manifest that validated and chains to a given trust anchor."""
+        return self.validation_state == "Trusted"
+
+    @property
+    def actions(self) -> list[dict[str, Any]]:
+        """The entries of the ``c2pa.actions`` assertion (any version), in order."""
+        for label, data in self.assertions.items():
+            if label.split(".v")[0] == "c2pa.actions" and isinstance(data, dict):
+                return list(data.get("actions", []))
+        return []
+
+
+def read_manifest(path: Path, *, trust_anchor_pem: bytes | None) -> ManifestReport:
+    """Read ``path``'s C2PA manifest store, validating it against ``trust_anchor_pem``.
+
+    With no anchor, a correctly signed file is at best ``Valid`` (untrusted).
+    Raises `BadInput` only when the file is missing, unreadable or a format C2PA
+    does not support.
+    """
+    import c2pa  # deferred: loads a native library
+
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(f"cannot read {path}: no such file")
+    settings = dict(_OFFLINE_VERIFY_SETTINGS)
+    if trust_anchor_pem is not None:
+        try:
+            anchors = trust_anchor_pem.decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise BadInput("the C2PA trust anchor must be PEM text") from exc
+        if "-----BEGIN CERTIFICATE-----" not in anchors:
+            raise BadInput("the C2PA trust anchor is not a PEM certificate")
+        settings["trust"] = {"user_anchors": anchors}
+
+    try:
+        with c2pa.Context.from_dict(settings) as context, open(path, "rb") as stream:
+            reader = c2pa.Reader.try_create(None, stream, None, context)
+            if reader is None:
+                return ManifestReport(present=False)
+            with reader:
+                store = json.loads(reader.json())
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc}") from exc
+    except (c2pa.C2paError.Io, c2pa.C2paError.FileNotFound) as exc:
+        raise BadInput(f"cannot read {path}: {exc}") from exc
+    except c2pa.C2paError.NotSupported as exc:
+        raise BadInput(f"{path.name} is not a media format C2PA can carry: {exc}") from exc
+    except c2pa.C2paError as exc:
+        if not _contains_c2pa_marker(path):
+            raise BadInput(f"cannot parse {path.name} as media: {exc}") from exc
+        detail = str(exc).strip().rstrip(":") or type(exc).__name__.lstrip("_")
+        return ManifestReport(present=True, validation_state="Invalid",
+                              errors=[f"manifest store unreadable: {detail}"])
+    return _report_from_store(store)
+
+
+def _report_from_store(store: dict[str, Any]) -> ManifestReport:
+    """Flatten the SDK's manifest-store JSON into a `ManifestReport`."""
+    label = store.get("active_manifest")
+    manifest = store.get("manifests", {}).get(label, {}) if label else {}
+    assertions: dict[str, Any] = {}
+    for assertion in manifest.get("assertions", []):
+        key = assertion.get("label", "")
+        if assertion.get("instance", 1) not in (None, 1):
+            key = f"{key}__{assertion['instance']}"
+        assertions[key] = assertion.get("data")
+    signature = manifest.get("signature_info") or {}
+    generators = manifest.get("claim_generator_info") or []
+    generator = None
+    if generators:
+        first = generators[0]
+        generator = f"{first.get('name', '')}/{first.get('version', '')}".rstrip("/")
+    elif manifest.get("claim_generator"):
+        generator = manifest["claim_generator"]
+    state = store.get("validation_state")
+    return ManifestReport(
+        present=True,
+        validation_state=state if state in ("Trusted", "Valid", "Invalid") else None,
+        errors=_failures(store),
+        active_manifest_label=label,
+        title=manifest.get("title"),
+        assertions=assertions,
+        ingredient_titles=[i.get("title", "") for i in manifest.get("ingredients", [])],
+        claim_generator=generator,
+        signature_issuer=signature.get("issuer"),
+        signature_common_name=signature.get("common_name"),
+        signature_time=signature.get("time"),
+    )
+
+
+def _failures(store: dict[str, Any]) -> list[str]:
+    """Failure codes of the active manifest (falling back to the flat status list)."""
+    results = store.get("validation_results") or {}
+    entries = (results.get("activeManifest") or {}).get("failure")
+    if entries is None:
+        entries = store.get("validation_status") or []
+    return [f"{e.get('code', '?')}: {e.get('explanation', '')}".rstrip(": ") for e in entries]
+
+
+def _contains_c2pa_marker(path: Path) -> bool:
+    """Whether the file holds C2PA JUMBF bytes at all (tampered store vs. not media)."""
+    try:
+        with open(path, "rb") as handle:
+            if path.stat().st_size == 0:
+                return False
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+                return view.find(_C2PA_MARKER) != -1
+    except (OSError, ValueError):
+        return False
