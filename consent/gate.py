@@ -80,24 +80,25 @@ def authorize(request: RenderRequest, *, session: Session, audit: AuditLog,
     rows: list[GrantRow] = []
     revoked: set[str] = set()
 
-    if registry.performer_row(request.performer_id) is None:
+    if not registry.performer_exists(request.performer_id):
         reasons.append(f"unknown performer {request.performer_id}")
     else:
         # Identity first: a mismatch must not consume render budget.
         refs = [vec for engine, vec in registry.reference_embeddings(request.performer_id)
-                if engine == policy.face_engine]
+                if engine == policy.face_engine] if request.face_embeddings else []
         match = match_identity(request.face_embeddings, refs,
                                threshold=policy.identity_threshold)
         distance = match.best_distance
         if not match.matched:
             reasons.append(match.reason or "identity mismatch")
-        rows = registry.candidate_grants(request.performer_id)
-        revoked = registry.revoked_ids([r.grant_id for r in rows])
+        candidates = registry.candidate_grants(request.performer_id)
+        rows = [row for row, _ in candidates]
+        revoked = {row.grant_id for row, flag in candidates if flag}
         if not rows:
             reasons.append(f"no grant registered for performer {request.performer_id}")
-        for row in rows:
+        for row, is_revoked in candidates:
             signed = SignedGrant.model_validate_json(row.document)
-            problems = _grant_problems(signed, row, request, row.grant_id in revoked)
+            problems = _grant_problems(signed, row, request, is_revoked)
             if problems:
                 reasons.append(f"{row.grant_id}: " + "; ".join(problems))
                 continue

@@ -176,11 +176,22 @@ class Registry:
             stmt = stmt.where(GrantRow.performer_id == performer_id)
         return list(self.session.scalars(stmt))
 
-    def candidate_grants(self, performer_id: str) -> list[GrantRow]:
-        """Every grant of the performer (the gate explains why each one does not apply)."""
-        return list(self.session.scalars(
-            select(GrantRow).where(GrantRow.performer_id == performer_id)
-            .order_by(GrantRow.valid_until.desc(), GrantRow.grant_id)))
+    def performer_exists(self, performer_id: str) -> bool:
+        return self.session.scalar(
+            select(PerformerRow.performer_id).where(PerformerRow.performer_id == performer_id)
+        ) is not None
+
+    def candidate_grants(self, performer_id: str) -> list[tuple[GrantRow, bool]]:
+        """Every grant of the performer with its revoked flag, in one query (hot path).
+
+        The gate explains why each one does not apply, so none is filtered out here.
+        """
+        revoked = (select(RevocationRow.revocation_id)
+                   .where(RevocationRow.grant_id == GrantRow.grant_id).exists())
+        rows = self.session.execute(
+            select(GrantRow, revoked).where(GrantRow.performer_id == performer_id)
+            .order_by(GrantRow.valid_until.desc(), GrantRow.grant_id))
+        return [(row, bool(flag)) for row, flag in rows]
 
     def revoked_ids(self, grant_ids: Sequence[str]) -> set[str]:
         if not grant_ids:

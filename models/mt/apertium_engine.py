@@ -78,7 +78,6 @@ class ApertiumTranslator:
         outputs = list(flat)
         if to_send:
             translated = _run(mode, "\n".join(flat[i] for i in to_send) + "\n").split("\n")
-            translated = translated[: len(to_send)] if len(translated) > len(to_send) else translated
             if len(translated) != len(to_send):
                 translated = [_run(mode, flat[i] + "\n").strip() for i in to_send]
             for index, text in zip(to_send, translated, strict=True):

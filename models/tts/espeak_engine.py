@@ -43,7 +43,8 @@ class EspeakEngine:
 
     def availability(self) -> Availability:
         if shutil.which(self._binary) is None:
-            return Availability(False, f"`{self._binary}` is not on PATH (apt-get install espeak-ng)")
+            return Availability(False,
+                                f"`{self._binary}` is not on PATH (apt-get install espeak-ng)")
         return Availability(True)
 
     def languages(self) -> frozenset[str]:

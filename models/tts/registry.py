@@ -47,7 +47,8 @@ def get_engine(name: str, *, models_dir: Path | None = None) -> TTSEngine:
     key = "espeak-ng" if name == "espeak" else name
     factories = _factories()
     if key not in factories:
-        raise BadInput(f"unknown TTS engine {name!r}", hint=f"choose one of {', '.join(ENGINE_NAMES)}")
+        raise BadInput(f"unknown TTS engine {name!r}",
+                       hint=f"choose one of {', '.join(ENGINE_NAMES)}")
     engine = factories[key](models_dir)
     if not isinstance(engine, TTSEngine):  # the contract is checked when loaded
         raise BadInput(f"TTS engine {name!r} does not implement the TTSEngine protocol")

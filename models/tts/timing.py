@@ -120,7 +120,8 @@ def layout_phonemes(
     result: list[list[tuple[float, float]]] = []
     cursor = 0
     for word in word_phonemes:
-        result.append([(float(starts[i]), float(ends[i])) for i in range(cursor, cursor + len(word))])
+        indices = range(cursor, cursor + len(word))
+        result.append([(float(starts[i]), float(ends[i])) for i in indices])
         cursor += len(word)
     return result
 

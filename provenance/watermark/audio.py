@@ -54,11 +54,12 @@ LAST_BIN = FIRST_BIN + N_BANDS * BINS_PER_TILE
 PERIOD_S = TILES_PER_PERIOD * FRAMES_PER_TILE * HOP / WORK_RATE_HZ
 # Quantizer step on the mean log-energy difference, in nepers of energy.
 DEFAULT_STEP_NP = 0.40
+WEIGHT_EXPONENT = 1.0
 MAX_TILE_GAIN_NP = 0.35  # amplitude cap per tile (~3 dB)
 _EMBED_ITERATIONS = 3
 _ENERGY_FLOOR_RATIO = 1e-4
-_SUBHOP_SEARCH_SAMPLES = (0, 64, 128, 192)
-_DECODE_TRIES = 6
+_SEARCH_STEP_SAMPLES = 16  # 1 ms at the working rate
+_DECODE_TRIES = 8
 MIN_SECONDS = PERIOD_S
 
 _WINDOW = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT))
@@ -71,8 +72,9 @@ class _Layout:
     band: np.ndarray  # (pairs,)
     col_a: np.ndarray
     col_b: np.ndarray
-    bit: np.ndarray  # (pairs,) in [0, 144) or -1 (unused)
+    bit: np.ndarray  # (pairs,) in [0, 144)
     dither: np.ndarray  # (144,) lattice offset in units of the step, [0, 1)
+    by_bit: np.ndarray  # (144, pairs_per_bit) pair indices grouped by bit
 
 
 def _layout_for(key: bytes) -> _Layout:
@@ -84,8 +86,10 @@ def _layout_for(key: bytes) -> _Layout:
     bit = balanced_assignment(rng, n_slots=band.size, n_bits=payload.CODEWORD_BITS)
     dither = rng.random(payload.CODEWORD_BITS)
     used = bit >= 0
-    return _Layout(band=band[used], col_a=col_a[used], col_b=col_b[used], bit=bit[used],
-                   dither=dither)
+    bit = bit[used]
+    by_bit = np.argsort(bit, kind="stable").reshape(payload.CODEWORD_BITS, -1)
+    return _Layout(band=band[used], col_a=col_a[used], col_b=col_b[used], bit=bit,
+                   dither=dither, by_bit=by_bit)
 
 
 # -- signal plumbing -----------------------------------------------------------------
@@ -155,10 +159,13 @@ class AudioWatermarker:
     # -- features ----------------------------------------------------------------
     def _pair_features(self, log_e: np.ndarray, shift: int = 0
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per (period, pair) differences and the tile columns they read.
+        """Per (period, pair) differences, the tile columns they read, and pair weights.
 
         `shift` is the column index (within a period) that column 0 of `log_e` has.
-        Returns (diff, col_a, col_b, valid) with shapes (periods, pairs).
+        Returns (diff, col_a, col_b, weight) with shapes (periods, pairs); the weight
+        is 0 for pairs outside the signal. Codec noise on a tile's log energy falls
+        as the tile gets louder (about as 1/energy), so a pair's weight is the
+        inverse of that variance, 1 / (1/E_a + 1/E_b), raised to WEIGHT_EXPONENT.
         """
         n_cols = log_e.shape[0]
         n_periods = (n_cols + shift + TILES_PER_PERIOD - 1) // TILES_PER_PERIOD
@@ -169,28 +176,32 @@ class AudioWatermarker:
         ca = np.clip(col_a, 0, max(n_cols - 1, 0))
         cb = np.clip(col_b, 0, max(n_cols - 1, 0))
         band = self._layout.band[None, :]
-        diff = np.where(valid, log_e[ca, band] - log_e[cb, band], 0.0)
-        return diff, ca, cb, valid
+        la = log_e[ca, band]
+        lb = log_e[cb, band]
+        diff = np.where(valid, la - lb, 0.0)
+        top = float(log_e.max()) if log_e.size else 0.0
+        harmonic = 1.0 / (np.exp(top - la) + np.exp(top - lb))
+        weight = np.where(valid, harmonic**WEIGHT_EXPONENT, 0.0)
+        return diff, ca, cb, weight
 
-    def _bit_means(self, diff: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(periods, 144) mean difference per bit and how many pairs fed it."""
-        n_periods = diff.shape[0]
-        n_bits = payload.CODEWORD_BITS
-        index = (np.arange(n_periods)[:, None] * n_bits + self._layout.bit[None, :]).reshape(-1)
-        sums = np.bincount(index, weights=diff.reshape(-1), minlength=n_periods * n_bits)
-        counts = np.bincount(index, weights=valid.reshape(-1).astype(np.float64),
-                             minlength=n_periods * n_bits)
-        sums = sums.reshape(n_periods, n_bits)
-        counts = counts.reshape(n_periods, n_bits)
-        return sums / np.maximum(counts, 1.0), counts
+    def _bit_features(self, diff: np.ndarray, weight: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """(periods, 144) weighted mean difference per bit, and its total weight.
 
-    def _soft_bits(self, log_e: np.ndarray, shift: int = 0) -> np.ndarray:
-        """(144,) soft bits: +1 at the bit-1 coset, -1 at the bit-0 coset, summed."""
-        diff, _, _, valid = self._pair_features(log_e, shift)
-        means, counts = self._bit_means(diff, valid)
+        The embedder moves every pair of a bit by the same amount, so any weighted
+        mean moves by exactly that amount; weighting only changes the noise.
+        """
+        grouped_w = weight[:, self._layout.by_bit]
+        total = grouped_w.sum(axis=2)
+        mean = (diff[:, self._layout.by_bit] * grouped_w).sum(axis=2) / np.maximum(total, 1e-300)
+        return mean, total
+
+    def _period_soft_bits(self, log_e: np.ndarray, shift: int = 0) -> np.ndarray:
+        """(periods, 144) soft bits: +1 at the bit-1 coset, -1 at the bit-0 coset."""
+        diff, _, _, weight = self._pair_features(log_e, shift)
+        means, total = self._bit_features(diff, weight)
         phase = means / self._step_np - self._layout.dither[None, :]
-        soft = -np.cos(2 * np.pi * phase) * (counts > 0)
-        return soft.sum(axis=0)
+        return -np.cos(2 * np.pi * phase) * (total > 0)
 
     # -- embedding ---------------------------------------------------------------
     def embed(self, samples: np.ndarray, sample_rate: int, render_id: int) -> np.ndarray:
@@ -204,27 +215,33 @@ class AudioWatermarker:
                            f"watermark; at least {MIN_SECONDS:.2f} s is needed")
         spec = _stft(mono)
         gains = np.zeros((spec.shape[0] // FRAMES_PER_TILE, N_BANDS))
-        marked = mono
+        pair_target: np.ndarray | None = None
+        residual16 = np.zeros_like(mono)
         for _ in range(_EMBED_ITERATIONS):
-            log_e = _tile_log_energy(_stft(marked))[: gains.shape[0]]
-            diff, ca, cb, valid = self._pair_features(log_e)
-            means, _ = self._bit_means(diff, valid)
-            # Nearest lattice point of the bit's coset: step * (k + bit/2 + dither).
-            offset = self._layout.dither[None, :] + bits[None, :] / 2.0
-            target = self._step_np * (np.round(means / self._step_np - offset) + offset)
-            move = (target - means)[:, self._layout.bit] * valid  # (periods, pairs)
-            # Energy difference moves by `move`: each tile's amplitude by +-move/4.
+            # Re-measure after each pass: the STFT smooths tile edges, so a pass lands
+            # short of the target and the next one tops it up.
+            log_e = _tile_log_energy(_stft(mono + residual16))[: gains.shape[0]]
+            diff, ca, cb, weight = self._pair_features(log_e)
+            if pair_target is None:
+                # Nearest point of the bit's coset: step * (k + bit/2 + dither). Every
+                # pair of the bit gets its own target (its difference plus the bit's
+                # move), so pairs that respond fully are not pushed past their share.
+                means, _ = self._bit_features(diff, weight)
+                offset = self._layout.dither[None, :] + bits[None, :] / 2.0
+                target = self._step_np * (np.round(means / self._step_np - offset) + offset)
+                pair_target = diff + (target - means)[:, self._layout.bit]
+            move = (pair_target - diff) * (weight > 0)  # (periods, pairs)
+            # The pair's log-energy difference moves by `move`: amplitudes by +-move/4.
             delta = np.zeros_like(gains)
             band = np.broadcast_to(self._layout.band[None, :], move.shape)
             np.add.at(delta, (ca, band), move / 4.0)
             np.add.at(delta, (cb, band), -move / 4.0)
             gains = np.clip(gains + delta, -MAX_TILE_GAIN_NP, MAX_TILE_GAIN_NP)
-            cell_gain = np.ones(spec.shape[0:1] + (spec.shape[1],))
+            cell_gain = np.ones(spec.shape)
             tile_cells = np.repeat(np.repeat(np.exp(gains), FRAMES_PER_TILE, axis=0),
                                    BINS_PER_TILE, axis=1)
             cell_gain[: tile_cells.shape[0], FIRST_BIN:LAST_BIN] = tile_cells
             residual16 = _istft(spec * (cell_gain - 1.0), mono.size)
-            marked = mono + residual16
         residual = _resample(residual16, WORK_RATE_HZ, sample_rate)
         fitted = np.zeros(data.shape[0])
         fitted[: min(residual.size, fitted.size)] = residual[: fitted.size]
@@ -237,7 +254,9 @@ class AudioWatermarker:
         """Find the tile grid, vote over periods and decode.
 
         The file's own start is tried first (the usual case: a file we published);
-        then every grid offset in 16 ms steps with 4 ms refinement, best sync first.
+        then every grid offset (16 ms steps, 1 ms refinement), best sync first. The
+        sync score is how close the features sit to *either* coset of the lattice,
+        which is high only on the right grid and needs no knowledge of the bits.
         """
         _check_rate(sample_rate)
         data = _as_2d(samples)
@@ -246,29 +265,30 @@ class AudioWatermarker:
         if mono.size < MIN_SECONDS * WORK_RATE_HZ:
             raise BadInput(f"audio of {data.shape[0] / sample_rate:.2f} s is too short; "
                            f"detection needs at least {MIN_SECONDS:.2f} s")
-        aligned = self._soft_bits(_tile_log_energy(_stft(mono)))
-        found = self._result(aligned, n_frames)
+        found = self._result(self._period_soft_bits(_tile_log_energy(_stft(mono))), n_frames)
         if found.found:
             return found
-        candidates: list[tuple[float, np.ndarray]] = []
-        for sub in _SUBHOP_SEARCH_SAMPLES:
+        candidates: list[tuple[float, int, int, int]] = []
+        for sub in range(0, HOP, _SEARCH_STEP_SAMPLES):
             spec = _stft(mono[sub:])
             for phase in range(FRAMES_PER_TILE):
                 log_e = _tile_log_energy(spec, phase)
                 for shift in range(TILES_PER_PERIOD):
-                    soft = self._soft_bits(log_e, shift)
-                    candidates.append((float(np.mean(np.abs(soft))), soft))
+                    soft = self._period_soft_bits(log_e, shift)
+                    score = float(np.sum(np.abs(soft)) / max(np.count_nonzero(soft), 1))
+                    candidates.append((score, sub, phase, shift))
         candidates.sort(key=lambda item: -item[0])
-        for _, soft in candidates[:_DECODE_TRIES]:
-            found = self._result(soft, n_frames)
+        for _, sub, phase, shift in candidates[:_DECODE_TRIES]:
+            log_e = _tile_log_energy(_stft(mono[sub:]), phase)
+            found = self._result(self._period_soft_bits(log_e, shift), n_frames)
             if found.found:
                 return found
         return WatermarkDetection(render_id=None, confidence=0.0, bit_accuracy=0.0,
                                   margin=0.0, frames_used=n_frames)
 
     @staticmethod
-    def _result(soft: np.ndarray, n_frames: int) -> WatermarkDetection:
-        render_id, info = payload.decode(soft)
+    def _result(period_soft: np.ndarray, n_frames: int) -> WatermarkDetection:
+        render_id, info = payload.decode(period_soft.sum(axis=0))
         return WatermarkDetection(render_id=render_id, confidence=info.confidence,
                                   bit_accuracy=info.bit_accuracy, margin=info.margin,
                                   frames_used=n_frames)

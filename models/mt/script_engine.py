@@ -1,0 +1,89 @@
+"""The "script" translator: a translated subtitle file the user supplies.
+
+A human translation always beats a machine one, so when the user passes
+``--script SUBS.srt|.vtt`` it wins. It is aligned to the source cues by index:
+cue 1 of the script replaces cue 1 of the source. If the counts differ the
+alignment is unknowable, so we refuse rather than guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from likeness.errors import BadInput
+from models.mt.base import primary
+
+SCRIPT_SUFFIXES = (".srt", ".vtt")
+
+
+@dataclass(frozen=True)
+class ScriptCue:
+    """One cue of the supplied script (its own timing is kept for callers that want it)."""
+
+    start_s: float
+    end_s: float
+    text: str
+
+
+def load_script(path: Path) -> tuple[ScriptCue, ...]:
+    """Read an SRT/VTT file into cues (pysubs2 parses; we validate)."""
+    if path.suffix.lower() not in SCRIPT_SUFFIXES:
+        raise BadInput(f"script must be .srt or .vtt, got {path.name!r}")
+    if not path.is_file():
+        raise BadInput(f"script file not found: {path}")
+    import pysubs2
+
+    try:
+        if not path.read_text(encoding="utf-8").strip():
+            raise BadInput(f"script {path} has no cues")
+        subs = pysubs2.load(str(path), encoding="utf-8", format_=path.suffix.lower()[1:])
+    except BadInput:
+        raise
+    except Exception as error:  # pysubs2 raises several format-specific errors
+        raise BadInput(f"cannot read subtitles from {path}: {error}") from error
+    cues = tuple(
+        ScriptCue(start_s=event.start / 1000.0, end_s=event.end / 1000.0,
+                  text=event.plaintext.strip())
+        for event in subs.events
+        if not event.is_comment
+    )
+    if not cues:
+        raise BadInput(f"script {path} has no cues")
+    for index, cue in enumerate(cues, start=1):
+        if not cue.text:
+            raise BadInput(f"script {path}: cue {index} is empty")
+        if cue.end_s <= cue.start_s:
+            raise BadInput(f"script {path}: cue {index} ends before it starts")
+    return cues
+
+
+def script_language(path: Path) -> str | None:
+    """``talk.es.srt`` -> ``es``: the language tag in the file name, if any."""
+    parts = path.name.split(".")
+    if len(parts) >= 3 and 2 <= len(parts[-2]) <= 8 and parts[-2].replace("-", "").isalpha():
+        return parts[-2]
+    return None
+
+
+class ScriptTranslator:
+    """Replaces each source segment with the script cue of the same index."""
+
+    name = "script"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.cues = load_script(path)
+        self.language = script_language(path)
+
+    def translate(self, segments: list[str], *, source: str, target: str) -> list[str]:
+        if self.language is not None and primary(self.language) != primary(target):
+            raise BadInput(f"script {self.path.name} is tagged {self.language!r}, "
+                           f"but the target language is {target!r}")
+        if len(segments) != len(self.cues):
+            raise BadInput(
+                f"script {self.path.name} has {len(self.cues)} cues but the source has "
+                f"{len(segments)} segments; they are aligned by index and must match",
+                hint="edit the script so it has one cue per source cue",
+            )
+        return [cue.text for cue in self.cues]
