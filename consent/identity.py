@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DEFAULT_IDENTITY_THRESHOLD = 0.5  # dlib 128-D Euclidean; see docs/identity-threshold.md
+DEFAULT_IDENTITY_THRESHOLD = 0.35  # dlib 128-D Euclidean; see docs/identity-threshold.md
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from consent.identity import DEFAULT_IDENTITY_THRESHOLD
 from likeness.errors import BadInput
 
 CONFIG_FILE = "config.toml"
@@ -33,7 +34,7 @@ class StudioConfig(BaseModel):
     commercial: bool = True
     visible_label: bool = True
     label: LabelConfig = Field(default_factory=LabelConfig)
-    identity_threshold: float = Field(default=0.5, gt=0, lt=2)
+    identity_threshold: float = Field(default=DEFAULT_IDENTITY_THRESHOLD, gt=0, lt=2)
     face_engine: str = "dlib"
     acknowledged_noncommercial: list[str] = Field(default_factory=list)
     models_dir: Path | None = None

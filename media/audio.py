@@ -108,17 +108,16 @@ def load_audio(
         if out_rate <= 0:
             raise BadInput(f"invalid sample rate {sample_rate}")
         layout = "mono" if mono else stream.codec_context.layout.name
+        channels = 1 if mono else int(stream.codec_context.channels)
         resampler = av.AudioResampler(format="flt", layout=layout, rate=out_rate)
         chunks: list[np.ndarray] = []
         try:
             for frame in container.decode(stream):
-                frame.pts = None  # let the resampler count samples itself
                 chunks.extend(_packed(out) for out in resampler.resample(frame))
             chunks.extend(_packed(out) for out in resampler.resample(None))
         except av.error.FFmpegError as exc:
             raise BadInput(f"cannot decode the audio of {media_path}: {exc}",
                            hint="the file may be truncated or corrupt") from exc
-    channels = 1 if mono else stream.codec_context.channels
     if not chunks:
         return np.zeros((0, channels), dtype=np.float32), out_rate
     return np.concatenate(chunks, axis=0), out_rate

@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from likeness.errors import InternalError
-from models.weights import WeightFile
+from models.weights import WeightFile, default_models_dir
 
 TIMING_TOLERANCE_S = 0.02  # rounding slack when a timing touches the end of the audio
 
@@ -136,6 +136,4 @@ def base_language(code: str) -> str:
 
 def models_subdir(models_dir: Path | None, name: str) -> Path:
     """The per-engine folder inside the user's models dir (``<models_dir>/<name>``)."""
-    from models.weights import default_models_dir
-
     return (models_dir if models_dir is not None else default_models_dir()) / name

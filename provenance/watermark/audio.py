@@ -45,18 +45,18 @@ HOP = N_FFT // 2
 BAND_LOW_HZ = 500
 BAND_HIGH_HZ = 4000
 BINS_PER_TILE = 4
-FRAMES_PER_TILE = 4
-TILES_PER_PERIOD = 42
+FRAMES_PER_TILE = 8
+TILES_PER_PERIOD = 22
 PAIRS_PER_BAND = TILES_PER_PERIOD // 2
 FIRST_BIN = BAND_LOW_HZ * N_FFT // WORK_RATE_HZ
 N_BANDS = (BAND_HIGH_HZ * N_FFT // WORK_RATE_HZ - FIRST_BIN) // BINS_PER_TILE
 LAST_BIN = FIRST_BIN + N_BANDS * BINS_PER_TILE
 PERIOD_S = TILES_PER_PERIOD * FRAMES_PER_TILE * HOP / WORK_RATE_HZ
 # Quantizer step on the mean log-energy difference, in nepers of energy.
-DEFAULT_STEP_NP = 0.40
-WEIGHT_EXPONENT = 1.0
+DEFAULT_STEP_NP = 0.46
+WEIGHT_EXPONENT = 0.0
 MAX_TILE_GAIN_NP = 0.35  # amplitude cap per tile (~3 dB)
-_EMBED_ITERATIONS = 3
+_EMBED_ITERATIONS = 4
 _ENERGY_FLOOR_RATIO = 1e-4
 _SEARCH_STEP_SAMPLES = 16  # 1 ms at the working rate
 _DECODE_TRIES = 8
@@ -216,20 +216,24 @@ class AudioWatermarker:
         spec = _stft(mono)
         gains = np.zeros((spec.shape[0] // FRAMES_PER_TILE, N_BANDS))
         pair_target: np.ndarray | None = None
+        target = np.zeros(0)
         residual16 = np.zeros_like(mono)
         for _ in range(_EMBED_ITERATIONS):
             # Re-measure after each pass: the STFT smooths tile edges, so a pass lands
             # short of the target and the next one tops it up.
             log_e = _tile_log_energy(_stft(mono + residual16))[: gains.shape[0]]
             diff, ca, cb, weight = self._pair_features(log_e)
+            means, _ = self._bit_features(diff, weight)
             if pair_target is None:
                 # Nearest point of the bit's coset: step * (k + bit/2 + dither). Every
                 # pair of the bit gets its own target (its difference plus the bit's
                 # move), so pairs that respond fully are not pushed past their share.
-                means, _ = self._bit_features(diff, weight)
                 offset = self._layout.dither[None, :] + bits[None, :] / 2.0
                 target = self._step_np * (np.round(means / self._step_np - offset) + offset)
                 pair_target = diff + (target - means)[:, self._layout.bit]
+            else:
+                # The gains shift the pair weights a little; re-centre the bit's mean.
+                pair_target = pair_target + (target - means)[:, self._layout.bit]
             move = (pair_target - diff) * (weight > 0)  # (periods, pairs)
             # The pair's log-energy difference moves by `move`: amplitudes by +-move/4.
             delta = np.zeros_like(gains)

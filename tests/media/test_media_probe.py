@@ -76,3 +76,12 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         probe(tmp_path / "absent.mp4")
     with pytest.raises(BadInput, match="is a directory"):
         probe(tmp_path)
+
+
+def test_rotation_without_ffprobe(monkeypatch: pytest.MonkeyPatch,
+                                  rotated_clips: dict[int, Path]) -> None:
+    """imageio-ffmpeg ships no ffprobe: the rotation then comes from ffmpeg's stream dump."""
+    import media.probe as probe_module
+
+    monkeypatch.setattr(probe_module, "ffprobe_path", lambda: None)
+    assert probe(rotated_clips[270]).require_video().rotation_deg == 270
