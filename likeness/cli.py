@@ -33,6 +33,8 @@ consent_app = typer.Typer(no_args_is_help=True, help="Likeness grants: draft, si
 app.add_typer(keys_app, name="keys")
 app.add_typer(performer_app, name="performer")
 app.add_typer(consent_app, name="consent")
+audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident ledger.")
+app.add_typer(audit_app, name="audit")
 
 _state = {"debug": False}
 
@@ -376,6 +378,124 @@ def consent_check(
     if not decision.allowed:
         raise ConsentDenied(f"consent denied for {performer} ({len(decision.reasons)} "
                             "reason(s))", reasons=list(decision.reasons))
+
+
+# --------------------------------------------------------------------------- publish / verify
+@app.command()
+def stamp(
+    source: Annotated[Path, typer.Argument(help="Existing video to publish.", metavar="INPUT")],
+    performer: Annotated[str, typer.Option("--performer")],
+    use: Annotated[list[str], typer.Option("--use")],
+    out: Annotated[Path, typer.Option("--out", help="OUT.mp4")],
+    language: Annotated[str | None, typer.Option("--language")] = None,
+    production: Annotated[str | None, typer.Option("--production")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Publish an existing file under a consent decision (the same publish path)."""
+    import json
+
+    from consent.models import RenderRequest
+    from flows.stamp import stamp_file
+
+    # validate the request's fields (uses, language) before touching media
+    request = RenderRequest.from_json(json.dumps({
+        "performer_id": performer, "uses": use, "language": language,
+        "production": production}), source="request")
+    studio = _studio()
+    decision, receipt = stamp_file(studio, source=source, performer_id=performer,
+                                   uses=list(request.uses), language=request.language,
+                                   production=production, out=out,
+                                   face_engine=studio.settings.studio.face_engine)
+    data = {"out": str(receipt.out), "render_id": receipt.render_id,
+            "decision_id": receipt.decision_id, "grant_ids": list(receipt.grant_ids),
+            "ledger_seq": receipt.ledger_seq, "entry_hash": receipt.entry_hash,
+            "frames": receipt.frames, "visible_label": receipt.label}
+    emit(data, as_json=as_json, render=lambda: stdout.print(
+        f"[bold green]published[/] {receipt.out}  render {receipt.render_id}  "
+        f"ledger #{receipt.ledger_seq}"))
+
+
+# --------------------------------------------------------------------------- audit
+@audit_app.command("verify")
+def audit_verify(
+    export: Annotated[Path | None, typer.Option(
+        "--export", help="Verify a JSON-lines export offline instead of the registry.")] = None,
+    public_key: Annotated[Path | None, typer.Option(
+        "--public-key", help="Studio public key for --export (default: the one in the file).")]
+    = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check every entry, the hash chain, the Merkle tree and the signed tree heads (exit 4)."""
+    from consent.signing import VerifyKey
+    from provenance.ledger.log import read_export, verify_export, verify_ledger
+
+    if export is not None:
+        key = VerifyKey.from_file(public_key) if public_key else None
+        report = verify_export(read_export(export), key)
+    else:
+        studio = _studio()
+        with studio.session() as session:
+            report = verify_ledger(session, studio.verify_key)
+    data = {"status": "intact", "entries": report.entries, "tree_heads": report.tree_heads,
+            "root_hash": report.root_hash, "signatures_checked": report.signatures_checked}
+    emit(data, as_json=as_json, render=lambda: stdout.print(
+        f"[bold green]ledger intact[/]: {report.entries} entries, {report.tree_heads} signed "
+        f"tree heads, root {report.root_hash[:16]}…"))
+
+
+@audit_app.command("show")
+def audit_show(render: Annotated[str | None, typer.Option(
+                   "--render", help="Only the entries of this render id (16 hex digits).")] = None,
+               limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
+               as_json: JsonOpt = False) -> None:
+    """Show ledger entries, newest last."""
+    import json
+
+    from sqlalchemy import select
+
+    from provenance.ledger.log import entries_for_render
+    from provenance.ledger.store import EntryRow
+
+    studio = _studio()
+    with studio.session() as session:
+        if render is not None:
+            try:
+                rid = int(render, 16)
+            except ValueError:
+                raise BadInput(f"--render {render!r} is not a hex render id") from None
+            rows = entries_for_render(session, rid)
+        else:
+            rows = list(reversed(session.scalars(
+                select(EntryRow).order_by(EntryRow.seq.desc()).limit(limit)).all()))
+    entries = [{"seq": r.seq, "kind": r.kind, "at": r.at, "leaf_hash": r.leaf_hash,
+                "payload": json.loads(r.body)["payload"]} for r in rows]
+
+    def render_table() -> None:
+        table = Table("seq", "at", "kind", "detail")
+        for e in entries:
+            p = e["payload"]
+            detail = ", ".join(f"{k}={v}" for k, v in p.items()
+                               if k in ("performer_id", "grant_id", "render_id", "allowed",
+                                        "output", "reason"))
+            table.add_row(str(e["seq"]), e["at"].strftime("%Y-%m-%d %H:%M:%S"), e["kind"],
+                          detail)
+        stdout.print(table)
+
+    emit({"entries": entries}, as_json=as_json, render=render_table)
+
+
+@audit_app.command("export")
+def audit_export(out: Annotated[Path, typer.Option("--out", help="JSON-lines file.")],
+                 as_json: JsonOpt = False) -> None:
+    """Export the ledger (entries and signed tree heads) for offline verification."""
+    from provenance.ledger.log import export_lines
+
+    studio = _studio()
+    with studio.session() as session:
+        lines = list(export_lines(session, studio.verify_key))
+    write_document(out, "\n".join(lines) + "\n")
+    emit({"file": str(out), "lines": len(lines)}, as_json=as_json,
+         render=lambda: stdout.print(f"ledger exported to {out} ({len(lines) - 1} records)"))
 
 
 # --------------------------------------------------------------------------- demo

@@ -47,7 +47,7 @@ BAND_HIGH_HZ = 4000
 BINS_PER_TILE = 4
 FRAMES_PER_TILE = 8
 TILES_PER_PERIOD = 22
-PAIRS_PER_BAND = TILES_PER_PERIOD // 2
+PAIRS_PER_BIT = 2
 FIRST_BIN = BAND_LOW_HZ * N_FFT // WORK_RATE_HZ
 N_BANDS = (BAND_HIGH_HZ * N_FFT // WORK_RATE_HZ - FIRST_BIN) // BINS_PER_TILE
 LAST_BIN = FIRST_BIN + N_BANDS * BINS_PER_TILE
@@ -78,18 +78,34 @@ class _Layout:
 
 
 def _layout_for(key: bytes) -> _Layout:
-    rng = keyed_rng(key, stream="audio-stft-pairs-v1")
-    cols = np.stack([rng.permutation(TILES_PER_PERIOD) for _ in range(N_BANDS)])
-    band = np.repeat(np.arange(N_BANDS), PAIRS_PER_BAND)
-    col_a = cols[:, 0::2].reshape(-1)
-    col_b = cols[:, 1::2].reshape(-1)
-    bit = balanced_assignment(rng, n_slots=band.size, n_bits=payload.CODEWORD_BITS)
-    dither = rng.random(payload.CODEWORD_BITS)
-    used = bit >= 0
-    bit = bit[used]
-    by_bit = np.argsort(bit, kind="stable").reshape(payload.CODEWORD_BITS, -1)
-    return _Layout(band=band[used], col_a=col_a[used], col_b=col_b[used], bit=bit,
-                   dither=dither, by_bit=by_bit)
+    """Keyed layout in which each bit lives in one pair of adjacent tile columns.
+
+    A period is cut into column pairs (c, c+1); in each, the bands are shuffled and
+    dealt out PAIRS_PER_BIT at a time, so a bit's pairs span only 2 columns (256 ms)
+    and any stretch of audio a bit longer than one period holds every bit whole,
+    wherever it starts. Which column of a pair is the "+" tile is keyed too.
+    """
+    rng = keyed_rng(key, stream="audio-stft-pairs-v2")
+    column_pairs = TILES_PER_PERIOD // 2
+    bits_per_column_pair = N_BANDS // PAIRS_PER_BIT
+    slot_bit = balanced_assignment(rng, n_slots=column_pairs * bits_per_column_pair,
+                                   n_bits=payload.CODEWORD_BITS)
+    shuffles = [rng.permutation(N_BANDS) for _ in range(column_pairs)]
+    bands, col_a, col_b, bit = [], [], [], []
+    for slot, owner in enumerate(slot_bit):
+        if owner < 0:
+            continue
+        column_pair, index = divmod(slot, bits_per_column_pair)
+        for band in shuffles[column_pair][index * PAIRS_PER_BIT:(index + 1) * PAIRS_PER_BIT]:
+            flip = int(rng.integers(0, 2))
+            bands.append(int(band))
+            col_a.append(2 * column_pair + flip)
+            col_b.append(2 * column_pair + 1 - flip)
+            bit.append(int(owner))
+    bit_arr = np.asarray(bit)
+    by_bit = np.argsort(bit_arr, kind="stable").reshape(payload.CODEWORD_BITS, PAIRS_PER_BIT)
+    return _Layout(band=np.asarray(bands), col_a=np.asarray(col_a), col_b=np.asarray(col_b),
+                   bit=bit_arr, dither=rng.random(payload.CODEWORD_BITS), by_bit=by_bit)
 
 
 # -- signal plumbing -----------------------------------------------------------------
@@ -186,7 +202,7 @@ class AudioWatermarker:
 
     def _bit_features(self, diff: np.ndarray, weight: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray]:
-        """(periods, 144) weighted mean difference per bit, and its total weight.
+        """(periods, 144) weighted mean difference per bit, and its total weight (0: absent).
 
         The embedder moves every pair of a bit by the same amount, so any weighted
         mean moves by exactly that amount; weighting only changes the noise.
@@ -194,7 +210,10 @@ class AudioWatermarker:
         grouped_w = weight[:, self._layout.by_bit]
         total = grouped_w.sum(axis=2)
         mean = (diff[:, self._layout.by_bit] * grouped_w).sum(axis=2) / np.maximum(total, 1e-300)
-        return mean, total
+        # Only a bit whose pairs are all inside the signal sits on the lattice: a
+        # partial mean (the start or end of a cut clip) would be noise.
+        complete = np.all(grouped_w > 0, axis=2)
+        return mean, np.where(complete, total, 0.0)
 
     def _period_soft_bits(self, log_e: np.ndarray, shift: int = 0) -> np.ndarray:
         """(periods, 144) soft bits: +1 at the bit-1 coset, -1 at the bit-0 coset."""

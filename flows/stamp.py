@@ -1,0 +1,56 @@
+"""`likeness stamp`: publish an existing video under a consent decision.
+
+The file is decoded once and re-encoded once through the one publish path, so
+it gains the label, the watermarks, the C2PA manifest and its ledger entry.
+The face in it must be the performer's (identity binding) before the gate runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from consent.models import Decision, RenderRequest, Use
+from flows.faces import source_embeddings
+from flows.publish import PublishContext, PublishReceipt, Rendered, publish
+from likeness.errors import ConsentDenied
+from media.audio import AudioTrack, load_audio
+from media.decode import iter_frames
+from media.probe import probe
+from models.face import get_face_engine
+from provenance.c2pa import C2paAction
+
+
+class StampContext(PublishContext, Protocol):
+    def authorize(self, request: RenderRequest) -> Decision: ...
+
+
+def stamp_file(ctx: StampContext, *, source: Path, performer_id: str, uses: list[Use],
+               language: str | None, production: str | None, out: Path,
+               face_engine: str = "dlib") -> tuple[Decision, PublishReceipt]:
+    info = probe(source)
+    video = info.require_video()
+    engine = get_face_engine(face_engine)
+    embeddings = source_embeddings(engine, source)
+    decision = ctx.authorize(RenderRequest(
+        performer_id=performer_id, uses=tuple(uses), language=language,
+        production=production, face_embeddings=embeddings, purpose=f"stamp {source.name}"))
+    if not decision.allowed:
+        raise ConsentDenied(f"consent denied for {performer_id} "
+                            f"({len(decision.reasons)} reason(s))",
+                            reasons=list(decision.reasons))
+    audio = None
+    if info.audio is not None:
+        samples, rate = load_audio(source)
+        audio = AudioTrack(samples, rate)
+    source_type = ("trainedAlgorithmicMedia" if set(uses) == {Use.AVATAR}
+                   else "compositeWithTrainedAlgorithmicMedia")
+    rendered = Rendered(
+        frames=(f.rgb for f in iter_frames(source, info=info, cfr_fps=video.avg_fps)),
+        fps=video.avg_rate if hasattr(video, "avg_rate") else video.avg_fps, audio=audio,
+        title=out.name, source_type=source_type, source=source,
+        actions=(C2paAction(action="c2pa.edited", parameters={
+            "description": "published by Likeness under a signed likeness grant"}),),
+        engines=(f"face:{engine.name}",))
+    receipt = publish(rendered, decision, ctx=ctx, out=out)
+    return decision, receipt
