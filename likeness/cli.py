@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated
 
-import click
+from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer vendors click
 import typer
 from rich.table import Table
 
@@ -415,6 +415,56 @@ def stamp(
         f"ledger #{receipt.ledger_seq}"))
 
 
+@app.command()
+def verify(file: Annotated[Path, typer.Argument(help="Media file to check.")],
+           as_json: JsonOpt = False) -> None:
+    """intact (0) | derived (5) | tampered (4) | unknown (6): manifest, watermark, ledger."""
+    from provenance.c2pa.certs import ROOT_CERT_NAME
+    from provenance.verify import verify_file
+
+    studio = _studio()
+    root = studio.c2pa_dir / ROOT_CERT_NAME
+    with studio.session() as session:
+        report = verify_file(file, session=session, studio_key=studio.verify_key,
+                             trust_anchor_pem=root.read_bytes(),
+                             watermark_key=studio.watermark_key)
+
+    def render() -> None:
+        color = {"intact": "green", "derived": "yellow", "tampered": "red",
+                 "unknown": "magenta"}[report.status]
+        stdout.print(f"[bold {color}]{report.status}[/]  {file}")
+        if report.render_id:
+            stdout.print(f"  render {report.render_id}  performer {report.performer_id}  "
+                         f"grants {', '.join(report.grant_ids)}  uses {', '.join(report.uses)}")
+        if report.rendered_at:
+            stdout.print(f"  rendered {report.rendered_at}")
+        m = report.manifest
+        stdout.print(f"  C2PA: {m.get('validation_state') or 'none'}   "
+                     f"video watermark: {_wm(report.video_watermark)}   "
+                     f"audio watermark: {_wm(report.audio_watermark)}")
+        if report.ledger:
+            stdout.print(f"  ledger entry #{report.ledger['seq']} proven in tree of "
+                         f"{report.ledger['tree_size']}")
+        for r in report.revoked_since:
+            stdout.print(f"  [red]revoked since[/]: {r}")
+        for reason in report.reasons:
+            stdout.print(f"  - {reason}", markup=False)
+
+    emit(report.to_dict(), as_json=as_json, render=render)
+    if report.status == "tampered":
+        stderr.print(f"error: {file} is tampered: {'; '.join(report.reasons)}", markup=False,
+                     soft_wrap=True)
+    raise typer.Exit(report.exit_code)
+
+
+def _wm(finding: object) -> str:
+    if finding is None:
+        return "n/a"
+    if getattr(finding, "found", False):
+        return f"{finding.render_id} ({finding.confidence:.3f})"  # type: ignore[attr-defined]
+    return "none"
+
+
 # --------------------------------------------------------------------------- audit
 @audit_app.command("verify")
 def audit_verify(
@@ -515,7 +565,7 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        app(args=args, standalone_mode=False, prog_name="likeness")
+        code = app(args=args, standalone_mode=False, prog_name="likeness")
     except LikenessError as exc:
         if debug:
             traceback.print_exc()
@@ -524,13 +574,16 @@ def main(argv: list[str] | None = None) -> None:
             for reason in exc.reasons:
                 stderr.print(f"  - {reason}", markup=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         stderr.print("error: aborted", markup=False)
         sys.exit(130)
-    except click.exceptions.ClickException as exc:
+    except NoArgsIsHelpError as exc:
+        print(exc.ctx.get_help() if exc.ctx else "")
+        sys.exit(2)
+    except ClickException as exc:
         stderr.print(f"error: {exc.format_message()}", markup=False, soft_wrap=True)
         sys.exit(2)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         stderr.print("error: interrupted", markup=False)
@@ -541,4 +594,4 @@ def main(argv: list[str] | None = None) -> None:
         stderr.print(f"error: internal error: {type(exc).__name__}: {exc}", markup=False,
                      soft_wrap=True)
         sys.exit(1)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -122,6 +122,18 @@ def inclusion_proof(session: Session, *, seq: int, head: SignedTreeHead) -> Incl
                           tuple(h.hex() for h in path))
 
 
+def verify_tree_head(head: SignedTreeHead, studio_key: VerifyKey) -> None:
+    try:
+        studio_key.key.verify(base64.b64decode(head.signature), canonical_json(head.payload()))
+    except (InvalidSignature, ValueError):
+        raise IntegrityFailure(f"tree head of size {head.tree_size} has an invalid "
+                               "signature (forged)") from None
+
+
+def heads(session: Session) -> list[SignedTreeHead]:
+    return _heads(session)
+
+
 def verify_records(records: Sequence[EntryRecord], heads: Sequence[SignedTreeHead],
                    studio_key: VerifyKey) -> AuditReport:
     """The offline verifier: needs only the entries, the heads and the studio public key."""
@@ -147,12 +159,7 @@ def verify_records(records: Sequence[EntryRecord], heads: Sequence[SignedTreeHea
     tree = MerkleTree(leaves)
     covered = 0
     for head in heads:
-        try:
-            studio_key.key.verify(base64.b64decode(head.signature),
-                                  canonical_json(head.payload()))
-        except (InvalidSignature, ValueError):
-            raise IntegrityFailure(f"tree head of size {head.tree_size} has an invalid "
-                                   "signature (forged)") from None
+        verify_tree_head(head, studio_key)
         if head.tree_size > tree.size:
             raise IntegrityFailure(f"tree head of size {head.tree_size} is larger than the "
                                    f"ledger ({tree.size} entries): entries were deleted")

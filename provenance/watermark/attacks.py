@@ -44,11 +44,13 @@ def _frames_from_raw(raw: bytes, width: int, height: int) -> np.ndarray:
 
 
 def lavfi_video(source: str, *, seconds: float, width: int = 1280, height: int = 720,
-                fps: int = 25) -> np.ndarray:
+                fps: int = 25, vf: str | None = None) -> np.ndarray:
     """Frames (N, H, W, 3) from an ffmpeg lavfi source expression such as
-    ``testsrc2`` or ``mandelbrot``; `source` may carry options (``cellauto=rule=30``)."""
+    ``testsrc2`` or ``mandelbrot``; `source` may carry options (``cellauto=rule=30``),
+    `vf` adds a filter chain (e.g. ``noise=alls=10:allf=t`` for film grain)."""
     spec = f"{source}{':' if '=' in source else '='}size={width}x{height}:rate={fps}"
-    raw = _run(["-f", "lavfi", "-i", spec, "-t", f"{seconds}", "-pix_fmt", "rgb24",
+    filters = ["-vf", vf] if vf else []
+    raw = _run(["-f", "lavfi", "-i", spec, "-t", f"{seconds}", *filters, "-pix_fmt", "rgb24",
                 "-f", "rawvideo", "-"])
     return _frames_from_raw(raw, width, height)
 

@@ -94,16 +94,12 @@ def prepare_audio(audio: np.ndarray, *, sample_rate: int) -> np.ndarray:
     averaged, integers scaled by their full range, other rates resampled with a
     polyphase filter (exact rational ratio, no drift over long clips).
     """
-    samples = np.asarray(audio)
+    raw = np.asarray(audio)
+    if raw.ndim not in (1, 2):
+        raise BadInput(f"audio must be (samples,) or (samples, channels), got {raw.shape}")
+    samples = raw.astype(np.float64) / _int_scale(raw.dtype)
     if samples.ndim == 2:
-        samples = samples.mean(axis=1) if samples.dtype.kind == "f" else samples.astype(
-            np.float64).mean(axis=1) / _int_scale(np.asarray(audio).dtype)
-    elif samples.ndim == 1:
-        samples = samples.astype(np.float64) / (
-            _int_scale(samples.dtype) if samples.dtype.kind in "iu" else 1.0)
-    else:
-        raise BadInput(f"audio must be (samples,) or (samples, channels), got {samples.shape}")
-    samples = np.asarray(samples, dtype=np.float64)
+        samples = samples.mean(axis=1)
     if not np.all(np.isfinite(samples)):
         raise BadInput("audio contains NaN or infinite samples")
     if sample_rate <= 0:
@@ -115,11 +111,12 @@ def prepare_audio(audio: np.ndarray, *, sample_rate: int) -> np.ndarray:
 
 
 def _int_scale(dtype: np.dtype) -> float:
-    if dtype.kind == "u":
-        raise BadInput(f"unsigned PCM ({dtype}) is not supported; convert to float or int16")
+    """Full-scale value of a PCM sample type (1.0 for floats)."""
+    if dtype.kind == "f":
+        return 1.0
     if dtype.kind == "i":
         return float(np.iinfo(dtype).max) + 1.0
-    return 1.0
+    raise BadInput(f"audio samples must be float or signed integer PCM, got {dtype}")
 
 
 def melspectrogram(samples_16k: np.ndarray) -> np.ndarray:

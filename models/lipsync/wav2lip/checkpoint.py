@@ -1,0 +1,160 @@
+"""Finding, reading and checking the user-supplied Wav2Lip checkpoints.
+
+The official ``wav2lip.pth`` / ``wav2lip_gan.pth`` are research/non-commercial and
+cannot be installed for the user, so they are declared here (for the model store)
+without a pinned hash and looked up in ``$LIKENESS_MODELS_DIR/wav2lip/`` (default
+``$LIKENESS_HOME/models/wav2lip/``). A checkpoint is a dict with a ``state_dict``
+whose keys may carry DataParallel's ``module.`` prefix; before loading we compare
+every name and shape with the network and refuse any difference, listing it, since a
+partly-loaded generator renders plausible-looking garbage.
+
+torch is imported inside the functions that need it: importing this module (the
+model store does) must stay cheap and work without the optional torch extra.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from likeness.errors import BadInput, IntegrityFailure, MissingWeights
+from models.weights import WeightFile, default_models_dir
+
+if TYPE_CHECKING:
+    import torch
+
+    from models.lipsync.wav2lip.model import Wav2Lip
+
+ENGINE_NAME = "wav2lip"
+MODELS_DIR_ENV = "LIKENESS_MODELS_DIR"
+WEIGHTS_FOLDER = "wav2lip"
+CHECKPOINT_FILE = "wav2lip.pth"
+GAN_CHECKPOINT_FILE = "wav2lip_gan.pth"
+DATAPARALLEL_PREFIX = "module."
+_LICENSE = "research/non-commercial (Wav2Lip, LRS2-trained)"
+_MAX_LISTED_KEYS = 8
+
+
+def _declare(file_name: str, notes: str) -> WeightFile:
+    return WeightFile(
+        engine=ENGINE_NAME,
+        name=file_name,
+        source=f"user:{WEIGHTS_FOLDER}/{file_name}",
+        sha256="",  # user-supplied and not redistributable: nothing to pin in advance
+        size_bytes=0,
+        license=_LICENSE,
+        commercial_use=False,
+        notes=notes,
+    )
+
+
+WEIGHTS: tuple[WeightFile, ...] = (
+    _declare(CHECKPOINT_FILE, "official Wav2Lip generator (Rudrabha/Wav2Lip), user-supplied; "
+             "sharper sync, blurrier mouth"),
+    _declare(GAN_CHECKPOINT_FILE, "official Wav2Lip + visual-quality discriminator generator, "
+             "user-supplied; better texture, slightly weaker sync"),
+)
+
+
+def resolve_models_dir(models_dir: Path | None = None) -> Path:
+    """Explicit argument, else ``$LIKENESS_MODELS_DIR``, else ``$LIKENESS_HOME/models``."""
+    if models_dir is not None:
+        return Path(models_dir)
+    env = os.environ.get(MODELS_DIR_ENV)
+    return Path(env).expanduser() if env else default_models_dir()
+
+
+def find_checkpoint(*, gan: bool = False, models_dir: Path | None = None) -> Path:
+    """The path of the placed checkpoint, or `MissingWeights` naming the file and folder."""
+    folder = resolve_models_dir(models_dir) / WEIGHTS_FOLDER
+    path = folder / (GAN_CHECKPOINT_FILE if gan else CHECKPOINT_FILE)
+    return require_checkpoint_file(path)
+
+
+def require_checkpoint_file(path: Path) -> Path:
+    """`path` if it is a file; otherwise `MissingWeights` saying what to place where."""
+    if Path(path).is_file():
+        return Path(path)
+    raise MissingWeights(
+        f"wav2lip: checkpoint {Path(path).name} not found at {path}",
+        hint=f"place the official Wav2Lip checkpoint (wav2lip.pth or wav2lip_gan.pth; "
+        f"research/non-commercial licence) in {Path(path).parent}/ "
+        f"(default folder: $LIKENESS_HOME/models/{WEIGHTS_FOLDER}/), or use --lipsync viseme",
+    )
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """The generator's tensors from a checkpoint file, ``module.`` prefixes removed.
+
+    Loaded with ``weights_only=True``: a checkpoint is data, and a pickle from a
+    user-supplied file must never run code.
+    """
+    import torch
+
+    file = require_checkpoint_file(path)
+    try:
+        payload = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a bad file; all mean "unreadable"
+        raise BadInput(
+            f"wav2lip: cannot read checkpoint {file}: {type(exc).__name__}: {exc}",
+            hint="the file should be the official wav2lip.pth / wav2lip_gan.pth (a torch "
+            "checkpoint); re-copy it if it was truncated",
+        ) from None
+    raw = payload.get("state_dict", payload) if isinstance(payload, Mapping) else None
+    if not isinstance(raw, Mapping) or not all(
+        isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in raw.items()
+    ):
+        raise BadInput(
+            f"wav2lip: {file} holds no state dict of tensors",
+            hint="expected a dict with a 'state_dict' entry, as the official checkpoints have",
+        )
+    return {_strip_prefix(key): value for key, value in raw.items()}
+
+
+def _strip_prefix(key: str) -> str:
+    return key[len(DATAPARALLEL_PREFIX):] if key.startswith(DATAPARALLEL_PREFIX) else key
+
+
+def _listing(keys: list[str]) -> str:
+    shown = ", ".join(keys[:_MAX_LISTED_KEYS])
+    more = len(keys) - _MAX_LISTED_KEYS
+    return shown + (f" (+{more} more)" if more > 0 else "")
+
+
+def check_state_dict(
+    state: Mapping[str, Any], *, expected: Mapping[str, Any], source: str
+) -> None:
+    """Raise `IntegrityFailure` unless names and shapes match exactly, listing each difference."""
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong_shape = sorted(
+        f"{key} {tuple(state[key].shape)} != {tuple(expected[key].shape)}"
+        for key in set(state) & set(expected)
+        if tuple(state[key].shape) != tuple(expected[key].shape)
+    )
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing key(s): {_listing(missing)}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected key(s): {_listing(unexpected)}")
+    if wrong_shape:
+        problems.append(f"{len(wrong_shape)} shape mismatch(es): {_listing(wrong_shape)}")
+    if problems:
+        raise IntegrityFailure(
+            f"wav2lip: {source} is not a Wav2Lip generator checkpoint: " + "; ".join(problems),
+            hint="use the official wav2lip.pth or wav2lip_gan.pth (not the SyncNet expert "
+            "or the discriminator checkpoint)",
+        )
+
+
+def load_generator(path: Path) -> Wav2Lip:
+    """A `Wav2Lip` in eval mode on the CPU with the checkpoint's weights (strict)."""
+    from models.lipsync.wav2lip.model import Wav2Lip
+
+    state = read_state_dict(path)
+    model = Wav2Lip()
+    check_state_dict(state, expected=model.state_dict(), source=str(path))
+    model.load_state_dict(state, strict=True)
+    return model.eval()

@@ -1,0 +1,187 @@
+"""`likeness verify`: is this file one of ours, untouched, and what does the ledger say?
+
+Statuses (and exit codes): ``intact`` (0) -- the C2PA manifest is valid and trusted,
+the watermark carries its render id, and the ledger proves the render's entry;
+``derived`` (5) -- no manifest (re-encoded away) but the watermark leads to a
+published render in the ledger; ``tampered`` (4) -- an invalid or untrusted
+manifest, a manifest that disagrees with the ledger, or a watermark naming a
+render the ledger never published; ``unknown`` (6) -- nothing of this studio.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consent.registry import Registry
+from consent.signing import VerifyKey
+from likeness.errors import IntegrityFailure, LikenessError
+from media.audio import load_audio
+from media.decode import iter_frames
+from media.probe import probe
+from provenance.c2pa import ManifestReport, read_manifest
+from provenance.ledger.log import InclusionProof, entries_for_render, verify_tree_head
+from provenance.ledger.log import heads as signed_heads
+from provenance.ledger.merkle import MerkleTree
+from provenance.ledger.store import EntryRow
+from provenance.watermark.audio import AudioWatermarker
+from provenance.watermark.detection import WatermarkDetection
+from provenance.watermark.video import VideoWatermarker
+
+Status = Literal["intact", "derived", "tampered", "unknown"]
+EXIT_CODES: dict[Status, int] = {"intact": 0, "derived": 5, "tampered": 4, "unknown": 6}
+MAX_VIDEO_FRAMES = 150  # 5-6 s of video is plenty for a confident vote
+MAX_AUDIO_SECONDS = 12.0
+
+
+@dataclass(frozen=True)
+class WatermarkFinding:
+    found: bool
+    render_id: str | None
+    confidence: float
+    bit_accuracy: float
+
+    @classmethod
+    def of(cls, det: WatermarkDetection | None) -> WatermarkFinding:
+        if det is None or det.render_id is None:
+            return cls(False, None, det.confidence if det else 0.0,
+                       det.bit_accuracy if det else 0.0)
+        return cls(True, f"{det.render_id:016x}", det.confidence, det.bit_accuracy)
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    status: Status
+    file: str
+    reasons: list[str]
+    render_id: str | None = None
+    manifest: dict[str, Any] = field(default_factory=dict)
+    video_watermark: WatermarkFinding | None = None
+    audio_watermark: WatermarkFinding | None = None
+    ledger: dict[str, Any] = field(default_factory=dict)
+    performer_id: str | None = None
+    grant_ids: list[str] = field(default_factory=list)
+    uses: list[str] = field(default_factory=list)
+    rendered_at: str | None = None
+    revoked_since: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def detect_watermarks(path: Path, key: bytes) -> tuple[WatermarkFinding, WatermarkFinding]:
+    info = probe(path)
+    frames = (f.rgb for f in islice(iter_frames(path, info=info), MAX_VIDEO_FRAMES))
+    video = VideoWatermarker(key).detect(frames) if info.video is not None else None
+    audio_det = None
+    if info.audio is not None:
+        samples, rate = load_audio(path)
+        audio_det = AudioWatermarker(key).detect(samples[: int(rate * MAX_AUDIO_SECONDS)], rate)
+    return WatermarkFinding.of(video), WatermarkFinding.of(audio_det)
+
+
+def _published_entry(session: Session, render_id: str) -> tuple[EntryRow | None, bool]:
+    rows = entries_for_render(session, int(render_id, 16))
+    published = next((r for r in rows if r.kind == "render_published"), None)
+    failed_after = published is not None and any(
+        r.kind == "render_failed" and r.seq > published.seq for r in rows)
+    return published, failed_after
+
+
+def _prove(session: Session, entry: EntryRow, studio_key: VerifyKey) -> dict[str, Any]:
+    """Inclusion of the entry under the latest signed tree head (verified first)."""
+    heads = signed_heads(session)
+    if not heads or heads[-1].tree_size <= entry.seq:
+        raise IntegrityFailure("no signed tree head covers the render's ledger entry")
+    head = heads[-1]
+    hashes = session.scalars(select(EntryRow.leaf_hash).where(
+        EntryRow.seq < head.tree_size).order_by(EntryRow.seq)).all()
+    tree = MerkleTree([bytes.fromhex(h) for h in hashes])
+    verify_tree_head(head, studio_key)
+    proof = InclusionProof(entry.seq, entry.leaf_hash, head.tree_size, head.root_hash,
+                           tuple(h.hex() for h in tree.inclusion_proof(entry.seq,
+                                                                       head.tree_size)))
+    proof.verify()
+    return {"seq": entry.seq, "entry_hash": entry.leaf_hash, "tree_size": head.tree_size,
+            "root_hash": head.root_hash, "inclusion": "proven"}
+
+
+def _manifest_summary(report: ManifestReport) -> dict[str, Any]:
+    return {"present": report.present, "validation_state": report.validation_state,
+            "errors": report.errors[:5], "claim_generator": report.claim_generator,
+            "title": report.title}
+
+
+def verify_file(path: Path, *, session: Session, studio_key: VerifyKey,
+                trust_anchor_pem: bytes, watermark_key: bytes) -> VerifyReport:
+    manifest = read_manifest(path, trust_anchor_pem=trust_anchor_pem)
+    video_wm, audio_wm = detect_watermarks(path, watermark_key)
+    reasons: list[str] = []
+    ledger_claim = manifest.assertions.get("studio.likeness.ledger") if manifest.present else None
+    wm_ids = {w.render_id for w in (video_wm, audio_wm) if w.found}
+    claimed = ledger_claim.get("render_id") if isinstance(ledger_claim, dict) else None
+    render_id = claimed or (sorted(wm_ids)[0] if wm_ids else None)
+    base = {"file": str(path), "manifest": _manifest_summary(manifest),
+            "video_watermark": video_wm, "audio_watermark": audio_wm, "render_id": render_id}
+
+    if not manifest.present and not wm_ids:
+        return VerifyReport(status="unknown", reasons=["no C2PA manifest and no watermark of "
+                                                      "this studio"], **base)
+    if len(wm_ids) > 1:
+        reasons.append(f"video and audio watermarks disagree: {', '.join(sorted(wm_ids))}")
+    if manifest.present:
+        if manifest.validation_state == "Invalid":
+            reasons.append("C2PA manifest is invalid: " + "; ".join(manifest.errors[:3]))
+        elif not manifest.trusted:
+            reasons.append("C2PA manifest is not signed by this studio's certificate chain")
+        if claimed is None:
+            reasons.append("C2PA manifest has no Likeness ledger assertion")
+        if not wm_ids:
+            reasons.append("no watermark found, although the manifest says there is one")
+        elif claimed and claimed not in wm_ids:
+            reasons.append(f"watermark names render {', '.join(sorted(wm_ids))}, the manifest "
+                           f"{claimed}")
+
+    ledger: dict[str, Any] = {}
+    details: dict[str, Any] = {}
+    if render_id:
+        entry, failed_after = _published_entry(session, render_id)
+        if entry is None:
+            reasons.append(f"render {render_id} was never published by this studio")
+        else:
+            if failed_after:
+                reasons.append(f"render {render_id} was recorded as failed after publishing")
+            try:
+                ledger = _prove(session, entry, studio_key)
+            except LikenessError as exc:
+                reasons.append(f"ledger proof failed: {exc.message}")
+            if isinstance(ledger_claim, dict) and ledger_claim.get("entry_hash") != \
+                    entry.leaf_hash:
+                reasons.append("the manifest's ledger entry hash differs from the ledger")
+            payload = json.loads(entry.body)["payload"]
+            grant_ids = list(payload.get("grant_ids", []))
+            revoked = [r for gid in grant_ids for r in Registry(session).revocations_of(gid)
+                       if r.revoked_at > entry.at]
+            details = {"performer_id": payload.get("performer_id"), "grant_ids": grant_ids,
+                       "uses": list(payload.get("uses", [])),
+                       "rendered_at": entry.at.isoformat(),
+                       "revoked_since": [f"{r.grant_id} at {r.revoked_at.isoformat()}"
+                                         for r in revoked]}
+    if reasons:
+        status: Status = "tampered"
+    elif manifest.present:
+        status = "intact"
+    else:
+        status = "derived"
+        reasons.append("C2PA manifest missing (re-encoded or stripped); traced by watermark")
+    return VerifyReport(status=status, reasons=reasons, ledger=ledger, **base, **details)
