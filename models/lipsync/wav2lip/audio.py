@@ -106,7 +106,8 @@ def prepare_audio(audio: np.ndarray, *, sample_rate: int) -> np.ndarray:
         raise BadInput(f"sample_rate must be positive, got {sample_rate}")
     if sample_rate != SAMPLE_RATE_HZ and samples.size:
         common = math.gcd(int(sample_rate), SAMPLE_RATE_HZ)
-        samples = signal.resample_poly(samples, SAMPLE_RATE_HZ // common, int(sample_rate) // common)
+        up, down = SAMPLE_RATE_HZ // common, int(sample_rate) // common
+        samples = signal.resample_poly(samples, up, down)
     return samples
 
 

@@ -1,0 +1,94 @@
+"""The lip-sync contract: every backend turns frames + a face track + speech into frames.
+
+Backends (`viseme`, `wav2lip`, the pass-through `none`) stream: they take iterables
+and yield one output frame per input frame, so a long video never sits in memory.
+Frames are RGB uint8 HxWx3; the face track has one `TrackedFace | None` per frame
+(from `models.face.tracking.FaceTracker`), and a frame whose entry is None is
+yielded unchanged. Engines never read or write files.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from likeness.errors import BadInput
+from models.face.tracking import TrackedFace
+from models.tts.base import PhonemeTiming
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RenderStats:
+    """What the last render did: frames seen, changed, and passed through (no face)."""
+
+    frames: int = 0
+    changed: int = 0
+    passed_through: int = 0
+
+
+@runtime_checkable
+class LipSync(Protocol):
+    """A lip-sync backend; `registry` checks this when a backend loads."""
+
+    name: str
+
+    def render(
+        self,
+        frames: Iterable[np.ndarray],
+        face_track: Iterable[TrackedFace | None],
+        audio: np.ndarray,
+        sample_rate: int,
+        *,
+        fps: float,
+        timings: Sequence[PhonemeTiming] | None = None,
+    ) -> Iterator[np.ndarray]:
+        """One output frame per input frame, mouth moved to `audio` (frame i at i / fps s)."""
+        ...
+
+
+def paired(
+    frames: Iterable[np.ndarray], track: Iterable[TrackedFace | None], *, what: str = "face track"
+) -> Iterator[tuple[int, np.ndarray, TrackedFace | None]]:
+    """(index, frame, tracked) triples; `BadInput` when the two streams differ in length."""
+    missing = object()
+    for index, (frame, tracked) in enumerate(
+        itertools.zip_longest(frames, track, fillvalue=missing)
+    ):
+        if frame is missing or tracked is missing:
+            raise BadInput(
+                f"the {what} and the frames differ in length (one ends at frame {index})",
+                hint="track the same frames you render",
+            )
+        yield index, frame, tracked  # type: ignore[misc]
+
+
+class PassThroughLipSync:
+    """`none`: yields the frames unchanged (a dub that keeps the original mouth)."""
+
+    name = "none"
+
+    def __init__(self) -> None:
+        self.last_stats = RenderStats()
+
+    def render(
+        self,
+        frames: Iterable[np.ndarray],
+        face_track: Iterable[TrackedFace | None],
+        audio: np.ndarray,
+        sample_rate: int,
+        *,
+        fps: float,
+        timings: Sequence[PhonemeTiming] | None = None,
+    ) -> Iterator[np.ndarray]:
+        count = 0
+        for _, frame, _tracked in paired(frames, face_track):
+            count += 1
+            yield frame
+        self.last_stats = RenderStats(frames=count, changed=0, passed_through=count)

@@ -1,0 +1,118 @@
+"""Paint the inside of a mouth that opens wider than the source frame shows.
+
+When a closed mouth is warped open, the inner-lip triangles stretch the thin lip
+line into a smear. A real open mouth is a dark cavity with the upper teeth showing
+just under the upper lip, so that is what we paint: a shaded cavity colour taken
+from the lips themselves (so it suits the skin and the lighting), a pale teeth band
+along the upper inner lip, a soft edge, and an opacity that grows with how much
+wider the mouth is than in the source, so small openings keep the real pixels.
+Everything runs on the mouth's bounding box only.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from models.lipsync.warp import FaceFrame
+
+INNER_LIP = slice(60, 68)
+UPPER_INNER_IDS = (60, 61, 62, 63, 64)
+OUTER_LIP = slice(48, 60)
+CAVITY_SHADE = 0.22  # cavity brightness as a fraction of the lip colour
+CAVITY_CENTRE_SHADE = 0.6  # the cavity's centre is this much darker again than its rim
+TEETH_RGB = np.array([222.0, 214.0, 198.0], dtype=np.float32)
+TEETH_SHADE = 0.82
+TEETH_FRACTION = 0.32  # of the opening, below the upper lip
+TEETH_MAX_IOD = 0.09
+EDGE_SOFTNESS_IOD = 0.025
+FULL_PAINT_GAP_IOD = 0.07  # extra opening (beyond the source) at which paint is opaque
+MIN_PAINT_GAP_IOD = 0.015
+
+
+def paint_strength(*, source_gap_iod: float, target_gap_iod: float) -> float:
+    """0..1 opacity of the painted interior from how much the mouth opens beyond the source."""
+    extra = target_gap_iod - max(source_gap_iod, 0.0)
+    if target_gap_iod < MIN_PAINT_GAP_IOD or extra <= 0:
+        return 0.0
+    return float(np.clip(extra / FULL_PAINT_GAP_IOD, 0.0, 1.0))
+
+
+def paint_interior(
+    crop: np.ndarray,
+    landmarks: np.ndarray,
+    *,
+    frame: FaceFrame,
+    strength: float,
+    lip_rgb: np.ndarray,
+) -> np.ndarray | None:
+    """Paint the cavity inside the inner lips of `landmarks` (crop coordinates) in place.
+
+    Returns the float alpha mask used (crop-sized), or None when nothing was painted.
+    `lip_rgb` is the mean lip colour of the source, which sets the cavity's hue.
+    """
+    if strength <= 0.0:
+        return None
+    inner = np.asarray(landmarks, np.float32)[INNER_LIP]
+    soft_px = max(1.0, EDGE_SOFTNESS_IOD * frame.iod_px)
+    pad = int(np.ceil(3 * soft_px)) + 1
+    height, width = crop.shape[:2]
+    left = max(0, int(np.floor(inner[:, 0].min())) - pad)
+    top = max(0, int(np.floor(inner[:, 1].min())) - pad)
+    right = min(width, int(np.ceil(inner[:, 0].max())) + pad + 1)
+    bottom = min(height, int(np.ceil(inner[:, 1].max())) + pad + 1)
+    if right - left < 2 or bottom - top < 2:
+        return None
+    sub_h, sub_w = bottom - top, right - left
+    offset = np.array([left, top], np.float32)
+    hard = np.zeros((sub_h, sub_w), dtype=np.float32)
+    polygon = np.round((inner - offset) * 16).astype(np.int32)
+    cv2.fillPoly(hard, [polygon], 1.0, lineType=cv2.LINE_AA, shift=4)
+    alpha = cv2.GaussianBlur(hard, (0, 0), sigmaX=soft_px * 0.5) * hard.clip(0, 1)
+    alpha = cv2.GaussianBlur(alpha, (0, 0), sigmaX=soft_px * 0.35)
+    if float(alpha.max()) <= 0.0:
+        return None
+    # Pixel positions in face units: u across the mouth, v down from the upper inner lip.
+    ys, xs = np.mgrid[top:bottom, left:right].astype(np.float32)
+    local = frame.to_local(np.stack([xs.ravel(), ys.ravel()], axis=1))
+    upper_local = frame.to_local(np.asarray(landmarks, np.float32)[list(UPPER_INNER_IDS)])
+    order = np.argsort(upper_local[:, 0])
+    upper_v = np.interp(local[:, 0], upper_local[order, 0], upper_local[order, 1])
+    depth = (local[:, 1] - upper_v).reshape(sub_h, sub_w)
+    inner_local = frame.to_local(inner)
+    gap = float(np.ptp(inner_local[:, 1]))
+    teeth_depth = min(TEETH_FRACTION * gap, TEETH_MAX_IOD)
+    # Cavity: lip hue, darkest in the middle of the opening.
+    middle = 1.0 - np.clip(np.abs(depth - gap / 2) / max(gap / 2, 1e-3), 0.0, 1.0)
+    shade = CAVITY_SHADE * (1.0 - CAVITY_CENTRE_SHADE * middle)
+    colour = lip_rgb.astype(np.float32)[None, None, :] * shade[:, :, None]
+    # Teeth: a pale band that fades out with depth under the upper lip.
+    teeth = np.clip(1.0 - depth / max(teeth_depth, 1e-3), 0.0, 1.0) * (depth > -0.01)
+    teeth = cv2.GaussianBlur(teeth.astype(np.float32), (0, 0), sigmaX=soft_px * 0.4)
+    colour += (TEETH_RGB * TEETH_SHADE - colour) * teeth[:, :, None]
+    weight = (alpha * float(strength))[:, :, None]
+    region = crop[top:bottom, left:right].astype(np.float32)
+    blended = region + (colour - region) * weight
+    crop[top:bottom, left:right] = np.clip(np.rint(blended), 0, 255).astype(crop.dtype)
+    full = np.zeros((height, width), dtype=np.float32)
+    full[top:bottom, left:right] = weight[:, :, 0]
+    return full
+
+
+def mean_lip_rgb(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """Mean colour of the lips (between outer and inner contour) in `crop`."""
+    points = np.asarray(landmarks, np.float32)
+    outer = points[OUTER_LIP]
+    low = np.maximum(np.floor(outer.min(axis=0)).astype(int), 0)
+    high = np.ceil(outer.max(axis=0)).astype(int) + 1
+    high = np.minimum(high, [crop.shape[1], crop.shape[0]])
+    if (high - low).min() < 2:
+        return np.array([120.0, 60.0, 60.0], np.float32)
+    mask = np.zeros((high[1] - low[1], high[0] - low[0]), dtype=np.uint8)
+    cv2.fillPoly(mask, [np.round(outer - low).astype(np.int32)], 1)
+    cv2.fillPoly(mask, [np.round(points[INNER_LIP] - low).astype(np.int32)], 0)
+    region = crop[low[1]:high[1], low[0]:high[0]]
+    selected = region[mask.astype(bool)]
+    if len(selected) == 0:
+        return np.array([120.0, 60.0, 60.0], np.float32)
+    return selected.reshape(-1, 3).mean(axis=0).astype(np.float32)

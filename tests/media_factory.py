@@ -1,0 +1,40 @@
+"""Real test media made with ffmpeg and espeak-ng (nothing downloaded).
+
+The face clip shows a fictional flare-game portrait (assets/faces, CC-BY-SA-3.0+)
+moving slightly over a plain background, with espeak-ng speech as its soundtrack.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+FACES = Path(__file__).resolve().parents[1] / "assets" / "faces"
+
+
+def speech_wav(path: Path, text: str, *, voice: str = "en") -> Path:
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True,
+                   capture_output=True)
+    return path
+
+
+def face_clip(path: Path, *, face: str = "female01.png", seconds: float = 3.0,
+              size: tuple[int, int] = (640, 360), fps: int = 25, audio: bool = True) -> Path:
+    w, h = size
+    face_px = int(h * 0.6)
+    inputs = ["-f", "lavfi", "-i", f"color=c=0x405060:s={w}x{h}:r={fps}",
+              "-loop", "1", "-i", str(FACES / face)]
+    filt = (f"[1:v]scale={face_px}:{face_px}[f];[0:v][f]overlay="
+            f"x={(w - face_px) // 2}+{w // 60}*sin(t*2):y={(h - face_px) // 2}+{h // 90}*cos(t*3)"
+            ":shortest=1,format=yuv420p[v]")
+    maps = ["-map", "[v]"]
+    if audio:
+        wav = speech_wav(path.with_suffix(".wav"),
+                         "Hello, this is a licensed synthetic voice test. "
+                         "Every output carries a label and a watermark.")
+        inputs += ["-i", str(wav)]
+        maps += ["-map", "2:a", "-c:a", "aac", "-b:a", "128k"]
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *inputs, "-filter_complex", filt,
+                    *maps, "-t", str(seconds), "-c:v", "libx264", "-preset", "veryfast",
+                    "-crf", "18", str(path)], check=True, capture_output=True)
+    return path
