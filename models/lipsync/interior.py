@@ -18,6 +18,8 @@ from models.lipsync.warp import FaceFrame
 
 INNER_LIP = slice(60, 68)
 UPPER_INNER_IDS = (60, 61, 62, 63, 64)
+LOWER_INNER_IDS = (60, 67, 66, 65, 64)
+CONTOUR_SAMPLES = 24
 OUTER_LIP = slice(48, 60)
 CAVITY_SHADE = 0.22  # cavity brightness as a fraction of the lip colour
 CAVITY_CENTRE_SHADE = 0.6  # the cavity's centre is this much darker again than its rim
@@ -53,7 +55,14 @@ def paint_interior(
     """
     if strength <= 0.0:
         return None
-    inner = np.asarray(landmarks, np.float32)[INNER_LIP]
+    points = np.asarray(landmarks, np.float32)
+    upper_fit, lower_fit, span = _lip_curves(frame.to_local(points))
+    samples = np.linspace(span[0], span[1], CONTOUR_SAMPLES)
+    contour_local = np.vstack([
+        np.stack([samples, np.polyval(upper_fit, samples)], axis=1),
+        np.stack([samples[::-1], np.polyval(lower_fit, samples[::-1])], axis=1),
+    ])
+    inner = frame.to_image(contour_local)
     soft_px = max(1.0, EDGE_SOFTNESS_IOD * frame.iod_px)
     pad = int(np.ceil(3 * soft_px)) + 1
     height, width = crop.shape[:2]
@@ -68,27 +77,24 @@ def paint_interior(
     hard = np.zeros((sub_h, sub_w), dtype=np.float32)
     polygon = np.round((inner - offset) * 16).astype(np.int32)
     cv2.fillPoly(hard, [polygon], 1.0, lineType=cv2.LINE_AA, shift=4)
-    alpha = cv2.GaussianBlur(hard, (0, 0), sigmaX=soft_px * 0.5) * hard.clip(0, 1)
-    alpha = cv2.GaussianBlur(alpha, (0, 0), sigmaX=soft_px * 0.35)
+    alpha = cv2.GaussianBlur(hard, (0, 0), sigmaX=soft_px * 0.5) * hard
     if float(alpha.max()) <= 0.0:
         return None
-    # Pixel positions in face units: u across the mouth, v down from the upper inner lip.
+    # Pixel positions in face units: u across the mouth, depth down from the upper lip.
     ys, xs = np.mgrid[top:bottom, left:right].astype(np.float32)
     local = frame.to_local(np.stack([xs.ravel(), ys.ravel()], axis=1))
-    upper_local = frame.to_local(np.asarray(landmarks, np.float32)[list(UPPER_INNER_IDS)])
-    order = np.argsort(upper_local[:, 0])
-    upper_v = np.interp(local[:, 0], upper_local[order, 0], upper_local[order, 1])
-    depth = (local[:, 1] - upper_v).reshape(sub_h, sub_w)
-    inner_local = frame.to_local(inner)
-    gap = float(np.ptp(inner_local[:, 1]))
+    u = local[:, 0].reshape(sub_h, sub_w)
+    depth = local[:, 1].reshape(sub_h, sub_w) - np.polyval(upper_fit, u)
+    gap = max(float(np.max(np.polyval(lower_fit, samples) - np.polyval(upper_fit, samples))), 1e-3)
     teeth_depth = min(TEETH_FRACTION * gap, TEETH_MAX_IOD)
     # Cavity: lip hue, darkest in the middle of the opening.
-    middle = 1.0 - np.clip(np.abs(depth - gap / 2) / max(gap / 2, 1e-3), 0.0, 1.0)
+    middle = 1.0 - np.clip(np.abs(depth - gap / 2) / (gap / 2), 0.0, 1.0)
     shade = CAVITY_SHADE * (1.0 - CAVITY_CENTRE_SHADE * middle)
     colour = lip_rgb.astype(np.float32)[None, None, :] * shade[:, :, None]
-    # Teeth: a pale band that fades out with depth under the upper lip.
-    teeth = np.clip(1.0 - depth / max(teeth_depth, 1e-3), 0.0, 1.0) * (depth > -0.01)
-    teeth = cv2.GaussianBlur(teeth.astype(np.float32), (0, 0), sigmaX=soft_px * 0.4)
+    # Teeth: a pale band under the upper lip, fading with depth and towards the corners.
+    half = max((span[1] - span[0]) / 2.0, 1e-3)
+    across = np.clip(1.0 - (np.abs(u - (span[0] + span[1]) / 2.0) / half) ** 4, 0.0, 1.0)
+    teeth = np.clip(1.0 - depth / teeth_depth, 0.0, 1.0) ** 0.7 * across
     colour += (TEETH_RGB * TEETH_SHADE - colour) * teeth[:, :, None]
     weight = (alpha * float(strength))[:, :, None]
     region = crop[top:bottom, left:right].astype(np.float32)
@@ -97,6 +103,19 @@ def paint_interior(
     full = np.zeros((height, width), dtype=np.float32)
     full[top:bottom, left:right] = weight[:, :, 0]
     return full
+
+
+def _lip_curves(local: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """Parabolas through the upper and lower inner lip (face units) and their u-span.
+
+    Eight landmarks make a jagged octagon; a parabola per lip is the smooth curve a
+    real opening follows.
+    """
+    upper = local[list(UPPER_INNER_IDS)].astype(np.float64)
+    lower = local[list(LOWER_INNER_IDS)].astype(np.float64)
+    upper_fit = np.polyfit(upper[:, 0], upper[:, 1], 2)
+    lower_fit = np.polyfit(lower[:, 0], lower[:, 1], 2)
+    return upper_fit, lower_fit, (float(local[60, 0]), float(local[64, 0]))
 
 
 def mean_lip_rgb(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ from models.lipsync.warp import (
     face_frame,
     feathered_hull_mask,
     ring_points,
+    untangle_mouth,
     warp_layout,
     warp_region,
 )
@@ -180,7 +181,7 @@ class VisemeLipSync:
             axes = face_frame(landmarks)
         except BadInput:
             return None
-        source = np.asarray(landmarks, np.float32)
+        source = untangle_mouth(landmarks, frame=axes)
         target = articulate(source, shape, frame=axes, settings=settings)
         ring = ring_points(source, kind="lower", margin=settings.ring_margin)
         box = crop_box(ring, shape=frame.shape)

@@ -58,8 +58,8 @@ MEAN_FACE_IOD = np.array([
     0.131, 1.180, 0.019, 1.194, -0.100, 1.172,
 ], dtype=np.float32).reshape(LANDMARK_COUNT, 2)
 
-INNER_LOWER_LIP = (65, 66, 67)
-TEMPLATE_OPEN_MOUTH_IOD = 0.2  # how far the template's inner lower lip is dropped
+TEMPLATE_LOWER_LIP = (55, 56, 57, 58, 59, 65, 66, 67)
+TEMPLATE_OPEN_MOUTH_IOD = 0.12  # how far the template's lower lip is dropped (mouth open)
 MIN_IOD_PX = 8.0  # below this the landmarks are too small (or a profile) to warp
 MIN_SHIFT_PX = 0.05  # triangles whose corners all move less than this are left alone
 FOREHEAD_LIFT_IOD = 0.45  # the full ring reaches this far above the brows
@@ -159,7 +159,7 @@ def warp_layout(kind: LayoutKind, margin: float | None = None) -> WarpLayout:
         raise BadInput(f"unknown warp layout {kind!r}; choose 'lower' or 'full'")
     chosen_margin = DEFAULT_RING_MARGIN[kind] if margin is None else float(margin)
     template = MEAN_FACE_IOD.copy() * 100.0
-    template[list(INNER_LOWER_LIP), 1] += TEMPLATE_OPEN_MOUTH_IOD * 100.0
+    template[list(TEMPLATE_LOWER_LIP), 1] += TEMPLATE_OPEN_MOUTH_IOD * 100.0
     ids = _LOWER_LANDMARKS if kind == "lower" else _FULL_LANDMARKS
     ring = ring_points(template, kind=kind, margin=chosen_margin)
     vertices = np.vstack([template[ids], ring]).astype(np.float64)
@@ -254,6 +254,10 @@ def warp_region(
     labels = np.full((sub_h, sub_w), -1, dtype=np.int32)
     scale = float(1 << LABEL_SHIFT_BITS)
     local = np.round((tris_dst - box.offset) * scale).astype(np.int32)
+    # Outlines first, so pixels on shared edges that neither fill claims still get a
+    # label (both neighbours map an edge identically); then the fills.
+    for label, polygon in enumerate(local):
+        cv2.polylines(labels, [polygon], True, label, 1, cv2.LINE_8, LABEL_SHIFT_BITS)
     for label, polygon in enumerate(local):
         cv2.fillConvexPoly(labels, polygon, label, lineType=cv2.LINE_8, shift=LABEL_SHIFT_BITS)
     inside = labels >= 0
@@ -288,3 +292,33 @@ def feathered_hull_mask(
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     shrunk = cv2.erode(hard, kernel)
     return cv2.GaussianBlur(shrunk.astype(np.float32), (0, 0), sigmaX=feather_px / 2.5)
+
+
+_UPPER_PAIRS = ((50, 61), (51, 62), (52, 63))  # (outer, inner) on the upper lip
+_LOWER_PAIRS = ((58, 67), (57, 66), (56, 65))  # (outer, inner) on the lower lip
+_INNER_GAP_PAIRS = ((61, 67), (62, 66), (63, 65))  # (upper, lower) inner lip
+LIP_MIN_THICKNESS_IOD = 0.02
+CORNER_INSET_IOD = 0.03
+
+
+def untangle_mouth(landmarks: np.ndarray, *, frame: FaceFrame | None = None) -> np.ndarray:
+    """Landmarks with the lip contours in a consistent order (68x2, image pixels).
+
+    Detectors often put a closed mouth's inner lips a pixel past each other or the
+    inner corners outside the outer ones; warping through such crossed points folds
+    triangles over each other (seams, stray spots). We nudge them back: inner corners
+    inside the outer ones, each lip at least a sliver thick, the gap never negative.
+    """
+    axes = frame if frame is not None else face_frame(landmarks)
+    local = axes.to_local(landmarks).astype(np.float64)
+    local[60, 0] = max(local[60, 0], local[48, 0] + CORNER_INSET_IOD)
+    local[64, 0] = min(local[64, 0], local[54, 0] - CORNER_INSET_IOD)
+    for outer, inner in _UPPER_PAIRS:
+        local[inner, 1] = max(local[inner, 1], local[outer, 1] + LIP_MIN_THICKNESS_IOD)
+    for outer, inner in _LOWER_PAIRS:
+        local[inner, 1] = min(local[inner, 1], local[outer, 1] - LIP_MIN_THICKNESS_IOD)
+    for upper, lower in _INNER_GAP_PAIRS:
+        middle = (local[upper, 1] + local[lower, 1]) / 2.0
+        if local[lower, 1] < local[upper, 1]:
+            local[upper, 1] = local[lower, 1] = middle
+    return axes.to_image(local.astype(np.float32))

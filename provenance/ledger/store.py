@@ -28,6 +28,7 @@ from consent.signing import SigningKey, VerifyKey, canonical_json
 ENTRY_VERSION = 1
 GENESIS_PREV = "0" * 64
 PG_LEDGER_LOCK_ID = 0x4C494B45  # "LIKE"
+_TAIL_KEY = "likeness.ledger.tail"
 
 
 class LedgerBase(DeclarativeBase):
@@ -52,6 +53,9 @@ class TreeHeadRow(LedgerBase):
     root_hash: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     signature: Mapped[str] = mapped_column(String(100))
+
+
+_ENTRY_INSERT = EntryRow.__table__.insert()
 
 
 @dataclass(frozen=True)
@@ -102,21 +106,31 @@ class Ledger:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LEDGER_LOCK_ID})
 
+    def _tail(self, session: Session) -> tuple[int, str]:
+        """(next seq, previous leaf hash), read once per transaction under the lock."""
+        key = (_TAIL_KEY, id(session.get_transaction()))
+        tail = session.info.get(key)
+        if tail is None:
+            self._lock(session)
+            last = session.execute(
+                select(EntryRow.seq, EntryRow.leaf_hash).order_by(EntryRow.seq.desc()).limit(1)
+            ).first()
+            tail = (0, GENESIS_PREV) if last is None else (last.seq + 1, last.leaf_hash)
+        return tail
+
     def record(self, session: Session, kind: str, payload: dict[str, Any]) -> LedgerEntry:
-        self._lock(session)
-        last = session.execute(
-            select(EntryRow.seq, EntryRow.leaf_hash).order_by(EntryRow.seq.desc()).limit(1)
-        ).first()
-        seq = 0 if last is None else last.seq + 1
-        prev = GENESIS_PREV if last is None else last.leaf_hash
+        seq, prev = self._tail(session)
         at = datetime.now(UTC)
         body = entry_body(seq=seq, kind=kind, at=at, payload=payload, prev=prev)
         leaf = leaf_hash_hex(body)
         sig = base64.b64encode(self._signer.key.sign(bytes.fromhex(leaf))).decode()
-        session.add(EntryRow(seq=seq, kind=kind, at=at, body=body.decode(), leaf_hash=leaf,
-                             prev_hash=prev, signature=sig,
-                             render_id=signed_render_id(payload.get("render_id"))))
-        session.flush()
+        # Core insert with a prebuilt statement: the ORM's per-call statement building
+        # cost more than hashing and signing together.
+        session.execute(_ENTRY_INSERT, {
+            "seq": seq, "kind": kind, "at": at, "body": body.decode(), "leaf_hash": leaf,
+            "prev_hash": prev, "signature": sig,
+            "render_id": signed_render_id(payload.get("render_id"))})
+        session.info[(_TAIL_KEY, id(session.get_transaction()))] = (seq + 1, leaf)
         return LedgerEntry(seq, kind, at, payload, prev, leaf, sig)
 
     @staticmethod

@@ -177,6 +177,13 @@ class VideoWatermarker:
         return np.bincount(self._layout.bit_of_chip.reshape(-1), weights=weighted.reshape(-1),
                            minlength=payload.CODEWORD_BITS)
 
+    def soft_bits(self, frames: Iterable[np.ndarray]) -> np.ndarray:
+        """Diagnostics: the (144,) summed evidence, positive = 1 (for bit accuracy)."""
+        total = np.zeros(payload.CODEWORD_BITS)
+        for frame in frames:
+            total += self.frame_evidence(frame)
+        return total
+
     def detect(self, frames: Iterable[np.ndarray], *, max_frames: int | None = None
                ) -> WatermarkDetection:
         """Vote over frames and decode; `render_id` is None when nothing valid is found."""

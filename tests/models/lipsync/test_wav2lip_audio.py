@@ -21,7 +21,8 @@ from models.lipsync.wav2lip.audio import (
 RATE = 16_000
 
 
-def tone(seconds: float, frequency_hz: float, *, rate: int = RATE, level: float = 0.5) -> np.ndarray:
+def tone(seconds: float, frequency_hz: float, *, rate: int = RATE,
+         level: float = 0.5) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     return level * np.sin(2 * np.pi * frequency_hz * t)
 
@@ -79,7 +80,8 @@ def test_int16_stereo_and_resampling_give_the_same_mel() -> None:
     reference = melspectrogram(prepare_audio(chirp(1.0), sample_rate=RATE))
     pcm = np.round(chirp(1.0) * 32767).astype(np.int16)
     stereo = np.stack([pcm, pcm], axis=1)
-    assert np.abs(melspectrogram(prepare_audio(stereo, sample_rate=RATE)) - reference).max() < 0.01
+    from_pcm = melspectrogram(prepare_audio(stereo, sample_rate=RATE))
+    assert np.abs(from_pcm - reference).mean() < 0.002  # 16-bit quantization only
     resampled = prepare_audio(chirp(1.0, rate=48_000), sample_rate=48_000)
     assert resampled.shape == (RATE,)
     mel48 = melspectrogram(resampled)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,11 @@ from models.lipsync.wav2lip.model import Wav2Lip  # noqa: E402
 
 def random_state(seed: int = 1) -> dict[str, torch.Tensor]:
     """Same keys and shapes as the official generator, random values (BN stats too)."""
+    return dict(_random_state(seed))
+
+
+@functools.cache
+def _random_state(seed: int) -> dict[str, torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
     state = {}
     for key, value in Wav2Lip().state_dict().items():

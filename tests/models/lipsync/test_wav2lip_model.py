@@ -32,7 +32,7 @@ KNOWN_SHAPES = {
     "output_block.1.bias": (3,),
 }
 PARAMETER_COUNT = 36_298_035
-STATE_ENTRIES = 352  # 70 conv units x (weight, bias, 4 BN tensors, num_batches_tracked) + 2
+STATE_ENTRIES = 352  # 50 conv units x (weight, bias, 4 BN tensors, num_batches_tracked) + 2
 UNITS_PER_BLOCK = {"face_encoder_blocks": [1, 3, 4, 3, 3, 2, 2],
                    "face_decoder_blocks": [1, 2, 3, 3, 3, 3, 3]}
 
@@ -53,7 +53,7 @@ def test_parameter_and_state_counts(network: Wav2Lip) -> None:
     assert sum(p.numel() for p in network.parameters()) == PARAMETER_COUNT
     state = network.state_dict()
     assert len(state) == STATE_ENTRIES
-    assert sum(k.endswith("num_batches_tracked") for k in state) == 70
+    assert sum(k.endswith("num_batches_tracked") for k in state) == 50
     assert not any(k.startswith("module.") for k in state)
 
 
