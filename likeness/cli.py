@@ -593,9 +593,15 @@ def demo(out: Annotated[Path | None, typer.Option("--out", help="Folder for the 
     """A complete run on bundled media, in a fresh studio home; no arguments needed."""
     from likeness.demo import run_demo
 
+    from likeness.errors import InternalError
+
     result = run_demo(out or Path("demo-out"), as_json=as_json)
-    if as_json:
-        emit(result, as_json=True, render=lambda: None)
+    emit(result, as_json=as_json, render=lambda: stdout.print(
+        f"\n[bold green]demo complete[/]: published {result['published']} "
+        f"(render {result['render_id']}); studio home {result['home']}" if result["ok"]
+        else "[bold red]demo finished with unexpected results[/]"))
+    if not result["ok"]:
+        raise InternalError("the demo did not end as expected: " + str(result["verify"]))
 
 
 # --------------------------------------------------------------------------- entry point

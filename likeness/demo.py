@@ -11,12 +11,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import subprocess
+import tempfile
+
 from consent.grants import sign_as_person
 from consent.models import GrantTerms, RenderRequest, SignedGrant, Use
 from consent.signing import SigningKey
 from likeness.output import stderr
 from likeness.settings import load_settings
 from likeness.studio import FaceReference, Studio, init_studio
+from media.ffmpeg import run_ffmpeg
+from provenance.ledger.log import verify_ledger
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 DEMO_FACE = ASSETS / "faces" / "female01.png"
@@ -55,6 +60,7 @@ def run_demo(out: Path, *, as_json: bool = False) -> dict[str, Any]:
 
 
 def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
+    from flows.stamp import stamp_file
     from models.face import get_face_engine, load_image, single_face_embedding
 
     key = SigningKey.generate()
@@ -100,14 +106,80 @@ def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
     allowed_es = ask("es", "demo-intro")
     denied_fr = not ask("fr", "demo-intro")
     denied_other = not ask("es", "another-production")
+
+    with tempfile.TemporaryDirectory(prefix="likeness-demo-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        source = _source_clip(scratch)
+        step("source clip made from the portrait (ffmpeg) with espeak-ng speech",
+             f"{source.name}, 4 s 720p")
+        published = out / "intro-es.mp4"
+        published.unlink(missing_ok=True)
+        decision, receipt = stamp_file(studio, source=source, performer_id="ava",
+                                       uses=[Use.DUBBING, Use.LIP_SYNC], language="es",
+                                       production="demo-intro", out=published)
+        step("published through the one publish path: label, watermarks, ledger, C2PA",
+             f"{published}  render {receipt.render_id}", render_id=receipt.render_id,
+             out=str(published))
+        statuses = {"published": _verify(studio, published, step, "the published file")}
+        reupload = _reencode(published, scratch / "reupload-360p.mp4")
+        statuses["re-encoded"] = _verify(studio, reupload, step,
+                                         "a 360p CRF-28 re-upload (manifest stripped)")
+        tampered = scratch / "tampered.mp4"
+        data = bytearray(published.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        tampered.write_bytes(bytes(data))
+        statuses["one byte changed"] = _verify(studio, tampered, step, "one byte changed")
+        statuses["the source"] = _verify(studio, source, step, "the unmarked source clip")
+
     studio.revoke(gid, key=key, reason="demo: the performer withdraws consent")
     step("performer revoked the grant", gid)
     denied_revoked = not ask("es", "demo-intro")
-    from provenance.ledger.store import Ledger
+    with studio.session() as session:
+        audit = verify_ledger(session, studio.verify_key)
+    step("ledger verified", f"{audit.entries} entries, {audit.tree_heads} signed tree heads",
+         entries=audit.entries)
+    ok = (allowed_es and denied_fr and denied_other and denied_revoked and statuses == {
+        "published": "intact", "re-encoded": "derived", "one byte changed": "tampered",
+        "the source": "unknown"})
+    return {"ok": ok, "home": str(studio.settings.home), "grant_id": gid,
+            "published": str(published), "render_id": decision.render_id,
+            "verify": statuses, "ledger_entries": audit.entries, "steps": step.log}
+
+
+def _verify(studio: Studio, path: Path, step: _Steps, what: str) -> str:
+    from provenance.c2pa.certs import ROOT_CERT_NAME
+    from provenance.verify import verify_file
 
     with studio.session() as session:
-        entries = Ledger.size(session)
-    step("ledger holds every change and decision", f"{entries} entries", entries=entries)
-    ok = allowed_es and denied_fr and denied_other and denied_revoked
-    return {"ok": ok, "home": str(studio.settings.home), "grant_id": gid,
-            "ledger_entries": entries, "steps": step.log}
+        report = verify_file(path, session=session, studio_key=studio.verify_key,
+                             trust_anchor_pem=(studio.c2pa_dir / ROOT_CERT_NAME).read_bytes(),
+                             watermark_key=studio.watermark_key)
+    detail = f"render {report.render_id}" if report.render_id else ""
+    step(f"verify {what} -> {report.status} (exit {report.exit_code})", detail,
+         status=report.status)
+    return report.status
+
+
+def _source_clip(folder: Path) -> Path:
+    """A 4 s 720p clip of the fictional portrait, moving slightly, with espeak-ng speech."""
+    wav = folder / "speech.wav"
+    subprocess.run(["espeak-ng", "-v", "en", "-w", str(wav),
+                    "Hello. This clip shows a fictional painted character, "
+                    "published under a signed likeness grant."], check=True,
+                   capture_output=True)
+    clip = folder / "source.mp4"
+    run_ffmpeg(["-y", "-f", "lavfi", "-i", "color=c=0x405060:s=1280x720:r=25",
+                "-loop", "1", "-i", str(DEMO_FACE), "-i", str(wav), "-filter_complex",
+                "[1:v]scale=420:420[f];[0:v][f]overlay=x=430+16*sin(t*2):y=150+6*cos(t*3)"
+                ":shortest=1,format=yuv420p[v]", "-map", "[v]", "-map", "2:a", "-t", "4",
+                "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-c:a", "aac",
+                str(clip)], what="demo source clip")
+    return clip
+
+
+def _reencode(path: Path, dest: Path) -> Path:
+    """What a platform does on upload: downscale and re-encode, dropping the manifest."""
+    run_ffmpeg(["-y", "-i", str(path), "-vf", "scale=640:360", "-c:v", "libx264",
+                "-crf", "28", "-c:a", "aac", "-b:a", "96k", str(dest)],
+               what="demo re-encode")
+    return dest

@@ -31,6 +31,7 @@ MAX_ABS_VALUE = 4.0  # normalized mels live in [-4, 4]; -4 is silence
 MEL_STEPS_PER_SECOND = SAMPLE_RATE_HZ / HOP_SAMPLES
 MEL_WINDOW_STEPS = 16  # one video frame sees 16 mel steps (200 ms)
 SILENCE_LEVEL = -MAX_ABS_VALUE
+STFT_CHUNK_STEPS = 8192  # ~100 s of audio per FFT block (~50 MB of float64)
 
 # Slaney's mel scale: linear up to 1 kHz (3 mels per 200 Hz), logarithmic above.
 _SLANEY_LINEAR_HZ_PER_MEL = 200.0 / 3.0
@@ -137,8 +138,11 @@ def melspectrogram(samples_16k: np.ndarray) -> np.ndarray:
         padded = np.pad(emphasized, half, mode="constant")
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP_SAMPLES]
     window = signal.get_window("hann", WINDOW_SAMPLES, fftbins=True)
-    magnitude = np.abs(np.fft.rfft(frames * window, n=N_FFT, axis=-1))  # (steps, bins)
-    mel = mel_filterbank() @ magnitude.T  # (80, steps)
+    bank = mel_filterbank()
+    mel = np.empty((N_MELS, len(frames)), dtype=np.float64)
+    for start in range(0, len(frames), STFT_CHUNK_STEPS):  # bounded memory for hour-long dubs
+        chunk = frames[start:start + STFT_CHUNK_STEPS] * window
+        mel[:, start:start + len(chunk)] = bank @ np.abs(np.fft.rfft(chunk, n=N_FFT, axis=-1)).T
     min_amplitude = 10.0 ** (MIN_LEVEL_DB / 20.0)
     decibels = 20.0 * np.log10(np.maximum(min_amplitude, mel)) - REF_LEVEL_DB
     scaled = 2 * MAX_ABS_VALUE * (decibels - MIN_LEVEL_DB) / -MIN_LEVEL_DB - MAX_ABS_VALUE

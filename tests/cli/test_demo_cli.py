@@ -1,0 +1,27 @@
+"""`likeness demo` runs the whole story with no arguments beyond an output folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import run_cli
+
+
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    r = run_cli("demo", "--out", tmp_path / "demo", "--json")
+    assert r.code == 0, r.err
+    result = r.json()
+    assert result["ok"] is True
+    assert result["verify"] == {"published": "intact", "re-encoded": "derived",
+                                "one byte changed": "tampered", "the source": "unknown"}
+    assert Path(result["published"]).is_file()
+    # only the published output and the throw-away studio/keys land in the folder
+    names = sorted(p.name for p in (tmp_path / "demo").iterdir())
+    assert names == ["ava.key", "ava.key.pub", "intro-es.mp4", "studio"]
+
+
+def test_help_is_fast_and_lists_commands() -> None:
+    r = run_cli("--help")
+    assert r.code == 0
+    for command in ("init", "consent", "stamp", "verify", "audit", "models", "demo"):
+        assert command in r.out
