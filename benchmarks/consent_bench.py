@@ -34,8 +34,9 @@ def fill(studio: Studio, *, grants: int, per_performer: int) -> None:
     rows: list[GrantRow] = []
     for i in range(grants // per_performer):
         pid = f"p{i:06d}"
-        performers.append(PerformerRow(performer_id=pid, name=pid, public_key_pem=key.pem().decode(),
-                                 public_key_id=key.key_id, created_at=now))
+        performers.append(PerformerRow(performer_id=pid, name=pid,
+                                       public_key_pem=key.pem().decode(),
+                                       public_key_id=key.key_id, created_at=now))
         for j in range(per_performer):
             g = GrantTerms(performer_id=pid, uses=(Use.DUBBING, Use.LIP_SYNC),
                            languages=(languages[j % len(languages)],),

@@ -38,7 +38,8 @@ def normalize_territory(code: str) -> str:
     """Return the ISO 3166-1 alpha-2 code upper-cased; ``ValueError`` if unknown."""
     upper = code.strip().upper()
     if len(upper) != 2 or pycountry.countries.get(alpha_2=upper) is None:
-        raise ValueError(f"unknown territory code {code!r} (expected ISO 3166-1 alpha-2, e.g. 'ES')")
+        raise ValueError(f"unknown territory code {code!r} "
+                         "(expected ISO 3166-1 alpha-2, e.g. 'ES')")
     return upper
 
 

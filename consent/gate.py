@@ -120,7 +120,8 @@ def authorize(request: RenderRequest, *, session: Session, audit: AuditLog,
         reasons=() if allowed else tuple(reasons),
         grant_ids=(chosen,) if chosen else (),
         registry_state=_registry_state(rows, revoked), decided_at=decided_at,
-        identity_distance=distance, render_id=new_render_id() if allowed and request.reserve else None,
+        identity_distance=distance,
+        render_id=new_render_id() if allowed and request.reserve else None,
     )
     audit.record(session, "decision", decision.model_dump(mode="json"))
     return decision

@@ -293,7 +293,8 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
         stage = "rename"
         commit_file(signed, out)
     except BaseException as exc:
-        reason = exc.diagnostics() if isinstance(exc, LikenessError) else f"{type(exc).__name__}: {exc}"
+        reason = (exc.diagnostics() if isinstance(exc, LikenessError)
+                  else f"{type(exc).__name__}: {exc}")
         record_failure(ctx, decision, stage=stage, reason=reason, out=out)
         if isinstance(exc, LikenessError | KeyboardInterrupt):
             raise

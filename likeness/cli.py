@@ -17,9 +17,9 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated
 
-from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer vendors click
 import typer
 from rich.table import Table
+from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer vendors click
 
 from likeness.errors import BadInput, ConsentDenied, LikenessError
 from likeness.output import emit, stderr, stdout
@@ -237,8 +237,8 @@ def consent_draft(
     content_tag: Annotated[list[str] | None, typer.Option("--content-tag")] = None,
     restrictions: Annotated[str, typer.Option("--restrictions")] = "",
     compensation_ref: Annotated[str | None, typer.Option("--compensation-ref")] = None,
-    contract: Annotated[Path | None, typer.Option("--contract", help="Signed contract file "
-                                                                     "(its SHA-256 is kept)")] = None,
+    contract: Annotated[Path | None, typer.Option(
+        "--contract", help="Signed contract file (its SHA-256 is kept)")] = None,
     consent_evidence: Annotated[Path | None, typer.Option("--consent-evidence")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -592,7 +592,6 @@ def demo(out: Annotated[Path | None, typer.Option("--out", help="Folder for the 
          as_json: JsonOpt = False) -> None:
     """A complete run on bundled media, in a fresh studio home; no arguments needed."""
     from likeness.demo import run_demo
-
     from likeness.errors import InternalError
 
     result = run_demo(out or Path("demo-out"), as_json=as_json)

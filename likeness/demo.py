@@ -7,12 +7,11 @@ Steps print as they happen (Rich); with ``--json`` a summary document is returne
 from __future__ import annotations
 
 import shutil
+import subprocess
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import subprocess
-import tempfile
 
 from consent.grants import sign_as_person
 from consent.models import GrantTerms, RenderRequest, SignedGrant, Use

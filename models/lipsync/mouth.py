@@ -232,9 +232,10 @@ def track_from_timings(
         values[hit] = shapes[index[hit]]
     if gate is not None and len(gate):
         steps = np.interp(np.arange(count), np.arange(len(gate)), gate, right=0.0)
-        # Keep the viseme's shape but let silence close it; a half-loud sound still opens.
+        # The viseme sets the shape; loudness scales the opening (louder is wider, silence
+        # closes), while width and rounding only fade out in real pauses.
         strength = np.clip(steps * 1.6, 0.0, 1.0)
-        values[:, 0] *= strength
+        values[:, 0] *= np.clip(steps, 0.0, 1.0)
         values[:, 1] = REST_WIDTH + (values[:, 1] - REST_WIDTH) * strength
         values[:, 2] *= strength
     return MouthTrack(_smooth(values, rate_hz, smoothing_s), rate_hz)

@@ -10,7 +10,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, snapshot_db
+from cli_helpers import run_cli, snapshot_db
 from people import add_performer, draft, grant_id_of, registered_grant, signed_grant
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import run_cli
+from cli_helpers import run_cli
 from people import add_performer, registered_grant
 
 RACER = """
