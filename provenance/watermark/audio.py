@@ -62,7 +62,7 @@ N_BANDS = (BAND_HIGH_HZ * N_FFT // WORK_RATE_HZ - FIRST_BIN) // BINS_PER_TILE
 LAST_BIN = FIRST_BIN + N_BANDS * BINS_PER_TILE
 PERIOD_S = TILES_PER_PERIOD * FRAMES_PER_TILE * HOP / WORK_RATE_HZ
 # Quantizer step on the mean log-energy difference, in nepers of energy.
-DEFAULT_STEP_NP = 1.2
+DEFAULT_STEP_NP = 1.3
 _COST_FLOOR = 0.5  # keeps a near-silent pair from taking a whole move
 _BIT_COST_BUDGET = 150.0  # cap on one bit's added energy, in typical bits' worth
 MAX_TILE_GAIN_NP = 0.5  # amplitude cap per tile (~4.3 dB)

@@ -6,10 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-FACES_DIR = Path(__file__).resolve().parents[3] / "assets" / "faces"
-PORTRAIT_NAMES = ("male01", "male02", "male04", "female01", "female02", "female03")
-BACKGROUND_RGB = (200, 205, 210)
+from face_helpers import FACES_DIR, PORTRAIT_NAMES
 
 
 @pytest.fixture(scope="session")
@@ -29,10 +26,3 @@ def dlib_engine():  # type: ignore[no-untyped-def]
     from models.face import get_face_engine
 
     return get_face_engine("dlib")
-
-
-def canvas(height: int, width: int) -> np.ndarray:
-    """A flat background the colour of the portraits' own, so pasted edges vanish."""
-    out = np.empty((height, width, 3), dtype=np.uint8)
-    out[:] = BACKGROUND_RGB
-    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from cli_helpers import PORTRAIT_NAMES, canvas
+from face_helpers import PORTRAIT_NAMES, canvas
 
 from likeness.errors import BadInput, IntegrityFailure
 from models.face import available_face_engines, get_face_engine, single_face_embedding

@@ -7,7 +7,7 @@ import itertools
 import cv2
 import numpy as np
 import pytest
-from cli_helpers import PORTRAIT_NAMES, canvas
+from face_helpers import PORTRAIT_NAMES, canvas
 
 from likeness.errors import BadInput
 from models.face import single_face_embedding

@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from cli_helpers import BACKGROUND_RGB
+from face_helpers import BACKGROUND_RGB
 
 from models.face.base import Face, FaceBox
 from models.face.dlib_engine import DlibFaceEngine
