@@ -49,6 +49,7 @@ BUNDLED_ALIAS = "joe"
 PIPER_BOS = "^"
 PIPER_EOS = "$"
 PIPER_WORD_GAP = " "
+DETERMINISTIC_NOISE_W = 0.0  # no random phoneme durations (see synthesize)
 
 WEIGHTS: tuple[WeightFile, ...] = (
     WeightFile(
@@ -112,7 +113,13 @@ class PiperEngine:
             raise BadInput("piper: nothing to say (empty text)")
         voice_file = self._pick(language=language, voice=voice)
         piper_voice, aligned = _load_voice(str(voice_file.model_path), str(voice_file.config_path))
-        chunks = list(piper_voice.synthesize(text, include_alignments=aligned))
+        # Durations without noise: the same text gives the same timings, so lip-sync and
+        # subtitle fitting are reproducible (the voice's timbre noise is kept).
+        from piper.config import SynthesisConfig
+
+        config = SynthesisConfig(noise_w_scale=DETERMINISTIC_NOISE_W)
+        chunks = list(piper_voice.synthesize(text, syn_config=config,
+                                             include_alignments=aligned))
         if not chunks:
             raise BadInput(f"piper: {text!r} has nothing speakable")
         sample_rate = int(chunks[0].sample_rate)
