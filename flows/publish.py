@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 WATERMARK_ALGORITHM = "likeness-dct-ss/1"
 AUDIO_WATERMARK_ALGORITHM = "likeness-stft-ss/1"
 CLAIM_VERSION = "0.1.0"
+AUDIO_NOISE_FLOOR_DBFS = -54.0  # RMS; below typical room tone in recordings
+AUDIO_NOISE_FLOOR = 10 ** (AUDIO_NOISE_FLOOR_DBFS / 20)
 
 
 class StudioConfigView(Protocol):
@@ -169,11 +171,20 @@ def mark_frames(frames: Iterable[np.ndarray], *, label: LabelSpec | None,
         yield watermarker.embed_frame(frame, render_id, index)
 
 
+def with_noise_floor(samples: np.ndarray, *, render_id: int) -> np.ndarray:
+    """Add a faint, seeded noise floor (like room tone) so that digitally silent
+    stretches -- common in synthesized speech -- can still carry the audio watermark."""
+    rng = np.random.default_rng(render_id)
+    floor = rng.standard_normal(samples.shape).astype(np.float32)
+    return (samples + floor * AUDIO_NOISE_FLOOR).astype(np.float32)
+
+
 def encode_marked(rendered: Rendered, tmp: Path, *, label: LabelSpec | None,
                   key: bytes, render_id: int) -> int:
     audio = rendered.audio
     if audio is not None:
-        marked = AudioWatermarker(key).embed(audio.samples, audio.sample_rate, render_id)
+        floored = with_noise_floor(audio.samples, render_id=render_id)
+        marked = AudioWatermarker(key).embed(floored, audio.sample_rate, render_id)
         audio = AudioTrack(marked, audio.sample_rate)
     with VideoWriter(tmp, fps=rendered.fps, audio=audio, container_format="mp4") as writer:
         for frame in mark_frames(rendered.frames, label=label,
