@@ -11,17 +11,19 @@ transaction as the budget reservation.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from consent.codes import language_covers
 from consent.identity import match_identity
 from consent.models import Decision, RenderRequest, SignedGrant
-from consent.registry import AuditLog, GrantRow, Registry
-from consent.signing import canonical_json
+from consent.registry import AuditLog, Registry
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class GatePolicy:
     face_engine: str = "dlib"
 
 
-def _grant_problems(signed: SignedGrant, row: GrantRow, request: RenderRequest,
+def _grant_problems(signed: SignedGrant, row: Any, request: RenderRequest,
                     revoked: bool) -> list[str]:
     g = signed.grant
     problems: list[str] = []
@@ -56,9 +58,18 @@ def _grant_problems(signed: SignedGrant, row: GrantRow, request: RenderRequest,
     return problems
 
 
-def _registry_state(rows: list[GrantRow], revoked: set[str]) -> str:
+@lru_cache(maxsize=65_536)
+def parse_grant(document: str) -> SignedGrant:
+    """Grants are immutable, so a stored document parses to the same grant every time;
+    keyed by the full text, an edited document is parsed (and judged) afresh."""
+    return SignedGrant.model_validate_json(document)
+
+
+def _registry_state(rows: list[Any], revoked: set[str]) -> str:
+    """A digest of what the gate read (ids, budgets, revocations): plain JSON of a list
+    of scalars is already unambiguous, no RFC 8785 pass needed."""
     state = [[r.grant_id, r.renders_used, r.grant_id in revoked] for r in rows]
-    return hashlib.sha256(canonical_json(state)).hexdigest()
+    return hashlib.sha256(json.dumps(state, separators=(",", ":")).encode()).hexdigest()
 
 
 def new_render_id() -> str:
@@ -77,7 +88,7 @@ def authorize(request: RenderRequest, *, session: Session, audit: AuditLog,
     reasons: list[str] = []
     chosen: str | None = None
     distance: float | None = None
-    rows: list[GrantRow] = []
+    rows: list[Any] = []
     revoked: set[str] = set()
 
     if not registry.performer_exists(request.performer_id):
@@ -97,7 +108,7 @@ def authorize(request: RenderRequest, *, session: Session, audit: AuditLog,
         if not rows:
             reasons.append(f"no grant registered for performer {request.performer_id}")
         for row, is_revoked in candidates:
-            signed = SignedGrant.model_validate_json(row.document)
+            signed = parse_grant(row.document)
             problems = _grant_problems(signed, row, request, is_revoked)
             if problems:
                 reasons.append(f"{row.grant_id}: " + "; ".join(problems))

@@ -20,6 +20,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    bindparam,
     select,
     update,
 )
@@ -177,21 +178,15 @@ class Registry:
         return list(self.session.scalars(stmt))
 
     def performer_exists(self, performer_id: str) -> bool:
-        return self.session.scalar(
-            select(PerformerRow.performer_id).where(PerformerRow.performer_id == performer_id)
-        ) is not None
+        return self.session.scalar(_PERFORMER_EXISTS, {"pid": performer_id}) is not None
 
-    def candidate_grants(self, performer_id: str) -> list[tuple[GrantRow, bool]]:
+    def candidate_grants(self, performer_id: str) -> list[tuple[Any, bool]]:
         """Every grant of the performer with its revoked flag, in one query (hot path).
 
         The gate explains why each one does not apply, so none is filtered out here.
         """
-        revoked = (select(RevocationRow.revocation_id)
-                   .where(RevocationRow.grant_id == GrantRow.grant_id).exists())
-        rows = self.session.execute(
-            select(GrantRow, revoked).where(GrantRow.performer_id == performer_id)
-            .order_by(GrantRow.valid_until.desc(), GrantRow.grant_id))
-        return [(row, bool(flag)) for row, flag in rows]
+        rows = self.session.execute(_CANDIDATE_GRANTS, {"pid": performer_id})
+        return [(row, bool(row.revoked)) for row in rows]
 
     def revoked_ids(self, grant_ids: Sequence[str]) -> set[str]:
         if not grant_ids:
@@ -214,12 +209,22 @@ class Registry:
 
         A single conditional UPDATE: two concurrent renders cannot both take the last one.
         """
-        result = self.session.execute(
-            update(GrantRow)
-            .where(GrantRow.grant_id == grant_id)
-            .where((GrantRow.max_renders.is_(None))
-                   | (GrantRow.renders_used < GrantRow.max_renders))
-            .values(renders_used=GrantRow.renders_used + 1)
-            .execution_options(synchronize_session=False)
-        )
+        result = self.session.execute(_RESERVE_RENDER, {"gid": grant_id})
         return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+# The gate's statements, built once: constructing them per call cost more than running them.
+_PERFORMER_EXISTS = select(PerformerRow.performer_id).where(
+    PerformerRow.performer_id == bindparam("pid"))
+_CANDIDATE_GRANTS = (
+    select(GrantRow.grant_id, GrantRow.document, GrantRow.max_renders, GrantRow.renders_used,
+           select(RevocationRow.revocation_id)
+           .where(RevocationRow.grant_id == GrantRow.grant_id).exists().label("revoked"))
+    .where(GrantRow.performer_id == bindparam("pid"))
+    .order_by(GrantRow.valid_until.desc(), GrantRow.grant_id))
+_RESERVE_RENDER = (
+    update(GrantRow.__table__)
+    .where(GrantRow.__table__.c.grant_id == bindparam("gid"))
+    .where(GrantRow.__table__.c.max_renders.is_(None)
+           | (GrantRow.__table__.c.renders_used < GrantRow.__table__.c.max_renders))
+    .values(renders_used=GrantRow.__table__.c.renders_used + 1))

@@ -56,6 +56,7 @@ class TreeHeadRow(LedgerBase):
 
 
 _ENTRY_INSERT = EntryRow.__table__.insert()
+_LAST_ENTRY = select(EntryRow.seq, EntryRow.leaf_hash).order_by(EntryRow.seq.desc()).limit(1)
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,7 @@ class Ledger:
         tail = session.info.get(key)
         if tail is None:
             self._lock(session)
-            last = session.execute(
-                select(EntryRow.seq, EntryRow.leaf_hash).order_by(EntryRow.seq.desc()).limit(1)
-            ).first()
+            last = session.execute(_LAST_ENTRY).first()
             tail = (0, GENESIS_PREV) if last is None else (last.seq + 1, last.leaf_hash)
         return tail
 
