@@ -1,0 +1,71 @@
+"""The gate on its own (library level): validity windows, identity binding, budget."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from cli_helpers import FACES
+from people import add_performer, registered_grant
+
+from consent.models import RenderRequest, Use
+from likeness.settings import load_settings
+from likeness.studio import Studio
+
+
+def _studio() -> Studio:
+    return Studio(load_settings())
+
+
+def test_expired_at_decision_time(home: Path, tmp_path: Path) -> None:
+    key = add_performer(tmp_path)
+    registered_grant(tmp_path, key, "ava", "--valid-until", "2030-01-01")
+    studio = _studio()
+    later = datetime(2030, 6, 1, tzinfo=UTC)
+    d = studio.authorize(RenderRequest(performer_id="ava", uses=(Use.DUBBING,), at=later))
+    assert not d.allowed and any("expired on 2030-01-01" in r for r in d.reasons)
+    d = studio.authorize(RenderRequest(performer_id="ava", uses=(Use.DUBBING,),
+                                       at=later - timedelta(days=365)))
+    assert d.allowed and d.render_id and len(d.render_id) == 16
+    studio.close()
+
+
+def test_identity_binding(home: Path, tmp_path: Path) -> None:
+    from models.face import get_face_engine, load_image
+
+    key = add_performer(tmp_path, "ava", "female01.png")
+    registered_grant(tmp_path, key)
+    engine = get_face_engine("dlib")
+
+    def embedding(name: str) -> tuple[float, ...]:
+        image = load_image(FACES / name)
+        return tuple(float(x) for x in engine.embed(image, engine.detect(image)[0]))
+
+    studio = _studio()
+    same = np.asarray(embedding("female01.png"))
+    shifted = tuple(float(x) for x in same + 0.01)
+    ok = studio.authorize(RenderRequest(performer_id="ava", uses=(Use.DUBBING,),
+                                        face_embeddings=(shifted,)))
+    assert ok.allowed and ok.identity_distance is not None and ok.identity_distance < 0.35
+    used = [g for g in studio.grants("ava")][0][1]
+    bad = studio.authorize(RenderRequest(performer_id="ava", uses=(Use.DUBBING,),
+                                         face_embeddings=(embedding("male01.png"),)))
+    assert not bad.allowed and "identity mismatch" in bad.reasons[0]
+    # a mismatch takes nothing from the budget
+    assert [g for g in studio.grants("ava")][0][1] == used
+    studio.close()
+
+
+def test_check_does_not_take_from_the_budget(home: Path, tmp_path: Path) -> None:
+    key = add_performer(tmp_path)
+    registered_grant(tmp_path, key, "ava", "--max-renders", "1")
+    studio = _studio()
+    for _ in range(3):
+        d = studio.authorize(RenderRequest(performer_id="ava", uses=(Use.DUBBING,),
+                                           reserve=False))
+        assert d.allowed and d.render_id is None
+    assert studio.authorize(RenderRequest(performer_id="ava", uses=(Use.DUBBING,))).allowed
+    last = studio.authorize(RenderRequest(performer_id="ava", uses=(Use.DUBBING,)))
+    assert not last.allowed and "render budget used up (1/1)" in last.reasons[0]
+    studio.close()
