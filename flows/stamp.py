@@ -7,8 +7,11 @@ The face in it must be the performer's (identity binding) before the gate runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
+
+import numpy as np
 
 from consent.models import Decision, RenderRequest, Use
 from flows.faces import source_embeddings
@@ -27,7 +30,9 @@ class StampContext(PublishContext, Protocol):
 
 def stamp_file(ctx: StampContext, *, source: Path, performer_id: str, uses: list[Use],
                language: str | None, production: str | None, out: Path,
-               face_engine: str = "dlib") -> tuple[Decision, PublishReceipt]:
+               face_engine: str = "dlib",
+               on_frame: Callable[[int], None] | None = None) -> tuple[Decision, PublishReceipt]:
+    """``on_frame(total_frames)`` is called once per frame published (progress display)."""
     info = probe(source)
     video = info.require_video()
     engine = get_face_engine(face_engine)
@@ -45,8 +50,16 @@ def stamp_file(ctx: StampContext, *, source: Path, performer_id: str, uses: list
         audio = AudioTrack(samples, rate)
     source_type = ("trainedAlgorithmicMedia" if set(uses) == {Use.AVATAR}
                    else "compositeWithTrainedAlgorithmicMedia")
+    total = video.frame_count or 0
+
+    def frames() -> Iterator[np.ndarray]:
+        for f in iter_frames(source, info=info, cfr_fps=video.avg_fps):
+            if on_frame is not None:
+                on_frame(total)
+            yield f.rgb
+
     rendered = Rendered(
-        frames=(f.rgb for f in iter_frames(source, info=info, cfr_fps=video.avg_fps)),
+        frames=frames(),
         fps=video.avg_rate if hasattr(video, "avg_rate") else video.avg_fps, audio=audio,
         title=out.name, source_type=source_type, source=source,
         actions=(C2paAction(action="c2pa.edited", parameters={

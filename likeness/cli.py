@@ -13,6 +13,8 @@ import os
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated
@@ -97,6 +99,27 @@ def write_document(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def frame_progress(label: str, *, quiet: bool) -> Iterator[Callable[[int], None]]:
+    """A Rich progress bar on stderr, advanced once per frame; silent with --json."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    if quiet or not stderr.is_terminal:
+        yield lambda total: None
+        return
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeRemainingColumn(), console=stderr,
+                  transient=True) as progress:
+        task = progress.add_task(label, total=None)
+
+        def advance(total: int) -> None:
+            if total and progress.tasks[0].total is None:
+                progress.update(task, total=total)
+            progress.advance(task)
+
+        yield advance
 
 
 # --------------------------------------------------------------------------- init / keys
@@ -404,10 +427,12 @@ def stamp(
         "performer_id": performer, "uses": use, "language": language,
         "production": production}), source="request")
     studio = _studio()
-    decision, receipt = stamp_file(studio, source=source, performer_id=performer,
-                                   uses=list(request.uses), language=request.language,
-                                   production=production, out=out,
-                                   face_engine=studio.settings.studio.face_engine)
+    with frame_progress("publishing", quiet=as_json) as on_frame:
+        decision, receipt = stamp_file(studio, source=source, performer_id=performer,
+                                       uses=list(request.uses), language=request.language,
+                                       production=production, out=out,
+                                       face_engine=studio.settings.studio.face_engine,
+                                       on_frame=on_frame)
     data = {"out": str(receipt.out), "render_id": receipt.render_id,
             "decision_id": receipt.decision_id, "grant_ids": list(receipt.grant_ids),
             "ledger_seq": receipt.ledger_seq, "entry_hash": receipt.entry_hash,
