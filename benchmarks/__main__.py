@@ -9,7 +9,7 @@ import sys
 import time
 import traceback
 
-ORDER = ("consent", "ledger", "merkle", "c2pa", "watermark", "media", "face", "speech",
+ORDER = ("consent", "ledger", "merkle", "c2pa", "publish", "watermark", "media", "face", "speech",
          "lipsync", "reenact", "wav2lip")
 
 

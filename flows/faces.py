@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from likeness.errors import BadInput
-from media.decode import iter_frames
+from media.decode import frames_at
 from media.probe import probe
 from models.face import FaceEngine, load_image
 
@@ -38,15 +38,9 @@ def sample_frames(path: Path, *, count: int = SAMPLED_FRAMES) -> list[np.ndarray
     if path.suffix.lower() in {".png", ".jpg", ".jpeg", ".webp", ".bmp"}:
         return [load_image(path)]
     info = probe(path)
-    total = max(1, info.require_video().frame_count or 1)
-    wanted = {int(i) for i in np.linspace(0, total - 1, num=min(count, total))}
-    picked: list[np.ndarray] = []
-    for frame in iter_frames(path, info=info):
-        if frame.index in wanted:
-            picked.append(frame.rgb)
-        if frame.index >= max(wanted):
-            break
-    return picked
+    duration = info.require_video().duration_s or 0.0
+    times = [float(t) for t in np.linspace(0.0, max(0.0, duration - 0.1), num=count)]
+    return frames_at(path, times, info=info)
 
 
 def source_embeddings(engine: FaceEngine, path: Path) -> tuple[tuple[float, ...], ...]:

@@ -143,3 +143,43 @@ def _slot(frame: DecodedFrame, *, slot: int, fps: float, repeat: bool) -> Decode
     """A repeated source frame gets its own copy so in-place edits never leak."""
     rgb = frame.rgb.copy() if repeat else frame.rgb
     return DecodedFrame(index=slot, pts_s=slot / fps, rgb=rgb)
+
+
+def frames_at(path: Path | str, times_s: list[float], *, rotate: bool = True,
+              info: MediaInfo | None = None) -> list[np.ndarray]:
+    """Upright RGB frames at (or just after) each time, found by seeking.
+
+    For sampling a long video (identity checks, thumbnails) without decoding all of
+    it: each seek lands on the keyframe before ``t`` and decodes forward to ``t``.
+    """
+    media_path = Path(path)
+    media_info = info if info is not None else probe(media_path)
+    video = media_info.require_video()
+    quarter_turns = video.rotation_deg // 90 if rotate else 0
+    picked: list[np.ndarray] = []
+    container = open_input(media_path, what="video")
+    with container:
+        stream = container.streams.video[0]
+        time_base = float(stream.time_base) if stream.time_base else 0.0
+        if not time_base:
+            raise BadInput(f"cannot seek in video {media_path}: no time base")
+        for t in sorted(times_s):
+            target = video.start_s + max(0.0, t)
+            try:
+                container.seek(int(target / time_base), stream=stream, backward=True,
+                               any_frame=False)
+                found = None
+                for frame in container.decode(stream):
+                    found = frame
+                    if frame.pts is None or frame.pts * time_base >= target - 1e-6:
+                        break
+            except av.error.FFmpegError as exc:
+                raise BadInput(f"cannot decode video {media_path} near {t:.2f} s: {exc}",
+                               hint="the file may be truncated or corrupt") from exc
+            if found is None:
+                continue
+            rgb = found.to_ndarray(format="rgb24")
+            if quarter_turns:
+                rgb = np.ascontiguousarray(np.rot90(rgb, k=quarter_turns))
+            picked.append(rgb)
+    return picked
