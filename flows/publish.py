@@ -20,7 +20,6 @@ writes outputs another way (tests/flows/test_publish_invariant.py checks).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Iterable, Iterator
@@ -39,6 +38,7 @@ from consent.registry import Registry
 from consent.signing import SigningKey
 from likeness.errors import BadInput, ConsentDenied, LikenessError
 from media.audio import AudioTrack
+from media.digest import sha256_file
 from media.encode import VideoWriter
 from provenance.c2pa import (
     WATERMARK_ACTION,
@@ -250,14 +250,6 @@ def commit_file(signed: Path, out: Path) -> None:
         os.close(dir_fd)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def record_failure(ctx: PublishContext, decision: Decision, *, stage: str,
                    reason: str, out: Path) -> None:
     with suppress(Exception), ctx.session() as session:
@@ -287,7 +279,7 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
         stage = "label+watermark+encode"
         frames = encode_marked(rendered, encoded, label=label, key=ctx.watermark_key,
                                render_id=render_id)
-        content_sha = _sha256(encoded)
+        content_sha = sha256_file(encoded)
         stage = "ledger"
         entry, head, proof = append_published(ctx, decision, {
             "render_id": decision.render_id, "decision_id": decision.decision_id,

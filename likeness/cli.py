@@ -8,7 +8,6 @@ inside the commands that need them so ``--help`` and consent commands stay fast.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import tempfile
@@ -74,14 +73,9 @@ def parse_when(value: str, *, field: str) -> datetime:
 
 
 def sha256_file(path: Path) -> str:
-    try:
-        digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-    except OSError as exc:
-        raise BadInput(f"cannot read {path}: {exc.strerror or exc}") from None
-    return digest.hexdigest()
+    from media.digest import sha256_file as digest
+
+    return digest(path)
 
 
 def write_document(path: Path, text: str) -> None:

@@ -9,17 +9,16 @@ from a network hub at run time.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from likeness.errors import IntegrityFailure, MissingWeights
+from media.digest import sha256_file
 
 PACKAGE_PREFIX = "package:"
 USER_PREFIX = "user:"
-HASH_CHUNK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -78,15 +77,6 @@ def _find_in_distribution(dist_name: str, file_name: str) -> Path | None:
             if path.is_file():
                 return path
     return None
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, streamed in 1 MiB chunks (weights are hundreds of MB)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(HASH_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def where_to_get(weight: WeightFile, *, models_dir: Path | None = None) -> str:

@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 
 from likeness.errors import BadInput, IntegrityFailure, InternalError, MissingWeights
+from media.digest import HASH_CHUNK_BYTES
 from models.asr.cues import Cue, RecognizedWord
 from models.weights import (
-    HASH_CHUNK_BYTES,
     WeightFile,
     default_cache_dir,
     default_models_dir,
