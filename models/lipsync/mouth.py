@@ -35,6 +35,8 @@ LOUD_PERCENTILE = 95.0
 CENTROID_LOW_HZ = 400.0
 CENTROID_HIGH_HZ = 3200.0
 REST_WIDTH = 0.5
+AUDIO_OPENING_SHARE = 0.5  # of the opening taken from loudness when timings exist
+CLOSURE_OPENING = 0.15  # below this viseme opening the audio may not open the mouth further
 
 # (opening, width, rounding) per sound. Keys are IPA symbols (espeak-ng and Piper use
 # the same inventory) after stress marks, length marks and diacritics are removed.
@@ -171,7 +173,9 @@ def _frames(samples: np.ndarray, sample_rate: int, rate_hz: float) -> np.ndarray
     return view[np.minimum(starts, len(view) - 1)]
 
 
-def loudness_gate(audio: np.ndarray, sample_rate: int, *, rate_hz: float = TRACK_RATE_HZ) -> np.ndarray:
+def loudness_gate(
+    audio: np.ndarray, sample_rate: int, *, rate_hz: float = TRACK_RATE_HZ
+) -> np.ndarray:
     """0..1 per track step: 0 in silence, 1 at loud speech (dB above the floor, clipped)."""
     samples = _check_audio(audio, sample_rate)
     if len(samples) == 0:
@@ -247,12 +251,22 @@ def mouth_track(
 ) -> MouthTrack:
     """The track a lip-sync engine uses: timings gated by the audio, else audio alone."""
     samples = _check_audio(audio, sample_rate)
-    if timings:
-        gate = loudness_gate(samples, sample_rate)
-        return track_from_timings(
-            timings, duration_s=len(samples) / sample_rate, smoothing_s=smoothing_s, gate=gate
-        )
-    return track_from_audio(samples, sample_rate, smoothing_s=smoothing_s)
+    heard = track_from_audio(samples, sample_rate, smoothing_s=smoothing_s)
+    if not timings:
+        return heard
+    gate = loudness_gate(samples, sample_rate)
+    spoken = track_from_timings(
+        timings, duration_s=len(samples) / sample_rate, smoothing_s=smoothing_s, gate=gate
+    )
+    # Timings give the shape (closures on p/b/m, rounding on u/w); the audio says how far
+    # the jaw drops, which estimated timings cannot place to the frame. Average the two.
+    values = spoken.values.copy()
+    steps = min(len(values), len(heard.values))
+    shaped = values[:steps, 0]
+    allowed = np.clip(shaped / CLOSURE_OPENING, 0.0, 1.0)  # p/b/m stay shut whatever the level
+    values[:steps, 0] = (1.0 - AUDIO_OPENING_SHARE) * shaped + (
+        AUDIO_OPENING_SHARE * heard.values[:steps, 0] * allowed)
+    return MouthTrack(values, spoken.rate_hz)
 
 
 def _shape_tuple(phoneme: str) -> tuple[float, float, float]:

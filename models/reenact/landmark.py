@@ -60,7 +60,7 @@ EYES = (((37, 41), (38, 40)), ((43, 47), (44, 46)))  # image-left eye, image-rig
 # Landmark detectors see only part of a blink: the eyelid gap of a fully shut eye
 # re-measures at roughly half the open gap. So a gap drop of this fraction counts as
 # fully closed.
-FULL_BLINK_DROP = 0.5
+FULL_BLINK_DROP = 0.4
 PACKED_EXPRESSION = 136
 
 
@@ -76,7 +76,7 @@ class ReenactSettings:
     max_shift_iod: float = 0.25
     ring_margin: float = 0.35
     feather_iod: float = 0.12
-    min_cutoff_hz: float = 10.0  # speech moves the mouth at 3-6 Hz: do not filter that out
+    min_cutoff_hz: float = 25.0  # the tracker already smooths; keep 3-6 Hz speech and blinks
     beta: float = 0.5
     paint_interior: bool = True
 

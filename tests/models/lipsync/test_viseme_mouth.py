@@ -81,3 +81,14 @@ def test_bad_inputs_are_refused() -> None:
         track_from_timings([PhonemeTiming("a", 1.0, 0.5)])
     silent = track_from_audio(np.zeros(16_000, np.float32), 16_000)
     assert silent.values[:, 0].max() == 0.0
+
+
+def test_loud_bilabials_stay_shut_when_timings_are_given() -> None:
+    rate = 16_000
+    t = np.arange(int(1.5 * rate)) / rate
+    audio = (0.3 * np.sin(2 * np.pi * 180 * t)).astype(np.float32)  # loud all the way
+    timings = [PhonemeTiming("a", 0.2, 0.5), PhonemeTiming("m", 0.5, 0.9),
+               PhonemeTiming("a", 0.9, 1.2)]
+    track = mouth_track(audio, rate, timings=timings)
+    opening = track.at(np.array([0.35, 0.7, 1.05]))[:, 0]
+    assert opening[1] < 0.1 < 0.5 < min(opening[0], opening[2])
