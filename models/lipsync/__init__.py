@@ -39,12 +39,15 @@ __all__ = [
 
 
 def get_lipsync(
-    name: LipSyncName | str = "auto", *, models_dir: Path | None = None, prefer_gpu: bool = True
+    name: LipSyncName | str = "auto", *, models_dir: Path | None = None, prefer_gpu: bool = True,
+    commercial: bool = False, acknowledged: frozenset[str] = frozenset(),
 ) -> LipSync:
-    """A lip-sync engine by name; ``auto`` picks wav2lip only when it can run well."""
+    """A lip-sync engine by name; ``auto`` picks wav2lip only when it can run well (and,
+    in a commercial studio, only when its non-commercial licence is acknowledged)."""
     from models.lipsync import registry
 
-    return registry.create(name, models_dir=models_dir, prefer_gpu=prefer_gpu)
+    return registry.create(name, models_dir=models_dir, prefer_gpu=prefer_gpu,
+                           commercial=commercial, acknowledged=acknowledged)
 
 
 def available_lipsync(*, models_dir: Path | None = None) -> tuple[str, ...]:

@@ -82,19 +82,40 @@ def _torch_device_ok(*, prefer_gpu: bool) -> tuple[bool, str]:
     return False, f"no CUDA device (set {CPU_OPT_IN_ENV}=1 to run wav2lip on the CPU)"
 
 
+def _wav2lip_licence_ok(*, commercial: bool, acknowledged: frozenset[str]) -> None:
+    """Wav2Lip's weights are research/non-commercial: a commercial studio must say so."""
+    from models.lipsync.wav2lip.checkpoint import WEIGHTS
+    from models.store import assert_commercial_ok
+
+    assert_commercial_ok(WEIGHTS, commercial=commercial, acknowledged=set(acknowledged))
+
+
 def choose(
-    name: str = "auto", *, models_dir: Path | None = None, prefer_gpu: bool = True
+    name: str = "auto", *, models_dir: Path | None = None, prefer_gpu: bool = True,
+    commercial: bool = False, acknowledged: frozenset[str] = frozenset(),
 ) -> LipSyncChoice:
-    """Resolve `name` (``auto`` included) to a concrete backend, with the reason."""
+    """Resolve `name` (``auto`` included) to a concrete backend, with the reason.
+
+    ``commercial``/``acknowledged`` come from the studio config: asking for wav2lip by
+    name in a commercial studio without acknowledging its licence is refused; ``auto``
+    then falls back to viseme and says why.
+    """
     if name not in LIPSYNC_NAMES:
         raise BadInput(f"unknown lip-sync engine {name!r}",
                        hint=f"choose one of: {', '.join(LIPSYNC_NAMES)}")
     if name != "auto":
         checkpoint = wav2lip_checkpoint(models_dir) if name == "wav2lip" else None
+        if name == "wav2lip":
+            _wav2lip_licence_ok(commercial=commercial, acknowledged=acknowledged)
         return LipSyncChoice(name, "asked for by name", checkpoint)
     checkpoint = wav2lip_checkpoint(models_dir)
     if checkpoint is None:
         return LipSyncChoice("viseme", "no wav2lip checkpoint in the models dir")
+    try:
+        _wav2lip_licence_ok(commercial=commercial, acknowledged=acknowledged)
+    except BadInput:
+        return LipSyncChoice("viseme", "wav2lip checkpoint found but its licence is "
+                                       "non-commercial and not acknowledged in config")
     ok, why = _torch_device_ok(prefer_gpu=prefer_gpu)
     if not ok:
         return LipSyncChoice("viseme", f"wav2lip checkpoint found but {why}")
@@ -136,10 +157,12 @@ def check_engine(engine: object, *, expected_name: str) -> LipSync:
 
 
 def create(
-    name: str = "auto", *, models_dir: Path | None = None, prefer_gpu: bool = True
+    name: str = "auto", *, models_dir: Path | None = None, prefer_gpu: bool = True,
+    commercial: bool = False, acknowledged: frozenset[str] = frozenset(),
 ) -> LipSync:
     """Build the backend `name` resolves to, checked against the contract."""
-    choice = choose(name, models_dir=models_dir, prefer_gpu=prefer_gpu)
+    choice = choose(name, models_dir=models_dir, prefer_gpu=prefer_gpu,
+                    commercial=commercial, acknowledged=acknowledged)
     LOG.debug("lip-sync: %s (%s)", choice.name, choice.reason)
     if choice.name == "wav2lip":
         engine = _build_wav2lip(choice, models_dir=models_dir, prefer_gpu=prefer_gpu)

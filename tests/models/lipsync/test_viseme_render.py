@@ -229,3 +229,23 @@ def test_registry_picks_viseme_without_weights(tmp_path: Path,
         opted = choose("auto", models_dir=tmp_path, prefer_gpu=False)
         assert opted.name == "wav2lip" and opted.checkpoint is not None
         assert opted.checkpoint.name == "wav2lip_gan.pth"
+
+
+def test_commercial_studio_needs_to_acknowledge_wav2lip(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """Wav2Lip weights are research/non-commercial: refused by name, skipped by auto."""
+    import pytest as _pytest
+
+    from likeness.errors import BadInput
+    from models.lipsync import registry
+
+    folder = tmp_path / "wav2lip"
+    folder.mkdir()
+    (folder / "wav2lip.pth").write_bytes(b"placeholder: choice only, never loaded")
+    monkeypatch.setattr(registry, "_torch_device_ok", lambda prefer_gpu: (True, "test"))
+    with _pytest.raises(BadInput, match="not licensed for commercial use"):
+        registry.choose("wav2lip", models_dir=tmp_path, commercial=True)
+    assert registry.choose("auto", models_dir=tmp_path, commercial=True).name == "viseme"
+    ok = registry.choose("auto", models_dir=tmp_path, commercial=True,
+                         acknowledged=frozenset({"wav2lip"}))
+    assert ok.name == "wav2lip"
+    assert registry.choose("wav2lip", models_dir=tmp_path, commercial=False).name == "wav2lip"
