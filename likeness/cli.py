@@ -437,6 +437,40 @@ def stamp(
 
 
 @app.command()
+def dub(
+    video: Annotated[Path, typer.Argument(help="The performer's video.", metavar="VIDEO")],
+    language: Annotated[str, typer.Option("--language", help="Target language, e.g. es.")],
+    out: Annotated[Path, typer.Option("--out", help="OUT.mp4")],
+    performer: Annotated[str, typer.Option("--performer", help="Whose likeness is altered.")],
+    script: Annotated[Path | None, typer.Option(
+        "--script", help="Target-language subtitles (.srt/.vtt); else ASR + MT.")] = None,
+    voice: Annotated[str | None, typer.Option("--voice")] = None,
+    lipsync: Annotated[str, typer.Option("--lipsync", help="auto|wav2lip|viseme|none")] = "auto",
+    production: Annotated[str | None, typer.Option("--production")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Dub a video into another language with lip-synced speech (a Prefect flow)."""
+    from flows.dub import DubRequest, run_dub
+
+    studio = _studio()
+    # validate everything cheap first: a typo must not wait for a Prefect server
+    DubRequest.build(video=video, language=language, out=out, script=script,
+                     performer=performer, voice=voice, lipsync=lipsync, production=production)
+    if not as_json:
+        stderr.print(f"dubbing {video.name} into {language} (Prefect flow; the first run in a "
+                     "process starts a local server)…")
+    result = run_dub(studio, video=video, language=language, out=out, script=script,
+                     performer=performer, voice=voice, lipsync=lipsync, production=production)
+
+    def render() -> None:
+        stdout.print(f"[bold green]published[/] {result.out}  render {result.render_id}")
+        stdout.print(f"  {len(result.cues)} cues, {len(result.cues_not_fitting)} not fitting; "
+                     f"engines {', '.join(result.engines)}")
+
+    emit(result.model_dump(mode="json"), as_json=as_json, render=render)
+
+
+@app.command()
 def verify(file: Annotated[Path, typer.Argument(help="Media file to check.")],
            as_json: JsonOpt = False) -> None:
     """intact (0) | derived (5) | tampered (4) | unknown (6): manifest, watermark, ledger."""

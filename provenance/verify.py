@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from consent.registry import Registry
 from consent.signing import VerifyKey
-from likeness.errors import IntegrityFailure, LikenessError
+from likeness.errors import BadInput, IntegrityFailure, LikenessError
 from media.audio import load_audio
 from media.decode import iter_frames
 from media.probe import probe
@@ -125,8 +125,15 @@ def _manifest_summary(report: ManifestReport) -> dict[str, Any]:
 def verify_file(path: Path, *, session: Session, studio_key: VerifyKey,
                 trust_anchor_pem: bytes, watermark_key: bytes) -> VerifyReport:
     manifest = read_manifest(path, trust_anchor_pem=trust_anchor_pem)
-    video_wm, audio_wm = detect_watermarks(path, watermark_key)
     reasons: list[str] = []
+    try:
+        video_wm, audio_wm = detect_watermarks(path, watermark_key)
+    except BadInput as exc:
+        if not manifest.present:
+            raise  # not ours and not readable: bad input
+        # a file that carries our manifest but no longer decodes was damaged or edited
+        reasons.append(f"the media no longer decodes: {exc.message}")
+        video_wm = audio_wm = WatermarkFinding.of(None)
     ledger_claim = manifest.assertions.get("studio.likeness.ledger") if manifest.present else None
     wm_ids = {w.render_id for w in (video_wm, audio_wm) if w.found}
     claimed = ledger_claim.get("render_id") if isinstance(ledger_claim, dict) else None

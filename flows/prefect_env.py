@@ -1,0 +1,134 @@
+"""Prefect, offline and quiet: the one place the render flows import Prefect from.
+
+Why a module of its own: Prefect reads its logging level and telemetry switches
+when it is first imported, so the offline defaults must be in the environment
+*before* ``import prefect``. Importing ``flow``/``task`` from here guarantees that
+order (the CLI imports ``flows.dub`` only inside the ``dub`` command, so
+``likeness --help`` and the consent commands never pay for Prefect).
+
+What the defaults do (measured on this machine, see docs STACK "Prefect 3 offline"):
+no outside traffic (``DO_NOT_TRACK``, server analytics off), a start-up timeout
+long enough for a temporary local server on two cores, quiet logs, and no block
+registration at server start (~2 s saved). A variable the user already set wins.
+
+``offline_prefect(home=...)`` is the per-run part: Prefect's state lives in the
+studio home (``$LIKENESS_HOME/prefect``) and the flow heartbeat thread, whose join
+costs ~1 s per synchronous run, is off. Without ``PREFECT_API_URL`` Prefect starts
+its temporary local server (ephemeral mode); with it, the user's server is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from likeness.errors import LikenessError
+
+OFFLINE_ENV_DEFAULTS: dict[str, str] = {
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
+}
+PREFECT_SUBDIR = "prefect"
+
+
+def apply_offline_env() -> dict[str, str]:
+    """Put the offline defaults into ``os.environ`` (keeping any value already set)."""
+    return {name: os.environ.setdefault(name, value)
+            for name, value in OFFLINE_ENV_DEFAULTS.items()}
+
+
+apply_offline_env()
+
+from prefect import flow, task  # noqa: E402  (must follow the environment defaults)
+from prefect.cache_policies import NONE as NO_CACHE  # noqa: E402
+
+__all__ = [
+    "NO_CACHE",
+    "OFFLINE_ENV_DEFAULTS",
+    "apply_offline_env",
+    "flow",
+    "offline_prefect",
+    "prefect_home",
+    "task",
+]
+
+
+def prefect_home(likeness_home: Path) -> Path:
+    """Where Prefect keeps its database and logs for a studio."""
+    return likeness_home / PREFECT_SUBDIR
+
+
+class _HideExpectedErrors(logging.Filter):
+    """Drop Prefect's console records about a user-facing `LikenessError`.
+
+    Prefect logs every failed task and flow run with its traceback; for bad input or
+    a denied consent the CLI prints one ``error:`` line instead. Only the console
+    handler is filtered: the API log handler still receives the records, so the run
+    history in Prefect keeps them. Other errors (bugs) still print in full.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("prefect"):
+            return True
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, LikenessError):
+            return False
+        message = record.getMessage()
+        return not any(f"{name}:" in message or f"{name}(" in message
+                       for name in _error_names())
+
+
+def _error_names() -> set[str]:
+    names: set[str] = set()
+    pending: list[type] = [LikenessError]
+    while pending:
+        cls = pending.pop()
+        names.add(cls.__name__)
+        pending.extend(cls.__subclasses__())
+    return names
+
+
+def _console_handlers() -> list[logging.Handler]:
+    """Prefect puts its console handler on the root logger; take every non-API one."""
+    handlers: list[logging.Handler] = []
+    for name in ("", "prefect", "prefect.flow_runs", "prefect.task_runs"):
+        for handler in logging.getLogger(name).handlers:
+            if type(handler).__name__ != "APILogHandler" and handler not in handlers:
+                handlers.append(handler)
+    return handlers
+
+
+@contextmanager
+def offline_prefect(*, home: Path, quiet_expected_errors: bool = True) -> Iterator[None]:
+    """Run flows inside with the studio's Prefect home and no heartbeat thread.
+
+    ``PREFECT_HOME`` from the environment wins over the studio default, so a user
+    can share one Prefect home (or a long-lived server) between studios.
+    """
+    from prefect.settings import (
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        PREFECT_HOME,
+        temporary_settings,
+    )
+
+    updates: dict[object, object] = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    if "PREFECT_HOME" not in os.environ:
+        folder = prefect_home(home)
+        folder.mkdir(parents=True, exist_ok=True)
+        updates[PREFECT_HOME] = folder
+    hider = _HideExpectedErrors() if quiet_expected_errors else None
+    handlers = _console_handlers() if hider is not None else []
+    for handler in handlers:
+        handler.addFilter(hider)  # type: ignore[arg-type]
+    try:
+        with temporary_settings(updates=updates):  # type: ignore[arg-type]
+            yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(hider)  # type: ignore[arg-type]

@@ -1,0 +1,26 @@
+"""`likeness dub` refuses bad input before starting any flow (fast, clear errors)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cli_helpers import run_cli
+
+
+@pytest.mark.parametrize("args,message", [
+    (["missing.mp4", "--language", "es"], "missing.mp4"),
+    (["{clip}", "--language", "xx-QQ"], "language"),
+    (["{clip}", "--language", "es", "--lipsync", "magic"], "magic"),
+])
+def test_dub_bad_input(sqlite_home: Path, tmp_path: Path, args: list[str],
+                       message: str) -> None:
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\x00" * 100)
+    out = tmp_path / "out.mp4"
+    argv = [a.replace("{clip}", str(clip)) for a in args]
+    r = run_cli("dub", *argv, "--performer", "ava", "--out", out)
+    assert r.code == 2, (r.out, r.err)
+    assert r.err.startswith("error: ") and message in r.err
+    assert "Traceback" not in r.err
+    assert not out.exists()

@@ -1,0 +1,250 @@
+"""`likeness dub` as a Prefect flow: a real run on a generated face clip, plus the refusals.
+
+Media: a fictional flare-game portrait animated by ffmpeg with espeak-ng English speech
+(tests/media_factory.py); the Spanish lines are a two-cue SRT written here. Prefect runs
+against the test harness's temporary server (started once for the module).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_helpers import run_cli
+from media_factory import face_clip
+from people import add_performer, registered_grant
+
+from flows.dub import (
+    DubRequest,
+    FittedLine,
+    Lines,
+    mix_soundtrack,
+    run_dub,
+    synthesize_lines,
+)
+from likeness.errors import BadInput, ConsentDenied
+from media.audio import AudioTrack, load_audio
+from media.probe import probe
+from media.subtitles import Cue
+from models.tts import PhonemeTiming, Speech
+
+SPANISH_SRT = """1
+00:00:00,300 --> 00:00:01,700
+Hola, soy Ava.
+
+2
+00:00:02,000 --> 00:00:03,800
+Este vídeo está doblado con permiso.
+"""
+RATE_HZ = 16_000
+
+
+@pytest.fixture(scope="module")
+def prefect_server() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return face_clip(tmp_path_factory.mktemp("media") / "ava.mp4", seconds=4.0)
+
+
+@pytest.fixture
+def studio(sqlite_home: Path, tmp_path: Path) -> Iterator[object]:
+    """A studio with performer ava and a Spanish dubbing + lip-sync grant."""
+    from likeness.settings import load_settings
+    from likeness.studio import Studio
+
+    key = add_performer(tmp_path)
+    registered_grant(tmp_path, key, "ava", "--language", "es", "--max-renders", "5")
+    opened = Studio(load_settings())
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def script(tmp_path: Path) -> Path:
+    path = tmp_path / "lines.es.srt"
+    path.write_text(SPANISH_SRT, encoding="utf-8")
+    return path
+
+
+def _dub(studio: object, video: Path, out: Path, **options: object) -> object:
+    args: dict[str, object] = {"language": "es", "script": None, "performer": "ava",
+                               "voice": None, "lipsync": "viseme", "production": None}
+    args.update(options)
+    return run_dub(studio, video=video, out=out, **args)  # type: ignore[arg-type]
+
+
+def test_dub_publishes_a_verifiable_lip_synced_render(
+        prefect_server: None, studio: object, clip: Path, script: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out" / "ava.es.mp4"
+    out.parent.mkdir()
+    result = _dub(studio, clip, out, script=script)
+
+    assert out.is_file() and result.out == out.absolute()
+    assert [c.index for c in result.cues] == [1, 2]
+    assert result.cues_not_fitting == tuple(c.index for c in result.cues if not c.fits)
+    assert result.frames_lipsynced is not None
+    assert result.frames_lipsynced > result.frames // 2  # the face is on screen throughout
+    assert result.translated is False and result.source_language == "und"
+    assert {"lipsync:viseme", "tts:espeak-ng", "face:dlib", "mt:script"} <= set(result.engines)
+    assert {"probe", "script", "consent", "tts", "mix", "render+publish"} <= set(result.stages_s)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["ava.es.mp4"]  # no temp files
+
+    report = run_cli("verify", out, "--json")
+    assert report.code == 0, report.out
+    assert report.json()["status"] == "intact"
+    assert report.json()["render_id"] == result.render_id
+
+    entries = run_cli("audit", "show", "--render", result.render_id, "--json").json()["entries"]
+    published = [e for e in entries if e["kind"] == "render_published"]
+    assert len(published) == 1
+    assert published[0]["payload"]["decision_id"] == result.decision_id
+    assert published[0]["payload"]["language"] == "es"
+    assert "lipsync:viseme" in published[0]["payload"]["engines"]
+
+    source, dubbed = probe(clip), probe(out)
+    assert abs(dubbed.duration_s - source.duration_s) < 0.15
+    assert dubbed.require_video().frame_count == result.frames
+
+    before, rate = load_audio(clip, sample_rate=RATE_HZ, mono=True)
+    after, _ = load_audio(out, sample_rate=rate, mono=True)
+    n = min(len(before), len(after))
+    a, b = before[:n, 0], after[:n, 0]
+    correlation = float(np.corrcoef(a, b)[0, 1])
+    assert correlation < 0.9, "the dubbed audio should not be the original soundtrack"
+    assert float(np.sqrt(np.mean(b ** 2))) > 1e-3  # and it is not silent
+
+
+def test_denied_language_raises_and_writes_nothing(
+        prefect_server: None, studio: object, clip: Path, script: Path, tmp_path: Path) -> None:
+    out = tmp_path / "denied.mp4"
+    with pytest.raises(ConsentDenied) as denied:
+        _dub(studio, clip, out, language="fr", script=script)
+    assert denied.value.reasons
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".denied")]
+
+
+def test_video_without_audio_is_bad_input(
+        prefect_server: None, studio: object, script: Path, tmp_path: Path) -> None:
+    silent = face_clip(tmp_path / "silent.mp4", seconds=2.0, audio=False)
+    out = tmp_path / "silent.es.mp4"
+    with pytest.raises(BadInput, match="no audio track"):
+        _dub(studio, silent, out, script=script)
+    assert not out.exists()
+
+
+def test_failure_after_the_decision_is_logged_and_writes_nothing(
+        prefect_server: None, studio: object, clip: Path, script: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import flows.dub
+
+    def broken_fit(*_args: object, **_kwargs: object) -> object:
+        raise BadInput("simulated failure while fitting speech")
+
+    monkeypatch.setattr(flows.dub, "fit_to_slot", broken_fit)
+    out = tmp_path / "broken.mp4"
+    with pytest.raises(BadInput, match="simulated failure"):
+        _dub(studio, clip, out, script=script)
+    assert not out.exists()
+    last = run_cli("audit", "show", "--json").json()["entries"][-1]
+    assert last["kind"] == "render_failed"
+    assert last["payload"]["stage"] == "dub:tts" and last["payload"]["output"] == "broken.mp4"
+
+
+@pytest.mark.slow
+def test_without_a_script_speech_is_recognized_and_translated(
+        prefect_server: None, studio: object, clip: Path, tmp_path: Path) -> None:
+    """faster-whisper (packaged base weights) hears the English clip; apertium en->es."""
+    from models.asr import find_model_dir
+    from models.mt import installed_pairs
+
+    try:
+        find_model_dir("base")
+    except BadInput:
+        pytest.skip("multilingual whisper base weights are not installed")
+    if "eng-spa" not in installed_pairs():
+        pytest.skip("Debian apertium-eng-spa is not installed")
+    out = tmp_path / "asr.es.mp4"
+    result = _dub(studio, clip, out, lipsync="none")
+    assert out.is_file()
+    assert result.translated and result.source_language == "en"
+    assert {"mt:apertium", "lipsync:none"} <= set(result.engines)
+    assert any(w in " ".join(c.text for c in result.cues).lower()
+               for w in ("hola", "esto", "prueba", "voz"))
+    assert result.frames_lipsynced in (0, None)
+
+
+# -- fast checks without Prefect or media --------------------------------------------------
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("lipsync", "magic", "dub lipsync"),
+    ("language", "xx-nope", "dub language"),
+    ("out", "out.mov", r"must be an \.mp4 file"),
+    ("out", "missing/out.mp4", "folder .* does not exist"),
+    ("out", "in.mp4", "would overwrite the input"),
+    ("video", "absent.mp4", "cannot read video .*absent.mp4: no such file"),
+    ("script", "absent.srt", "cannot read script .*absent.srt: no such file"),
+])
+def test_request_refuses_bad_options(tmp_path: Path, option: str, value: str,
+                                     message: str) -> None:
+    (tmp_path / "in.mp4").write_bytes(b"")
+    options: dict[str, object] = {"video": tmp_path / "in.mp4", "language": "es",
+                                  "out": tmp_path / "out.mp4", "performer": "ava"}
+    options[option] = value if option in ("lipsync", "language") else tmp_path / value
+    with pytest.raises(BadInput, match=message):
+        DubRequest.build(**options)
+
+
+def test_request_uses_follow_the_lipsync_choice(tmp_path: Path) -> None:
+    (tmp_path / "in.mp4").write_bytes(b"")
+    base = {"video": tmp_path / "in.mp4", "language": "ES", "out": tmp_path / "o.mp4",
+            "performer": "ava"}
+    assert [u.value for u in DubRequest.build(**base, lipsync="viseme").uses] == [
+        "dubbing", "lip_sync"]
+    assert [u.value for u in DubRequest.build(**base, lipsync="none").uses] == ["dubbing"]
+    assert DubRequest.build(**base).language == "es"
+
+
+class _FakeTTS:
+    """One second of tone per line, with two phonemes: enough to check the placement."""
+
+    name = "fake"
+
+    def synthesize(self, text: str, *, language: str, voice: str | None = None) -> Speech:
+        seconds = 1.0 if "short" in text else 3.0
+        t = np.arange(int(seconds * RATE_HZ)) / RATE_HZ
+        samples = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+        return Speech(samples=samples, sample_rate=RATE_HZ, phonemes=(
+            PhonemeTiming("a", 0.0, seconds / 2), PhonemeTiming("m", seconds / 2, seconds)))
+
+
+def test_lines_are_fitted_placed_and_timed() -> None:
+    lines = Lines(cues=(Cue(1, 0.5, 2.0, "short"), Cue(2, 2.0, 3.0, "far too long")),
+                  source_language="und", translated=False, engines=())
+    fitted: tuple[FittedLine, ...] = synthesize_lines.fn(
+        lines, engine=_FakeTTS(), language="es", voice=None, sample_rate=RATE_HZ,
+        duration_s=4.0)
+    first, second = fitted
+    assert first.report.fits and first.report.ratio == 1.0
+    assert first.start_sample == int(0.5 * RATE_HZ)
+    assert first.phonemes[0].start_s == pytest.approx(0.5)  # offset by the cue's start
+    assert not second.report.fits and second.report.overflow_s > 0  # 3 s into a 1 s slot
+    assert len(second.samples) == 2 * RATE_HZ  # runs on to the end of the video, no further
+    assert second.phonemes[-1].end_s <= 4.0 + 1e-6
+
+    original = AudioTrack(np.full((4 * RATE_HZ, 2), 0.05, dtype=np.float32), RATE_HZ)
+    soundtrack = mix_soundtrack.fn(original, fitted)
+    assert soundtrack.mixed.samples.shape == original.samples.shape
+    assert len(soundtrack.timings) == len(first.phonemes) + len(second.phonemes)
+    silent_head = soundtrack.speech[: int(0.4 * RATE_HZ)]
+    assert float(np.abs(silent_head).max()) == 0.0  # nothing spoken before the first cue
+    assert float(np.abs(soundtrack.speech[RATE_HZ:2 * RATE_HZ]).max()) > 0.05
