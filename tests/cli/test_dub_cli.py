@@ -11,7 +11,7 @@ from cli_helpers import run_cli
 @pytest.mark.parametrize("args,message", [
     (["missing.mp4", "--language", "es"], "missing.mp4"),
     (["{clip}", "--language", "xx-QQ"], "language"),
-    (["{clip}", "--language", "es", "--lipsync", "magic"], "magic"),
+    (["{clip}", "--language", "es", "--lipsync", "magic"], "--lipsync is one of auto"),
 ])
 def test_dub_bad_input(sqlite_home: Path, tmp_path: Path, args: list[str],
                        message: str) -> None:
