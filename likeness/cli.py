@@ -649,8 +649,8 @@ def demo(out: Annotated[Path | None, typer.Option("--out", help="Folder for the 
 
     result = run_demo(out or Path("demo-out"), as_json=as_json)
     emit(result, as_json=as_json, render=lambda: stdout.print(
-        f"\n[bold green]demo complete[/]: published {result['published']} "
-        f"(render {result['render_id']}); studio home {result['home']}" if result["ok"]
+        f"\n[bold green]demo complete[/]: published {result['published']} and the Spanish "
+        f"dub {result['dubbed']}; studio home {result['home']}" if result["ok"]
         else "[bold red]demo finished with unexpected results[/]"))
     if not result["ok"]:
         raise InternalError("the demo did not end as expected: " + str(result["verify"]))

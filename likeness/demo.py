@@ -23,6 +23,14 @@ from media.ffmpeg import run_ffmpeg
 from provenance.ledger.log import verify_ledger
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
+SPANISH_SCRIPT = """1
+00:00:00,300 --> 00:00:01,900
+Hola, soy un personaje ficticio.
+
+2
+00:00:02,000 --> 00:00:03,800
+Este vídeo está doblado con permiso firmado.
+"""
 DEMO_FACE = ASSETS / "faces" / "female01.png"
 
 
@@ -111,7 +119,7 @@ def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
         source = _source_clip(scratch)
         step("source clip made from the portrait (ffmpeg) with espeak-ng speech",
              f"{source.name}, 4 s 720p")
-        published = out / "intro-es.mp4"
+        published = out / "intro-stamped.mp4"
         published.unlink(missing_ok=True)
         decision, receipt = stamp_file(studio, source=source, performer_id="ava",
                                        uses=[Use.DUBBING, Use.LIP_SYNC], language="es",
@@ -130,6 +138,20 @@ def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
         statuses["one byte changed"] = _verify(studio, tampered, step, "one byte changed")
         statuses["the source"] = _verify(studio, source, step, "the unmarked source clip")
 
+        from flows.dub import run_dub
+
+        dubbed = out / "intro-es.mp4"
+        dubbed.unlink(missing_ok=True)
+        script = scratch / "intro.es.srt"
+        script.write_text(SPANISH_SCRIPT, encoding="utf-8")
+        step("dubbing into Spanish with viseme lip-sync (a Prefect flow)", "starting…")
+        result = run_dub(studio, video=source, language="es", out=dubbed, script=script,
+                         performer="ava", lipsync="viseme", production="demo-intro")
+        step("dubbed and published", f"{dubbed}  render {result.render_id}, "
+             f"{result.frames_lipsynced}/{result.frames} frames lip-synced",
+             render_id=result.render_id, out=str(dubbed))
+        statuses["dubbed"] = _verify(studio, dubbed, step, "the Spanish dub")
+
     studio.revoke(gid, key=key, reason="demo: the performer withdraws consent")
     step("performer revoked the grant", gid)
     denied_revoked = not ask("es", "demo-intro")
@@ -139,9 +161,10 @@ def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
          entries=audit.entries)
     ok = (allowed_es and denied_fr and denied_other and denied_revoked and statuses == {
         "published": "intact", "re-encoded": "derived", "one byte changed": "tampered",
-        "the source": "unknown"})
+        "the source": "unknown", "dubbed": "intact"})
     return {"ok": ok, "home": str(studio.settings.home), "grant_id": gid,
             "published": str(published), "render_id": decision.render_id,
+            "dubbed": str(dubbed), "dub_render_id": result.render_id,
             "verify": statuses, "ledger_entries": audit.entries, "steps": step.log}
 
 
