@@ -84,3 +84,22 @@ def test_bad_public_key(sqlite_home: Path, tmp_path: Path) -> None:
     r = run_cli("performer", "add", "--id", "ava", "--name", "A", "--face",
                 FACES / "female01.png", "--public-key", junk)
     assert r.code == 2 and "not a PEM public key" in r.err
+
+
+def test_voice_reference(sqlite_home: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    wav = tmp_path / "voice.wav"
+    subprocess.run(["espeak-ng", "-w", str(wav), "A short reference."], check=True)
+    key = _key(tmp_path)
+    base = ["performer", "add", "--id", "ava", "--name", "Ava", "--face", FACES / "female01.png",
+            "--public-key", f"{key}.pub"]
+    bad = tmp_path / "voice-bad.wav"
+    bad.write_text("not audio")
+    before = snapshot_db()
+    r = run_cli(*base, "--voice", bad)
+    assert r.code == 2 and "cannot read voice file" in r.err
+    assert snapshot_db() == before
+    r = run_cli(*base, "--voice", wav)
+    assert r.code == 0, r.err
+    assert run_cli("performer", "list", "--json").json()["performers"][0]["has_voice"] is True

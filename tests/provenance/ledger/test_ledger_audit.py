@@ -158,3 +158,20 @@ def test_eight_concurrent_writers_keep_a_valid_log(home: Path) -> None:
     r = run_cli("audit", "verify", "--json")
     assert r.code == 0, r.err
     assert r.json()["entries"] == before + 8 * per_process
+
+
+def test_high_bit_render_ids_round_trip(home: Path) -> None:
+    """Render ids are unsigned 64-bit; the BIGINT column stores them two's-complement."""
+    from likeness.settings import load_settings
+    from likeness.studio import Studio
+    from provenance.ledger.log import entries_for_render
+
+    studio = Studio(load_settings())
+    for rid in ("ffffffffffffffff", "8000000000000000", "0000000000000001"):
+        with studio.session() as session:
+            studio.ledger.record(session, "render_published", {"render_id": rid})
+        with studio.session() as session:
+            rows = entries_for_render(session, int(rid, 16))
+        assert [json.loads(r.body)["payload"]["render_id"] for r in rows] == [rid]
+    studio.close()
+    assert run_cli("audit", "verify").code == 0
