@@ -131,7 +131,8 @@ class PublishFailed(LikenessError):
     """Wraps an unexpected error with the stage it happened in (exit 1)."""
 
 
-def _check_destination(out: Path) -> Path:
+def check_destination(out: Path) -> Path:
+    """Refuse a destination we could never publish to (before any render work)."""
     out = out.absolute()
     if out.suffix.lower() != ".mp4":
         raise BadInput(f"output {out} must be an .mp4 file")
@@ -264,7 +265,7 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
     if not decision.allowed or not decision.render_id:
         raise ConsentDenied("publish refused: the consent decision does not allow this render",
                             reasons=list(decision.reasons))
-    out = _check_destination(out)
+    out = check_destination(out)
     render_id = int(decision.render_id, 16)
     studio_cfg = ctx.settings.studio
     label = (LabelSpec(text=studio_cfg.label.text.format(studio=studio_cfg.studio_name),

@@ -15,7 +15,13 @@ import numpy as np
 
 from consent.models import Decision, RenderRequest, Use
 from flows.faces import source_embeddings
-from flows.publish import PublishContext, PublishReceipt, Rendered, publish
+from flows.publish import (
+    PublishContext,
+    PublishReceipt,
+    Rendered,
+    check_destination,
+    publish,
+)
 from likeness.errors import ConsentDenied
 from media.audio import AudioTrack, load_audio
 from media.decode import iter_frames
@@ -33,6 +39,7 @@ def stamp_file(ctx: StampContext, *, source: Path, performer_id: str, uses: list
                face_engine: str = "dlib",
                on_frame: Callable[[int], None] | None = None) -> tuple[Decision, PublishReceipt]:
     """``on_frame(total_frames)`` is called once per frame published (progress display)."""
+    out = check_destination(out)  # before the gate takes a render from the budget
     info = probe(source)
     video = info.require_video()
     engine = get_face_engine(face_engine)

@@ -175,3 +175,13 @@ def test_unlabelled_studio_records_it(studio_with_grant: tuple, clip: Path, tmp_
     assert r.code == 0, r.err
     assert r.json()["visible_label"] is False
     assert json.dumps(_last_entry()["payload"]).count('"visible_label": false') == 1
+
+
+def test_bad_destination_is_refused_before_the_gate(studio_with_grant: tuple, clip: Path,
+                                                    tmp_path: Path) -> None:
+    before = run_cli("consent", "list", "--json").json()["grants"][0]["renders_used"]
+    for out in (tmp_path / "x.mov", tmp_path / "missing-folder" / "x.mp4"):
+        r = _stamp(clip, out)
+        assert r.code == 2 and r.err.startswith("error: "), r.err
+        assert not out.exists()
+    assert run_cli("consent", "list", "--json").json()["grants"][0]["renders_used"] == before
