@@ -21,6 +21,7 @@ writes outputs another way (tests/flows/test_publish_invariant.py checks).
 from __future__ import annotations
 
 import logging
+import mimetypes
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, suppress
@@ -214,8 +215,11 @@ def manifest_for(rendered: Rendered, decision: Decision, entry: LedgerEntry,
     actions.append(C2paAction(action=WATERMARK_ACTION, parameters={
         "description": f"{WATERMARK_ALGORITHM} video and {AUDIO_WATERMARK_ALGORITHM} audio "
                        "watermark carrying the render id"}))
-    ingredient = (C2paIngredientSpec(path=rendered.source, title=rendered.source.name)
-                  if rendered.source is not None else None)
+    ingredient = None
+    if rendered.source is not None:
+        media_type = mimetypes.guess_type(rendered.source.name)[0] or "video/mp4"
+        ingredient = C2paIngredientSpec(path=rendered.source, title=rendered.source.name,
+                                        format=media_type)
     return C2paManifestSpec(
         title=rendered.title, digital_source_type=rendered.source_type,
         actions=tuple(actions), ingredient=ingredient,

@@ -471,6 +471,30 @@ def dub(
 
 
 @app.command()
+def reenact(
+    target: Annotated[Path, typer.Option("--target", help="The performer: VIDEO or IMG.")],
+    driver: Annotated[Path, typer.Option("--driver", help="Video whose expressions drive it.")],
+    performer: Annotated[str, typer.Option("--performer")],
+    out: Annotated[Path, typer.Option("--out", help="OUT.mp4")],
+    production: Annotated[str | None, typer.Option("--production")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Transfer a driver's expressions onto a consenting performer (a Prefect flow)."""
+    from flows.reenact import ReenactRequest, run_reenact
+
+    studio = _studio()
+    ReenactRequest.build(target=target, driver=driver, performer=performer, out=out,
+                         production=production)  # cheap checks before Prefect starts
+    if not as_json:
+        stderr.print(f"reenacting {target.name} driven by {driver.name} (Prefect flow)…")
+    result = run_reenact(studio, target=target, driver=driver, performer=performer, out=out,
+                         production=production)
+    emit(result.model_dump(mode="json"), as_json=as_json, render=lambda: stdout.print(
+        f"[bold green]published[/] {result.out}  render {result.render_id}  "
+        f"{result.frames} frames"))
+
+
+@app.command()
 def verify(file: Annotated[Path, typer.Argument(help="Media file to check.")],
            as_json: JsonOpt = False) -> None:
     """intact (0) | derived (5) | tampered (4) | unknown (6): manifest, watermark, ledger."""

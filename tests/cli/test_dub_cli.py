@@ -24,3 +24,11 @@ def test_dub_bad_input(sqlite_home: Path, tmp_path: Path, args: list[str],
     assert r.err.startswith("error: ") and message in r.err
     assert "Traceback" not in r.err
     assert not out.exists()
+
+
+def test_reenact_bad_input(sqlite_home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    r = run_cli("reenact", "--target", tmp_path / "missing.png", "--driver",
+                tmp_path / "missing.mp4", "--performer", "ava", "--out", out)
+    assert r.code == 2 and r.err.startswith("error: ") and "missing" in r.err
+    assert not out.exists()

@@ -1,0 +1,373 @@
+"""`likeness reenact`: a driver's expressions on a consenting performer's face, published.
+
+The TARGET is the performer: the face that the render alters is theirs, so identity
+binding runs on the target and the grant must allow ``reenactment``. The driver is
+another person whose expressions (mouth, blinks, small head motion) drive the target.
+
+The flow only sequences small tasks:
+
+1. inputs: read the target (an image, or a video) and probe the driver video; make
+   sure the driver shows a face and pick the engines, all before consent, so that
+   bad input costs no render budget;
+2. consent: the target's face is embedded for identity binding and the gate must
+   allow ``reenactment`` for the performer (and production, when one is given);
+3. sound: the driver's audio track if it has one, else the target video's, else none;
+4. picture: driver (and target) frames stream from the decoder through the face
+   tracker and the reenactment engine straight into `flows.publish.publish`, which
+   encodes once and is the only code that writes the output. An image target gives
+   one frame per driver frame at the driver's rate; a video target keeps its own
+   frames and rate (the driver is resampled to it, and the target plays on unchanged
+   once the driver ends);
+5. a `ReenactResult` names the output, the render and decision ids, the frame counts,
+   the engines and the seconds each stage took.
+
+As in `flows.dub`, frames and samples never leave the process (no result persistence,
+no input caching), the studio reaches the tasks through a context variable rather
+than a flow parameter, and a failure after the consent decision is logged to the
+ledger as ``render_failed``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol, TypeVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from consent.models import Decision, RenderRequest, Use
+from flows.faces import embeddings_from_frames, sample_frames, source_embeddings
+from flows.prefect_env import NO_CACHE, flow, offline_prefect, task
+from flows.publish import PublishContext, PublishReceipt, Rendered, publish, record_failure
+from likeness.errors import BadInput, ConsentDenied, InternalError, LikenessError
+from media.audio import AudioTrack, load_audio
+from media.decode import iter_frames
+from media.probe import MediaInfo, probe
+from models.face import Face, FaceEngine, get_face_engine, load_image
+from models.reenact import Reenactor, get_reenactor
+from provenance.c2pa import C2paAction
+
+R = TypeVar("R")
+
+SOURCE_TYPE = "compositeWithTrainedAlgorithmicMedia"
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
+DRIVER_SAMPLED_FRAMES = 3  # enough to tell "no face at all" from a brief look-away
+IO_RETRIES = 2
+IO_RETRY_DELAY_S = 1.0
+
+TargetKind = Literal["image", "video"]
+
+
+# -- the studio, as the flow needs it ----------------------------------------------------
+
+
+class ReenactContext(PublishContext, Protocol):
+    """What reenactment needs from the studio (likeness.studio.Studio satisfies it)."""
+
+    settings: Any
+
+    def authorize(self, request: RenderRequest) -> Decision: ...
+
+
+_STUDIO: ContextVar[ReenactContext] = ContextVar("likeness_reenact_studio")
+
+
+@contextmanager
+def bound_studio(studio: ReenactContext) -> Iterator[ReenactContext]:
+    """Make ``studio`` the one the reenact tasks use in this context (thread/task local)."""
+    token = _STUDIO.set(studio)
+    try:
+        yield studio
+    finally:
+        _STUDIO.reset(token)
+
+
+def current_studio() -> ReenactContext:
+    try:
+        return _STUDIO.get()
+    except LookupError:
+        raise InternalError("the reenact flow ran without a studio",
+                            hint="call flows.reenact.run_reenact(studio, ...)") from None
+
+
+# -- request and result (the boundary models) ---------------------------------------------
+
+
+class ReenactRequest(BaseModel):
+    """The flow's parameters: JSON-friendly, so Prefect can record them as they are."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    target: Path
+    driver: Path
+    performer: str = Field(min_length=1)
+    out: Path
+    production: str | None = None
+
+    @classmethod
+    def build(cls, **options: Any) -> ReenactRequest:
+        """Validate the options; a bad one is `BadInput` naming the option."""
+        try:
+            request = cls(**options)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "options"
+            raise BadInput(f"reenact {where}: {err['msg']}") from None
+        request.check_paths()
+        return request
+
+    def check_paths(self) -> None:
+        """Refuse missing inputs and an unusable destination before Prefect even starts."""
+        for role, path in (("target", self.target), ("driver", self.driver)):
+            if not path.is_file():
+                raise BadInput(f"cannot read {role} {path}: no such file")
+        if self.out.suffix.lower() != ".mp4":
+            raise BadInput(f"output {self.out} must be an .mp4 file")
+        if not self.out.absolute().parent.is_dir():
+            raise BadInput(f"output folder {self.out.absolute().parent} does not exist")
+        for role, path in (("target", self.target), ("driver", self.driver)):
+            if self.out.absolute() == path.absolute():
+                raise BadInput(f"the output would overwrite the {role}")
+
+    @property
+    def target_kind(self) -> TargetKind:
+        return "image" if self.target.suffix.lower() in IMAGE_SUFFIXES else "video"
+
+
+class ReenactResult(BaseModel):
+    """What `run_reenact` returns (and the CLI prints with ``--json``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    out: Path
+    render_id: str
+    decision_id: str
+    grant_ids: tuple[str, ...]
+    frames: int
+    frames_changed: int | None  # frames the engine altered (None: the engine does not say)
+    engines: tuple[str, ...]
+    stages_s: dict[str, float]
+
+
+# -- values passed between tasks (in memory only) -----------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Target:
+    """The performer's footage: one image (with its face) or a probed video."""
+
+    kind: TargetKind
+    path: Path
+    image: np.ndarray | None = None  # RGB uint8, image targets only
+    face: Face | None = None  # the largest face of the image
+    info: MediaInfo | None = None  # video targets only
+
+
+@dataclass(frozen=True)
+class Engines:
+    face: FaceEngine
+    reenact: Reenactor
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (f"face:{self.face.name}", f"reenact:{self.reenact.name}")
+
+
+# -- tasks ----------------------------------------------------------------------------------
+
+
+def _retry_unless_user_error(_task: Any, _task_run: Any, state: Any) -> bool:
+    """Retry I/O hiccups, never bad input: a missing file stays missing."""
+    return not isinstance(getattr(state, "data", None), LikenessError)
+
+
+def _io_task(name: str) -> Callable[[Callable[..., R]], Any]:
+    """An idempotent read: retried on unexpected errors, results kept in memory."""
+    return task(name=name, retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY_S,
+                retry_condition_fn=_retry_unless_user_error, cache_policy=NO_CACHE,
+                persist_result=False)
+
+
+def _step_task(name: str) -> Callable[[Callable[..., R]], Any]:
+    """A step with side effects or heavy values: run once, results kept in memory."""
+    return task(name=name, cache_policy=NO_CACHE, persist_result=False)
+
+
+@_step_task("choose-engines")
+def choose_engines(*, face_engine: str) -> Engines:
+    """Resolve the engines before consent, so a missing one costs no render budget."""
+    return Engines(face=get_face_engine(face_engine), reenact=get_reenactor("auto"))
+
+
+@_io_task("read-target")
+def read_target(path: Path, *, kind: TargetKind, engine: FaceEngine) -> Target:
+    """An image is read and its face found now; a video is probed (faces come per frame)."""
+    if kind == "video":
+        info = probe(path, what="target video")
+        info.require_video()
+        return Target(kind="video", path=path, info=info)
+    image = load_image(path)
+    faces = engine.detect(image)
+    if not faces:
+        raise BadInput(f"no face found in the target {path}",
+                       hint="the target must show the performer's face")
+    largest = max(faces, key=lambda f: f.box.area)
+    return Target(kind="image", path=path, image=image, face=largest)
+
+
+@_io_task("probe-driver")
+def probe_driver(path: Path, *, engine: FaceEngine) -> MediaInfo:
+    """The driver must be a video that shows a face (refused before consent otherwise)."""
+    info = probe(path, what="driver video")
+    info.require_video()
+    frames = sample_frames(path, count=DRIVER_SAMPLED_FRAMES)
+    if not any(engine.detect(frame) for frame in frames):
+        raise BadInput(f"no face found in the driver {path}",
+                       hint="the driver video must show the face whose expressions drive "
+                            "the target")
+    return info
+
+
+@_io_task("bind-identity")
+def bind_identity(target: Target, *, engine: FaceEngine) -> tuple[tuple[float, ...], ...]:
+    """The face the render alters is the target's: that is what must be the performer."""
+    if target.image is not None:
+        return embeddings_from_frames(engine, [target.image], source=f"the target {target.path}")
+    return source_embeddings(engine, target.path)
+
+
+@_step_task("authorize")
+def authorize_reenact(request: ReenactRequest, *,
+                      embeddings: tuple[tuple[float, ...], ...]) -> Decision:
+    """Not retried: an allowed decision reserves one render from the grant's budget."""
+    decision = current_studio().authorize(RenderRequest(
+        performer_id=request.performer, uses=(Use.REENACTMENT,),
+        production=request.production, face_embeddings=embeddings,
+        purpose=f"reenact {request.target.name} driven by {request.driver.name}"))
+    if not decision.allowed:
+        raise ConsentDenied(f"consent denied for {request.performer} to reenact "
+                            f"{request.target.name}: {'; '.join(decision.reasons)}",
+                            reasons=list(decision.reasons))
+    return decision
+
+
+@_io_task("load-audio")
+def load_soundtrack(*, driver: MediaInfo, driver_path: Path, target: Target) -> AudioTrack | None:
+    """The driver's sound if it has any, else the target video's, else silence (none)."""
+    if driver.audio is not None:
+        source = driver_path
+    elif target.info is not None and target.info.audio is not None:
+        source = target.path
+    else:
+        return None
+    samples, rate = load_audio(source)
+    return AudioTrack(samples, rate)
+
+
+@_step_task("reenact-and-publish")
+def reenact_and_publish(request: ReenactRequest, *, target: Target, driver: MediaInfo,
+                        audio: AudioTrack | None, engines: Engines,
+                        decision: Decision) -> PublishReceipt:
+    """Decode once, track both faces, drive the target frame by frame, encode in `publish`."""
+    from models.face.tracking import FaceTracker
+
+    if target.kind == "video":
+        assert target.info is not None
+        timing = target.info.require_video()
+    else:
+        timing = driver.require_video()
+    fps = timing.avg_fps
+    driver_decoded = (f.rgb for f in iter_frames(request.driver, info=driver, cfr_fps=fps))
+    driver_frames, to_track = itertools.tee(driver_decoded)  # in lockstep: one frame buffered
+    driver_track = FaceTracker(engines.face, fps=fps).track(to_track)
+    if target.kind == "image":
+        assert target.image is not None
+        frames = engines.reenact.render(target.image, target.face, driver_frames, driver_track,
+                                        fps=fps)  # type: ignore[call-arg]
+    else:
+        decoded = (f.rgb for f in iter_frames(request.target, info=target.info, cfr_fps=fps))
+        target_frames, target_to_track = itertools.tee(decoded)
+        target_track = FaceTracker(engines.face, fps=fps).track(target_to_track)
+        frames = engines.reenact.render(target_frames, target_track, driver_frames,
+                                        driver_track, fps=fps)  # type: ignore[call-arg]
+    rendered = Rendered(
+        frames=frames, fps=timing.avg_rate, audio=audio, title=request.out.name,
+        source_type=SOURCE_TYPE, source=request.target,
+        actions=(C2paAction(action="c2pa.edited", parameters={
+            "description": f"facial expressions and head motion of the performer in the "
+                           f"{target.kind} {request.target.name} driven by another person's "
+                           f"video ({request.driver.name}) with the {engines.reenact.name} "
+                           "reenactment engine"}),),
+        engines=engines.names)
+    return publish(rendered, decision, ctx=current_studio(), out=request.out)
+
+
+# -- the flow -------------------------------------------------------------------------------
+
+
+class _Stopwatch:
+    """Seconds per stage, for the result (and the benchmark)."""
+
+    def __init__(self) -> None:
+        self.stages_s: dict[str, float] = {}
+
+    def run(self, stage: str, step: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        began = time.perf_counter()
+        try:
+            return step(*args, **kwargs)
+        finally:
+            self.stages_s[stage] = round(self.stages_s.get(stage, 0.0)
+                                         + time.perf_counter() - began, 3)
+
+
+def _frames_changed(engine: Reenactor) -> int | None:
+    stats = getattr(engine, "last_stats", None)  # RenderStats, set when the stream ends
+    return None if stats is None else int(stats.changed)
+
+
+@flow(name="reenact", persist_result=False, validate_parameters=True, log_prints=False)
+def reenact_flow(request: ReenactRequest) -> ReenactResult:
+    """Sequence the reenactment's tasks (see the module docstring)."""
+    studio = current_studio()
+    clock = _Stopwatch()
+    engines = clock.run("engines", choose_engines,
+                        face_engine=studio.settings.studio.face_engine)
+    target = clock.run("target", read_target, request.target, kind=request.target_kind,
+                       engine=engines.face)
+    driver = clock.run("driver", probe_driver, request.driver, engine=engines.face)
+    embeddings = clock.run("identity", bind_identity, target, engine=engines.face)
+    decision = clock.run("consent", authorize_reenact, request, embeddings=embeddings)
+    try:
+        audio = clock.run("audio", load_soundtrack, driver=driver, driver_path=request.driver,
+                          target=target)
+    except BaseException as exc:  # publish logs its own failures; this comes before it
+        reason = exc.diagnostics() if isinstance(exc, LikenessError) else repr(exc)
+        record_failure(studio, decision, stage="reenact:audio", reason=reason, out=request.out)
+        raise
+    receipt = clock.run("render+publish", reenact_and_publish, request, target=target,
+                        driver=driver, audio=audio, engines=engines, decision=decision)
+    return ReenactResult(
+        out=receipt.out, render_id=receipt.render_id, decision_id=receipt.decision_id,
+        grant_ids=receipt.grant_ids, frames=receipt.frames,
+        frames_changed=_frames_changed(engines.reenact), engines=engines.names,
+        stages_s=clock.stages_s)
+
+
+def run_reenact(studio: ReenactContext, *, target: Path, driver: Path, performer: str,
+                out: Path, production: str | None = None) -> ReenactResult:
+    """Drive ``target`` (the performer) with ``driver``'s expressions as a Prefect flow run.
+
+    Raises `BadInput` (exit 2), `ConsentDenied` (3) or another `LikenessError`;
+    on any failure nothing is written at ``out``.
+    """
+    request = ReenactRequest.build(target=target, driver=driver, performer=performer, out=out,
+                                   production=production)
+    session: AbstractContextManager[Any] = offline_prefect(home=studio.settings.home)
+    with session, bound_studio(studio):
+        return reenact_flow(request)
