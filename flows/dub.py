@@ -41,7 +41,14 @@ from consent.codes import normalize_language
 from consent.models import Decision, RenderRequest, Use
 from flows.faces import source_embeddings
 from flows.prefect_env import NO_CACHE, flow, offline_prefect, task
-from flows.publish import PublishContext, PublishReceipt, Rendered, publish, record_failure
+from flows.publish import (
+    PublishContext,
+    PublishReceipt,
+    Rendered,
+    check_watermarkable,
+    publish,
+    record_failure,
+)
 from likeness.errors import BadInput, ConsentDenied, InternalError, LikenessError
 from media.audio import (
     AudioTrack,
@@ -264,6 +271,7 @@ def probe_input(video: Path) -> MediaInfo:
     info = probe(video)
     info.require_video()
     info.require_audio()  # a dub replaces speech: a silent file has none to replace
+    check_watermarkable(info)
     return info
 
 

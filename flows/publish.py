@@ -41,6 +41,7 @@ from likeness.errors import BadInput, ConsentDenied, LikenessError
 from media.audio import AudioTrack
 from media.digest import sha256_file
 from media.encode import VideoWriter
+from media.probe import MediaInfo
 from provenance.c2pa import (
     WATERMARK_ACTION,
     C2paAction,
@@ -53,6 +54,7 @@ from provenance.c2pa.certs import ensure_chain
 from provenance.label import LabelBurner, LabelSpec
 from provenance.ledger.log import InclusionProof, SignedTreeHead, inclusion_proof, sign_tree_head
 from provenance.ledger.store import Ledger, LedgerEntry
+from provenance.watermark.audio import MIN_SECONDS as AUDIO_MIN_SECONDS
 from provenance.watermark.audio import AudioWatermarker
 from provenance.watermark.video import VideoWatermarker
 
@@ -130,6 +132,15 @@ class PublishReceipt:
 
 class PublishFailed(LikenessError):
     """Wraps an unexpected error with the stage it happened in (exit 1)."""
+
+
+def check_watermarkable(info: MediaInfo) -> None:
+    """Refuse, before the gate, media whose audio is too short to carry the audio mark."""
+    audio = info.audio
+    if audio is not None and 0 < (audio.duration_s or 0.0) < AUDIO_MIN_SECONDS:
+        raise BadInput(f"{info.path.name}: its audio lasts {audio.duration_s:.2f} s; the audio "
+                       f"watermark needs at least {AUDIO_MIN_SECONDS:.2f} s",
+                       hint="use a longer clip, or remove its audio track")
 
 
 def check_destination(out: Path) -> Path:

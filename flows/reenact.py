@@ -44,7 +44,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from consent.models import Decision, RenderRequest, Use
 from flows.faces import embeddings_from_frames, sample_frames, source_embeddings
 from flows.prefect_env import NO_CACHE, flow, offline_prefect, task
-from flows.publish import PublishContext, PublishReceipt, Rendered, publish, record_failure
+from flows.publish import (
+    PublishContext,
+    PublishReceipt,
+    Rendered,
+    check_watermarkable,
+    publish,
+    record_failure,
+)
 from likeness.errors import BadInput, ConsentDenied, InternalError, LikenessError
 from media.audio import AudioTrack, load_audio
 from media.decode import iter_frames
@@ -226,6 +233,7 @@ def probe_driver(path: Path, *, engine: FaceEngine) -> MediaInfo:
     """The driver must be a video that shows a face (refused before consent otherwise)."""
     info = probe(path, what="driver video")
     info.require_video()
+    check_watermarkable(info)  # the driver's audio becomes the output's
     frames = sample_frames(path, count=DRIVER_SAMPLED_FRAMES)
     if not any(engine.detect(frame) for frame in frames):
         raise BadInput(f"no face found in the driver {path}",

@@ -20,6 +20,7 @@ from flows.publish import (
     PublishReceipt,
     Rendered,
     check_destination,
+    check_watermarkable,
     publish,
 )
 from likeness.errors import ConsentDenied
@@ -42,6 +43,7 @@ def stamp_file(ctx: StampContext, *, source: Path, performer_id: str, uses: list
     out = check_destination(out)  # before the gate takes a render from the budget
     info = probe(source)
     video = info.require_video()
+    check_watermarkable(info)
     engine = get_face_engine(face_engine)
     embeddings = source_embeddings(engine, source)
     decision = ctx.authorize(RenderRequest(

@@ -185,3 +185,13 @@ def test_bad_destination_is_refused_before_the_gate(studio_with_grant: tuple, cl
         assert r.code == 2 and r.err.startswith("error: "), r.err
         assert not out.exists()
     assert run_cli("consent", "list", "--json").json()["grants"][0]["renders_used"] == before
+
+
+def test_audio_too_short_for_the_watermark_is_refused_before_the_gate(
+        studio_with_grant: tuple, tmp_path: Path) -> None:
+    short = face_clip(tmp_path / "short.mp4", seconds=1.5)
+    before = run_cli("consent", "list", "--json").json()["grants"][0]["renders_used"]
+    r = _stamp(short, tmp_path / "o.mp4")
+    assert r.code == 2 and "audio watermark needs at least" in r.err
+    assert not (tmp_path / "o.mp4").exists()
+    assert run_cli("consent", "list", "--json").json()["grants"][0]["renders_used"] == before
