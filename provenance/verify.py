@@ -30,6 +30,7 @@ from provenance.ledger.log import InclusionProof, entries_for_render, verify_tre
 from provenance.ledger.log import heads as signed_heads
 from provenance.ledger.merkle import MerkleTree
 from provenance.ledger.store import EntryRow
+from provenance.watermark.audio import MIN_SECONDS as AUDIO_MIN_SECONDS
 from provenance.watermark.audio import AudioWatermarker
 from provenance.watermark.detection import WatermarkDetection
 from provenance.watermark.video import VideoWatermarker
@@ -86,7 +87,9 @@ def detect_watermarks(path: Path, key: bytes) -> tuple[WatermarkFinding, Waterma
     audio_det = None
     if info.audio is not None:
         samples, rate = load_audio(path)
-        audio_det = AudioWatermarker(key).detect(samples[: int(rate * MAX_AUDIO_SECONDS)], rate)
+        if samples.shape[0] >= AUDIO_MIN_SECONDS * rate:  # shorter audio cannot carry it
+            audio_det = AudioWatermarker(key).detect(samples[: int(rate * MAX_AUDIO_SECONDS)],
+                                                     rate)
     return WatermarkFinding.of(video), WatermarkFinding.of(audio_det)
 
 

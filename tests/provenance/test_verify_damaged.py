@@ -31,3 +31,10 @@ def test_flipped_bytes_anywhere_are_tampered(sqlite_home: Path, tmp_path: Path,
         r = run_cli("verify", damaged, "--json")
         assert r.code == 4, (fraction, r.out, r.err)
         assert r.json()["status"] == "tampered"
+
+
+def test_short_unsigned_clip_is_unknown_not_an_error(sqlite_home: Path, tmp_path: Path) -> None:
+    short = face_clip(tmp_path / "short.mp4", seconds=1.5)
+    r = run_cli("verify", short, "--json")
+    assert r.code == 6, r.err
+    assert r.json()["status"] == "unknown"
