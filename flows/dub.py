@@ -26,13 +26,11 @@ After the consent decision, a failure is logged to the ledger as ``render_failed
 from __future__ import annotations
 
 import itertools
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from contextvars import ContextVar
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -40,16 +38,26 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from consent.codes import normalize_language
 from consent.models import Decision, RenderRequest, Use
 from flows.faces import source_embeddings
-from flows.prefect_env import NO_CACHE, flow, offline_prefect, task
+from flows.prefect_env import flow, offline_prefect
 from flows.publish import (
-    PublishContext,
     PublishReceipt,
+    RenderContext,
     Rendered,
     check_watermarkable,
     publish,
     record_failure,
 )
-from likeness.errors import BadInput, ConsentDenied, InternalError, LikenessError
+from flows.runtime import (
+    Stopwatch,
+    bound_studio,
+    check_paths,
+    current_studio,
+    frames_changed,
+    io_task,
+    options_error,
+    step_task,
+)
+from likeness.errors import BadInput, ConsentDenied, LikenessError
 from media.audio import (
     AudioTrack,
     duck_and_mix,
@@ -77,40 +85,9 @@ OTHER_TTS = "espeak-ng"
 MAX_STRETCH_RATIO = 1.35  # faster than this and synthetic speech stops being intelligible
 SPEECH_LOUDNESS_MIN_LUFS = -23.0  # EBU R128 programme level
 SPEECH_LOUDNESS_MAX_LUFS = -14.0  # streaming platforms' ceiling
-IO_RETRIES = 2
-IO_RETRY_DELAY_S = 1.0
 
 
 # -- the studio, as the flow needs it ----------------------------------------------------
-
-
-class DubContext(PublishContext, Protocol):
-    """What dubbing needs from the studio (likeness.studio.Studio satisfies it)."""
-
-    settings: Any
-
-    def authorize(self, request: RenderRequest) -> Decision: ...
-
-
-_STUDIO: ContextVar[DubContext] = ContextVar("likeness_dub_studio")
-
-
-@contextmanager
-def bound_studio(studio: DubContext) -> Iterator[DubContext]:
-    """Make ``studio`` the one the dub tasks use in this context (thread/task local)."""
-    token = _STUDIO.set(studio)
-    try:
-        yield studio
-    finally:
-        _STUDIO.reset(token)
-
-
-def current_studio() -> DubContext:
-    try:
-        return _STUDIO.get()
-    except LookupError:
-        raise InternalError("the dub flow ran without a studio",
-                            hint="call flows.dub.run_dub(studio, ...)") from None
 
 
 # -- request and result (the boundary models) ---------------------------------------------
@@ -141,25 +118,14 @@ class DubRequest(BaseModel):
         try:
             request = cls(**options)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "options"
-            raise BadInput(f"dub {where}: {err['msg'].removeprefix('Value error, ')}",
-                           hint=f"--lipsync is one of {', '.join(LIPSYNC_NAMES)}"
-                           if where == "lipsync" else None) from None
+            raise options_error("dub", exc, hints={
+                "lipsync": f"--lipsync is one of {', '.join(LIPSYNC_NAMES)}"}) from None
         request.check_paths()
         return request
 
     def check_paths(self) -> None:
-        """Refuse missing inputs and an unusable destination before Prefect even starts."""
-        for role, path in (("video", self.video), ("script", self.script)):
-            if path is not None and not path.is_file():
-                raise BadInput(f"cannot read {role} {path}: no such file")
-        if self.out.suffix.lower() != ".mp4":
-            raise BadInput(f"output {self.out} must be an .mp4 file")
-        if not self.out.absolute().parent.is_dir():
-            raise BadInput(f"output folder {self.out.absolute().parent} does not exist")
-        if self.out.absolute() == self.video.absolute():
-            raise BadInput("the output would overwrite the input video")
+        check_paths(inputs={"video": self.video, "script": self.script}, out=self.out,
+                    protected={"input video": self.video})
 
     @property
     def uses(self) -> tuple[Use, ...]:
@@ -249,24 +215,7 @@ class Soundtrack:
 # -- tasks ----------------------------------------------------------------------------------
 
 
-def _retry_unless_user_error(_task: Any, _task_run: Any, state: Any) -> bool:
-    """Retry I/O hiccups, never bad input: a missing file stays missing."""
-    return not isinstance(getattr(state, "data", None), LikenessError)
-
-
-def _io_task(name: str) -> Callable[[Callable[..., R]], Any]:
-    """An idempotent read: retried on unexpected errors, results kept in memory."""
-    return task(name=name, retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY_S,
-                retry_condition_fn=_retry_unless_user_error, cache_policy=NO_CACHE,
-                persist_result=False)
-
-
-def _step_task(name: str) -> Callable[[Callable[..., R]], Any]:
-    """A step with side effects or heavy values: run once, results kept in memory."""
-    return task(name=name, cache_policy=NO_CACHE, persist_result=False)
-
-
-@_io_task("probe-input")
+@io_task("probe-input")
 def probe_input(video: Path) -> MediaInfo:
     info = probe(video)
     info.require_video()
@@ -275,14 +224,14 @@ def probe_input(video: Path) -> MediaInfo:
     return info
 
 
-@_io_task("load-script")
+@io_task("load-script")
 def load_script(script: Path, *, video_duration_s: float) -> Lines:
     cues = load_subtitles(script, video_duration=video_duration_s)
     return Lines(cues=tuple(cues), source_language=UNDETERMINED_LANGUAGE, translated=False,
                  engines=("mt:script",))
 
 
-@_step_task("recognize-and-translate")
+@step_task("recognize-and-translate")
 def recognize_and_translate(video: Path, *, language: str, video_duration_s: float,
                             models_dir: Path) -> Lines:
     """No script: faster-whisper finds the lines and their language, apertium translates."""
@@ -306,7 +255,7 @@ def recognize_and_translate(video: Path, *, language: str, video_duration_s: flo
                  engines=(f"asr:whisper-{transcript.model}", "mt:apertium"))
 
 
-@_step_task("choose-engines")
+@step_task("choose-engines")
 def choose_engines(*, language: str, lipsync: str, face_engine: str,
                    models_dir: Path, commercial: bool,
                    acknowledged: frozenset[str]) -> Engines:
@@ -321,12 +270,12 @@ def choose_engines(*, language: str, lipsync: str, face_engine: str,
                                        acknowledged=acknowledged))
 
 
-@_io_task("bind-identity")
+@io_task("bind-identity")
 def bind_identity(video: Path, *, engine: FaceEngine) -> tuple[tuple[float, ...], ...]:
     return source_embeddings(engine, video)
 
 
-@_step_task("authorize")
+@step_task("authorize")
 def authorize_dub(request: DubRequest, *,
                   embeddings: tuple[tuple[float, ...], ...]) -> Decision:
     """Not retried: an allowed decision reserves one render from the grant's budget."""
@@ -341,13 +290,13 @@ def authorize_dub(request: DubRequest, *,
     return decision
 
 
-@_io_task("load-original-audio")
+@io_task("load-original-audio")
 def load_original_audio(video: Path) -> AudioTrack:
     samples, rate = load_audio(video)
     return AudioTrack(samples, rate)
 
 
-@_step_task("synthesize-lines")
+@step_task("synthesize-lines")
 def synthesize_lines(lines: Lines, *, engine: TTSEngine, language: str, voice: str | None,
                      sample_rate: int, duration_s: float) -> tuple[FittedLine, ...]:
     """Speak each cue, fit it into its slot; a line too long runs on until the next cue."""
@@ -376,7 +325,7 @@ def synthesize_lines(lines: Lines, *, engine: TTSEngine, language: str, voice: s
     return tuple(fitted)
 
 
-@_step_task("mix-soundtrack")
+@step_task("mix-soundtrack")
 def mix_soundtrack(original: AudioTrack, lines: Sequence[FittedLine]) -> Soundtrack:
     """Speech at the level of the original programme (within broadcast bounds), over it."""
     rate = original.sample_rate
@@ -393,7 +342,7 @@ def mix_soundtrack(original: AudioTrack, lines: Sequence[FittedLine]) -> Soundtr
     return Soundtrack(mixed=AudioTrack(mixed, rate), speech=voice[:, 0], timings=timings)
 
 
-@_step_task("lipsync-and-publish")
+@step_task("lipsync-and-publish")
 def lipsync_and_publish(request: DubRequest, *, info: MediaInfo, soundtrack: Soundtrack,
                         engines: Engines, decision: Decision, lines: Lines) -> PublishReceipt:
     """Decode once, track and move the mouth frame by frame, encode once in `publish`."""
@@ -429,32 +378,12 @@ def lipsync_and_publish(request: DubRequest, *, info: MediaInfo, soundtrack: Sou
 # -- the flow -------------------------------------------------------------------------------
 
 
-class _Stopwatch:
-    """Seconds per stage, for the result (and the benchmark)."""
-
-    def __init__(self) -> None:
-        self.stages_s: dict[str, float] = {}
-
-    def run(self, stage: str, step: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-        began = time.perf_counter()
-        try:
-            return step(*args, **kwargs)
-        finally:
-            self.stages_s[stage] = round(self.stages_s.get(stage, 0.0)
-                                         + time.perf_counter() - began, 3)
-
-
-def _frames_changed(engine: LipSync) -> int | None:
-    stats = getattr(engine, "last_stats", None)  # RenderStats, set when the stream ends
-    return None if stats is None else int(stats.changed)
-
-
 @flow(name="dub", persist_result=False, validate_parameters=True, log_prints=False)
 def dub_flow(request: DubRequest) -> DubResult:
     """Sequence the dub's tasks (see the module docstring); the studio comes from context."""
     studio = current_studio()
     settings = studio.settings
-    clock = _Stopwatch()
+    clock = Stopwatch()
     info = clock.run("probe", probe_input, request.video)
     duration_s = info.require_video().duration_s or info.duration_s
     if request.script is not None:
@@ -491,10 +420,10 @@ def dub_flow(request: DubRequest) -> DubResult:
         source_language=lines.source_language, translated=lines.translated, cues=reports,
         cues_not_fitting=tuple(r.index for r in reports if not r.fits),
         engines=(*engines.names, *lines.engines), frames=receipt.frames,
-        frames_lipsynced=_frames_changed(engines.lipsync), stages_s=clock.stages_s)
+        frames_lipsynced=frames_changed(engines.lipsync), stages_s=clock.stages_s)
 
 
-def run_dub(studio: DubContext, *, video: Path, language: str, out: Path,
+def run_dub(studio: RenderContext, *, video: Path, language: str, out: Path,
             script: Path | None = None, performer: str, voice: str | None = None,
             lipsync: str = "auto", production: str | None = None) -> DubResult:
     """Dub ``video`` into ``language`` as a Prefect flow run (offline, heartbeat off).

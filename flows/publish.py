@@ -34,7 +34,7 @@ from typing import Any, Protocol
 import numpy as np
 from sqlalchemy.orm import Session
 
-from consent.models import Decision, SignedGrant
+from consent.models import Decision, RenderRequest, SignedGrant
 from consent.registry import Registry
 from consent.signing import SigningKey
 from likeness.errors import BadInput, ConsentDenied, LikenessError
@@ -98,6 +98,15 @@ class PublishContext(Protocol):
 
     @property
     def c2pa_dir(self) -> Path: ...
+
+
+class RenderContext(PublishContext, Protocol):
+    """What a render (stamp, dub, reenact) needs from the studio: publishing plus the
+    gate, and the full settings (models dir, licence policy)."""
+
+    settings: Any
+
+    def authorize(self, request: RenderRequest) -> Decision: ...
 
 
 @dataclass(frozen=True)

@@ -30,29 +30,36 @@ ledger as ``render_failed``.
 from __future__ import annotations
 
 import itertools
-import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from contextvars import ContextVar
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from consent.models import Decision, RenderRequest, Use
 from flows.faces import embeddings_from_frames, sample_frames, source_embeddings
-from flows.prefect_env import NO_CACHE, flow, offline_prefect, task
+from flows.prefect_env import flow, offline_prefect
 from flows.publish import (
-    PublishContext,
     PublishReceipt,
+    RenderContext,
     Rendered,
     check_watermarkable,
     publish,
     record_failure,
 )
-from likeness.errors import BadInput, ConsentDenied, InternalError, LikenessError
+from flows.runtime import (
+    Stopwatch,
+    bound_studio,
+    check_paths,
+    current_studio,
+    frames_changed,
+    io_task,
+    options_error,
+    step_task,
+)
+from likeness.errors import BadInput, ConsentDenied, LikenessError
 from media.audio import AudioTrack, load_audio
 from media.decode import iter_frames
 from media.probe import MediaInfo, probe
@@ -65,42 +72,11 @@ R = TypeVar("R")
 SOURCE_TYPE = "compositeWithTrainedAlgorithmicMedia"
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 DRIVER_SAMPLED_FRAMES = 3  # enough to tell "no face at all" from a brief look-away
-IO_RETRIES = 2
-IO_RETRY_DELAY_S = 1.0
 
 TargetKind = Literal["image", "video"]
 
 
 # -- the studio, as the flow needs it ----------------------------------------------------
-
-
-class ReenactContext(PublishContext, Protocol):
-    """What reenactment needs from the studio (likeness.studio.Studio satisfies it)."""
-
-    settings: Any
-
-    def authorize(self, request: RenderRequest) -> Decision: ...
-
-
-_STUDIO: ContextVar[ReenactContext] = ContextVar("likeness_reenact_studio")
-
-
-@contextmanager
-def bound_studio(studio: ReenactContext) -> Iterator[ReenactContext]:
-    """Make ``studio`` the one the reenact tasks use in this context (thread/task local)."""
-    token = _STUDIO.set(studio)
-    try:
-        yield studio
-    finally:
-        _STUDIO.reset(token)
-
-
-def current_studio() -> ReenactContext:
-    try:
-        return _STUDIO.get()
-    except LookupError:
-        raise InternalError("the reenact flow ran without a studio",
-                            hint="call flows.reenact.run_reenact(studio, ...)") from None
 
 
 # -- request and result (the boundary models) ---------------------------------------------
@@ -123,24 +99,13 @@ class ReenactRequest(BaseModel):
         try:
             request = cls(**options)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "options"
-            raise BadInput(f"reenact {where}: {err['msg']}") from None
+            raise options_error("reenact", exc) from None
         request.check_paths()
         return request
 
     def check_paths(self) -> None:
-        """Refuse missing inputs and an unusable destination before Prefect even starts."""
-        for role, path in (("target", self.target), ("driver", self.driver)):
-            if not path.is_file():
-                raise BadInput(f"cannot read {role} {path}: no such file")
-        if self.out.suffix.lower() != ".mp4":
-            raise BadInput(f"output {self.out} must be an .mp4 file")
-        if not self.out.absolute().parent.is_dir():
-            raise BadInput(f"output folder {self.out.absolute().parent} does not exist")
-        for role, path in (("target", self.target), ("driver", self.driver)):
-            if self.out.absolute() == path.absolute():
-                raise BadInput(f"the output would overwrite the {role}")
+        roles = {"target": self.target, "driver": self.driver}
+        check_paths(inputs=dict(roles), out=self.out, protected=roles)
 
     @property
     def target_kind(self) -> TargetKind:
@@ -189,30 +154,13 @@ class Engines:
 # -- tasks ----------------------------------------------------------------------------------
 
 
-def _retry_unless_user_error(_task: Any, _task_run: Any, state: Any) -> bool:
-    """Retry I/O hiccups, never bad input: a missing file stays missing."""
-    return not isinstance(getattr(state, "data", None), LikenessError)
-
-
-def _io_task(name: str) -> Callable[[Callable[..., R]], Any]:
-    """An idempotent read: retried on unexpected errors, results kept in memory."""
-    return task(name=name, retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY_S,
-                retry_condition_fn=_retry_unless_user_error, cache_policy=NO_CACHE,
-                persist_result=False)
-
-
-def _step_task(name: str) -> Callable[[Callable[..., R]], Any]:
-    """A step with side effects or heavy values: run once, results kept in memory."""
-    return task(name=name, cache_policy=NO_CACHE, persist_result=False)
-
-
-@_step_task("choose-engines")
+@step_task("choose-engines")
 def choose_engines(*, face_engine: str) -> Engines:
     """Resolve the engines before consent, so a missing one costs no render budget."""
     return Engines(face=get_face_engine(face_engine), reenact=get_reenactor("auto"))
 
 
-@_io_task("read-target")
+@io_task("read-target")
 def read_target(path: Path, *, kind: TargetKind, engine: FaceEngine) -> Target:
     """An image is read and its face found now; a video is probed (faces come per frame)."""
     if kind == "video":
@@ -228,7 +176,7 @@ def read_target(path: Path, *, kind: TargetKind, engine: FaceEngine) -> Target:
     return Target(kind="image", path=path, image=image, face=largest)
 
 
-@_io_task("probe-driver")
+@io_task("probe-driver")
 def probe_driver(path: Path, *, engine: FaceEngine) -> MediaInfo:
     """The driver must be a video that shows a face (refused before consent otherwise)."""
     info = probe(path, what="driver video")
@@ -242,7 +190,7 @@ def probe_driver(path: Path, *, engine: FaceEngine) -> MediaInfo:
     return info
 
 
-@_io_task("bind-identity")
+@io_task("bind-identity")
 def bind_identity(target: Target, *, engine: FaceEngine) -> tuple[tuple[float, ...], ...]:
     """The face the render alters is the target's: that is what must be the performer."""
     if target.image is not None:
@@ -250,7 +198,7 @@ def bind_identity(target: Target, *, engine: FaceEngine) -> tuple[tuple[float, .
     return source_embeddings(engine, target.path)
 
 
-@_step_task("authorize")
+@step_task("authorize")
 def authorize_reenact(request: ReenactRequest, *,
                       embeddings: tuple[tuple[float, ...], ...]) -> Decision:
     """Not retried: an allowed decision reserves one render from the grant's budget."""
@@ -265,7 +213,7 @@ def authorize_reenact(request: ReenactRequest, *,
     return decision
 
 
-@_io_task("load-audio")
+@io_task("load-audio")
 def load_soundtrack(*, driver: MediaInfo, driver_path: Path, target: Target) -> AudioTrack | None:
     """The driver's sound if it has any, else the target video's, else silence (none)."""
     if driver.audio is not None:
@@ -278,7 +226,7 @@ def load_soundtrack(*, driver: MediaInfo, driver_path: Path, target: Target) -> 
     return AudioTrack(samples, rate)
 
 
-@_step_task("reenact-and-publish")
+@step_task("reenact-and-publish")
 def reenact_and_publish(request: ReenactRequest, *, target: Target, driver: MediaInfo,
                         audio: AudioTrack | None, engines: Engines,
                         decision: Decision) -> PublishReceipt:
@@ -319,31 +267,11 @@ def reenact_and_publish(request: ReenactRequest, *, target: Target, driver: Medi
 # -- the flow -------------------------------------------------------------------------------
 
 
-class _Stopwatch:
-    """Seconds per stage, for the result (and the benchmark)."""
-
-    def __init__(self) -> None:
-        self.stages_s: dict[str, float] = {}
-
-    def run(self, stage: str, step: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-        began = time.perf_counter()
-        try:
-            return step(*args, **kwargs)
-        finally:
-            self.stages_s[stage] = round(self.stages_s.get(stage, 0.0)
-                                         + time.perf_counter() - began, 3)
-
-
-def _frames_changed(engine: Reenactor) -> int | None:
-    stats = getattr(engine, "last_stats", None)  # RenderStats, set when the stream ends
-    return None if stats is None else int(stats.changed)
-
-
 @flow(name="reenact", persist_result=False, validate_parameters=True, log_prints=False)
 def reenact_flow(request: ReenactRequest) -> ReenactResult:
     """Sequence the reenactment's tasks (see the module docstring)."""
     studio = current_studio()
-    clock = _Stopwatch()
+    clock = Stopwatch()
     engines = clock.run("engines", choose_engines,
                         face_engine=studio.settings.studio.face_engine)
     target = clock.run("target", read_target, request.target, kind=request.target_kind,
@@ -363,11 +291,11 @@ def reenact_flow(request: ReenactRequest) -> ReenactResult:
     return ReenactResult(
         out=receipt.out, render_id=receipt.render_id, decision_id=receipt.decision_id,
         grant_ids=receipt.grant_ids, frames=receipt.frames,
-        frames_changed=_frames_changed(engines.reenact), engines=engines.names,
+        frames_changed=frames_changed(engines.reenact), engines=engines.names,
         stages_s=clock.stages_s)
 
 
-def run_reenact(studio: ReenactContext, *, target: Path, driver: Path, performer: str,
+def run_reenact(studio: RenderContext, *, target: Path, driver: Path, performer: str,
                 out: Path, production: str | None = None) -> ReenactResult:
     """Drive ``target`` (the performer) with ``driver``'s expressions as a Prefect flow run.
 

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
 from consent.models import Decision, RenderRequest, Use
 from flows.faces import source_embeddings
 from flows.publish import (
-    PublishContext,
     PublishReceipt,
+    RenderContext,
     Rendered,
     check_destination,
     check_watermarkable,
@@ -31,11 +30,7 @@ from models.face import get_face_engine
 from provenance.c2pa import C2paAction
 
 
-class StampContext(PublishContext, Protocol):
-    def authorize(self, request: RenderRequest) -> Decision: ...
-
-
-def stamp_file(ctx: StampContext, *, source: Path, performer_id: str, uses: list[Use],
+def stamp_file(ctx: RenderContext, *, source: Path, performer_id: str, uses: list[Use],
                language: str | None, production: str | None, out: Path,
                face_engine: str = "dlib",
                on_frame: Callable[[int], None] | None = None) -> tuple[Decision, PublishReceipt]:
