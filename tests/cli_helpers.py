@@ -53,3 +53,17 @@ def snapshot_db() -> dict[str, list[tuple]]:
                     for t in tables}
     finally:
         engine.dispose()
+
+
+def assert_published(out: Path, *, render_id: str, decision_id: str) -> dict:
+    """`verify` says intact with this render id, and the ledger holds exactly one
+    `render_published` entry for it; returns that entry's payload."""
+    report = run_cli("verify", out, "--json")
+    assert report.code == 0, report.out
+    assert report.json()["status"] == "intact"
+    assert report.json()["render_id"] == render_id
+    entries = run_cli("audit", "show", "--render", render_id, "--json").json()["entries"]
+    published = [e for e in entries if e["kind"] == "render_published"]
+    assert len(published) == 1
+    assert published[0]["payload"]["decision_id"] == decision_id
+    return published[0]["payload"]

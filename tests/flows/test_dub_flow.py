@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import run_cli
+from cli_helpers import assert_published, run_cli
 from media_factory import face_clip
 from people import add_performer, registered_grant
 
@@ -39,14 +39,6 @@ Hola, soy Ava.
 Este vídeo está doblado con permiso.
 """
 RATE_HZ = 16_000
-
-
-@pytest.fixture(scope="module")
-def prefect_server() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 @pytest.fixture(scope="module")
@@ -97,17 +89,10 @@ def test_dub_publishes_a_verifiable_lip_synced_render(
     assert {"probe", "script", "consent", "tts", "mix", "render+publish"} <= set(result.stages_s)
     assert sorted(p.name for p in out.parent.iterdir()) == ["ava.es.mp4"]  # no temp files
 
-    report = run_cli("verify", out, "--json")
-    assert report.code == 0, report.out
-    assert report.json()["status"] == "intact"
-    assert report.json()["render_id"] == result.render_id
-
-    entries = run_cli("audit", "show", "--render", result.render_id, "--json").json()["entries"]
-    published = [e for e in entries if e["kind"] == "render_published"]
-    assert len(published) == 1
-    assert published[0]["payload"]["decision_id"] == result.decision_id
-    assert published[0]["payload"]["language"] == "es"
-    assert "lipsync:viseme" in published[0]["payload"]["engines"]
+    payload = assert_published(out, render_id=result.render_id,
+                               decision_id=result.decision_id)
+    assert payload["language"] == "es"
+    assert "lipsync:viseme" in payload["engines"]
 
     source, dubbed = probe(clip), probe(out)
     assert abs(dubbed.duration_s - source.duration_s) < 0.15

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from cli_helpers import FACES, run_cli
+from cli_helpers import FACES, assert_published, run_cli
 from media_factory import face_clip
 from people import add_performer, registered_grant
 
@@ -25,14 +25,6 @@ from media.probe import probe
 FRAME_SIZE = (480, 360)  # (width, height), even for H.264
 FACE_PX = 220
 DRIVER_SECONDS = 3.0  # the audio watermark needs >= 2.82 s of sound
-
-
-@pytest.fixture(scope="module")
-def prefect_server() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def _portrait(path: Path, face: str | None) -> Path:
@@ -95,17 +87,10 @@ def test_image_target_publishes_a_verifiable_reenactment(
     assert {"face:dlib", "reenact:landmark"} <= set(result.engines)
     assert {"target", "driver", "consent", "render+publish"} <= set(result.stages_s)
 
-    report = run_cli("verify", out, "--json")
-    assert report.code == 0, report.out
-    assert report.json()["status"] == "intact"
-    assert report.json()["render_id"] == result.render_id
-
-    entries = run_cli("audit", "show", "--render", result.render_id, "--json").json()["entries"]
-    published = [e for e in entries if e["kind"] == "render_published"]
-    assert len(published) == 1
-    assert published[0]["payload"]["decision_id"] == result.decision_id
-    assert published[0]["payload"]["uses"] == ["reenactment"]
-    assert published[0]["payload"]["source_type"] == "compositeWithTrainedAlgorithmicMedia"
+    payload = assert_published(out, render_id=result.render_id,
+                               decision_id=result.decision_id)
+    assert payload["uses"] == ["reenactment"]
+    assert payload["source_type"] == "compositeWithTrainedAlgorithmicMedia"
 
 
 def test_without_a_reenactment_grant_consent_is_denied(
