@@ -32,8 +32,8 @@ from models.face import get_face_engine, load_image  # noqa: E402
 from models.face.tracking import FaceTracker  # noqa: E402
 from models.lipsync import get_lipsync  # noqa: E402
 from models.lipsync.warp import crop_box, ring_points  # noqa: E402
-from models.reenact.synthetic import drift_clip, mouth_opening  # noqa: E402
 from models.tts import synthesize  # noqa: E402
+from tests.support.synthetic_faces import drift_clip, mouth_opening  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "lipsync.json"
 FPS = 25.0

@@ -16,13 +16,13 @@ from media.ffmpeg import ffmpeg_path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).with_name("results")
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
-    from cli_helpers import run_cli
-    from media_factory import face_clip
-    from people import add_performer, registered_grant
+    from tests.support.cli import run_cli
+    from tests.support.media import face_clip
+    from tests.support.people import add_performer, registered_grant
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0)

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from models.face import get_face_engine, load_image  # noqa: E402
 from models.face.tracking import FaceTracker  # noqa: E402
 from models.reenact import get_reenactor  # noqa: E402
-from models.reenact.synthetic import (  # noqa: E402
+from tests.support.synthetic_faces import (  # noqa: E402
     drift_clip,
     expression_clip,
     expression_program,

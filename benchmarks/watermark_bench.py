@@ -27,10 +27,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from provenance.watermark import attacks, payload  # noqa: E402
+from provenance.watermark import payload  # noqa: E402
 from provenance.watermark.audio import AudioWatermarker  # noqa: E402
 from provenance.watermark.keys import keyed_rng  # noqa: E402
 from provenance.watermark.video import VideoWatermarker  # noqa: E402
+from tests.support import attacks  # noqa: E402
 
 FPS = 25
 TRIM_S = 1.3

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_cli
+
+from tests.support.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,7 +20,7 @@ _db_counter = itertools.count()
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[object]:
-    from pg_server import PgServer, find_pg_bin
+    from tests.support.pg_server import PgServer, find_pg_bin
 
     if find_pg_bin() is None:
         pytest.skip("PostgreSQL server binaries (Debian postgresql) are not installed")

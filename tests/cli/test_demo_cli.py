@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli_helpers import run_cli
+from tests.support.cli import run_cli
 
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:

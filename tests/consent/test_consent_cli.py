@@ -10,8 +10,9 @@ import stat
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_cli, snapshot_db
-from people import add_performer, draft, grant_id_of, registered_grant, signed_grant
+
+from tests.support.cli import run_cli, snapshot_db
+from tests.support.people import add_performer, draft, grant_id_of, registered_grant, signed_grant
 
 
 def test_init_is_idempotent_and_key_is_private(home: Path) -> None:

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cli_helpers import run_cli
-from people import add_performer, registered_grant
+from tests.support.cli import run_cli
+from tests.support.people import add_performer, registered_grant
 
 RACER = """
 import json, sys

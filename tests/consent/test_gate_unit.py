@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from cli_helpers import FACES
-from people import add_performer, registered_grant
 
 from consent.models import RenderRequest, Use
 from likeness.settings import load_settings
 from likeness.studio import Studio
+from tests.support.cli import FACES
+from tests.support.people import add_performer, registered_grant
 
 
 def _studio() -> Studio:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from cli_helpers import FACES, run_cli, snapshot_db
+
+from tests.support.cli import FACES, run_cli, snapshot_db
 
 
 def _key(tmp_path: Path) -> Path:

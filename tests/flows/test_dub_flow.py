@@ -1,7 +1,7 @@
 """`likeness dub` as a Prefect flow: a real run on a generated face clip, plus the refusals.
 
 Media: a fictional flare-game portrait animated by ffmpeg with espeak-ng English speech
-(tests/media_factory.py); the Spanish lines are a two-cue SRT written here. Prefect runs
+(tests/support/media.py); the Spanish lines are a two-cue SRT written here. Prefect runs
 against the test harness's temporary server (started once for the module).
 """
 
@@ -12,9 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import assert_published, run_cli
-from media_factory import face_clip
-from people import add_performer, registered_grant
 
 from flows.dub import (
     DubRequest,
@@ -29,6 +26,9 @@ from media.audio import AudioTrack, load_audio
 from media.probe import probe
 from media.subtitles import Cue
 from models.tts import PhonemeTiming, Speech
+from tests.support.cli import assert_published, run_cli
+from tests.support.media import face_clip
+from tests.support.people import add_performer, registered_grant
 
 SPANISH_SRT = """1
 00:00:00,300 --> 00:00:01,700

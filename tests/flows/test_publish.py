@@ -1,7 +1,7 @@
 """The one publish path: stamped files verify; every failure leaves nothing behind.
 
 Media: a fictional flare-game portrait animated by ffmpeg, with espeak-ng speech
-(tests/media_factory.py).
+(tests/support/media.py).
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_cli
-from media_factory import face_clip
-from people import add_performer, registered_grant
+
+from tests.support.cli import run_cli
+from tests.support.media import face_clip
+from tests.support.people import add_performer, registered_grant
 
 
 @pytest.fixture(scope="module")

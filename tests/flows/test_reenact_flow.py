@@ -2,7 +2,7 @@
 
 Target: the fictional flare-game portrait of performer ava placed on a plain frame
 (numpy + OpenCV). Driver: another fictional face (male01) animated by ffmpeg with
-espeak-ng speech (tests/media_factory.py). Prefect runs against the test harness's
+espeak-ng speech (tests/support/media.py). Prefect runs against the test harness's
 temporary server (started once for the module).
 """
 
@@ -14,13 +14,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from cli_helpers import FACES, assert_published, run_cli
-from media_factory import face_clip
-from people import add_performer, registered_grant
 
 from flows.reenact import ReenactRequest, run_reenact
 from likeness.errors import BadInput, ConsentDenied
 from media.probe import probe
+from tests.support.cli import FACES, assert_published, run_cli
+from tests.support.media import face_clip
+from tests.support.people import add_performer, registered_grant
 
 FRAME_SIZE = (480, 360)  # (width, height), even for H.264
 FACE_PX = 220

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_cli
-from media_factory import face_clip
-from people import add_performer, registered_grant
+
+from tests.support.cli import run_cli
+from tests.support.media import face_clip
+from tests.support.people import add_performer, registered_grant
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from face_helpers import FACES_DIR, PORTRAIT_NAMES
+
+from tests.support.faces import FACES_DIR, PORTRAIT_NAMES
 
 
 @pytest.fixture(scope="session")

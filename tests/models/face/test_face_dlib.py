@@ -5,12 +5,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from face_helpers import PORTRAIT_NAMES, canvas
 
 from likeness.errors import BadInput, IntegrityFailure
 from models.face import available_face_engines, get_face_engine, single_face_embedding
 from models.face.base import Face, FaceBox, FaceEngine
 from models.face.dlib_engine import WEIGHTS, DlibFaceEngine
+from tests.support.faces import PORTRAIT_NAMES, canvas
 
 
 @pytest.mark.parametrize("name", PORTRAIT_NAMES)

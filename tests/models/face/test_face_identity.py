@@ -7,11 +7,11 @@ import itertools
 import cv2
 import numpy as np
 import pytest
-from face_helpers import PORTRAIT_NAMES, canvas
 
 from likeness.errors import BadInput
 from models.face import single_face_embedding
 from models.face.dlib_engine import DlibFaceEngine
+from tests.support.faces import PORTRAIT_NAMES, canvas
 
 
 def _shift(image: np.ndarray) -> np.ndarray:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from face_helpers import BACKGROUND_RGB
 
 from models.face.base import Face, FaceBox
 from models.face.dlib_engine import DlibFaceEngine
 from models.face.tracking import FaceTracker, OneEuroFilter, TrackedFace
+from tests.support.faces import BACKGROUND_RGB
 
 FRAME_COUNT = 50
 BLANK_FRAMES = range(25, 30)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from viseme_media import frame_loudness, speech
 
 from likeness.errors import BadInput
 from models.lipsync.mouth import (
@@ -15,6 +14,7 @@ from models.lipsync.mouth import (
     viseme_for,
 )
 from models.tts.base import PhonemeTiming
+from tests.support.lipsync_media import frame_loudness, speech
 
 
 def test_phonemes_map_to_visemes() -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from viseme_media import FPS, canvas, engine, frame_loudness, portrait, speech
 
 from likeness.errors import BadInput, MissingWeights
 from models.face.base import Face, FaceBox
@@ -17,8 +16,9 @@ from models.lipsync import available_lipsync, choose, get_lipsync
 from models.lipsync.mouth import MouthTrack
 from models.lipsync.viseme import VisemeLipSync
 from models.lipsync.warp import crop_box, ring_points
-from models.reenact.synthetic import drift_clip, mouth_opening
 from models.tts.base import PhonemeTiming
+from tests.support.lipsync_media import FPS, canvas, engine, frame_loudness, portrait, speech
+from tests.support.synthetic_faces import drift_clip, mouth_opening
 
 
 @pytest.fixture(scope="module")

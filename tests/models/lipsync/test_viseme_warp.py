@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from viseme_media import engine, portrait
 
 from likeness.errors import BadInput
 from models.lipsync.warp import (
@@ -15,6 +14,7 @@ from models.lipsync.warp import (
     warp_layout,
     warp_region,
 )
+from tests.support.lipsync_media import engine, portrait
 
 
 def _signed_areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:

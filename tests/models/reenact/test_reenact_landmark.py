@@ -13,7 +13,7 @@ from models.face.tracking import FaceTracker, TrackedFace
 from models.lipsync.warp import crop_box, ring_points
 from models.reenact import available_reenactors, get_reenactor
 from models.reenact.landmark import LandmarkReenactor, ReenactSettings
-from models.reenact.synthetic import (
+from tests.support.synthetic_faces import (
     drift_clip,
     expression_clip,
     expression_program,

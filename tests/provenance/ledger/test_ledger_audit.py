@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_cli
-from people import add_performer, registered_grant
+
+from tests.support.cli import run_cli
+from tests.support.people import add_performer, registered_grant
 
 
 def _seal() -> None:

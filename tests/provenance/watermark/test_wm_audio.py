@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from likeness.errors import BadInput
-from provenance.watermark import attacks
 from provenance.watermark.audio import AudioWatermarker
 from provenance.watermark.keys import new_watermark_key
+from tests.support import attacks
 
 KEY = bytes(range(100, 132))
 RENDER_ID = 0x0A11_CE00_1234_5678

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from likeness.errors import BadInput
-from provenance.watermark import attacks
 from provenance.watermark.keys import new_watermark_key
 from provenance.watermark.video import VideoWatermarker
+from tests.support import attacks
 
 KEY = bytes(range(32))
 RENDER_ID = 0x5EED_0000_C0FF_EE01

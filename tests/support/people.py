@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cli_helpers import FACES, run_cli
+from tests.support.cli import FACES, run_cli
 
 
 def add_performer(tmp: Path, pid: str = "ava", face: str = "female01.png",

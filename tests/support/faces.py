@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-FACES_DIR = Path(__file__).resolve().parents[3] / "assets" / "faces"
+FACES_DIR = Path(__file__).resolve().parents[2] / "assets" / "faces"
 PORTRAIT_NAMES = ("male01", "male02", "male04", "female01", "female02", "female03")
 BACKGROUND_RGB = (200, 205, 210)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-FACES_DIR = Path(__file__).resolve().parents[3] / "assets" / "faces"
+FACES_DIR = Path(__file__).resolve().parents[2] / "assets" / "faces"
 FPS = 25.0
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-FACES = Path(__file__).resolve().parents[1] / "assets" / "faces"
+FACES = Path(__file__).resolve().parents[2] / "assets" / "faces"
 
 
 def speech_wav(path: Path, text: str, *, voice: str = "en") -> Path:
