@@ -8,11 +8,12 @@ with the field that is wrong, never a half-built object.
 from __future__ import annotations
 
 import base64
+import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -53,9 +54,21 @@ class ContentTag(StrEnum):
 
 RenderId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]  # 64-bit, hex
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # ids, productions: safe in paths
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
 Language = Annotated[str, AfterValidator(normalize_language)]
 Territory = Annotated[str, AfterValidator(normalize_territory)]
+
+
+def check_identifier(value: str, *, field: str) -> str:
+    """The `Identifier` rule for a value checked on its own, before any model is built
+    (a performer id is refused before its face images are read)."""
+    if not re.fullmatch(IDENTIFIER_PATTERN, value):
+        raise BadInput(f"{field} {value!r}: use letters, digits, '.', '_' or '-' (max 64)")
+    return value
+
+
+GrantStatus = Literal["active", "not yet valid", "expired", "revoked"]
 
 
 def _sorted_unique(values: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -64,6 +77,16 @@ def _sorted_unique(values: tuple[Any, ...]) -> tuple[Any, ...]:
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+    document_name: ClassVar[str] = "input"  # names the document in a `parse` error
+
+    @classmethod
+    def parse(cls, **fields: Any) -> Self:
+        """Build from values already parsed (command-line options), with the errors of
+        `from_json`: no JSON round trip, and a bad field is `BadInput` naming it."""
+        try:
+            return cls.model_validate(fields)
+        except ValidationError as exc:
+            raise BadInput(f"{cls.document_name}: {_first_error(exc)}") from None
 
     @classmethod
     def from_json(cls, data: str | bytes, *, source: str = "input") -> Self:
@@ -104,6 +127,7 @@ class GrantTerms(_Frozen):
     names productions covers only those.
     """
 
+    document_name: ClassVar[str] = "grant"
     schema_version: Literal[1] = 1
     grant_id: Identifier = Field(default_factory=lambda: new_id("grant"))
     performer_id: Identifier
@@ -129,6 +153,15 @@ class GrantTerms(_Frozen):
         if self.valid_until - self.valid_from > MAX_GRANT_TERM:
             raise ValueError("a grant lasts at most 10 years")
         return self
+
+    def status(self, *, now: datetime, revoked: bool = False) -> GrantStatus:
+        """Where the grant stands at ``now``; a revocation (registry state, not part of
+        the signed terms) outranks the dates."""
+        if revoked:
+            return "revoked"
+        if now < self.valid_from:
+            return "not yet valid"
+        return "expired" if now >= self.valid_until else "active"
 
 
 SignerRole = Literal["performer", "guardian", "studio"]
@@ -194,6 +227,7 @@ class RenderRequest(_Frozen):
     """What a render asks the gate for. ``face_embeddings`` come from the source media."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    document_name: ClassVar[str] = "request"
 
     performer_id: Identifier
     uses: Annotated[tuple[Use, ...], AfterValidator(_sorted_unique)] = Field(min_length=1)

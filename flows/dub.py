@@ -423,17 +423,13 @@ def dub_flow(request: DubRequest) -> DubResult:
         frames_lipsynced=frames_changed(engines.lipsync), stages_s=clock.stages_s)
 
 
-def run_dub(studio: RenderContext, *, video: Path, language: str, out: Path,
-            script: Path | None = None, performer: str, voice: str | None = None,
-            lipsync: str = "auto", production: str | None = None) -> DubResult:
-    """Dub ``video`` into ``language`` as a Prefect flow run (offline, heartbeat off).
+def run_dub(studio: RenderContext, request: DubRequest) -> DubResult:
+    """Run a dub, already validated by `DubRequest.build`, as a Prefect flow run (offline,
+    heartbeat off): the caller checks its options before paying for a Prefect server.
 
     Raises `BadInput` (exit 2), `ConsentDenied` (3) or another `LikenessError`;
-    on any failure nothing is written at ``out``.
+    on any failure nothing is written at ``request.out``.
     """
-    request = DubRequest.build(video=video, language=language, out=out, script=script,
-                               performer=performer, voice=voice, lipsync=lipsync,
-                               production=production)
     session: AbstractContextManager[Any] = offline_prefect(home=studio.settings.home)
     with session, bound_studio(studio):
         return dub_flow(request)

@@ -13,12 +13,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from consent.grants import sign_as_person
 from consent.models import GrantTerms, RenderRequest, SignedGrant, Use
 from consent.signing import SigningKey
 from likeness.output import stderr
 from likeness.settings import load_settings
-from likeness.studio import FaceReference, Studio, init_studio
+from likeness.studio import Studio, init_studio
 from media.ffmpeg import run_ffmpeg
 from provenance.ledger.log import verify_ledger
 
@@ -44,8 +46,8 @@ class _Steps:
         self.n += 1
         self.log.append({"step": self.n, "title": title, **data})
         if not self.quiet:
-            stderr.print(f"[bold cyan]{self.n:>2}.[/] {title}" + (f"  [dim]{detail}[/]"
-                                                                    if detail else ""))
+            stderr.print(f"[bold cyan]{self.n:>2}.[/] {escape(title)}"
+                         + (f"  [dim]{escape(detail)}[/]" if detail else ""))
 
 
 def run_demo(out: Path, *, as_json: bool = False) -> dict[str, Any]:
@@ -68,7 +70,6 @@ def run_demo(out: Path, *, as_json: bool = False) -> dict[str, Any]:
 
 def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
     from flows.stamp import stamp_file
-    from models.face import get_face_engine, load_image, single_face_embedding
 
     key = SigningKey.generate()
     key_path = out / "ava.key"
@@ -77,15 +78,8 @@ def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
     key.write(key_path)
     step("performer key pair created", f"{key_path} (0600)")
 
-    engine = get_face_engine(studio.settings.studio.face_engine)
-    image = load_image(DEMO_FACE)
-    embedding = single_face_embedding(engine, image, source=str(DEMO_FACE))
-    import hashlib
-
     studio.add_performer(performer_id="ava", name="Ava (fictional, flare-game portrait)",
-                         public_key=key.verify_key, faces=[FaceReference(
-                             engine=engine.name, embedding=embedding,
-                             image_sha256=hashlib.sha256(DEMO_FACE.read_bytes()).hexdigest())])
+                         public_key=key.verify_key, face_images=[DEMO_FACE])
     step("performer 'ava' registered", f"reference face from {DEMO_FACE.name}")
 
     now = datetime.now(UTC)
@@ -138,15 +132,16 @@ def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
         statuses["one byte changed"] = _verify(studio, tampered, step, "one byte changed")
         statuses["the source"] = _verify(studio, source, step, "the unmarked source clip")
 
-        from flows.dub import run_dub
+        from flows.dub import DubRequest, run_dub
 
         dubbed = out / "intro-es.mp4"
         dubbed.unlink(missing_ok=True)
         script = scratch / "intro.es.srt"
         script.write_text(SPANISH_SCRIPT, encoding="utf-8")
         step("dubbing into Spanish with viseme lip-sync (a Prefect flow)", "starting…")
-        result = run_dub(studio, video=source, language="es", out=dubbed, script=script,
-                         performer="ava", lipsync="viseme", production="demo-intro")
+        result = run_dub(studio, DubRequest.build(
+            video=source, language="es", out=dubbed, script=script, performer="ava",
+            lipsync="viseme", production="demo-intro"))
         step("dubbed and published", f"{dubbed}  render {result.render_id}, "
              f"{result.frames_lipsynced}/{result.frames} frames lip-synced",
              render_id=result.render_id, out=str(dubbed))
@@ -169,13 +164,7 @@ def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
 
 
 def _verify(studio: Studio, path: Path, step: _Steps, what: str) -> str:
-    from provenance.c2pa.certs import ROOT_CERT_NAME
-    from provenance.verify import verify_file
-
-    with studio.session() as session:
-        report = verify_file(path, session=session, studio_key=studio.verify_key,
-                             trust_anchor_pem=(studio.c2pa_dir / ROOT_CERT_NAME).read_bytes(),
-                             watermark_key=studio.watermark_key)
+    report = studio.verify(path)
     detail = f"render {report.render_id}" if report.render_id else ""
     step(f"verify {what} -> {report.status} (exit {report.exit_code})", detail,
          status=report.status)

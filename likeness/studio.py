@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy.exc import OperationalError
@@ -25,13 +26,23 @@ from consent.grants import (
     countersign,
     verify_person_signatures,
 )
-from consent.models import Decision, Performer, RenderRequest, Revocation, SignedGrant
+from consent.models import (
+    Decision,
+    Performer,
+    RenderRequest,
+    Revocation,
+    SignedGrant,
+    check_identifier,
+)
 from consent.registry import FaceRow, PerformerRow, Registry, embedding_to_bytes
 from consent.signing import SigningKey, VerifyKey, write_secret
 from likeness.db import make_engine, migrate, schema_is_current, transaction
 from likeness.errors import BadInput, IntegrityFailure
 from likeness.settings import Settings
 from provenance.ledger.store import Ledger
+
+if TYPE_CHECKING:
+    from provenance.verify import VerifyReport
 
 STUDIO_KEY_FILE = "keys/studio_ed25519.pem"
 WATERMARK_KEY_FILE = "keys/watermark.key"
@@ -180,10 +191,23 @@ class Studio:
 
     # performers -------------------------------------------------------------
     def add_performer(self, *, performer_id: str, name: str, public_key: VerifyKey,
-                      faces: Sequence[FaceReference], voice_sha256: str | None = None,
+                      face_images: Sequence[Path], voice: Path | None = None,
                       date_of_birth: date | None = None,
                       guardian_key: VerifyKey | None = None) -> Performer:
+        """Enrol a performer: every reference image must show exactly one face, whose
+        embedding the gate later matches against the face a render alters.
+
+        All checks (id, birth date, voice, faces) run before the registry is touched,
+        so a refusal leaves no performer and no ledger entry behind.
+        """
+        check_identifier(performer_id, field="--id")
         now = datetime.now(UTC)
+        if date_of_birth is not None and date_of_birth > now.date():
+            raise BadInput("--date-of-birth is in the future")
+        if not face_images:
+            raise BadInput("--face: at least one reference image is needed")
+        voice_sha256 = _voice_sha256(voice) if voice is not None else None
+        faces = _reference_faces(face_images, engine_name=self.settings.studio.face_engine)
         row = PerformerRow(
             performer_id=performer_id, name=name, public_key_pem=public_key.pem().decode(),
             public_key_id=public_key.key_id,
@@ -281,3 +305,43 @@ class Studio:
     def authorize(self, request: RenderRequest) -> Decision:
         with self.session() as session:
             return authorize(request, session=session, audit=self.ledger, policy=self.policy)
+
+    # verification -----------------------------------------------------------
+    def verify(self, path: Path) -> VerifyReport:
+        """Check a file against this studio's own keys, trust anchor and ledger (the set-up
+        `likeness verify` and the demo share)."""
+        from provenance.c2pa.certs import ROOT_CERT_NAME
+        from provenance.verify import verify_file
+
+        trust_anchor = (self.c2pa_dir / ROOT_CERT_NAME).read_bytes()
+        with self.session() as session:
+            return verify_file(path, session=session, studio_key=self.verify_key,
+                               trust_anchor_pem=trust_anchor, watermark_key=self.watermark_key)
+
+
+def _reference_faces(images: Sequence[Path], *, engine_name: str) -> list[FaceReference]:
+    """One embedding per image; an image with no face or several faces is refused, since
+    a reference that may be someone else would let their face pass the gate."""
+    from media.digest import sha256_file
+    from models.face import get_face_engine, load_image, single_face_embedding
+
+    engine = get_face_engine(engine_name)
+    return [FaceReference(engine=engine.name,
+                          embedding=single_face_embedding(engine, load_image(path),
+                                                          source=str(path)),
+                          image_sha256=sha256_file(path)) for path in images]
+
+
+def _voice_sha256(path: Path) -> str:
+    """Only the hash of the reference voice is kept; the file must at least be audio."""
+    import soundfile
+
+    from media.digest import sha256_file
+
+    try:
+        info = soundfile.info(str(path))
+    except Exception:
+        raise BadInput(f"cannot read voice file {path}: not a readable audio file") from None
+    if info.frames == 0:
+        raise BadInput(f"voice file {path} is empty")
+    return sha256_file(path)

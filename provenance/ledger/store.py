@@ -141,3 +141,10 @@ def row_to_entry(row: EntryRow) -> LedgerEntry:
     doc = json.loads(row.body)
     return LedgerEntry(row.seq, row.kind, row.at, doc["payload"], row.prev_hash,
                        row.leaf_hash, row.signature)
+
+
+def recent_entries(session: Session, *, limit: int) -> list[LedgerEntry]:
+    """The newest ``limit`` entries, oldest first: a log reads downwards in time."""
+    newest_first = session.scalars(
+        select(EntryRow).order_by(EntryRow.seq.desc()).limit(limit)).all()
+    return [row_to_entry(row) for row in reversed(newest_first)]

@@ -1,0 +1,83 @@
+"""The `likeness` command line (Typer + Rich): one module per command group.
+
+``studio`` (init, demo), ``performer`` (keys, performers), ``consent`` (grants),
+``render`` (stamp, dub, reenact), ``verify`` (verify, audit) and ``models``; shared
+option parsing and output helpers live in ``common``. The commands only parse options
+and print: the work is done by `likeness.studio.Studio`, the consent models and the flows.
+
+Errors are caught once, in `main`: a `LikenessError` prints ``error: ...`` and
+exits with its documented code; anything else is an internal error (exit 1), with
+a traceback only under ``--debug``. Heavy imports (media, models, Prefect) happen
+inside the commands that need them so ``--help`` and consent commands stay fast.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Annotated
+
+import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer vendors click
+
+from likeness.cli import consent, models, performer, render, studio, verify
+from likeness.errors import ConsentDenied, LikenessError
+from likeness.output import stderr
+
+app = typer.Typer(name="likeness", no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False,
+                  help="Consent-gated synthetic media studio.")
+
+
+@app.callback()
+def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+    """``--debug`` is read by `main` before Typer parses; declared here so it is accepted
+    and listed in ``--help``."""
+
+
+# The order here is the order of `likeness --help`.
+for command in (studio.init, render.stamp, render.dub, render.reenact, verify.verify,
+                studio.demo):
+    app.command()(command)
+app.add_typer(performer.keys_app, name="keys")
+app.add_typer(performer.performer_app, name="performer")
+app.add_typer(consent.consent_app, name="consent")
+app.add_typer(models.models_app, name="models")
+app.add_typer(verify.audit_app, name="audit")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script: run one command and exit with its documented code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        code = app(args=args, standalone_mode=False, prog_name="likeness")
+    except LikenessError as exc:
+        if debug:
+            traceback.print_exc()
+        stderr.print(f"error: {exc.diagnostics()}", markup=False, soft_wrap=True)
+        if isinstance(exc, ConsentDenied):
+            for reason in exc.reasons:
+                stderr.print(f"  - {reason}", markup=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        stderr.print("error: aborted", markup=False)
+        sys.exit(130)
+    except NoArgsIsHelpError as exc:
+        print(exc.ctx.get_help() if exc.ctx else "")
+        sys.exit(2)
+    except ClickException as exc:
+        stderr.print(f"error: {exc.format_message()}", markup=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        stderr.print("error: interrupted", markup=False)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the one place that catches everything
+        if debug:
+            traceback.print_exc()
+        stderr.print(f"error: internal error: {type(exc).__name__}: {exc}", markup=False,
+                     soft_wrap=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

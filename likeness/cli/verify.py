@@ -1,0 +1,137 @@
+"""`likeness verify` (one file) and `likeness audit` (the whole ledger): the checks
+anyone can run on what the studio published."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from likeness.cli.common import JsonOpt, literal, open_studio, write_document
+from likeness.errors import BadInput
+from likeness.output import emit, stderr, stdout
+
+audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident ledger.")
+
+STATUS_COLORS = {"intact": "green", "derived": "yellow", "tampered": "red",
+                 "unknown": "magenta"}
+AUDIT_DETAIL_KEYS = ("performer_id", "grant_id", "render_id", "allowed", "output", "reason")
+
+
+def verify(file: Annotated[Path, typer.Argument(help="Media file to check.")],
+           as_json: JsonOpt = False) -> None:
+    """intact (0) | derived (5) | tampered (4) | unknown (6): manifest, watermark, ledger."""
+    report = open_studio().verify(file)
+
+    def render() -> None:
+        stdout.print(f"[bold {STATUS_COLORS[report.status]}]{report.status}[/]  "
+                     f"{literal(file)}")
+        if report.render_id:
+            stdout.print(f"  render {report.render_id}  performer {report.performer_id}  "
+                         f"grants {', '.join(report.grant_ids)}  uses {', '.join(report.uses)}",
+                         markup=False)
+        if report.rendered_at:
+            stdout.print(f"  rendered {report.rendered_at}", markup=False)
+        m = report.manifest
+        stdout.print(f"  C2PA: {m.get('validation_state') or 'none'}   "
+                     f"video watermark: {_wm(report.video_watermark)}   "
+                     f"audio watermark: {_wm(report.audio_watermark)}", markup=False)
+        if report.ledger:
+            stdout.print(f"  ledger entry #{report.ledger['seq']} proven in tree of "
+                         f"{report.ledger['tree_size']}")
+        for r in report.revoked_since:
+            stdout.print(f"  [red]revoked since[/]: {literal(r)}")
+        for reason in report.reasons:
+            stdout.print(f"  - {reason}", markup=False)
+
+    emit(report.to_dict(), as_json=as_json, render=render)
+    if report.status == "tampered":
+        stderr.print(f"error: {file} is tampered: {'; '.join(report.reasons)}", markup=False,
+                     soft_wrap=True)
+    raise typer.Exit(report.exit_code)
+
+
+def _wm(finding: object) -> str:
+    if finding is None:
+        return "n/a"
+    if getattr(finding, "found", False):
+        return f"{finding.render_id} ({finding.confidence:.3f})"  # type: ignore[attr-defined]
+    return "none"
+
+
+@audit_app.command("verify")
+def audit_verify(
+    export: Annotated[Path | None, typer.Option(
+        "--export", help="Verify a JSON-lines export offline instead of the registry.")] = None,
+    public_key: Annotated[Path | None, typer.Option(
+        "--public-key", help="Studio public key for --export (default: the one in the file).")]
+    = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check every entry, the hash chain, the Merkle tree and the signed tree heads (exit 4)."""
+    from consent.signing import VerifyKey
+    from provenance.ledger.log import read_export, verify_export, verify_ledger
+
+    if export is not None:
+        key = VerifyKey.from_file(public_key) if public_key else None
+        report = verify_export(read_export(export), key)
+    else:
+        studio = open_studio()
+        with studio.session() as session:
+            report = verify_ledger(session, studio.verify_key)
+    data = {"status": "intact", "entries": report.entries, "tree_heads": report.tree_heads,
+            "root_hash": report.root_hash, "signatures_checked": report.signatures_checked}
+    emit(data, as_json=as_json, render=lambda: stdout.print(
+        f"[bold green]ledger intact[/]: {report.entries} entries, {report.tree_heads} signed "
+        f"tree heads, root {report.root_hash[:16]}…"))
+
+
+@audit_app.command("show")
+def audit_show(render: Annotated[str | None, typer.Option(
+                   "--render", help="Only the entries of this render id (16 hex digits).")] = None,
+               limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
+               as_json: JsonOpt = False) -> None:
+    """Show ledger entries, newest last."""
+    from provenance.ledger.log import entries_for_render
+    from provenance.ledger.store import recent_entries, row_to_entry
+
+    studio = open_studio()
+    rid = None
+    if render is not None:
+        try:
+            rid = int(render, 16)
+        except ValueError:
+            raise BadInput(f"--render {render!r} is not a hex render id") from None
+    with studio.session() as session:
+        found = (recent_entries(session, limit=limit) if rid is None
+                 else [row_to_entry(row) for row in entries_for_render(session, rid)])
+    entries = [{"seq": e.seq, "kind": e.kind, "at": e.at, "leaf_hash": e.leaf_hash,
+                "payload": e.payload} for e in found]
+
+    def render_table() -> None:
+        table = Table("seq", "at", "kind", "detail")
+        for e in entries:
+            detail = ", ".join(f"{k}={v}" for k, v in e["payload"].items()
+                               if k in AUDIT_DETAIL_KEYS)
+            table.add_row(str(e["seq"]), e["at"].strftime("%Y-%m-%d %H:%M:%S"), e["kind"],
+                          literal(detail))
+        stdout.print(table)
+
+    emit({"entries": entries}, as_json=as_json, render=render_table)
+
+
+@audit_app.command("export")
+def audit_export(out: Annotated[Path, typer.Option("--out", help="JSON-lines file.")],
+                 as_json: JsonOpt = False) -> None:
+    """Export the ledger (entries and signed tree heads) for offline verification."""
+    from provenance.ledger.log import export_lines
+
+    studio = open_studio()
+    with studio.session() as session:
+        lines = list(export_lines(session, studio.verify_key))
+    write_document(out, "\n".join(lines) + "\n")
+    emit({"file": str(out), "lines": len(lines)}, as_json=as_json,
+         render=lambda: stdout.print(f"ledger exported to {literal(out)} "
+                                     f"({len(lines) - 1} records)"))
