@@ -422,9 +422,9 @@ def stamp(
         "production": production}), source="request")
     studio = _studio()
     with frame_progress("publishing", quiet=as_json) as on_frame:
-        decision, receipt = stamp_file(studio, source=source, performer_id=performer,
-                                       uses=list(request.uses), language=request.language,
-                                       production=production, out=out,
+        decision, receipt = stamp_file(studio.render_context, source=source,
+                                       performer_id=performer, uses=list(request.uses),
+                                       language=request.language, production=production, out=out,
                                        face_engine=studio.settings.studio.face_engine,
                                        on_frame=on_frame)
     data = {"out": str(receipt.out), "render_id": receipt.render_id,
@@ -459,8 +459,9 @@ def dub(
     if not as_json:
         stderr.print(f"dubbing {video.name} into {language} (Prefect flow; the first run in a "
                      "process starts a local server)…")
-    result = run_dub(studio, video=video, language=language, out=out, script=script,
-                     performer=performer, voice=voice, lipsync=lipsync, production=production)
+    result = run_dub(studio.render_context, video=video, language=language, out=out,
+                     script=script, performer=performer, voice=voice, lipsync=lipsync,
+                     production=production)
 
     def render() -> None:
         stdout.print(f"[bold green]published[/] {result.out}  render {result.render_id}")
@@ -487,8 +488,8 @@ def reenact(
                          production=production)  # cheap checks before Prefect starts
     if not as_json:
         stderr.print(f"reenacting {target.name} driven by {driver.name} (Prefect flow)…")
-    result = run_reenact(studio, target=target, driver=driver, performer=performer, out=out,
-                         production=production)
+    result = run_reenact(studio.render_context, target=target, driver=driver,
+                         performer=performer, out=out, production=production)
     emit(result.model_dump(mode="json"), as_json=as_json, render=lambda: stdout.print(
         f"[bold green]published[/] {result.out}  render {result.render_id}  "
         f"{result.frames} frames"))
