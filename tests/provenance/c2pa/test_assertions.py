@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -86,9 +87,9 @@ def test_reader_tells_absent_from_malformed() -> None:
     ledger = dict(broken[LedgerAssertion.LABEL])  # type: ignore[arg-type]
     del ledger["entry_hash"]
     broken[LedgerAssertion.LABEL] = ledger
-    with pytest.raises(MalformedAssertion, match="studio.likeness.ledger: entry_hash"):
+    with pytest.raises(MalformedAssertion, match=re.escape(f"{LedgerAssertion.LABEL}: entry_hash")):
         read_assertion(broken, LedgerAssertion)
-    with pytest.raises(MalformedAssertion, match="studio.likeness.label"):
+    with pytest.raises(MalformedAssertion, match=re.escape(LabelAssertion.LABEL)):
         read_assertion({LabelAssertion.LABEL: "yes"}, LabelAssertion)
 
 
