@@ -22,12 +22,16 @@ from provenance.c2pa import (
     C2paAction,
     C2paIngredientSpec,
     C2paManifestSpec,
+    ConsentAssertion,
     create_chain,
     read_manifest,
     sign_media,
 )
 
 DEFAULT_CLIP_SECONDS = (2, 10)
+CONSENT = ConsentAssertion(decision_id="decision-bench", grant_ids=("grant-bench",),
+                           performer_id="ava", uses=("dubbing",), language="es",
+                           production=None, studio="Bench Studio")
 RESULTS_PATH = Path(__file__).resolve().parent / "results" / "c2pa.json"
 
 
@@ -62,7 +66,7 @@ def run(clip_seconds: tuple[int, ...] = DEFAULT_CLIP_SECONDS) -> dict[str, objec
                 title="bench.mp4", digital_source_type="compositeWithTrainedAlgorithmicMedia",
                 actions=(C2paAction(action="c2pa.edited"), C2paAction(action=WATERMARK_ACTION)),
                 ingredient=C2paIngredientSpec(path=source, title=source.name),
-                custom_assertions={"studio.likeness.consent": {"grant_ids": ["g"]}})
+                custom_assertions={CONSENT.LABEL: CONSENT.model_dump(mode="json")})
             dest = work / f"signed{seconds}.mp4"
 
             def sign(source: Path = source, dest: Path = dest,

@@ -6,6 +6,9 @@ window, is not revoked, has render budget left (reserved atomically), and the
 faces found in the source match the performer. Denials list every reason.
 Every decision, allowed or denied, is written to the ledger in the same
 transaction as the budget reservation.
+
+``recheck_consent`` applies the same revocation and validity-window rule again when
+a render is published, so "still in force" means one thing at both moments.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from sqlalchemy.orm import Session
 
 from consent.codes import language_covers
 from consent.identity import match_identity
-from consent.models import Decision, RenderRequest, SignedGrant
+from consent.models import Decision, GrantTerms, RenderRequest, SignedGrant
 from consent.registry import AuditLog, Registry
+from likeness.errors import ConsentDenied
 
 
 @dataclass(frozen=True)
@@ -32,16 +36,23 @@ class GatePolicy:
     face_engine: str = "dlib"
 
 
+def _not_in_force(grant: GrantTerms, *, revoked: bool, at: datetime) -> list[tuple[str, str]]:
+    """(code, explanation) for each reason the grant does not hold at ``at``: revoked, or
+    outside its validity window. The one rule both the gate and the publish re-check use."""
+    found: list[tuple[str, str]] = []
+    if revoked:
+        found.append(("revoked", "revoked"))
+    if at < grant.valid_from:
+        found.append(("not_yet_valid", f"not valid before {grant.valid_from.isoformat()}"))
+    if at >= grant.valid_until:
+        found.append(("expired", f"expired on {grant.valid_until.isoformat()}"))
+    return found
+
+
 def _grant_problems(signed: SignedGrant, row: Any, request: RenderRequest,
                     revoked: bool) -> list[str]:
     g = signed.grant
-    problems: list[str] = []
-    if revoked:
-        problems.append("revoked")
-    if request.at < g.valid_from:
-        problems.append(f"not valid before {g.valid_from.isoformat()}")
-    if request.at >= g.valid_until:
-        problems.append(f"expired on {g.valid_until.isoformat()}")
+    problems = [text for _, text in _not_in_force(g, revoked=revoked, at=request.at)]
     missing = [u.value for u in request.uses if u not in g.uses]
     if missing:
         problems.append(f"does not grant use {', '.join(missing)}")
@@ -136,3 +147,28 @@ def authorize(request: RenderRequest, *, session: Session, audit: AuditLog,
     )
     audit.record(session, "decision", decision.model_dump(mode="json"))
     return decision
+
+
+def recheck_consent(decision: Decision, *, session: Session, now: datetime) -> None:
+    """Refuse to publish unless every grant the decision relied on is still in force.
+
+    Runs at publish time, inside the publishing transaction: a revocation or an expiry
+    after the decision stops the render. The budget is not re-checked (the decision
+    already reserved its render), nor the terms (a grant is immutable).
+    """
+    registry = Registry(session)
+    revoked = registry.revoked_ids(list(decision.grant_ids))
+    for gid in decision.grant_ids:
+        row = registry.grant_row(gid)
+        if row is None:
+            raise ConsentDenied(f"grant {gid} is no longer registered", reasons=["missing"])
+        found = _not_in_force(parse_grant(row.document).grant, revoked=gid in revoked, at=now)
+        if not found:
+            continue
+        codes = [code for code, _ in found]
+        if "revoked" in codes:
+            message = f"grant {gid} was revoked after the decision; nothing was published"
+        else:
+            message = (f"grant {gid} is no longer valid ({'; '.join(t for _, t in found)}); "
+                       "nothing was published")
+        raise ConsentDenied(message, reasons=codes)

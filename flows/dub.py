@@ -11,7 +11,7 @@ The flow only sequences small tasks; each task does one job:
    placed on a track at the source sample rate (with its phoneme timings moved to
    the cue's start), loudness-normalized and mixed over the ducked original;
 4. picture: frames stream from the decoder through the face tracker and the
-   lip-sync engine straight into `flows.publish.publish`, which encodes once and
+   lip-sync engine straight into `provenance.publish.publish`, which encodes once and
    is the only code that writes the output;
 5. a `DubResult` names the output, the render and decision ids, the cues (and
    which did not fit their slot), the engines and the seconds each stage took.
@@ -37,16 +37,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from consent.codes import normalize_language
 from consent.models import Decision, RenderRequest, Use
+from flows.context import RenderContext
 from flows.faces import source_embeddings
 from flows.prefect_env import flow, offline_prefect
-from flows.publish import (
-    PublishReceipt,
-    RenderContext,
-    Rendered,
-    check_watermarkable,
-    publish,
-    record_failure,
-)
 from flows.runtime import (
     Stopwatch,
     bound_studio,
@@ -74,6 +67,13 @@ from models.face import FaceEngine, get_face_engine
 from models.lipsync import LIPSYNC_NAMES, LipSync, get_lipsync
 from models.tts import PhonemeTiming, TTSEngine, pick_tts
 from provenance.c2pa import C2paAction
+from provenance.publish import (
+    PublishReceipt,
+    Rendered,
+    check_watermarkable,
+    publish,
+    record_failure,
+)
 
 R = TypeVar("R")
 
@@ -372,7 +372,7 @@ def lipsync_and_publish(request: DubRequest, *, info: MediaInfo, soundtrack: Sou
                                f"({engines.tts.name}), {mouth}"}),
         ),
         engines=(*engines.names, *lines.engines))
-    return publish(rendered, decision, ctx=current_studio(), out=request.out)
+    return publish(rendered, decision, ctx=current_studio().publish, out=request.out)
 
 
 # -- the flow -------------------------------------------------------------------------------
@@ -393,9 +393,9 @@ def dub_flow(request: DubRequest) -> DubResult:
                           language=request.language, video_duration_s=duration_s,
                           models_dir=settings.models_dir)
     engines = clock.run("engines", choose_engines, language=request.language,
-                        lipsync=request.lipsync, face_engine=settings.studio.face_engine,
-                        models_dir=settings.models_dir, commercial=settings.studio.commercial,
-                        acknowledged=frozenset(settings.studio.acknowledged_noncommercial))
+                        lipsync=request.lipsync, face_engine=settings.face_engine,
+                        models_dir=settings.models_dir, commercial=settings.commercial,
+                        acknowledged=settings.acknowledged_noncommercial)
     embeddings = clock.run("identity", bind_identity, request.video, engine=engines.face)
     decision = clock.run("consent", authorize_dub, request, embeddings=embeddings)
     stage = "audio"
@@ -409,7 +409,8 @@ def dub_flow(request: DubRequest) -> DubResult:
         soundtrack = clock.run("mix", mix_soundtrack, original, fitted)
     except BaseException as exc:  # publish logs its own failures; these come before it
         reason = exc.diagnostics() if isinstance(exc, LikenessError) else repr(exc)
-        record_failure(studio, decision, stage=f"dub:{stage}", reason=reason, out=request.out)
+        record_failure(studio.publish, decision, stage=f"dub:{stage}", reason=reason,
+                       out=request.out)
         raise
     receipt = clock.run("render+publish", lipsync_and_publish, request, info=info,
                         soundtrack=soundtrack, engines=engines, decision=decision, lines=lines)

@@ -13,7 +13,7 @@ The flow only sequences small tasks:
    allow ``reenactment`` for the performer (and production, when one is given);
 3. sound: the driver's audio track if it has one, else the target video's, else none;
 4. picture: driver (and target) frames stream from the decoder through the face
-   tracker and the reenactment engine straight into `flows.publish.publish`, which
+   tracker and the reenactment engine straight into `provenance.publish.publish`, which
    encodes once and is the only code that writes the output. An image target gives
    one frame per driver frame at the driver's rate; a video target keeps its own
    frames and rate (the driver is resampled to it, and the target plays on unchanged
@@ -39,16 +39,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from consent.models import Decision, RenderRequest, Use
+from flows.context import RenderContext
 from flows.faces import embeddings_from_frames, sample_frames, source_embeddings
 from flows.prefect_env import flow, offline_prefect
-from flows.publish import (
-    PublishReceipt,
-    RenderContext,
-    Rendered,
-    check_watermarkable,
-    publish,
-    record_failure,
-)
 from flows.runtime import (
     Stopwatch,
     bound_studio,
@@ -66,6 +59,13 @@ from media.probe import MediaInfo, probe
 from models.face import Face, FaceEngine, get_face_engine, load_image
 from models.reenact import Reenactor, get_reenactor
 from provenance.c2pa import C2paAction
+from provenance.publish import (
+    PublishReceipt,
+    Rendered,
+    check_watermarkable,
+    publish,
+    record_failure,
+)
 
 R = TypeVar("R")
 
@@ -261,7 +261,7 @@ def reenact_and_publish(request: ReenactRequest, *, target: Target, driver: Medi
                            f"video ({request.driver.name}) with the {engines.reenact.name} "
                            "reenactment engine"}),),
         engines=engines.names)
-    return publish(rendered, decision, ctx=current_studio(), out=request.out)
+    return publish(rendered, decision, ctx=current_studio().publish, out=request.out)
 
 
 # -- the flow -------------------------------------------------------------------------------
@@ -273,7 +273,7 @@ def reenact_flow(request: ReenactRequest) -> ReenactResult:
     studio = current_studio()
     clock = Stopwatch()
     engines = clock.run("engines", choose_engines,
-                        face_engine=studio.settings.studio.face_engine)
+                        face_engine=studio.settings.face_engine)
     target = clock.run("target", read_target, request.target, kind=request.target_kind,
                        engine=engines.face)
     driver = clock.run("driver", probe_driver, request.driver, engine=engines.face)
@@ -284,7 +284,8 @@ def reenact_flow(request: ReenactRequest) -> ReenactResult:
                           target=target)
     except BaseException as exc:  # publish logs its own failures; this comes before it
         reason = exc.diagnostics() if isinstance(exc, LikenessError) else repr(exc)
-        record_failure(studio, decision, stage="reenact:audio", reason=reason, out=request.out)
+        record_failure(studio.publish, decision, stage="reenact:audio", reason=reason,
+                       out=request.out)
         raise
     receipt = clock.run("render+publish", reenact_and_publish, request, target=target,
                         driver=driver, audio=audio, engines=engines, decision=decision)

@@ -17,9 +17,10 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from flows.context import RenderContext
 from flows.prefect_env import NO_CACHE, task
-from flows.publish import RenderContext, check_destination
 from likeness.errors import BadInput, InternalError, LikenessError
+from provenance.publish import check_destination
 
 R = TypeVar("R")
 
@@ -45,7 +46,8 @@ def current_studio() -> RenderContext:
         return _STUDIO.get()
     except LookupError:
         raise InternalError("a render flow ran without a studio",
-                            hint="call it through run_dub / run_reenact (studio, ...)") from None
+                            hint="call it through run_dub / run_reenact "
+                                 "(studio.render_context, ...)") from None
 
 
 def _retry_unless_user_error(_task: Any, _task_run: Any, state: Any) -> bool:

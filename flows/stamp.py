@@ -13,21 +13,21 @@ from pathlib import Path
 import numpy as np
 
 from consent.models import Decision, RenderRequest, Use
+from flows.context import RenderContext
 from flows.faces import source_embeddings
-from flows.publish import (
-    PublishReceipt,
-    RenderContext,
-    Rendered,
-    check_destination,
-    check_watermarkable,
-    publish,
-)
 from likeness.errors import ConsentDenied
 from media.audio import AudioTrack, load_audio
 from media.decode import iter_frames
 from media.probe import probe
 from models.face import get_face_engine
 from provenance.c2pa import C2paAction
+from provenance.publish import (
+    PublishReceipt,
+    Rendered,
+    check_destination,
+    check_watermarkable,
+    publish,
+)
 
 
 def stamp_file(ctx: RenderContext, *, source: Path, performer_id: str, uses: list[Use],
@@ -69,5 +69,5 @@ def stamp_file(ctx: RenderContext, *, source: Path, performer_id: str, uses: lis
         actions=(C2paAction(action="c2pa.edited", parameters={
             "description": "published by Likeness under a signed likeness grant"}),),
         engines=(f"face:{engine.name}",))
-    receipt = publish(rendered, decision, ctx=ctx, out=out)
+    receipt = publish(rendered, decision, ctx=ctx.publish, out=out)
     return decision, receipt

@@ -115,9 +115,9 @@ def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
              f"{source.name}, 4 s 720p")
         published = out / "intro-stamped.mp4"
         published.unlink(missing_ok=True)
-        decision, receipt = stamp_file(studio, source=source, performer_id="ava",
-                                       uses=[Use.DUBBING, Use.LIP_SYNC], language="es",
-                                       production="demo-intro", out=published)
+        decision, receipt = stamp_file(studio.render_context, source=source,
+                                       performer_id="ava", uses=[Use.DUBBING, Use.LIP_SYNC],
+                                       language="es", production="demo-intro", out=published)
         step("published through the one publish path: label, watermarks, ledger, C2PA",
              f"{published}  render {receipt.render_id}", render_id=receipt.render_id,
              out=str(published))
@@ -139,7 +139,7 @@ def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
         script = scratch / "intro.es.srt"
         script.write_text(SPANISH_SCRIPT, encoding="utf-8")
         step("dubbing into Spanish with viseme lip-sync (a Prefect flow)", "starting…")
-        result = run_dub(studio, DubRequest.build(
+        result = run_dub(studio.render_context, DubRequest.build(
             video=source, language="es", out=dubbed, script=script, performer="ava",
             lipsync="viseme", production="demo-intro"))
         step("dubbed and published", f"{dubbed}  render {result.render_id}, "

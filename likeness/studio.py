@@ -36,6 +36,7 @@ from consent.models import (
 )
 from consent.registry import FaceRow, PerformerRow, Registry, embedding_to_bytes
 from consent.signing import SigningKey, VerifyKey, write_secret
+from flows.context import RenderContext, RenderSettings
 from likeness.db import make_engine, migrate, schema_is_current, transaction
 from likeness.errors import BadInput, IntegrityFailure
 from likeness.settings import Settings
@@ -305,6 +306,27 @@ class Studio:
     def authorize(self, request: RenderRequest) -> Decision:
         with self.session() as session:
             return authorize(request, session=session, audit=self.ledger, policy=self.policy)
+
+    @cached_property
+    def render_context(self) -> RenderContext:
+        """The studio as renders and the one publish path see it, built once from the
+        settings and the home (the flows may not import this package)."""
+        # deferred: they load PIL, the encoder and the watermarks, which only renders need
+        from provenance.label import LabelSpec
+        from provenance.publish import PublishContext
+
+        s = self.settings.studio
+        label = (LabelSpec(text=s.label.text.format(studio=s.studio_name),
+                           position=s.label.position) if s.visible_label else None)
+        publish = PublishContext(
+            studio_name=s.studio_name, signing_key=self.signing_key,
+            watermark_key=self.watermark_key, ledger=self.ledger, session=self.session,
+            c2pa_dir=self.c2pa_dir, label=label)
+        settings = RenderSettings(
+            home=self.settings.home, models_dir=self.settings.models_dir,
+            face_engine=s.face_engine, commercial=s.commercial,
+            acknowledged_noncommercial=frozenset(s.acknowledged_noncommercial))
+        return RenderContext(publish=publish, authorize=self.authorize, settings=settings)
 
     # verification -----------------------------------------------------------
     def verify(self, path: Path) -> VerifyReport:

@@ -25,7 +25,13 @@ from likeness.errors import BadInput, IntegrityFailure, LikenessError
 from media.audio import load_audio
 from media.decode import iter_frames
 from media.probe import probe
-from provenance.c2pa import ManifestReport, read_manifest
+from provenance.c2pa import (
+    LedgerAssertion,
+    MalformedAssertion,
+    ManifestReport,
+    read_assertion,
+    read_manifest,
+)
 from provenance.ledger.log import InclusionProof, entries_for_render, verify_tree_head
 from provenance.ledger.log import heads as signed_heads
 from provenance.ledger.merkle import MerkleTree
@@ -137,9 +143,15 @@ def verify_file(path: Path, *, session: Session, studio_key: VerifyKey,
         # a file that carries our manifest but no longer decodes was damaged or edited
         reasons.append(f"the media no longer decodes: {exc.message}")
         video_wm = audio_wm = WatermarkFinding.of(None)
-    ledger_claim = manifest.assertions.get("studio.likeness.ledger") if manifest.present else None
+    ledger_claim: LedgerAssertion | None = None
+    malformed: MalformedAssertion | None = None
+    if manifest.present:
+        try:
+            ledger_claim = read_assertion(manifest.assertions, LedgerAssertion)
+        except MalformedAssertion as exc:
+            malformed = exc
     wm_ids = {w.render_id for w in (video_wm, audio_wm) if w.found}
-    claimed = ledger_claim.get("render_id") if isinstance(ledger_claim, dict) else None
+    claimed = ledger_claim.render_id if ledger_claim is not None else None
     render_id = claimed or (sorted(wm_ids)[0] if wm_ids else None)
     base = {"file": str(path), "manifest": _manifest_summary(manifest),
             "video_watermark": video_wm, "audio_watermark": audio_wm, "render_id": render_id}
@@ -154,7 +166,9 @@ def verify_file(path: Path, *, session: Session, studio_key: VerifyKey,
             reasons.append("C2PA manifest is invalid: " + "; ".join(manifest.errors[:3]))
         elif not manifest.trusted:
             reasons.append("C2PA manifest is not signed by this studio's certificate chain")
-        if claimed is None:
+        if malformed is not None:
+            reasons.append(f"C2PA manifest's Likeness ledger assertion is malformed: {malformed}")
+        elif claimed is None:
             reasons.append("C2PA manifest has no Likeness ledger assertion")
         if not wm_ids:
             reasons.append("no watermark found, although the manifest says there is one")
@@ -175,8 +189,7 @@ def verify_file(path: Path, *, session: Session, studio_key: VerifyKey,
                 ledger = _prove(session, entry, studio_key)
             except LikenessError as exc:
                 reasons.append(f"ledger proof failed: {exc.message}")
-            if isinstance(ledger_claim, dict) and ledger_claim.get("entry_hash") != \
-                    entry.leaf_hash:
+            if ledger_claim is not None and ledger_claim.entry_hash != entry.leaf_hash:
                 reasons.append("the manifest's ledger entry hash differs from the ledger")
             payload = json.loads(entry.body)["payload"]
             grant_ids = list(payload.get("grant_ids", []))

@@ -33,9 +33,9 @@ def stamp(
                                   production=production)
     studio = open_studio()
     with frame_progress("publishing", quiet=as_json) as on_frame:
-        decision, receipt = stamp_file(studio, source=source, performer_id=performer,
-                                       uses=list(request.uses), language=request.language,
-                                       production=production, out=out,
+        decision, receipt = stamp_file(studio.render_context, source=source,
+                                       performer_id=performer, uses=list(request.uses),
+                                       language=request.language, production=production, out=out,
                                        face_engine=studio.settings.studio.face_engine,
                                        on_frame=on_frame)
     data = {"out": str(receipt.out), "render_id": receipt.render_id,
@@ -70,7 +70,7 @@ def dub(
     if not as_json:
         stderr.print(f"dubbing {literal(video.name)} into {literal(language)} (Prefect flow; "
                      "the first run in a process starts a local server)…")
-    result = run_dub(studio, request)
+    result = run_dub(studio.render_context, request)
 
     def render() -> None:
         stdout.print(f"[bold green]published[/] {literal(result.out)}  "
@@ -98,8 +98,8 @@ def reenact(
     if not as_json:
         stderr.print(f"reenacting {literal(target.name)} driven by {literal(driver.name)} "
                      "(Prefect flow)…")
-    result = run_reenact(studio, target=target, driver=driver, performer=performer, out=out,
-                         production=production)
+    result = run_reenact(studio.render_context, target=target, driver=driver,
+                         performer=performer, out=out, production=production)
     emit(result.model_dump(mode="json"), as_json=as_json, render=lambda: stdout.print(
         f"[bold green]published[/] {literal(result.out)}  render {result.render_id}  "
         f"{result.frames} frames"))

@@ -1,9 +1,21 @@
-"""C2PA content credentials for studio renders: certificate chain, signing, reading.
+"""C2PA content credentials for studio renders: certificate chain, signing, reading,
+and the studio's own ``studio.likeness.*`` assertions.
 
 Front door of the package; the native c2pa library is loaded only when a file is
 actually signed or read, so importing this package stays cheap.
 """
 
+from provenance.c2pa.assertions import (
+    ConsentAssertion,
+    EnginesAssertion,
+    LabelAssertion,
+    LedgerAssertion,
+    LikenessAssertion,
+    LikenessAssertions,
+    MalformedAssertion,
+    WatermarkAssertion,
+    read_assertion,
+)
 from provenance.c2pa.certs import CertChainPaths, create_chain, ensure_chain
 from provenance.c2pa.manifest import (
     WATERMARK_ACTION,
@@ -22,12 +34,21 @@ __all__ = [
     "C2paIngredientSpec",
     "C2paManifestSpec",
     "CertChainPaths",
+    "ConsentAssertion",
     "DigitalSourceType",
+    "EnginesAssertion",
+    "LabelAssertion",
+    "LedgerAssertion",
+    "LikenessAssertion",
+    "LikenessAssertions",
+    "MalformedAssertion",
     "ManifestReport",
     "ValidationState",
+    "WatermarkAssertion",
     "create_chain",
     "digital_source_type_url",
     "ensure_chain",
+    "read_assertion",
     "read_manifest",
     "sign_media",
 ]

@@ -11,7 +11,7 @@ message that says what to change:
 * ``c2pa.watermarked`` and ``c2pa.watermarked.bound`` need a C2PA soft-binding
   assertion, whose algorithm must be on the C2PA list — ours is not, so the
   studio's watermark is declared as `WATERMARK_ACTION` (``c2pa.watermarked.unbound``)
-  plus the custom ``studio.likeness.watermark`` assertion;
+  plus the studio's own watermark assertion (`provenance.c2pa.assertions`);
 * ``c2pa.*`` labels are reserved: custom assertions use our own namespace.
 
 The IPTC digital source type is attached to every action that changes content,

@@ -48,6 +48,20 @@ from provenance.watermark import payload
 from provenance.watermark.detection import WatermarkDetection
 from provenance.watermark.keys import balanced_assignment, keyed_rng, validate_key
 
+ALGORITHM = "likeness-stft-ss/1"
+"""The name this carrier goes by in the C2PA watermark assertion; a new embedding, a new id."""
+NOISE_FLOOR_DBFS = -54.0  # RMS; below typical room tone in recordings
+_NOISE_FLOOR = 10 ** (NOISE_FLOOR_DBFS / 20)
+
+
+def with_noise_floor(samples: np.ndarray, *, render_id: int) -> np.ndarray:
+    """Add a faint, seeded noise floor (like room tone) so that digitally silent
+    stretches -- common in synthesized speech -- can still carry the audio watermark."""
+    rng = np.random.default_rng(render_id)
+    floor = rng.standard_normal(samples.shape).astype(np.float32)
+    return (samples + floor * _NOISE_FLOOR).astype(np.float32)
+
+
 WORK_RATE_HZ = 16_000
 N_FFT = 512
 HOP = N_FFT // 2

@@ -36,6 +36,9 @@ from provenance.watermark import payload
 from provenance.watermark.detection import WatermarkDetection
 from provenance.watermark.keys import balanced_assignment, keyed_rng, validate_key
 
+ALGORITHM = "likeness-dct-ss/1"
+"""The name this carrier goes by in the C2PA watermark assertion; a new embedding, a new id."""
+
 WORK_WIDTH_PX = 256
 WORK_HEIGHT_PX = 144
 BLOCK_PX = 8

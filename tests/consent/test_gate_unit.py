@@ -7,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from consent.gate import recheck_consent
 from consent.models import RenderRequest, Use
+from likeness.errors import ConsentDenied
 from likeness.settings import load_settings
 from likeness.studio import Studio
 from tests.support.cli import FACES
@@ -68,4 +70,36 @@ def test_check_does_not_take_from_the_budget(home: Path, tmp_path: Path) -> None
     assert studio.authorize(RenderRequest(performer_id="ava", uses=(Use.DUBBING,))).allowed
     last = studio.authorize(RenderRequest(performer_id="ava", uses=(Use.DUBBING,)))
     assert not last.allowed and "render budget used up (1/1)" in last.reasons[0]
+    studio.close()
+
+
+def test_recheck_at_publish_applies_the_gates_window_and_revocation(home: Path,
+                                                                     tmp_path: Path) -> None:
+    """The publish-time re-check judges revocation and the validity window as the gate
+    does, and leaves alone what the decision already settled (the budget)."""
+    key = add_performer(tmp_path)
+    gid = registered_grant(tmp_path, key, "ava", "--max-renders", "1",
+                           "--valid-until", "2030-01-01")
+    studio = _studio()
+    decision = studio.authorize(RenderRequest(performer_id="ava", uses=(Use.DUBBING,)))
+    assert decision.allowed
+
+    def denial(now: datetime) -> ConsentDenied | None:
+        with studio.session() as session:
+            try:
+                recheck_consent(decision, session=session, now=now)
+            except ConsentDenied as exc:
+                return exc
+        return None
+
+    assert denial(datetime.now(UTC)) is None  # the budget is used up by this very render
+    expired = denial(datetime(2030, 1, 1, tzinfo=UTC))
+    assert expired is not None and expired.reasons == ["expired"]
+    assert "expired on 2030-01-01" in expired.message
+    early = denial(decision.decided_at - timedelta(days=1))
+    assert early is not None and early.reasons == ["not_yet_valid"]
+    studio.revoke(gid, key=None, reason="withdrawn mid-render")
+    revoked = denial(datetime.now(UTC))
+    assert revoked is not None and revoked.reasons == ["revoked"]
+    assert "revoked after the decision" in revoked.message
     studio.close()

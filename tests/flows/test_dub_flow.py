@@ -70,7 +70,8 @@ def _dub(studio: object, video: Path, out: Path, **options: object) -> object:
     args: dict[str, object] = {"language": "es", "script": None, "performer": "ava",
                                "voice": None, "lipsync": "viseme", "production": None}
     args.update(options)
-    return run_dub(studio, DubRequest.build(video=video, out=out, **args))  # type: ignore[arg-type]
+    return run_dub(studio.render_context,  # type: ignore[attr-defined]
+                   DubRequest.build(video=video, out=out, **args))  # type: ignore[arg-type]
 
 
 def test_dub_publishes_a_verifiable_lip_synced_render(

@@ -72,7 +72,7 @@ def test_image_target_publishes_a_verifiable_reenactment(
         prefect_server: None, studio: object, media: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "out" / "ava.reenact.mp4"
     out.parent.mkdir()
-    result = run_reenact(studio, target=media["target"], driver=media["driver"],  # type: ignore[arg-type]
+    result = run_reenact(studio.render_context, target=media["target"], driver=media["driver"],  # type: ignore[attr-defined]
                          performer="ava", out=out)
 
     assert out.is_file() and result.out == out.absolute()
@@ -100,7 +100,7 @@ def test_without_a_reenactment_grant_consent_is_denied(
     out = tmp_path / "denied.mp4"
     try:
         with pytest.raises(ConsentDenied) as denied:
-            run_reenact(studio, target=media["target"], driver=media["driver"],  # type: ignore[arg-type]
+            run_reenact(studio.render_context, target=media["target"], driver=media["driver"],  # type: ignore[attr-defined]
                         performer="ava", out=out)
     finally:
         studio.close()  # type: ignore[attr-defined]
@@ -113,7 +113,7 @@ def test_target_without_a_face_is_bad_input(
         prefect_server: None, studio: object, media: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "blank.mp4"
     with pytest.raises(BadInput, match="no face found in the target"):
-        run_reenact(studio, target=media["blank"], driver=media["driver"],  # type: ignore[arg-type]
+        run_reenact(studio.render_context, target=media["blank"], driver=media["driver"],  # type: ignore[attr-defined]
                     performer="ava", out=out)
     assert not out.exists()
     kinds = [e["kind"] for e in run_cli("audit", "show", "--json").json()["entries"]]

@@ -21,9 +21,13 @@ from provenance.c2pa import (
     C2paIngredientSpec,
     C2paManifestSpec,
     CertChainPaths,
+    ConsentAssertion,
+    LedgerAssertion,
+    WatermarkAssertion,
     create_chain,
     digital_source_type_url,
     ensure_chain,
+    read_assertion,
     read_manifest,
     sign_media,
 )
@@ -32,11 +36,14 @@ from provenance.c2pa.reader import UNTRUSTED_SIGNER_CODE
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
 
 STUDIO = "Likeness Test Studio"
-CONSENT = {"grant_ids": ["grant-1", "grant-2"], "performer_id": "ava",
-           "decision_id": "dec-42", "uses": ["dubbing", "lip_sync"], "language": "es"}
-LEDGER = {"render_id": "00ff00ff00ff00ff", "entry_hash": "ab" * 32,
-          "inclusion_proof": ["cd" * 32, "ef" * 32], "tree_size": 3, "root": "12" * 32}
-WATERMARK = {"algorithm": "likeness-dct-rs/1", "payload": "00ff00ff00ff00ff"}
+CONSENT = ConsentAssertion(grant_ids=("grant-1", "grant-2"), performer_id="ava",
+                           decision_id="dec-42", uses=("dubbing", "lip_sync"), language="es",
+                           production=None, studio=STUDIO)
+LEDGER = LedgerAssertion(render_id="00ff00ff00ff00ff", seq=2, entry_hash="ab" * 32,
+                         tree_size=3, root_hash="12" * 32, tree_head_at="2026-01-01T00:00:00Z",
+                         tree_head_signature="34" * 32, inclusion_path=("cd" * 32, "ef" * 32))
+WATERMARK = WatermarkAssertion(video_algorithm="likeness-dct-ss/1",
+                               audio_algorithm="likeness-stft-ss/1", payload="00ff00ff00ff00ff")
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +73,8 @@ def dub_spec(source: Path) -> C2paManifestSpec:
             C2paAction(action=WATERMARK_ACTION),
         ),
         ingredient=C2paIngredientSpec(path=source, title="source.mp4"),
-        custom_assertions={"studio.likeness.consent": CONSENT, "studio.likeness.ledger": LEDGER,
-                           "studio.likeness.watermark": WATERMARK},
+        custom_assertions={a.LABEL: a.model_dump(mode="json")
+                           for a in (CONSENT, LEDGER, WATERMARK)},
     )
 
 
@@ -115,9 +122,8 @@ def test_signed_file_is_trusted_with_anchor_and_round_trips(
     report = read_manifest(signed_mp4, trust_anchor_pem=chain.root_cert.read_bytes())
     assert report.present and report.validation_state == "Trusted" and report.trusted
     assert report.errors == []
-    assert report.assertions["studio.likeness.consent"] == CONSENT
-    assert report.assertions["studio.likeness.ledger"] == LEDGER
-    assert report.assertions["studio.likeness.watermark"] == WATERMARK
+    for written in (CONSENT, LEDGER, WATERMARK):
+        assert read_assertion(report.assertions, type(written)) == written
     assert report.ingredient_titles == ["source.mp4"]
     assert report.claim_generator == "likeness-studio/0.1.0"
     assert report.signature_issuer == STUDIO
@@ -173,7 +179,7 @@ def test_avatar_manifest_starts_with_created(source_mp4: Path, chain: CertChainP
                                              tmp_path: Path) -> None:
     spec = C2paManifestSpec(title="avatar.mp4", digital_source_type="trainedAlgorithmicMedia",
                             actions=(C2paAction(action=WATERMARK_ACTION),),
-                            custom_assertions={"studio.likeness.consent": CONSENT})
+                            custom_assertions={CONSENT.LABEL: CONSENT.model_dump(mode="json")})
     dest = tmp_path / "avatar.mp4"
     sign_media(source=source_mp4, dest=dest, chain=chain, manifest=spec)
     report = read_manifest(dest, trust_anchor_pem=chain.root_cert.read_bytes())

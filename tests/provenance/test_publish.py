@@ -12,6 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from provenance.c2pa import (
+    ConsentAssertion,
+    EnginesAssertion,
+    LabelAssertion,
+    LedgerAssertion,
+    WatermarkAssertion,
+    read_assertion,
+    read_manifest,
+)
+from provenance.c2pa.certs import ROOT_CERT_NAME
+from provenance.watermark.audio import ALGORITHM as AUDIO_ALGORITHM
+from provenance.watermark.video import ALGORITHM as VIDEO_ALGORITHM
 from tests.support.cli import run_cli
 from tests.support.media import face_clip
 from tests.support.people import add_performer, registered_grant
@@ -44,7 +56,7 @@ def _leftovers(folder: Path) -> list[str]:
 
 
 def test_stamp_verifies_intact_then_derived(studio_with_grant: tuple, clip: Path,
-                                            tmp_path: Path) -> None:
+                                            tmp_path: Path, sqlite_home: Path) -> None:
     out = tmp_path / "out" / "stamped.mp4"
     out.parent.mkdir()
     r = _stamp(clip, out)
@@ -60,6 +72,22 @@ def test_stamp_verifies_intact_then_derived(studio_with_grant: tuple, clip: Path
     assert report["manifest"]["validation_state"] == "Trusted"
     assert report["ledger"]["inclusion"] == "proven"
     assert report["performer_id"] == "ava" and report["grant_ids"] == [studio_with_grant[1]]
+
+    # the studio's assertions say what the receipt says, in the one schema
+    anchor = (sqlite_home / "c2pa" / ROOT_CERT_NAME).read_bytes()
+    claims = read_manifest(out, trust_anchor_pem=anchor).assertions
+    ledger = read_assertion(claims, LedgerAssertion)
+    assert ledger is not None and (ledger.render_id, ledger.seq, ledger.entry_hash) == (
+        receipt["render_id"], receipt["ledger_seq"], receipt["entry_hash"])
+    consent = read_assertion(claims, ConsentAssertion)
+    assert consent is not None and consent.decision_id == receipt["decision_id"]
+    assert consent.grant_ids == (studio_with_grant[1],) and consent.studio == "Test Studio"
+    assert read_assertion(claims, WatermarkAssertion) == WatermarkAssertion(
+        video_algorithm=VIDEO_ALGORITHM, audio_algorithm=AUDIO_ALGORITHM,
+        payload=receipt["render_id"])
+    assert read_assertion(claims, LabelAssertion) == LabelAssertion(visible_label=True)
+    engines = read_assertion(claims, EnginesAssertion)
+    assert engines is not None and engines.engines == ("face:dlib",)
 
     derived = tmp_path / "derived.mp4"
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(out), "-vf", "scale=640:360",
@@ -92,9 +120,9 @@ STAGES = {
     "label+watermark+encode": ("provenance.label.LabelBurner.burn", None),
     "watermark": ("provenance.watermark.video.VideoWatermarker.embed_frame", None),
     "audio-watermark": ("provenance.watermark.audio.AudioWatermarker.embed", None),
-    "ledger": ("flows.publish.append_published", None),
-    "c2pa": ("flows.publish.sign_media", None),
-    "rename": ("flows.publish.os.replace", None),
+    "ledger": ("provenance.publish.append_published", None),
+    "c2pa": ("provenance.publish.sign_media", None),
+    "rename": ("provenance.publish.os.replace", None),
 }
 
 
@@ -126,7 +154,7 @@ def test_revocation_between_decision_and_publish(studio_with_grant: tuple, clip:
                                                  tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """The grant is revoked while the render runs: nothing is published."""
-    import flows.publish as publish_module
+    import provenance.publish as publish_module
 
     real = publish_module.encode_marked
     gid = studio_with_grant[1]
@@ -144,6 +172,32 @@ def test_revocation_between_decision_and_publish(studio_with_grant: tuple, clip:
     assert not out.exists() and _leftovers(tmp_path) == []
     last = _last_entry()
     assert last["kind"] == "render_failed" and last["payload"]["stage"] == "ledger"
+
+
+def test_a_malformed_ledger_assertion_verifies_as_tampered(
+        studio_with_grant: tuple, clip: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trusted manifest whose ledger assertion lacks a field is not mistaken for one
+    without the assertion: verify names the malformed field."""
+    import provenance.publish as publish_module
+
+    real = publish_module.manifest_for
+
+    def without_seq(*args: object, **kwargs: object) -> object:
+        spec = real(*args, **kwargs)  # type: ignore[arg-type]
+        written = dict(spec.custom_assertions)
+        ledger = dict(written[LedgerAssertion.LABEL])  # type: ignore[arg-type]
+        del ledger["seq"]
+        written[LedgerAssertion.LABEL] = ledger
+        return spec.model_copy(update={"custom_assertions": written})
+
+    monkeypatch.setattr(publish_module, "manifest_for", without_seq)
+    out = tmp_path / "malformed.mp4"
+    assert _stamp(clip, out).code == 0
+    v = run_cli("verify", out, "--json")
+    assert v.code == 4 and v.json()["status"] == "tampered"
+    assert any("ledger assertion is malformed" in r and "seq" in r
+               for r in v.json()["reasons"]), v.json()["reasons"]
 
 
 def test_stamp_refuses_a_stranger(studio_with_grant: tuple, tmp_path: Path) -> None:

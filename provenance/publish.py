@@ -15,7 +15,13 @@ and in this order:
 6. fsyncs and atomically renames the signed file onto the destination.
 Any failure removes the temp files, leaves nothing at the destination and logs
 `render_failed` with the stage and the reason. No flow, command or test helper
-writes outputs another way (tests/flows/test_publish_invariant.py checks).
+writes outputs another way (tests/provenance/test_publish_invariant.py checks).
+
+It lives in `provenance`, not `flows`: it orchestrates no tasks, and what it uses
+(consent's re-check, media encoding, the marks, the ledger, C2PA) is what
+provenance may depend on. What it needs from the studio comes as one concrete,
+frozen `PublishContext` that the studio builds (as sigstore's ``SigningContext``
+bundles what signing needs), not as a view of the studio's settings.
 """
 
 from __future__ import annotations
@@ -23,19 +29,19 @@ from __future__ import annotations
 import logging
 import mimetypes
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 
-from consent.models import Decision, RenderRequest, SignedGrant
-from consent.registry import Registry
+from consent.gate import recheck_consent
+from consent.models import Decision
 from consent.signing import SigningKey
 from likeness.errors import BadInput, ConsentDenied, LikenessError
 from media.audio import AudioTrack
@@ -48,65 +54,38 @@ from provenance.c2pa import (
     C2paIngredientSpec,
     C2paManifestSpec,
     DigitalSourceType,
+    LikenessAssertions,
     sign_media,
 )
 from provenance.c2pa.certs import ensure_chain
 from provenance.label import LabelBurner, LabelSpec
 from provenance.ledger.log import InclusionProof, SignedTreeHead, inclusion_proof, sign_tree_head
 from provenance.ledger.store import Ledger, LedgerEntry
+from provenance.watermark.audio import ALGORITHM as AUDIO_ALGORITHM
 from provenance.watermark.audio import MIN_SECONDS as AUDIO_MIN_SECONDS
-from provenance.watermark.audio import AudioWatermarker
+from provenance.watermark.audio import AudioWatermarker, with_noise_floor
+from provenance.watermark.video import ALGORITHM as VIDEO_ALGORITHM
 from provenance.watermark.video import VideoWatermarker
 
 log = logging.getLogger(__name__)
 
-WATERMARK_ALGORITHM = "likeness-dct-ss/1"
-AUDIO_WATERMARK_ALGORITHM = "likeness-stft-ss/1"
-CLAIM_VERSION = "0.1.0"
-AUDIO_NOISE_FLOOR_DBFS = -54.0  # RMS; below typical room tone in recordings
-AUDIO_NOISE_FLOOR = 10 ** (AUDIO_NOISE_FLOOR_DBFS / 20)
 
+@dataclass(frozen=True)
+class PublishContext:
+    """Everything publishing needs from the studio, as values the studio builds once.
 
-class StudioConfigView(Protocol):
+    Concrete on purpose: `publish` reads these fields and nothing else, so a caller
+    cannot hand it a half-configured studio, and it never re-reads settings. The
+    secrets stay out of the repr.
+    """
+
     studio_name: str
-    visible_label: bool
-
-    @property
-    def label(self) -> Any: ...
-
-
-class SettingsView(Protocol):
-    @property
-    def studio(self) -> StudioConfigView: ...
-
-
-class PublishContext(Protocol):
-    """What publishing needs from the studio (likeness.studio.Studio satisfies it)."""
-
-    settings: SettingsView
-
-    def session(self) -> AbstractContextManager[Session]: ...
-
-    @property
-    def ledger(self) -> Ledger: ...
-
-    @property
-    def signing_key(self) -> SigningKey: ...
-
-    @property
-    def watermark_key(self) -> bytes: ...
-
-    @property
-    def c2pa_dir(self) -> Path: ...
-
-
-class RenderContext(PublishContext, Protocol):
-    """What a render (stamp, dub, reenact) needs from the studio: publishing plus the
-    gate, and the full settings (models dir, licence policy)."""
-
-    settings: Any
-
-    def authorize(self, request: RenderRequest) -> Decision: ...
+    signing_key: SigningKey = field(repr=False)  # signs the ledger's tree heads
+    watermark_key: bytes = field(repr=False)
+    ledger: Ledger
+    session: Callable[[], AbstractContextManager[Session]]  # one transaction per call
+    c2pa_dir: Path  # the studio's C2PA certificate chain (created there if missing)
+    label: LabelSpec | None  # the visible label, or None when the studio turned it off
 
 
 @dataclass(frozen=True)
@@ -164,23 +143,6 @@ def check_destination(out: Path) -> Path:
     return out
 
 
-def recheck_consent(session: Session, decision: Decision, *, now: datetime) -> None:
-    """Revocation and validity at publish time (runs inside the publishing transaction)."""
-    registry = Registry(session)
-    revoked = registry.revoked_ids(list(decision.grant_ids))
-    if revoked:
-        raise ConsentDenied(f"grant {', '.join(sorted(revoked))} was revoked after the "
-                            "decision; nothing was published", reasons=["revoked"])
-    for gid in decision.grant_ids:
-        row = registry.grant_row(gid)
-        if row is None:
-            raise ConsentDenied(f"grant {gid} is no longer registered", reasons=["missing"])
-        grant = SignedGrant.model_validate_json(row.document).grant
-        if now >= grant.valid_until:
-            raise ConsentDenied(f"grant {gid} expired before publishing",
-                                reasons=["expired"])
-
-
 def mark_frames(frames: Iterable[np.ndarray], *, label: LabelSpec | None,
                 watermarker: VideoWatermarker, render_id: int) -> Iterator[np.ndarray]:
     """Label first, then watermark: the label's pixels carry the watermark too."""
@@ -191,14 +153,6 @@ def mark_frames(frames: Iterable[np.ndarray], *, label: LabelSpec | None,
                 burner = LabelBurner(label, width=frame.shape[1], height=frame.shape[0])
             frame = burner.burn(frame)
         yield watermarker.embed_frame(frame, render_id, index)
-
-
-def with_noise_floor(samples: np.ndarray, *, render_id: int) -> np.ndarray:
-    """Add a faint, seeded noise floor (like room tone) so that digitally silent
-    stretches -- common in synthesized speech -- can still carry the audio watermark."""
-    rng = np.random.default_rng(render_id)
-    floor = rng.standard_normal(samples.shape).astype(np.float32)
-    return (samples + floor * AUDIO_NOISE_FLOOR).astype(np.float32)
 
 
 def encode_marked(rendered: Rendered, tmp: Path, *, label: LabelSpec | None,
@@ -221,7 +175,7 @@ def encode_marked(rendered: Rendered, tmp: Path, *, label: LabelSpec | None,
 def append_published(ctx: PublishContext, decision: Decision, payload: dict[str, Any]
                      ) -> tuple[LedgerEntry, SignedTreeHead, InclusionProof]:
     with ctx.session() as session:
-        recheck_consent(session, decision, now=datetime.now(UTC))
+        recheck_consent(decision, session=session, now=datetime.now(UTC))
         entry = ctx.ledger.record(session, "render_published", payload)
         head = sign_tree_head(session, ctx.signing_key)
         proof = inclusion_proof(session, seq=entry.seq, head=head)
@@ -233,34 +187,21 @@ def manifest_for(rendered: Rendered, decision: Decision, entry: LedgerEntry,
                  label: bool) -> C2paManifestSpec:
     actions = list(rendered.actions)
     actions.append(C2paAction(action=WATERMARK_ACTION, parameters={
-        "description": f"{WATERMARK_ALGORITHM} video and {AUDIO_WATERMARK_ALGORITHM} audio "
+        "description": f"{VIDEO_ALGORITHM} video and {AUDIO_ALGORITHM} audio "
                        "watermark carrying the render id"}))
     ingredient = None
     if rendered.source is not None:
         media_type = mimetypes.guess_type(rendered.source.name)[0] or "video/mp4"
         ingredient = C2paIngredientSpec(path=rendered.source, title=rendered.source.name,
                                         format=media_type)
+    claims = LikenessAssertions.build(
+        decision=decision, entry=entry, head=head, proof=proof, studio=studio,
+        visible_label=label, engines=rendered.engines, video_algorithm=VIDEO_ALGORITHM,
+        audio_algorithm=AUDIO_ALGORITHM)
     return C2paManifestSpec(
         title=rendered.title, digital_source_type=rendered.source_type,
         actions=tuple(actions), ingredient=ingredient,
-        custom_assertions={
-            "studio.likeness.consent": {
-                "decision_id": decision.decision_id, "grant_ids": list(decision.grant_ids),
-                "performer_id": decision.performer_id,
-                "uses": [u.value for u in decision.uses], "language": decision.language,
-                "production": decision.production, "studio": studio},
-            "studio.likeness.ledger": {
-                "render_id": decision.render_id, "seq": entry.seq,
-                "entry_hash": entry.leaf_hash, "tree_size": head.tree_size,
-                "root_hash": head.root_hash, "tree_head_at": head.at,
-                "tree_head_signature": head.signature, "inclusion_path": list(proof.path)},
-            "studio.likeness.watermark": {
-                "video_algorithm": WATERMARK_ALGORITHM,
-                "audio_algorithm": AUDIO_WATERMARK_ALGORITHM,
-                "payload": decision.render_id, "payload_bits": 64},
-            "studio.likeness.label": {"visible_label": label},
-            "studio.likeness.engines": {"engines": list(rendered.engines)},
-        })
+        custom_assertions=claims.custom_assertions())
 
 
 def commit_file(signed: Path, out: Path) -> None:
@@ -291,16 +232,13 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
                             reasons=list(decision.reasons))
     out = check_destination(out)
     render_id = int(decision.render_id, 16)
-    studio_cfg = ctx.settings.studio
-    label = (LabelSpec(text=studio_cfg.label.text.format(studio=studio_cfg.studio_name),
-                       position=studio_cfg.label.position)
-             if studio_cfg.visible_label else None)
+    label = ctx.label
     stem = f".{out.name}.{decision.render_id}"
     encoded, signed = out.with_name(stem + ".encoded.mp4"), out.with_name(stem + ".signed.mp4")
     stage = "recheck"
     try:
         with ctx.session() as session:
-            recheck_consent(session, decision, now=datetime.now(UTC))
+            recheck_consent(decision, session=session, now=datetime.now(UTC))
         stage = "label+watermark+encode"
         frames = encode_marked(rendered, encoded, label=label, key=ctx.watermark_key,
                                render_id=render_id)
@@ -314,9 +252,9 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
             "content_sha256": content_sha, "visible_label": label is not None,
             "source_type": rendered.source_type, "engines": list(rendered.engines)})
         stage = "c2pa"
-        chain = ensure_chain(ctx.c2pa_dir, studio_cfg.studio_name)
+        chain = ensure_chain(ctx.c2pa_dir, ctx.studio_name)
         spec = manifest_for(rendered, decision, entry, head, proof,
-                            studio=studio_cfg.studio_name, label=label is not None)
+                            studio=ctx.studio_name, label=label is not None)
         sign_media(source=encoded, dest=signed, chain=chain, manifest=spec)
         stage = "rename"
         commit_file(signed, out)
