@@ -43,6 +43,7 @@ from models.lipsync.wav2lip.crop import (
     paste_face,
 )
 from models.lipsync.wav2lip.model import FACE_SIZE_PX, Wav2Lip
+from models.stream import RenderStats
 
 DEFAULT_BATCH_SIZE = 128
 PENDING_FRAMES_PER_BATCH = 2  # flush early when this many batches' worth of frames wait
@@ -65,15 +66,6 @@ def resolve_device(device: str) -> torch.device:
         raise BadInput(f"wav2lip: device type {chosen.type!r} is not supported",
                        hint="use auto, cpu, cuda or cuda:N")
     return chosen
-
-
-@dataclass(frozen=True)
-class RenderStats:
-    """What the last render did (same fields as `models.lipsync.base.RenderStats`)."""
-
-    frames: int = 0
-    changed: int = 0
-    passed_through: int = 0
 
 
 @dataclass(slots=True)
