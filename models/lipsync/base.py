@@ -15,9 +15,9 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from media.timed_text import PhonemeTiming
 from models.face.tracking import TrackedFace
 from models.stream import RenderStats, paired
-from models.tts.base import PhonemeTiming
 
 LOG = logging.getLogger(__name__)
 

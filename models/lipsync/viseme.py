@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from likeness.errors import BadInput
+from media.timed_text import PhonemeTiming
 from models.face.base import check_rgb_image
 from models.face.landmarks import (
     LOWER_LIP,
@@ -36,7 +37,6 @@ from models.face.tracking import TrackedFace
 from models.face.warp import FaceFrame, face_frame, untangle_mouth, warp_layout
 from models.lipsync.mouth import MouthShape, MouthTrack, check_fps, mouth_track
 from models.stream import RenderStats, paired
-from models.tts.base import PhonemeTiming
 
 LOG = logging.getLogger(__name__)
 
