@@ -5,7 +5,8 @@ Lip-sync and reenactment engines take frames and a face track as two iterables a
 yield frames one by one, so neither stream is ever held in memory. A track that runs
 shorter or longer than its frames would silently shift every face onto the wrong
 frame; `paired` refuses that the moment it is seen. `RenderStats` is how the flows
-learn how many frames an engine actually changed once its stream has ended.
+learn how many frames an engine actually changed once its stream has ended, and
+`FrameTally` is how an engine keeps that count as it yields.
 """
 
 from __future__ import annotations
@@ -27,6 +28,35 @@ class RenderStats:
     frames: int = 0
     changed: int = 0
     passed_through: int = 0
+
+
+class FrameTally:
+    """Counts the frames an engine yields, changed or passed through unchanged.
+
+    Wrap each yielded frame in `count_changed` or `count_passed`; read `stats` when
+    the stream ends (in a ``finally``, so an abandoned stream still reports).
+    """
+
+    def __init__(self) -> None:
+        self.changed = 0
+        self.passed_through = 0
+
+    @property
+    def frames(self) -> int:
+        return self.changed + self.passed_through
+
+    @property
+    def stats(self) -> RenderStats:
+        return RenderStats(frames=self.frames, changed=self.changed,
+                           passed_through=self.passed_through)
+
+    def count_changed(self, frame: np.ndarray) -> np.ndarray:
+        self.changed += 1
+        return frame
+
+    def count_passed(self, frame: np.ndarray) -> np.ndarray:
+        self.passed_through += 1
+        return frame
 
 
 def paired(

@@ -36,7 +36,7 @@ from models.face.reshape import reshape_face
 from models.face.tracking import TrackedFace
 from models.face.warp import FaceFrame, face_frame, untangle_mouth, warp_layout
 from models.lipsync.mouth import MouthShape, MouthTrack, check_fps, mouth_track
-from models.stream import RenderStats, paired
+from models.stream import FrameTally, RenderStats, paired
 
 LOG = logging.getLogger(__name__)
 
@@ -137,33 +137,30 @@ class VisemeLipSync:
     ) -> Iterator[np.ndarray]:
         """Like `render`, from a ready mouth-shape track (reused by avatars and tests)."""
         fps = check_fps(fps)
-        seen = changed = passed = 0
+        tally = FrameTally()
         lip_rgb: np.ndarray | None = None
         try:
             for index, frame, tracked in paired(frames, face_track):
                 check_rgb_image(frame)
-                seen += 1
                 if tracked is None:
-                    passed += 1
                     LOG.debug("viseme: frame %d has no tracked face; passed through", index)
-                    yield frame
+                    yield tally.count_passed(frame)
                     continue
                 opening, width, rounding = track.at(index / fps)[0]
                 shape = MouthShape(float(opening), float(width), float(rounding))
                 result = self._render_frame(frame, tracked.face.landmarks, shape, lip_rgb)
                 if result is None:
-                    passed += 1
                     LOG.debug("viseme: frame %d face unusable (tiny/profile); passed through",
                               index)
-                    yield frame
+                    yield tally.count_passed(frame)
                     continue
                 out, lip_rgb = result
-                changed += 1
-                yield out
+                yield tally.count_changed(out)
         finally:
-            self.last_stats = RenderStats(frames=seen, changed=changed, passed_through=passed)
-            if passed:
-                LOG.debug("viseme: %d of %d frames passed through unchanged", passed, seen)
+            self.last_stats = tally.stats
+            if tally.passed_through:
+                LOG.debug("viseme: %d of %d frames passed through unchanged",
+                          tally.passed_through, tally.frames)
 
     def _render_frame(
         self, frame: np.ndarray, landmarks: np.ndarray, shape: MouthShape,

@@ -40,7 +40,7 @@ from models.face.reshape import reshape_face
 from models.face.tracking import OneEuroFilter, TrackedFace
 from models.face.warp import FaceFrame, face_frame, untangle_mouth, warp_layout
 from models.reenact.base import TargetInput, TargetTrack
-from models.stream import RenderStats, paired
+from models.stream import FrameTally, RenderStats, paired
 
 LOG = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ class LandmarkReenactor:
         smoother = OneEuroFilter(rate_hz=fps, min_cutoff_hz=settings.min_cutoff_hz,
                                  beta=settings.beta)
         neutral_axes = face_frame(neutral) if neutral is not None else None
-        seen = changed = passed = 0
+        tally = FrameTally()
         lip_rgb: np.ndarray | None = None
         driver_done = False
         try:
@@ -221,16 +221,15 @@ class LandmarkReenactor:
                         return  # an image target lasts as long as the driver
                 driver_face = None if entry is None else entry[2]
                 check_rgb_image(target_frame)
-                seen += 1
                 if driver_face is not None and neutral is None:
                     neutral = np.asarray(driver_face.face.landmarks, np.float32)
                     neutral_axes = _safe_frame(neutral)
                     if neutral_axes is None:
                         neutral = None
                 if target_lms is None or driver_face is None or neutral_axes is None:
-                    passed += 1
-                    LOG.debug("reenact: frame %d has no target or driver face; unchanged", seen - 1)
-                    yield target_frame.copy() if image_target else target_frame
+                    LOG.debug("reenact: frame %d has no target or driver face; unchanged",
+                              tally.frames)
+                    yield tally.count_passed(target_frame.copy() if image_target else target_frame)
                     continue
                 assert neutral is not None
                 motion = driver_motion(driver_face.face.landmarks, neutral, neutral_axes)
@@ -240,14 +239,12 @@ class LandmarkReenactor:
                 ]))
                 result = self._render_frame(target_frame, target_lms, packed, lip_rgb)
                 if result is None:
-                    passed += 1
-                    yield target_frame.copy() if image_target else target_frame
+                    yield tally.count_passed(target_frame.copy() if image_target else target_frame)
                     continue
                 out, lip_rgb = result
-                changed += 1
-                yield out
+                yield tally.count_changed(out)
         finally:
-            self.last_stats = RenderStats(frames=seen, changed=changed, passed_through=passed)
+            self.last_stats = tally.stats
 
     def _render_frame(self, frame: np.ndarray, landmarks: np.ndarray, packed: np.ndarray,
                       lip_rgb: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
