@@ -14,15 +14,15 @@ from __future__ import annotations
 JAW = slice(0, 17)
 BROW_IMAGE_LEFT = slice(17, 22)
 BROW_IMAGE_RIGHT = slice(22, 27)
-BROWS = slice(17, 27)
+BROWS = slice(BROW_IMAGE_LEFT.start, BROW_IMAGE_RIGHT.stop)
 NOSE_BRIDGE = slice(27, 31)
 NOSE_BASE = slice(31, 36)
-NOSE = slice(27, 36)
+NOSE = slice(NOSE_BRIDGE.start, NOSE_BASE.stop)
 EYE_IMAGE_LEFT = slice(36, 42)
 EYE_IMAGE_RIGHT = slice(42, 48)
 MOUTH_OUTER = slice(48, 60)
 MOUTH_INNER = slice(60, 68)
-MOUTH = slice(48, 68)
+MOUTH = slice(MOUTH_OUTER.start, MOUTH_INNER.stop)
 
 # -- single points ----------------------------------------------------------------------
 NOSE_BRIDGE_MID_INDEX = 29
