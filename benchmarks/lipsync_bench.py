@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from models.face import get_face_engine, load_image  # noqa: E402
 from models.face.tracking import FaceTracker  # noqa: E402
+from models.face.warp import crop_box, ring_points  # noqa: E402
 from models.lipsync import get_lipsync  # noqa: E402
-from models.lipsync.warp import crop_box, ring_points  # noqa: E402
 from models.tts import synthesize  # noqa: E402
 from tests.support.synthetic_faces import drift_clip, mouth_opening  # noqa: E402
 

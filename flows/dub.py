@@ -62,10 +62,11 @@ from media.audio import (
 )
 from media.decode import iter_frames
 from media.probe import MediaInfo, probe
-from media.subtitles import Cue, load_subtitles, validate_cues
+from media.subtitles import load_subtitles
+from media.timed_text import Cue, PhonemeTiming, validate_cues
 from models.face import FaceEngine, get_face_engine
 from models.lipsync import LIPSYNC_NAMES, LipSync, get_lipsync
-from models.tts import PhonemeTiming, TTSEngine, pick_tts
+from models.tts import TTSEngine, pick_tts
 from provenance.c2pa import C2paAction
 from provenance.publish import (
     PublishReceipt,

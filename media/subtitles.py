@@ -1,56 +1,27 @@
-"""Read, validate and write subtitle scripts (SRT, WebVTT, ASS/SSA) via pysubs2.
+"""Subtitle files: read SRT, WebVTT and ASS/SSA (via pysubs2), write SRT and WebVTT.
 
-A dub script drives speech timing, so a bad cue is refused up front with a
-message that names the cue (its number in the file and its times) rather than
-producing silently misplaced speech. Validation is strict on purpose: empty
-text, non-positive duration, cues out of order or overlapping, and cues
-running past the end of the video are all errors.
+A dub script drives speech timing, so a bad cue is refused up front with a message
+that names the cue (its number in the file and its times) rather than producing
+silently misplaced speech; the rules themselves are `media.timed_text.validate_cues`.
+SRT and WebVTT are written by our own small writers (`to_srt`, `to_vtt`): the
+formats are simple, and owning them means the millisecond rounding is ours, not a
+library's guess; ASS goes through pysubs2.
 """
 
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 
 import pysubs2
 
 from likeness.errors import BadInput
+from media.timed_text import MS_PER_S, Cue, format_timestamp, validate_cues
 
-MS_PER_S = 1000
-VIDEO_END_TOLERANCE_S = 0.05  # SRT rounds to ms and players round to frames
 READ_FORMATS = {".srt": "srt", ".vtt": "vtt", ".ass": "ass", ".ssa": "ssa"}
-WRITE_FORMATS = {".srt": "srt", ".vtt": "vtt", ".ass": "ass"}
+WRITE_FORMATS = (".srt", ".vtt", ".ass")
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-
-
-@dataclass(frozen=True)
-class Cue:
-    """One subtitle: ``index`` is its 1-based position in the file."""
-
-    index: int
-    start_s: float
-    end_s: float
-    text: str
-
-    @property
-    def duration_s(self) -> float:
-        return self.end_s - self.start_s
-
-    def describe(self) -> str:
-        """How error messages name this cue: number and times, as in an SRT file."""
-        return f"cue {self.index} ({format_timestamp(self.start_s)} --> " \
-               f"{format_timestamp(self.end_s)})"
-
-
-def format_timestamp(seconds: float) -> str:
-    """HH:MM:SS.mmm for messages."""
-    total_ms = int(round(seconds * MS_PER_S))
-    hours, rest = divmod(total_ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs, millis = divmod(rest, MS_PER_S)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
 
 
 def load_subtitles(
@@ -66,29 +37,40 @@ def load_subtitles(
     ``video_duration`` (seconds) every cue must end within the video.
     """
     sub_path = Path(path)
-    text = _read_text(sub_path, encoding=encoding)
+    text = read_subtitle_text(sub_path, encoding=encoding)
     if not text.strip():
         raise BadInput(f"subtitle file {sub_path} is empty")
-    fmt = READ_FORMATS.get(sub_path.suffix.lower())
-    try:
-        parsed = pysubs2.SSAFile.from_string(text, format_=fmt)
-    except pysubs2.exceptions.FormatAutodetectionError as exc:
-        raise BadInput(f"{sub_path} is not a subtitle file (SRT, VTT or ASS expected)") from exc
-    except (pysubs2.exceptions.Pysubs2Error, ValueError, KeyError) as exc:
-        raise BadInput(f"cannot parse subtitle file {sub_path}: {exc}") from exc
-    cues = [
-        Cue(index=position, start_s=event.start / MS_PER_S, end_s=event.end / MS_PER_S,
-            text=_clean_text(event.plaintext))
-        for position, event in enumerate(
-            (event for event in parsed.events if not event.is_comment), start=1)
-    ]
+    cues = parse_cues(text, path=sub_path)
     if not cues:
         raise BadInput(f"subtitle file {sub_path} has no cues")
     validate_cues(cues, video_duration=video_duration, source=str(sub_path))
     return cues
 
 
-def _read_text(path: Path, *, encoding: str | None) -> str:
+def parse_cues(text: str, *, path: Path) -> list[Cue]:
+    """The cues in subtitle `text` (format by `path`'s suffix, else detected), numbered
+    from 1 in file order; comments are skipped, markup is reduced to plain text."""
+    fmt = READ_FORMATS.get(path.suffix.lower())
+    try:
+        parsed = pysubs2.SSAFile.from_string(text, format_=fmt)
+    except pysubs2.exceptions.FormatAutodetectionError as exc:
+        raise BadInput(f"{path} is not a subtitle file (SRT, VTT or ASS expected)") from exc
+    except (pysubs2.exceptions.Pysubs2Error, ValueError, KeyError) as exc:
+        raise BadInput(f"cannot parse subtitle file {path}: {exc}") from exc
+    events = (event for event in parsed.events if not event.is_comment)
+    cues: list[Cue] = []
+    for position, event in enumerate(events, start=1):
+        try:
+            cues.append(Cue(index=position, start_s=event.start / MS_PER_S,
+                            end_s=event.end / MS_PER_S, text=_clean_text(event.plaintext)))
+        except BadInput as exc:  # a cue with impossible times: say which file it is in
+            raise BadInput(f"{path}: {exc.message}", hint=exc.hint) from None
+    return cues
+
+
+def read_subtitle_text(path: Path, *, encoding: str | None = None) -> str:
+    """The text of a subtitle file: UTF-8 (a BOM honoured, UTF-16 with a BOM too) unless
+    `encoding` says otherwise; `BadInput` naming the line of an undecodable byte."""
     try:
         data = path.read_bytes()
     except FileNotFoundError as exc:
@@ -113,40 +95,44 @@ def _clean_text(plaintext: str) -> str:
     return "\n".join(line.strip() for line in plaintext.splitlines()).strip()
 
 
-def validate_cues(
-    cues: Sequence[Cue], *, video_duration: float | None, source: str = "subtitles"
-) -> None:
-    """Raise ``BadInput`` for the first cue that breaks the rules (see module doc)."""
-    if not cues:
-        raise BadInput(f"{source} has no cues")
-    previous: Cue | None = None
-    for cue in cues:
-        where = f"{source}: {cue.describe()}"
-        if not cue.text:
-            raise BadInput(f"{where} has no text", hint="remove the cue or give it text")
-        if cue.end_s <= cue.start_s:
-            raise BadInput(f"{where} ends before it starts (or at the same time)")
-        if cue.start_s < 0:
-            raise BadInput(f"{where} starts before 0")
-        if previous is not None and cue.start_s < previous.start_s:
-            raise BadInput(f"{where} is out of order: it starts before "
-                           f"{previous.describe()}", hint="sort the cues by start time")
-        if previous is not None and cue.start_s < previous.end_s:
-            raise BadInput(f"{where} overlaps {previous.describe()}",
-                           hint="make each cue end before the next one starts")
-        if video_duration is not None and cue.end_s > video_duration + VIDEO_END_TOLERANCE_S:
-            raise BadInput(f"{where} ends after the video, which lasts "
-                           f"{format_timestamp(video_duration)}",
-                           hint="shorten or remove the cues past the end of the video")
-        previous = cue
+def to_srt(cues: Iterable[Cue]) -> str:
+    """SubRip text: numbered blocks, ``HH:MM:SS,mmm --> HH:MM:SS,mmm``."""
+    blocks = [
+        f"{number}\n{format_timestamp(cue.start_s, decimal=',')} --> "
+        f"{format_timestamp(cue.end_s, decimal=',')}\n{cue.text.strip()}\n"
+        for number, cue in enumerate(cues, start=1)
+    ]
+    return "\n".join(blocks)
+
+
+def to_vtt(cues: Iterable[Cue]) -> str:
+    """WebVTT text: a ``WEBVTT`` header, then ``HH:MM:SS.mmm --> HH:MM:SS.mmm`` blocks."""
+    blocks = [
+        f"{format_timestamp(cue.start_s)} --> {format_timestamp(cue.end_s)}\n"
+        f"{cue.text.strip()}\n"
+        for cue in cues
+    ]
+    return "WEBVTT\n\n" + "\n".join(blocks)
 
 
 def write_subtitles(cues: Iterable[Cue], path: Path | str) -> Path:
     """Write cues as SRT, WebVTT or ASS, chosen by the file extension (UTF-8)."""
     out_path = Path(path)
-    fmt = WRITE_FORMATS.get(out_path.suffix.lower())
-    if fmt is None:
+    suffix = out_path.suffix.lower()
+    if suffix not in WRITE_FORMATS:
         raise BadInput(f"cannot write subtitles to {out_path}: use a .srt, .vtt or .ass name")
+    try:
+        if suffix == ".ass":
+            _ass_document(cues).save(str(out_path), encoding="utf-8", format_="ass")
+        else:
+            text = to_srt(cues) if suffix == ".srt" else to_vtt(cues)
+            out_path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"cannot write subtitles to {out_path}: {exc.strerror}") from exc
+    return out_path
+
+
+def _ass_document(cues: Iterable[Cue]) -> pysubs2.SSAFile:
     document = pysubs2.SSAFile()
     for cue in cues:
         document.append(pysubs2.SSAEvent(
@@ -154,8 +140,4 @@ def write_subtitles(cues: Iterable[Cue], path: Path | str) -> Path:
             end=int(round(cue.end_s * MS_PER_S)),
             text=cue.text.replace("\n", "\\N"),
         ))
-    try:
-        document.save(str(out_path), encoding="utf-8", format_=fmt)
-    except OSError as exc:
-        raise BadInput(f"cannot write subtitles to {out_path}: {exc.strerror}") from exc
-    return out_path
+    return document

@@ -1,10 +1,11 @@
-"""Speech recognition: faster-whisper on local weights, cues out, SRT/VTT writers.
+"""Speech recognition: faster-whisper on local weights, timed cues out.
 
 Front door::
 
-    from models.asr import transcribe, write_subtitles
+    from models.asr import transcribe
+    from media.subtitles import write_subtitles
     transcript = transcribe(Path("talk.wav"))             # language detected
-    write_subtitles(transcript.cues, Path("talk.en.srt"))
+    write_subtitles(transcript.cues, Path("talk.en.srt"))  # cues are media.timed_text.Cue
 
 Weights are never fetched from a hub; see `models.asr.whisper_engine`.
 """
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from models.asr.cues import Cue, RecognizedWord, to_srt, to_vtt, write_subtitles
 from models.asr.whisper_engine import (
     WEIGHTS,
     LanguageGuess,
@@ -26,17 +26,12 @@ from models.asr.whisper_engine import (
 
 __all__ = [
     "WEIGHTS",
-    "Cue",
     "LanguageGuess",
-    "RecognizedWord",
     "Transcript",
     "WhisperRecognizer",
     "detect_language",
     "find_model_dir",
-    "to_srt",
-    "to_vtt",
     "transcribe",
-    "write_subtitles",
 ]
 
 

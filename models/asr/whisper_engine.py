@@ -27,7 +27,7 @@ import numpy as np
 
 from likeness.errors import BadInput, IntegrityFailure, InternalError, MissingWeights
 from media.digest import HASH_CHUNK_BYTES
-from models.asr.cues import Cue, RecognizedWord
+from media.timed_text import Cue, WordTiming
 from models.weights import (
     WeightFile,
     default_cache_dir,
@@ -266,15 +266,15 @@ class WhisperRecognizer:
         waveform = _as_waveform(audio, sample_rate)
         segments, info = self._model.transcribe(waveform, language=language, beam_size=beam_size,
                                                 word_timestamps=True)
+        spoken = (segment for segment in segments if segment.text.strip())
         cues = tuple(
-            Cue(start_s=float(segment.start), end_s=float(max(segment.end, segment.start)),
-                text=segment.text.strip(),
-                words=tuple(RecognizedWord(text=word.word.strip(), start_s=float(word.start),
-                                           end_s=float(max(word.end, word.start)),
-                                           probability=float(word.probability))
+            Cue(index=number, start_s=float(segment.start),
+                end_s=float(max(segment.end, segment.start)), text=segment.text.strip(),
+                words=tuple(WordTiming(text=word.word.strip(), start_s=float(word.start),
+                                       end_s=float(max(word.end, word.start)),
+                                       probability=float(word.probability))
                             for word in (segment.words or ())))
-            for segment in segments
-            if segment.text.strip()
+            for number, segment in enumerate(spoken, start=1)
         )
         return Transcript(language=info.language,
                           language_probability=float(info.language_probability),

@@ -16,14 +16,15 @@ import cv2
 import numpy as np
 
 from likeness.errors import BadInput
-from models.face.base import (
+from models.face.base import LANDMARK_COUNT
+from models.face.landmarks import (
     EYE_IMAGE_LEFT,
     EYE_IMAGE_RIGHT,
     JAW,
-    LANDMARK_COUNT,
     MOUTH,
     MOUTH_CORNER_LEFT_INDEX,
     MOUTH_CORNER_RIGHT_INDEX,
+    NOSE_BRIDGE_MID_INDEX,
     NOSE_TIP_INDEX,
 )
 
@@ -35,7 +36,6 @@ FIVE_POINT_TEMPLATE = np.array(
     dtype=np.float32,
 )
 DEFAULT_OUTPUT_SIZE_PX = 256
-NOSE_BRIDGE_MID_INDEX = 29
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Consent identity binding, lip-sync, reenactment and tracking all speak in these
 types, so a backend can be swapped without touching its callers. Landmarks are
 always the 68-point iBUG 300-W layout (dlib's order) whatever the backend uses
-internally, because the lip-sync and alignment code index into it by region.
+internally, because the lip-sync and alignment code index into it by region
+(`models.face.landmarks` names the regions).
 """
 
 from __future__ import annotations
@@ -15,25 +16,7 @@ import numpy as np
 
 from likeness.errors import BadInput
 
-LANDMARK_COUNT = 68
-
-# Index ranges in the iBUG 300-W 68-point layout (end exclusive). "Left"/"right"
-# are as seen in the image: JAW runs from the image-left ear to the image-right one.
-JAW = slice(0, 17)
-BROW_IMAGE_LEFT = slice(17, 22)
-BROW_IMAGE_RIGHT = slice(22, 27)
-NOSE_BRIDGE = slice(27, 31)
-NOSE_BASE = slice(31, 36)
-EYE_IMAGE_LEFT = slice(36, 42)
-EYE_IMAGE_RIGHT = slice(42, 48)
-MOUTH_OUTER = slice(48, 60)
-MOUTH_INNER = slice(60, 68)
-MOUTH = slice(48, 68)
-NOSE_TIP_INDEX = 30
-MOUTH_CORNER_LEFT_INDEX = 48
-MOUTH_CORNER_RIGHT_INDEX = 54
-INNER_LIP_TOP_INDEX = 62
-INNER_LIP_BOTTOM_INDEX = 66
+LANDMARK_COUNT = 68  # where each region sits: models.face.landmarks
 
 
 @dataclass(frozen=True)

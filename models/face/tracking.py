@@ -22,15 +22,8 @@ import cv2
 import numpy as np
 
 from likeness.errors import BadInput
-from models.face.base import (
-    INNER_LIP_BOTTOM_INDEX,
-    INNER_LIP_TOP_INDEX,
-    Face,
-    FaceBox,
-    FaceEngine,
-    LandmarkRefiner,
-    check_rgb_image,
-)
+from models.face.base import Face, FaceBox, FaceEngine, LandmarkRefiner, check_rgb_image
+from models.face.landmarks import INNER_LIP_BOTTOM_INDEX, INNER_LIP_TOP_INDEX
 
 THUMB_SIZE_PX = (64, 36)  # (width, height) of the scene-cut/flatness thumbnail
 DEFAULT_DETECT_EVERY = 10

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models.lipsync.base import LipSync, PassThroughLipSync, RenderStats
+from models.lipsync.base import LipSync, PassThroughLipSync
 from models.lipsync.registry import (
     LIPSYNC_NAMES,
     LipSyncChoice,
@@ -30,7 +30,6 @@ __all__ = [
     "LipSyncChoice",
     "LipSyncName",
     "PassThroughLipSync",
-    "RenderStats",
     "available_lipsync",
     "choose",
     "get_lipsync",

@@ -9,28 +9,17 @@ yielded unchanged. Engines never read or write files.
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from likeness.errors import BadInput
+from media.timed_text import PhonemeTiming
 from models.face.tracking import TrackedFace
-from models.tts.base import PhonemeTiming
+from models.stream import RenderStats, paired
 
 LOG = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RenderStats:
-    """What the last render did: frames seen, changed, and passed through (no face)."""
-
-    frames: int = 0
-    changed: int = 0
-    passed_through: int = 0
 
 
 @runtime_checkable
@@ -51,22 +40,6 @@ class LipSync(Protocol):
     ) -> Iterator[np.ndarray]:
         """One output frame per input frame, mouth moved to `audio` (frame i at i / fps s)."""
         ...
-
-
-def paired(
-    frames: Iterable[np.ndarray], track: Iterable[TrackedFace | None], *, what: str = "face track"
-) -> Iterator[tuple[int, np.ndarray, TrackedFace | None]]:
-    """(index, frame, tracked) triples; `BadInput` when the two streams differ in length."""
-    missing = object()
-    for index, (frame, tracked) in enumerate(
-        itertools.zip_longest(frames, track, fillvalue=missing)
-    ):
-        if frame is missing or tracked is missing:
-            raise BadInput(
-                f"the {what} and the frames differ in length (one ends at frame {index})",
-                hint="track the same frames you render",
-            )
-        yield index, frame, tracked  # type: ignore[misc]
 
 
 class PassThroughLipSync:

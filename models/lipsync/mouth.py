@@ -24,7 +24,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.ndimage import gaussian_filter1d
 
 from likeness.errors import BadInput
-from models.tts.base import PhonemeTiming
+from media.timed_text import PhonemeTiming
 
 TRACK_RATE_HZ = 100.0
 ANALYSIS_WINDOW_S = 0.025

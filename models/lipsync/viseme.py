@@ -18,37 +18,35 @@ from dataclasses import dataclass
 import numpy as np
 
 from likeness.errors import BadInput
+from media.timed_text import PhonemeTiming
 from models.face.base import check_rgb_image
-from models.face.tracking import TrackedFace
-from models.lipsync.base import RenderStats, paired
-from models.lipsync.interior import mean_lip_rgb, paint_interior, paint_strength
-from models.lipsync.mouth import MouthShape, MouthTrack, check_fps, mouth_track
-from models.lipsync.warp import (
-    FaceFrame,
-    control_points,
-    crop_box,
-    face_frame,
-    feathered_hull_mask,
-    ring_points,
-    untangle_mouth,
-    warp_layout,
-    warp_region,
+from models.face.landmarks import (
+    LOWER_LIP,
+    LOWER_OUTER_MIDDLE,
+    MOUTH,
+    MOUTH_CORNER_LEFT_INDEX,
+    MOUTH_CORNER_RIGHT_INDEX,
+    MOUTH_CORNERS,
+    MOUTH_INNER,
+    UPPER_LIP,
+    UPPER_OUTER_MIDDLE,
 )
-from models.tts.base import PhonemeTiming
+from models.face.mouth_interior import mouth_gap_iod
+from models.face.reshape import reshape_face
+from models.face.tracking import TrackedFace
+from models.face.warp import FaceFrame, face_frame, untangle_mouth, warp_layout
+from models.lipsync.mouth import MouthShape, MouthTrack, check_fps, mouth_track
+from models.stream import FrameTally, RenderStats, paired
 
 LOG = logging.getLogger(__name__)
 
-UPPER_INNER = [61, 62, 63]
-LOWER_INNER = [67, 66, 65]
-# How much each landmark follows the lower lip / upper lip / jaw when the mouth opens.
-LOWER_LIP_WEIGHTS = {55: 0.7, 56: 0.95, 57: 1.0, 58: 0.95, 59: 0.7, 65: 0.95, 66: 1.0, 67: 0.95}
-UPPER_LIP_WEIGHTS = {49: 0.7, 50: 0.95, 51: 1.0, 52: 0.95, 53: 0.7, 61: 0.95, 62: 1.0, 63: 0.95}
-CORNER_IDS = (48, 54, 60, 64)
+# How much each landmark follows the lower lip / upper lip / jaw when the mouth opens:
+# the middle of a lip fully, its ends (towards the corners) less.
+_LIP_FOLLOW = (0.7, 0.95, 1.0, 0.95, 0.7, 0.95, 1.0, 0.95)  # in LOWER_LIP / UPPER_LIP order
+LOWER_LIP_WEIGHTS = dict(zip(LOWER_LIP, _LIP_FOLLOW, strict=True))
+UPPER_LIP_WEIGHTS = dict(zip(UPPER_LIP, _LIP_FOLLOW, strict=True))
 JAW_WEIGHTS = {3: 0.1, 4: 0.28, 5: 0.5, 6: 0.75, 7: 0.92, 8: 1.0, 9: 0.92, 10: 0.75,
-               11: 0.5, 12: 0.28, 13: 0.1}
-MOUTH_IDS = np.arange(48, 68)
-INNER_IDS = np.arange(60, 68)
-LIP_COLOUR_RATE = 0.1  # exponential average of the lip colour per frame
+               11: 0.5, 12: 0.28, 13: 0.1}  # the chin fully, towards the ears less
 
 
 @dataclass(frozen=True)
@@ -65,11 +63,6 @@ class VisemeSettings:
     ring_margin: float = 0.4
     feather_iod: float = 0.12
     paint_interior: bool = True
-
-
-def mouth_gap_iod(local: np.ndarray) -> float:
-    """Inner-lip gap in face units (landmarks already in face coordinates)."""
-    return float(np.mean(local[LOWER_INNER, 1] - local[UPPER_INNER, 1]))
 
 
 def articulate(
@@ -91,21 +84,21 @@ def articulate(
         local[index, 1] += weight * lower
     for index, weight in UPPER_LIP_WEIGHTS.items():
         local[index, 1] += weight * upper
-    for index in CORNER_IDS:
+    for index in MOUTH_CORNERS:
         local[index, 1] += settings.corner_drop * change
     for index, weight in JAW_WEIGHTS.items():
         local[index, 1] += weight * settings.jaw_follow * lower
     # Width and rounding: scale the mouth across its own centre.
-    centre_x = (local[48, 0] + local[54, 0]) / 2.0
+    centre_x = (local[MOUTH_CORNER_LEFT_INDEX, 0] + local[MOUTH_CORNER_RIGHT_INDEX, 0]) / 2.0
     scale = 1.0 + settings.width_gain * (shape.width - 0.5) * 2.0
     scale -= settings.rounding_narrowing * shape.rounding
     scale = float(np.clip(scale, 0.6, 1.3))
-    local[MOUTH_IDS, 0] = centre_x + (local[MOUTH_IDS, 0] - centre_x) * scale
+    local[MOUTH, 0] = centre_x + (local[MOUTH, 0] - centre_x) * scale
     inner_round = 1.0 - 0.15 * shape.rounding
-    local[INNER_IDS, 0] = centre_x + (local[INNER_IDS, 0] - centre_x) * inner_round
+    local[MOUTH_INNER, 0] = centre_x + (local[MOUTH_INNER, 0] - centre_x) * inner_round
     pout = settings.rounding_pout_iod * shape.rounding
-    local[[50, 51, 52], 1] -= pout
-    local[[56, 57, 58], 1] += pout
+    local[list(UPPER_OUTER_MIDDLE), 1] -= pout
+    local[list(LOWER_OUTER_MIDDLE), 1] += pout
     return axes.to_image(local.astype(np.float32))
 
 
@@ -144,33 +137,30 @@ class VisemeLipSync:
     ) -> Iterator[np.ndarray]:
         """Like `render`, from a ready mouth-shape track (reused by avatars and tests)."""
         fps = check_fps(fps)
-        seen = changed = passed = 0
+        tally = FrameTally()
         lip_rgb: np.ndarray | None = None
         try:
             for index, frame, tracked in paired(frames, face_track):
                 check_rgb_image(frame)
-                seen += 1
                 if tracked is None:
-                    passed += 1
                     LOG.debug("viseme: frame %d has no tracked face; passed through", index)
-                    yield frame
+                    yield tally.count_passed(frame)
                     continue
                 opening, width, rounding = track.at(index / fps)[0]
                 shape = MouthShape(float(opening), float(width), float(rounding))
                 result = self._render_frame(frame, tracked.face.landmarks, shape, lip_rgb)
                 if result is None:
-                    passed += 1
                     LOG.debug("viseme: frame %d face unusable (tiny/profile); passed through",
                               index)
-                    yield frame
+                    yield tally.count_passed(frame)
                     continue
                 out, lip_rgb = result
-                changed += 1
-                yield out
+                yield tally.count_changed(out)
         finally:
-            self.last_stats = RenderStats(frames=seen, changed=changed, passed_through=passed)
-            if passed:
-                LOG.debug("viseme: %d of %d frames passed through unchanged", passed, seen)
+            self.last_stats = tally.stats
+            if tally.passed_through:
+                LOG.debug("viseme: %d of %d frames passed through unchanged",
+                          tally.passed_through, tally.frames)
 
     def _render_frame(
         self, frame: np.ndarray, landmarks: np.ndarray, shape: MouthShape,
@@ -183,36 +173,12 @@ class VisemeLipSync:
             return None
         source = untangle_mouth(landmarks, frame=axes)
         target = articulate(source, shape, frame=axes, settings=settings)
-        ring = ring_points(source, kind="lower", margin=settings.ring_margin)
-        box = crop_box(ring, shape=frame.shape)
-        if box.empty:
-            return None
-        offset = box.offset
-        crop = frame[box.top:box.bottom, box.left:box.right]
-        src = control_points(source, ring, self.layout) - offset
-        dst = control_points(target, ring, self.layout) - offset
-        warped, _ = warp_region(crop, src, dst, self.layout.triangles)
-        source_crop_lms = source - offset
-        current_lip = mean_lip_rgb(crop, source_crop_lms)
-        lip = current_lip if lip_rgb is None else lip_rgb + LIP_COLOUR_RATE * (
-            current_lip - lip_rgb)
-        if settings.paint_interior:
-            local_source = axes.to_local(source)
-            strength = paint_strength(
-                source_gap_iod=mouth_gap_iod(local_source),
-                target_gap_iod=shape.opening * settings.max_opening_iod,
-            )
-            paint_interior(warped, target - offset, frame=axes, strength=strength, lip_rgb=lip)
-        alpha = feathered_hull_mask(
-            ring - offset, shape=crop.shape[:2], feather_px=settings.feather_iod * axes.iod_px
+        return reshape_face(
+            frame, source, target, axes=axes, layout=self.layout,
+            feather_iod=settings.feather_iod, lip_rgb=lip_rgb,
+            target_gap_iod=(shape.opening * settings.max_opening_iod
+                            if settings.paint_interior else None),
         )
-        out = frame.copy()
-        region = crop.astype(np.float32)
-        blended = region + (warped.astype(np.float32) - region) * alpha[:, :, None]
-        out[box.top:box.bottom, box.left:box.right] = np.clip(np.rint(blended), 0, 255).astype(
-            np.uint8
-        )
-        return out, lip
 
 
 def create() -> VisemeLipSync:

@@ -16,12 +16,11 @@ from pathlib import Path
 
 from models.mt.apertium_engine import ApertiumTranslator, installed_pairs, resolve_mode
 from models.mt.base import IdentityTranslator, Translator, primary
-from models.mt.script_engine import ScriptCue, ScriptTranslator, load_script
+from models.mt.script_engine import ScriptTranslator, load_script
 
 __all__ = [
     "ApertiumTranslator",
     "IdentityTranslator",
-    "ScriptCue",
     "ScriptTranslator",
     "Translator",
     "installed_pairs",

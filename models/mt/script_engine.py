@@ -8,53 +8,31 @@ alignment is unknowable, so we refuse rather than guess.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from likeness.errors import BadInput
+from media.subtitles import parse_cues, read_subtitle_text
+from media.timed_text import Cue
 from models.mt.base import primary
 
 SCRIPT_SUFFIXES = (".srt", ".vtt")
 
 
-@dataclass(frozen=True)
-class ScriptCue:
-    """One cue of the supplied script (its own timing is kept for callers that want it)."""
-
-    start_s: float
-    end_s: float
-    text: str
-
-
-def load_script(path: Path) -> tuple[ScriptCue, ...]:
-    """Read an SRT/VTT file into cues (pysubs2 parses; we validate)."""
+def load_script(path: Path) -> tuple[Cue, ...]:
+    """The cues of a translated SRT/VTT script (their own timing is kept for callers that
+    want it). Only what index alignment needs is checked: text and a positive duration;
+    a dub that speaks on the script's timing validates the whole track itself."""
     if path.suffix.lower() not in SCRIPT_SUFFIXES:
         raise BadInput(f"script must be .srt or .vtt, got {path.name!r}")
-    if not path.is_file():
-        raise BadInput(f"script file not found: {path}")
-    import pysubs2
-
-    try:
-        if not path.read_text(encoding="utf-8").strip():
-            raise BadInput(f"script {path} has no cues")
-        subs = pysubs2.load(str(path), encoding="utf-8", format_=path.suffix.lower()[1:])
-    except BadInput:
-        raise
-    except Exception as error:  # pysubs2 raises several format-specific errors
-        raise BadInput(f"cannot read subtitles from {path}: {error}") from error
-    cues = tuple(
-        ScriptCue(start_s=event.start / 1000.0, end_s=event.end / 1000.0,
-                  text=event.plaintext.strip())
-        for event in subs.events
-        if not event.is_comment
-    )
+    text = read_subtitle_text(path)
+    cues = tuple(parse_cues(text, path=path)) if text.strip() else ()
     if not cues:
         raise BadInput(f"script {path} has no cues")
-    for index, cue in enumerate(cues, start=1):
+    for cue in cues:
         if not cue.text:
-            raise BadInput(f"script {path}: cue {index} is empty")
+            raise BadInput(f"script {path}: cue {cue.index} is empty")
         if cue.end_s <= cue.start_s:
-            raise BadInput(f"script {path}: cue {index} ends before it starts")
+            raise BadInput(f"script {path}: cue {cue.index} ends before it starts")
     return cues
 
 

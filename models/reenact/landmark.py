@@ -26,42 +26,39 @@ import numpy as np
 
 from likeness.errors import BadInput
 from models.face.align import estimate_similarity, invert_affine, transform_points
-from models.face.base import Face, check_rgb_image
-from models.face.tracking import OneEuroFilter, TrackedFace
-from models.lipsync.base import RenderStats, paired
-from models.lipsync.interior import mean_lip_rgb, paint_interior, paint_strength
-from models.lipsync.viseme import mouth_gap_iod
-from models.lipsync.warp import (
-    FaceFrame,
-    control_points,
-    crop_box,
-    face_frame,
-    feathered_hull_mask,
-    ring_points,
-    untangle_mouth,
-    warp_layout,
-    warp_region,
+from models.face.base import LANDMARK_COUNT, Face, check_rgb_image
+from models.face.landmarks import (
+    BROWS,
+    EYELID_PAIRS_IMAGE_LEFT,
+    EYELID_PAIRS_IMAGE_RIGHT,
+    JAW,
+    MOUTH,
+    NOSE,
 )
+from models.face.mouth_interior import mouth_gap_iod
+from models.face.reshape import reshape_face
+from models.face.tracking import OneEuroFilter, TrackedFace
+from models.face.warp import FaceFrame, face_frame, untangle_mouth, warp_layout
 from models.reenact.base import TargetInput, TargetTrack
+from models.stream import FrameTally, RenderStats, paired
 
 LOG = logging.getLogger(__name__)
 
 RIGID_IDS = np.array([27, 28, 29, 30, 31, 33, 35, 36, 39, 42, 45])
-CENTRE_IDS = np.arange(27, 36)  # nose: the pivot for head rotation
+CENTRE_IDS = NOSE  # the pivot for head rotation
 # Per-landmark gain on the expression delta: brows, eyelids, mouth and jaw move; the
 # nose and eye corners are rigid (they define the pose).
-_GAIN = np.zeros(68, dtype=np.float32)
-_GAIN[0:17] = 1.0  # jaw
-_GAIN[17:27] = 1.0  # brows
+_GAIN = np.zeros(LANDMARK_COUNT, dtype=np.float32)
+_GAIN[JAW] = 1.0
+_GAIN[BROWS] = 1.0
 # Eyelids are not moved by raw deltas but by a closure fraction (see `eye_closure`).
-_GAIN[48:68] = 1.0  # lips
-EYELID_PAIRS = ((37, 41), (38, 40), (43, 47), (44, 46))  # (upper, lower)
-EYES = (((37, 41), (38, 40)), ((43, 47), (44, 46)))  # image-left eye, image-right eye
+_GAIN[MOUTH] = 1.0
+EYES = (EYELID_PAIRS_IMAGE_LEFT, EYELID_PAIRS_IMAGE_RIGHT)
 # Landmark detectors see only part of a blink: the eyelid gap of a fully shut eye
 # re-measures at roughly half the open gap. So a gap drop of this fraction counts as
 # fully closed.
 FULL_BLINK_DROP = 0.4
-PACKED_EXPRESSION = 136
+PACKED_EXPRESSION = 2 * LANDMARK_COUNT  # the (x, y) deltas, flattened
 
 
 @dataclass(frozen=True)
@@ -212,7 +209,7 @@ class LandmarkReenactor:
         smoother = OneEuroFilter(rate_hz=fps, min_cutoff_hz=settings.min_cutoff_hz,
                                  beta=settings.beta)
         neutral_axes = face_frame(neutral) if neutral is not None else None
-        seen = changed = passed = 0
+        tally = FrameTally()
         lip_rgb: np.ndarray | None = None
         driver_done = False
         try:
@@ -224,16 +221,15 @@ class LandmarkReenactor:
                         return  # an image target lasts as long as the driver
                 driver_face = None if entry is None else entry[2]
                 check_rgb_image(target_frame)
-                seen += 1
                 if driver_face is not None and neutral is None:
                     neutral = np.asarray(driver_face.face.landmarks, np.float32)
                     neutral_axes = _safe_frame(neutral)
                     if neutral_axes is None:
                         neutral = None
                 if target_lms is None or driver_face is None or neutral_axes is None:
-                    passed += 1
-                    LOG.debug("reenact: frame %d has no target or driver face; unchanged", seen - 1)
-                    yield target_frame.copy() if image_target else target_frame
+                    LOG.debug("reenact: frame %d has no target or driver face; unchanged",
+                              tally.frames)
+                    yield tally.count_passed(target_frame.copy() if image_target else target_frame)
                     continue
                 assert neutral is not None
                 motion = driver_motion(driver_face.face.landmarks, neutral, neutral_axes)
@@ -243,14 +239,12 @@ class LandmarkReenactor:
                 ]))
                 result = self._render_frame(target_frame, target_lms, packed, lip_rgb)
                 if result is None:
-                    passed += 1
-                    yield target_frame.copy() if image_target else target_frame
+                    yield tally.count_passed(target_frame.copy() if image_target else target_frame)
                     continue
                 out, lip_rgb = result
-                changed += 1
-                yield out
+                yield tally.count_changed(out)
         finally:
-            self.last_stats = RenderStats(frames=seen, changed=changed, passed_through=passed)
+            self.last_stats = tally.stats
 
     def _render_frame(self, frame: np.ndarray, landmarks: np.ndarray, packed: np.ndarray,
                       lip_rgb: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
@@ -260,7 +254,7 @@ class LandmarkReenactor:
             return None
         source = untangle_mouth(landmarks, frame=axes)
         gain = settings.expression_gain
-        expression = packed[:PACKED_EXPRESSION].reshape(68, 2) * gain * _GAIN[:, None]
+        expression = packed[:PACKED_EXPRESSION].reshape(LANDMARK_COUNT, 2) * gain * _GAIN[:, None]
         local = axes.to_local(source) + expression
         closure = np.clip(packed[PACKED_EXPRESSION:PACKED_EXPRESSION + 2] * gain, 0.0, 1.0)
         for k, pairs in enumerate(EYES):  # the upper lid travels towards the lower one
@@ -270,29 +264,12 @@ class LandmarkReenactor:
         if settings.head_motion:
             target = self._pose(target, source, axes, packed[PACKED_EXPRESSION + 2:])
         target = untangle_mouth(target, frame=axes)
-        ring = ring_points(source, kind="full", margin=settings.ring_margin)
-        box = crop_box(ring, shape=frame.shape)
-        if box.empty:
-            return None
-        offset = box.offset
-        crop = frame[box.top:box.bottom, box.left:box.right]
-        src = control_points(source, ring, self.layout) - offset
-        dst = control_points(target, ring, self.layout) - offset
-        warped, _ = warp_region(crop, src, dst, self.layout.triangles)
-        current = mean_lip_rgb(crop, source - offset)
-        lip = current if lip_rgb is None else lip_rgb + 0.1 * (current - lip_rgb)
-        if settings.paint_interior:
-            strength = paint_strength(source_gap_iod=mouth_gap_iod(axes.to_local(source)),
-                                      target_gap_iod=mouth_gap_iod(axes.to_local(target)))
-            paint_interior(warped, target - offset, frame=axes, strength=strength, lip_rgb=lip)
-        alpha = feathered_hull_mask(ring - offset, shape=crop.shape[:2],
-                                    feather_px=settings.feather_iod * axes.iod_px)
-        region = crop.astype(np.float32)
-        blended = region + (warped.astype(np.float32) - region) * alpha[:, :, None]
-        out = frame.copy()
-        out[box.top:box.bottom, box.left:box.right] = np.clip(np.rint(blended), 0, 255).astype(
-            np.uint8)
-        return out, lip
+        return reshape_face(
+            frame, source, target, axes=axes, layout=self.layout,
+            feather_iod=settings.feather_iod, lip_rgb=lip_rgb,
+            target_gap_iod=(mouth_gap_iod(axes.to_local(target))
+                            if settings.paint_interior else None),
+        )
 
     def _pose(self, points: np.ndarray, source: np.ndarray, axes: FaceFrame,
               pose: np.ndarray) -> np.ndarray:

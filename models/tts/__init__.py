@@ -15,11 +15,9 @@ from pathlib import Path
 
 from models.tts.base import (
     Availability,
-    PhonemeTiming,
     Speech,
     TTSEngine,
     VoiceInfo,
-    WordTiming,
 )
 from models.tts.registry import (
     AUTO_ORDER,
@@ -35,11 +33,9 @@ __all__ = [
     "ENGINE_NAMES",
     "Availability",
     "EngineStatus",
-    "PhonemeTiming",
     "Speech",
     "TTSEngine",
     "VoiceInfo",
-    "WordTiming",
     "engine_statuses",
     "get_engine",
     "pick_tts",

@@ -15,27 +15,10 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from likeness.errors import InternalError
+from media.timed_text import PhonemeTiming, WordTiming
 from models.weights import WeightFile, default_models_dir
 
 TIMING_TOLERANCE_S = 0.02  # rounding slack when a timing touches the end of the audio
-
-
-@dataclass(frozen=True)
-class WordTiming:
-    """One spoken word and when it is heard."""
-
-    text: str
-    start_s: float
-    end_s: float
-
-
-@dataclass(frozen=True)
-class PhonemeTiming:
-    """One phoneme (IPA where the backend gives IPA) and when it is heard."""
-
-    phoneme: str
-    start_s: float
-    end_s: float
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,11 @@ from typing import Any
 import numpy as np
 
 from likeness.errors import BadInput, InternalError
+from media.timed_text import PhonemeTiming, WordTiming
 from models.tts.base import (
     Availability,
-    PhonemeTiming,
     Speech,
     VoiceInfo,
-    WordTiming,
     base_language,
     models_subdir,
 )

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from models.tts.base import PhonemeTiming, WordTiming
+from media.timed_text import PhonemeTiming, WordTiming
 
 FRAME_S = 0.010
 VOICED_THRESHOLD_DB = -32.0  # frames quieter than this (relative to the loudest) are pauses

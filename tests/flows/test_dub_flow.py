@@ -24,8 +24,8 @@ from flows.dub import (
 from likeness.errors import BadInput, ConsentDenied
 from media.audio import AudioTrack, load_audio
 from media.probe import probe
-from media.subtitles import Cue
-from models.tts import PhonemeTiming, Speech
+from media.timed_text import Cue, PhonemeTiming
+from models.tts import Speech
 from tests.support.cli import assert_published, run_cli
 from tests.support.media import face_clip
 from tests.support.people import add_performer, registered_grant

@@ -8,7 +8,8 @@ import pytest
 
 from likeness.errors import BadInput
 from media.probe import probe
-from media.subtitles import Cue, load_subtitles, write_subtitles
+from media.subtitles import load_subtitles, to_srt, to_vtt, write_subtitles
+from media.timed_text import Cue
 
 GOOD_SRT = """1
 00:00:00,500 --> 00:00:01,200
@@ -147,3 +148,19 @@ def test_missing_file_and_bad_output_name(tmp_path: Path) -> None:
         load_subtitles(tmp_path / "none.srt", video_duration=None)
     with pytest.raises(BadInput, match=r"\.srt, \.vtt or \.ass"):
         write_subtitles([Cue(1, 0.0, 1.0, "x")], tmp_path / "out.docx")
+
+
+def test_subtitle_writers_format_cues() -> None:
+    cues = [Cue(index=1, start_s=0.0, end_s=1.5, text="Hello."),
+            Cue(index=2, start_s=61.25, end_s=3723.0, text="Bye")]
+    assert to_srt(cues) == ("1\n00:00:00,000 --> 00:00:01,500\nHello.\n\n"
+                            "2\n00:01:01,250 --> 01:02:03,000\nBye\n")
+    assert to_vtt(cues).startswith("WEBVTT\n\n00:00:00.000 --> 00:00:01.500\nHello.\n")
+    with pytest.raises(BadInput):
+        Cue(index=1, start_s=2.0, end_s=1.0, text="backwards")
+
+
+def test_a_cue_refuses_times_no_timeline_has() -> None:
+    with pytest.raises(BadInput, match=r"cue 3 \(-00:00:00.500 --> 00:00:01.000\) starts before 0"):
+        Cue(index=3, start_s=-0.5, end_s=1.0, text="early")
+    assert Cue(index=1, start_s=1.0, end_s=1.0, text="instant").duration_s == 0.0

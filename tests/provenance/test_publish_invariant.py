@@ -30,7 +30,6 @@ ALLOWED: dict[str, dict[str, str]] = {
     "os.replace": {
         PUBLISH: "the atomic rename of a published file",
         "likeness/cli/common.py": "grant JSON documents and ledger exports (not media)",
-        "models/asr/cues.py": "subtitle text files written by `transcribe` (not media)",
         "models/asr/whisper_engine.py": "the joined whisper weights cache (not media)",
     },
     "os.rename": {},

@@ -15,10 +15,9 @@ import cv2
 import numpy as np
 
 from likeness.errors import BadInput
-from models.lipsync.interior import mean_lip_rgb, paint_interior, paint_strength
-from models.lipsync.mouth import MouthShape
-from models.lipsync.viseme import VisemeSettings, articulate, mouth_gap_iod
-from models.lipsync.warp import (
+from models.face.landmarks import EYELID_PAIRS
+from models.face.mouth_interior import mean_lip_rgb, mouth_gap_iod, paint_interior, paint_strength
+from models.face.warp import (
     control_points,
     face_frame,
     ring_points,
@@ -26,9 +25,10 @@ from models.lipsync.warp import (
     warp_layout,
     warp_region,
 )
+from models.lipsync.mouth import MouthShape
+from models.lipsync.viseme import VisemeSettings, articulate
 
 BACKGROUND_RGB = (200, 205, 210)
-EYELID_PAIRS = ((37, 41), (38, 40), (43, 47), (44, 46))
 
 
 @dataclass(frozen=True)

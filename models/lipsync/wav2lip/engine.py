@@ -43,6 +43,7 @@ from models.lipsync.wav2lip.crop import (
     paste_face,
 )
 from models.lipsync.wav2lip.model import FACE_SIZE_PX, Wav2Lip
+from models.stream import FrameTally, RenderStats
 
 DEFAULT_BATCH_SIZE = 128
 PENDING_FRAMES_PER_BATCH = 2  # flush early when this many batches' worth of frames wait
@@ -65,15 +66,6 @@ def resolve_device(device: str) -> torch.device:
         raise BadInput(f"wav2lip: device type {chosen.type!r} is not supported",
                        hint="use auto, cpu, cuda or cuda:N")
     return chosen
-
-
-@dataclass(frozen=True)
-class RenderStats:
-    """What the last render did (same fields as `models.lipsync.base.RenderStats`)."""
-
-    frames: int = 0
-    changed: int = 0
-    passed_through: int = 0
 
 
 @dataclass(slots=True)
@@ -226,15 +218,14 @@ class Wav2LipEngine:
                 if len(batch) >= self.batch_size or (batch and len(pending) >= max_pending):
                     self._run_batch(batch, mel, fps=fps)
 
-        counts = {"frames": 0, "changed": 0}
+        tally = FrameTally()
 
         def drain() -> Iterator[np.ndarray]:
             while pending and pending[0].output is not None:
                 slot = pending.popleft()
-                counts["frames"] += 1
-                counts["changed"] += slot.region is not None
                 assert slot.output is not None
-                yield slot.output
+                count = tally.count_passed if slot.region is None else tally.count_changed
+                yield count(slot.output)
 
         for index, frame in enumerate(frames):
             check_rgb_image(frame)
@@ -256,8 +247,7 @@ class Wav2LipEngine:
         if next(tracks, _END) is not _END:
             raise BadInput(f"wav2lip: face track is longer than the video ({index + 1} frames)",
                            hint="track the same frames you render")
-        self.last_stats = RenderStats(frames=counts["frames"], changed=counts["changed"],
-                                      passed_through=counts["frames"] - counts["changed"])
+        self.last_stats = tally.stats
 
     def _run_batch(self, batch: list[_Slot], mel: np.ndarray, *, fps: float) -> None:
         """Generate every face in `batch` and fill in the slots' outputs; empties `batch`."""

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from likeness.errors import BadInput
+from media.timed_text import PhonemeTiming
 from models.lipsync.mouth import (
     MouthTrack,
     mouth_track,
@@ -13,7 +14,6 @@ from models.lipsync.mouth import (
     track_from_timings,
     viseme_for,
 )
-from models.tts.base import PhonemeTiming
 from tests.support.lipsync_media import frame_loudness, speech
 
 

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from likeness.errors import BadInput, MissingWeights
+from media.timed_text import PhonemeTiming
 from models.face.base import Face, FaceBox
 from models.face.tracking import FaceTracker, TrackedFace
+from models.face.warp import crop_box, ring_points
 from models.lipsync import available_lipsync, choose, get_lipsync
 from models.lipsync.mouth import MouthTrack
 from models.lipsync.viseme import VisemeLipSync
-from models.lipsync.warp import crop_box, ring_points
-from models.tts.base import PhonemeTiming
 from tests.support.lipsync_media import FPS, canvas, engine, frame_loudness, portrait, speech
 from tests.support.synthetic_faces import drift_clip, mouth_opening
 

@@ -10,7 +10,7 @@ import pytest
 
 from likeness.errors import BadInput
 from models.face.tracking import FaceTracker, TrackedFace
-from models.lipsync.warp import crop_box, ring_points
+from models.face.warp import crop_box, ring_points
 from models.reenact import available_reenactors, get_reenactor
 from models.reenact.landmark import LandmarkReenactor, ReenactSettings
 from tests.support.synthetic_faces import (

@@ -1,5 +1,6 @@
 """faster-whisper on packaged weights: a Piper -> Whisper round trip (WER), language
-identification, subtitle writers, and the errors for missing or corrupt weights."""
+identification, and the errors for missing or corrupt weights (the subtitle writers
+the cues go to are tested in tests/media/test_media_subtitles.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from likeness.errors import BadInput, IntegrityFailure, MissingWeights
-from models.asr import Cue, Transcript, WhisperRecognizer, find_model_dir, to_srt, to_vtt
+from likeness.errors import IntegrityFailure, MissingWeights
+from models.asr import Transcript, WhisperRecognizer, find_model_dir
 from models.asr.whisper_engine import assemble_base
 from models.tts import get_engine
 
@@ -64,6 +65,8 @@ def test_piper_speech_round_trips_through_whisper(round_trip: tuple[object, Tran
     assert len(words) >= 20
     assert all(a.start_s <= b.start_s for a, b in zip(words, words[1:], strict=False))
     assert transcript.cues[-1].end_s <= transcript.duration_s + 0.5
+    assert [cue.index for cue in transcript.cues] == list(range(1, len(transcript.cues) + 1))
+    assert all(word.probability is not None and 0.0 <= word.probability <= 1.0 for word in words)
 
 
 def test_language_is_detected_as_english(round_trip: tuple[object, Transcript],
@@ -72,16 +75,6 @@ def test_language_is_detected_as_english(round_trip: tuple[object, Transcript],
     assert transcript.language == "en" and transcript.language_probability > 0.8
     guess = recognizer.detect_language(speech.samples, sample_rate=speech.sample_rate)
     assert guess.language == "en" and guess.probability > 0.8
-
-
-def test_subtitle_writers_format_cues() -> None:
-    cues = [Cue(start_s=0.0, end_s=1.5, text="Hello."),
-            Cue(start_s=61.25, end_s=3723.0, text="Bye")]
-    assert to_srt(cues) == ("1\n00:00:00,000 --> 00:00:01,500\nHello.\n\n"
-                            "2\n00:01:01,250 --> 01:02:03,000\nBye\n")
-    assert to_vtt(cues).startswith("WEBVTT\n\n00:00:00.000 --> 00:00:01.500\nHello.\n")
-    with pytest.raises(BadInput):
-        Cue(start_s=2.0, end_s=1.0, text="backwards")
 
 
 def test_missing_weights_name_the_package_and_folder(tmp_path: Path) -> None:

@@ -28,14 +28,24 @@ import numpy as np
 from scipy.spatial import Delaunay
 
 from likeness.errors import BadInput
-from models.face.base import (
+from models.face.base import LANDMARK_COUNT
+from models.face.landmarks import (
     BROW_IMAGE_LEFT,
     BROW_IMAGE_RIGHT,
     EYE_IMAGE_LEFT,
     EYE_IMAGE_RIGHT,
+    INNER_CORNER_LEFT_INDEX,
+    INNER_CORNER_RIGHT_INDEX,
     JAW,
-    LANDMARK_COUNT,
+    LOWER_INNER_MIDDLE,
+    LOWER_LIP,
+    LOWER_OUTER_MIDDLE,
+    MOUTH_CORNER_LEFT_INDEX,
+    MOUTH_CORNER_RIGHT_INDEX,
+    NOSE,
     NOSE_TIP_INDEX,
+    UPPER_INNER_MIDDLE,
+    UPPER_OUTER_MIDDLE,
 )
 
 LayoutKind = Literal["lower", "full"]
@@ -58,14 +68,13 @@ MEAN_FACE_IOD = np.array([
     0.131, 1.180, 0.019, 1.194, -0.100, 1.172,
 ], dtype=np.float32).reshape(LANDMARK_COUNT, 2)
 
-TEMPLATE_LOWER_LIP = (55, 56, 57, 58, 59, 65, 66, 67)
 TEMPLATE_OPEN_MOUTH_IOD = 0.12  # how far the template's lower lip is dropped (mouth open)
 MIN_IOD_PX = 8.0  # below this the landmarks are too small (or a profile) to warp
 MIN_SHIFT_PX = 0.05  # triangles whose corners all move less than this are left alone
 FOREHEAD_LIFT_IOD = 0.45  # the full ring reaches this far above the brows
 DEFAULT_RING_MARGIN = {"lower": 0.28, "full": 0.22}
 LABEL_SHIFT_BITS = 4  # sub-pixel precision when rasterising triangles
-_LOWER_LANDMARKS = np.r_[0:17, 27:68]  # jaw, nose, eyes, mouth (no brows)
+_LOWER_LANDMARKS = np.r_[JAW, NOSE.start:LANDMARK_COUNT]  # jaw, nose, eyes, mouth: no brows
 _FULL_LANDMARKS = np.arange(LANDMARK_COUNT)
 
 
@@ -159,7 +168,7 @@ def warp_layout(kind: LayoutKind, margin: float | None = None) -> WarpLayout:
         raise BadInput(f"unknown warp layout {kind!r}; choose 'lower' or 'full'")
     chosen_margin = DEFAULT_RING_MARGIN[kind] if margin is None else float(margin)
     template = MEAN_FACE_IOD.copy() * 100.0
-    template[list(TEMPLATE_LOWER_LIP), 1] += TEMPLATE_OPEN_MOUTH_IOD * 100.0
+    template[list(LOWER_LIP), 1] += TEMPLATE_OPEN_MOUTH_IOD * 100.0
     ids = _LOWER_LANDMARKS if kind == "lower" else _FULL_LANDMARKS
     ring = ring_points(template, kind=kind, margin=chosen_margin)
     vertices = np.vstack([template[ids], ring]).astype(np.float64)
@@ -294,9 +303,9 @@ def feathered_hull_mask(
     return cv2.GaussianBlur(shrunk.astype(np.float32), (0, 0), sigmaX=feather_px / 2.5)
 
 
-_UPPER_PAIRS = ((50, 61), (51, 62), (52, 63))  # (outer, inner) on the upper lip
-_LOWER_PAIRS = ((58, 67), (57, 66), (56, 65))  # (outer, inner) on the lower lip
-_INNER_GAP_PAIRS = ((61, 67), (62, 66), (63, 65))  # (upper, lower) inner lip
+_UPPER_PAIRS = tuple(zip(UPPER_OUTER_MIDDLE, UPPER_INNER_MIDDLE, strict=True))  # (outer, inner)
+_LOWER_PAIRS = tuple(zip(LOWER_OUTER_MIDDLE, LOWER_INNER_MIDDLE, strict=True))  # (outer, inner)
+_INNER_GAP_PAIRS = tuple(zip(UPPER_INNER_MIDDLE, LOWER_INNER_MIDDLE, strict=True))  # (upper, lower)
 LIP_MIN_THICKNESS_IOD = 0.02
 CORNER_INSET_IOD = 0.03
 
@@ -311,8 +320,9 @@ def untangle_mouth(landmarks: np.ndarray, *, frame: FaceFrame | None = None) -> 
     """
     axes = frame if frame is not None else face_frame(landmarks)
     local = axes.to_local(landmarks).astype(np.float64)
-    local[60, 0] = max(local[60, 0], local[48, 0] + CORNER_INSET_IOD)
-    local[64, 0] = min(local[64, 0], local[54, 0] - CORNER_INSET_IOD)
+    left, right = INNER_CORNER_LEFT_INDEX, INNER_CORNER_RIGHT_INDEX
+    local[left, 0] = max(local[left, 0], local[MOUTH_CORNER_LEFT_INDEX, 0] + CORNER_INSET_IOD)
+    local[right, 0] = min(local[right, 0], local[MOUTH_CORNER_RIGHT_INDEX, 0] - CORNER_INSET_IOD)
     for outer, inner in _UPPER_PAIRS:
         local[inner, 1] = max(local[inner, 1], local[outer, 1] + LIP_MIN_THICKNESS_IOD)
     for outer, inner in _LOWER_PAIRS:

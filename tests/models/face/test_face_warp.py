@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from likeness.errors import BadInput
-from models.lipsync.warp import (
+from models.face.warp import (
     control_points,
     face_frame,
     ring_points,

@@ -14,13 +14,19 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from models.lipsync.warp import FaceFrame
+from models.face.landmarks import (
+    INNER_CORNER_LEFT_INDEX,
+    INNER_CORNER_RIGHT_INDEX,
+    LOWER_INNER_CONTOUR,
+    LOWER_INNER_MIDDLE,
+    MOUTH_INNER,
+    MOUTH_OUTER,
+    UPPER_INNER_CONTOUR,
+    UPPER_INNER_MIDDLE,
+)
+from models.face.warp import FaceFrame
 
-INNER_LIP = slice(60, 68)
-UPPER_INNER_IDS = (60, 61, 62, 63, 64)
-LOWER_INNER_IDS = (60, 67, 66, 65, 64)
 CONTOUR_SAMPLES = 24
-OUTER_LIP = slice(48, 60)
 CAVITY_SHADE = 0.22  # cavity brightness as a fraction of the lip colour
 CAVITY_CENTRE_SHADE = 0.6  # the cavity's centre is this much darker again than its rim
 TEETH_RGB = np.array([222.0, 214.0, 198.0], dtype=np.float32)
@@ -30,6 +36,18 @@ TEETH_MAX_IOD = 0.09
 EDGE_SOFTNESS_IOD = 0.025
 FULL_PAINT_GAP_IOD = 0.07  # extra opening (beyond the source) at which paint is opaque
 MIN_PAINT_GAP_IOD = 0.015
+LIP_COLOUR_RATE = 0.1  # exponential average of the lip colour per frame
+FALLBACK_LIP_RGB = (120.0, 60.0, 60.0)  # when the lips are too small to sample
+
+
+def mouth_gap_iod(local: np.ndarray) -> float:
+    """Inner-lip gap in face units (landmarks already in face coordinates)."""
+    return float(np.mean(local[list(LOWER_INNER_MIDDLE), 1] - local[list(UPPER_INNER_MIDDLE), 1]))
+
+
+def steady_lip_rgb(current: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
+    """The lip colour to paint with: a slow average, so the cavity does not flicker."""
+    return current if previous is None else previous + LIP_COLOUR_RATE * (current - previous)
 
 
 def paint_strength(*, source_gap_iod: float, target_gap_iod: float) -> float:
@@ -111,27 +129,28 @@ def _lip_curves(local: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float,
     Eight landmarks make a jagged octagon; a parabola per lip is the smooth curve a
     real opening follows.
     """
-    upper = local[list(UPPER_INNER_IDS)].astype(np.float64)
-    lower = local[list(LOWER_INNER_IDS)].astype(np.float64)
+    upper = local[list(UPPER_INNER_CONTOUR)].astype(np.float64)
+    lower = local[list(LOWER_INNER_CONTOUR)].astype(np.float64)
     upper_fit = np.polyfit(upper[:, 0], upper[:, 1], 2)
     lower_fit = np.polyfit(lower[:, 0], lower[:, 1], 2)
-    return upper_fit, lower_fit, (float(local[60, 0]), float(local[64, 0]))
+    span = (float(local[INNER_CORNER_LEFT_INDEX, 0]), float(local[INNER_CORNER_RIGHT_INDEX, 0]))
+    return upper_fit, lower_fit, span
 
 
 def mean_lip_rgb(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """Mean colour of the lips (between outer and inner contour) in `crop`."""
     points = np.asarray(landmarks, np.float32)
-    outer = points[OUTER_LIP]
+    outer = points[MOUTH_OUTER]
     low = np.maximum(np.floor(outer.min(axis=0)).astype(int), 0)
     high = np.ceil(outer.max(axis=0)).astype(int) + 1
     high = np.minimum(high, [crop.shape[1], crop.shape[0]])
     if (high - low).min() < 2:
-        return np.array([120.0, 60.0, 60.0], np.float32)
+        return np.array(FALLBACK_LIP_RGB, np.float32)
     mask = np.zeros((high[1] - low[1], high[0] - low[0]), dtype=np.uint8)
     cv2.fillPoly(mask, [np.round(outer - low).astype(np.int32)], 1)
-    cv2.fillPoly(mask, [np.round(points[INNER_LIP] - low).astype(np.int32)], 0)
+    cv2.fillPoly(mask, [np.round(points[MOUTH_INNER] - low).astype(np.int32)], 0)
     region = crop[low[1]:high[1], low[0]:high[0]]
     selected = region[mask.astype(bool)]
     if len(selected) == 0:
-        return np.array([120.0, 60.0, 60.0], np.float32)
+        return np.array(FALLBACK_LIP_RGB, np.float32)
     return selected.reshape(-1, 3).mean(axis=0).astype(np.float32)
