@@ -43,16 +43,17 @@ from flows.context import RenderContext
 from flows.faces import embeddings_from_frames, sample_frames, source_embeddings
 from flows.prefect_env import flow, offline_prefect
 from flows.runtime import (
-    Stopwatch,
     bound_studio,
     check_paths,
     current_studio,
+    failures_logged,
+    flow_clock,
     frames_changed,
     io_task,
     options_error,
     step_task,
 )
-from likeness.errors import BadInput, ConsentDenied, LikenessError
+from likeness.errors import BadInput, ConsentDenied
 from media.audio import AudioTrack, load_audio
 from media.decode import iter_frames
 from media.probe import MediaInfo, probe
@@ -64,7 +65,6 @@ from provenance.publish import (
     Rendered,
     check_watermarkable,
     publish,
-    record_failure,
 )
 
 R = TypeVar("R")
@@ -154,13 +154,13 @@ class Engines:
 # -- tasks ----------------------------------------------------------------------------------
 
 
-@step_task("choose-engines")
+@step_task("choose-engines", stage="engines")
 def choose_engines(*, face_engine: str) -> Engines:
     """Resolve the engines before consent, so a missing one costs no render budget."""
     return Engines(face=get_face_engine(face_engine), reenact=get_reenactor("auto"))
 
 
-@io_task("read-target")
+@io_task("read-target", stage="target")
 def read_target(path: Path, *, kind: TargetKind, engine: FaceEngine) -> Target:
     """An image is read and its face found now; a video is probed (faces come per frame)."""
     if kind == "video":
@@ -176,7 +176,7 @@ def read_target(path: Path, *, kind: TargetKind, engine: FaceEngine) -> Target:
     return Target(kind="image", path=path, image=image, face=largest)
 
 
-@io_task("probe-driver")
+@io_task("probe-driver", stage="driver")
 def probe_driver(path: Path, *, engine: FaceEngine) -> MediaInfo:
     """The driver must be a video that shows a face (refused before consent otherwise)."""
     info = probe(path, what="driver video")
@@ -190,7 +190,7 @@ def probe_driver(path: Path, *, engine: FaceEngine) -> MediaInfo:
     return info
 
 
-@io_task("bind-identity")
+@io_task("bind-identity", stage="identity")
 def bind_identity(target: Target, *, engine: FaceEngine) -> tuple[tuple[float, ...], ...]:
     """The face the render alters is the target's: that is what must be the performer."""
     if target.image is not None:
@@ -198,7 +198,7 @@ def bind_identity(target: Target, *, engine: FaceEngine) -> tuple[tuple[float, .
     return source_embeddings(engine, target.path)
 
 
-@step_task("authorize")
+@step_task("authorize", stage="consent")
 def authorize_reenact(request: ReenactRequest, *,
                       embeddings: tuple[tuple[float, ...], ...]) -> Decision:
     """Not retried: an allowed decision reserves one render from the grant's budget."""
@@ -213,7 +213,7 @@ def authorize_reenact(request: ReenactRequest, *,
     return decision
 
 
-@io_task("load-audio")
+@io_task("load-audio", stage="audio")
 def load_soundtrack(*, driver: MediaInfo, driver_path: Path, target: Target) -> AudioTrack | None:
     """The driver's sound if it has any, else the target video's, else silence (none)."""
     if driver.audio is not None:
@@ -226,7 +226,7 @@ def load_soundtrack(*, driver: MediaInfo, driver_path: Path, target: Target) -> 
     return AudioTrack(samples, rate)
 
 
-@step_task("reenact-and-publish")
+@step_task("reenact-and-publish", stage="render+publish")
 def reenact_and_publish(request: ReenactRequest, *, target: Target, driver: MediaInfo,
                         audio: AudioTrack | None, engines: Engines,
                         decision: Decision) -> PublishReceipt:
@@ -271,29 +271,21 @@ def reenact_and_publish(request: ReenactRequest, *, target: Target, driver: Medi
 def reenact_flow(request: ReenactRequest) -> ReenactResult:
     """Sequence the reenactment's tasks (see the module docstring)."""
     studio = current_studio()
-    clock = Stopwatch()
-    engines = clock.run("engines", choose_engines,
-                        face_engine=studio.settings.face_engine)
-    target = clock.run("target", read_target, request.target, kind=request.target_kind,
-                       engine=engines.face)
-    driver = clock.run("driver", probe_driver, request.driver, engine=engines.face)
-    embeddings = clock.run("identity", bind_identity, target, engine=engines.face)
-    decision = clock.run("consent", authorize_reenact, request, embeddings=embeddings)
-    try:
-        audio = clock.run("audio", load_soundtrack, driver=driver, driver_path=request.driver,
-                          target=target)
-    except BaseException as exc:  # publish logs its own failures; this comes before it
-        reason = exc.diagnostics() if isinstance(exc, LikenessError) else repr(exc)
-        record_failure(studio.publish, decision, stage="reenact:audio", reason=reason,
-                       out=request.out)
-        raise
-    receipt = clock.run("render+publish", reenact_and_publish, request, target=target,
-                        driver=driver, audio=audio, engines=engines, decision=decision)
-    return ReenactResult(
-        out=receipt.out, render_id=receipt.render_id, decision_id=receipt.decision_id,
-        grant_ids=receipt.grant_ids, frames=receipt.frames,
-        frames_changed=frames_changed(engines.reenact), engines=engines.names,
-        stages_s=clock.stages_s)
+    with flow_clock() as clock:
+        engines = choose_engines(face_engine=studio.settings.face_engine)
+        target = read_target(request.target, kind=request.target_kind, engine=engines.face)
+        driver = probe_driver(request.driver, engine=engines.face)
+        embeddings = bind_identity(target, engine=engines.face)
+        decision = authorize_reenact(request, embeddings=embeddings)
+        with failures_logged(decision, flow="reenact", out=request.out):
+            audio = load_soundtrack(driver=driver, driver_path=request.driver, target=target)
+        receipt = reenact_and_publish(request, target=target, driver=driver, audio=audio,
+                                      engines=engines, decision=decision)
+        return ReenactResult(
+            out=receipt.out, render_id=receipt.render_id, decision_id=receipt.decision_id,
+            grant_ids=receipt.grant_ids, frames=receipt.frames,
+            frames_changed=frames_changed(engines.reenact), engines=engines.names,
+            stages_s=clock.report())
 
 
 def run_reenact(studio: RenderContext, *, target: Path, driver: Path, performer: str,

@@ -1,5 +1,5 @@
 """What every render flow shares: the studio it runs for, its task kinds, its clock,
-and the checks made before a flow starts.
+the failure bookkeeping after consent, and the checks made before a flow starts.
 
 The studio is handed to the tasks through a context variable, not as a flow
 parameter: Prefect records parameters, and the studio (database URL, keys) must
@@ -8,19 +8,24 @@ not be serialized.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
 from flows.context import RenderContext
 from flows.prefect_env import NO_CACHE, task
 from likeness.errors import BadInput, InternalError, LikenessError
-from provenance.publish import check_destination
+from provenance.publish import check_destination, record_failure
+
+if TYPE_CHECKING:
+    from consent.models import Decision
 
 R = TypeVar("R")
 
@@ -55,31 +60,113 @@ def _retry_unless_user_error(_task: Any, _task_run: Any, state: Any) -> bool:
     return not isinstance(getattr(state, "data", None), LikenessError)
 
 
-def io_task(name: str) -> Callable[[Callable[..., R]], Any]:
-    """An idempotent read: retried on unexpected errors, results kept in memory."""
-    return task(name=name, retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY_S,
-                retry_condition_fn=_retry_unless_user_error, cache_policy=NO_CACHE,
-                persist_result=False)
+# -- the flow's clock ------------------------------------------------------------------------
 
 
-def step_task(name: str) -> Callable[[Callable[..., R]], Any]:
-    """A step with side effects or heavy values: run once, results kept in memory."""
-    return task(name=name, cache_policy=NO_CACHE, persist_result=False)
+@dataclass
+class StageClock:
+    """Seconds per stage of one flow run, and the stage a failure came from.
 
+    Tasks time themselves (``io_task(name, stage=...)``), so a flow reads as plain task
+    calls; what the run spends outside every stage (Prefect's task-run bookkeeping,
+    the glue between tasks) is reported as ``orchestration``.
+    """
 
-class Stopwatch:
-    """Seconds per stage, for the result (and the benchmark)."""
+    stages_s: dict[str, float] = field(default_factory=dict)
+    failed_stage: str | None = None
+    started: float = field(default_factory=time.perf_counter)
+    _failure: BaseException | None = field(default=None, repr=False)
 
-    def __init__(self) -> None:
-        self.stages_s: dict[str, float] = {}
-
-    def run(self, stage: str, step: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
         began = time.perf_counter()
         try:
-            return step(*args, **kwargs)
+            yield
+        except BaseException as exc:
+            if exc is not self._failure:  # the innermost stage names a failure
+                self._failure, self.failed_stage = exc, name
+            raise
         finally:
-            self.stages_s[stage] = round(self.stages_s.get(stage, 0.0)
-                                         + time.perf_counter() - began, 3)
+            self.stages_s[name] = round(self.stages_s.get(name, 0.0)
+                                        + time.perf_counter() - began, 3)
+
+    def report(self) -> dict[str, float]:
+        """The stages, plus ``orchestration``: wall time so far not inside any stage."""
+        wall = time.perf_counter() - self.started
+        outside = max(0.0, wall - sum(self.stages_s.values()))
+        return {**self.stages_s, ORCHESTRATION_STAGE: round(outside, 3)}
+
+
+ORCHESTRATION_STAGE = "orchestration"
+_CLOCK: ContextVar[StageClock | None] = ContextVar("likeness_flow_clock", default=None)
+
+
+@contextmanager
+def flow_clock() -> Iterator[StageClock]:
+    """Start the clock of one flow run; the tasks it calls add their stages to it."""
+    started = StageClock()
+    token = _CLOCK.set(started)
+    try:
+        yield started
+    finally:
+        _CLOCK.reset(token)
+
+
+@contextmanager
+def clock(stage: str) -> Iterator[None]:
+    """Time the block as ``stage`` of the running flow (nothing outside a flow, e.g. `.fn`)."""
+    running = _CLOCK.get()
+    if running is None:
+        yield
+        return
+    with running.stage(stage):
+        yield
+
+
+def _timed(stage: str | None, fn: Callable[..., R]) -> Callable[..., R]:
+    if stage is None:
+        return fn
+
+    @functools.wraps(fn)
+    def timed(*args: Any, **kwargs: Any) -> R:
+        with clock(stage):
+            return fn(*args, **kwargs)
+
+    return timed
+
+
+# -- task kinds --------------------------------------------------------------------------------
+
+
+def io_task(name: str, *, stage: str | None = None) -> Callable[[Callable[..., R]], Any]:
+    """An idempotent read: retried on unexpected errors, results kept in memory."""
+    def decorate(fn: Callable[..., R]) -> Any:
+        return task(name=name, retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY_S,
+                    retry_condition_fn=_retry_unless_user_error, cache_policy=NO_CACHE,
+                    persist_result=False)(_timed(stage, fn))
+    return decorate
+
+
+def step_task(name: str, *, stage: str | None = None) -> Callable[[Callable[..., R]], Any]:
+    """A step with side effects or heavy values: run once, results kept in memory."""
+    def decorate(fn: Callable[..., R]) -> Any:
+        return task(name=name, cache_policy=NO_CACHE, persist_result=False)(_timed(stage, fn))
+    return decorate
+
+
+@contextmanager
+def failures_logged(decision: Decision, *, flow: str, out: Path) -> Iterator[None]:
+    """After the gate allowed a render, log a failure of the steps before publishing as
+    ``render_failed`` naming the stage it came from (``publish`` logs its own)."""
+    try:
+        yield
+    except BaseException as exc:
+        running = _CLOCK.get()
+        stage = running.failed_stage if running is not None else None
+        reason = exc.diagnostics() if isinstance(exc, LikenessError) else repr(exc)
+        record_failure(current_studio().publish, decision, stage=f"{flow}:{stage or 'setup'}",
+                       reason=reason, out=out)
+        raise
 
 
 def frames_changed(engine: object) -> int | None:
