@@ -3,10 +3,11 @@
 The flow only sequences small tasks; each task does one job:
 
 1. inputs: probe the video (it must have sound), read the target-language script,
-   or recognize the speech (faster-whisper) and translate it (apertium);
+   or recognize the speech (faster-whisper) and translate it (the engine registry
+   picks the translator: apertium, or identity when the languages match);
    pick the engines (face, TTS, lip-sync) so a missing engine fails before consent;
 2. consent: the face in the source is embedded for identity binding, and the gate
-   must allow ``dubbing`` (+ ``lip_sync`` unless the mouth is left alone);
+   must allow ``dubbing`` (+ ``lip_sync`` when the lip-sync engine alters the mouth);
 3. speech: every cue is spoken in the target language, fitted into its slot,
    placed on a track at the source sample rate (with its phoneme timings moved to
    the cue's start), loudness-normalized and mixed over the ducked original;
@@ -30,7 +31,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -70,18 +71,22 @@ from media.audio import (
 from media.decode import iter_frames
 from media.probe import MediaInfo, probe
 from media.subtitles import Cue, load_subtitles, validate_cues
-from models.face import FaceEngine, get_face_engine
-from models.lipsync import LIPSYNC_NAMES, LipSync, get_lipsync
-from models.tts import PhonemeTiming, TTSEngine, pick_tts
+from models import registry
+from models.face import FaceEngine
+from models.lipsync import LipSync
+from models.mt.base import Translator, primary
+from models.registry import Choice, EnginePolicy, LipSyncName
+from models.tts import PhonemeTiming, TTSEngine
 from provenance.c2pa import C2paAction
+
+if TYPE_CHECKING:
+    from models.asr.cues import Cue as HeardCue
+    from models.face.tracking import TrackedFace
 
 R = TypeVar("R")
 
-LipSyncOption = Literal["auto", "wav2lip", "viseme", "none"]
 SOURCE_TYPE = "compositeWithTrainedAlgorithmicMedia"
 UNDETERMINED_LANGUAGE = "und"  # BCP 47 for "not known" (a script gives no source language)
-ENGLISH_TTS = "piper"
-OTHER_TTS = "espeak-ng"
 MAX_STRETCH_RATIO = 1.35  # faster than this and synthetic speech stops being intelligible
 SPEECH_LOUDNESS_MIN_LUFS = -23.0  # EBU R128 programme level
 SPEECH_LOUDNESS_MAX_LUFS = -14.0  # streaming platforms' ceiling
@@ -104,7 +109,7 @@ class DubRequest(BaseModel):
     script: Path | None = None
     performer: str = Field(min_length=1)
     voice: str | None = None
-    lipsync: LipSyncOption = "auto"
+    lipsync: LipSyncName = "auto"
     production: str | None = None
 
     @field_validator("language")
@@ -119,18 +124,14 @@ class DubRequest(BaseModel):
             request = cls(**options)
         except ValidationError as exc:
             raise options_error("dub", exc, hints={
-                "lipsync": f"--lipsync is one of {', '.join(LIPSYNC_NAMES)}"}) from None
+                "lipsync": f"--lipsync is one of {', '.join(registry.names('lipsync'))}"}
+            ) from None
         request.check_paths()
         return request
 
     def check_paths(self) -> None:
         check_paths(inputs={"video": self.video, "script": self.script}, out=self.out,
                     protected={"input video": self.video})
-
-    @property
-    def uses(self) -> tuple[Use, ...]:
-        """A dub that moves the mouth needs lip_sync consent as well as dubbing."""
-        return (Use.DUBBING,) if self.lipsync == "none" else (Use.DUBBING, Use.LIP_SYNC)
 
 
 class CueReport(BaseModel):
@@ -160,10 +161,12 @@ class DubResult(BaseModel):
     performer_id: str
     language: str
     source_language: str
-    translated: bool  # True when ASR + MT made the lines, False for a --script
+    translated: bool  # True when MT changed the lines' language; False for a --script
+    # or when the speech already was in the target language (nothing was translated)
     cues: tuple[CueReport, ...]
     cues_not_fitting: tuple[int, ...]
     engines: tuple[str, ...]
+    engine_choices: tuple[str, ...] = ()  # which engine each request resolved to, and why
     frames: int
     frames_lipsynced: int | None  # frames whose mouth was moved (None: engine does not say)
     stages_s: dict[str, float]
@@ -187,10 +190,16 @@ class Engines:
     face: FaceEngine
     tts: TTSEngine
     lipsync: LipSync
+    choices: tuple[Choice, ...] = ()  # why each was picked (results, --debug)
 
     @property
     def names(self) -> tuple[str, ...]:
         return (f"face:{self.face.name}", f"tts:{self.tts.name}", f"lipsync:{self.lipsync.name}")
+
+
+def dub_uses(lipsync: LipSync) -> tuple[Use, ...]:
+    """A dub whose engine moves the mouth needs lip_sync consent as well as dubbing."""
+    return (Use.DUBBING, Use.LIP_SYNC) if lipsync.alters_mouth else (Use.DUBBING,)
 
 
 @dataclass(frozen=True, eq=False)
@@ -233,41 +242,53 @@ def load_script(script: Path, *, video_duration_s: float) -> Lines:
 
 @step_task("recognize-and-translate")
 def recognize_and_translate(video: Path, *, language: str, video_duration_s: float,
-                            models_dir: Path) -> Lines:
-    """No script: faster-whisper finds the lines and their language, apertium translates."""
-    from models.asr import transcribe
-    from models.mt import translate
-
-    transcript = transcribe(video, models_dir=models_dir)
-    heard = [c for c in transcript.cues if c.text.strip()]
+                            models_dir: Path, cache_dir: Path, policy: EnginePolicy) -> Lines:
+    """No script: faster-whisper finds the lines and their language; the registry picks
+    the translator for that pair (identity when it already is the target language)."""
+    recognizer = registry.get("asr", models_dir=models_dir, policy=policy, cache_dir=cache_dir)
+    transcript = recognizer.transcribe(video)
+    heard = tuple(c for c in transcript.cues if c.text.strip())
     if not heard:
         raise BadInput(f"no speech was recognized in {video}",
                        hint="pass the lines to speak with --script SUBS.srt")
-    source = transcript.language
-    texts = [c.text.strip() for c in heard]
-    translated = (texts if source.split("-")[0] == language.split("-")[0]
-                  else translate(texts, source=source, target=language))
+    translator = registry.get("mt", models_dir=models_dir, policy=policy,
+                              source=transcript.language, target=language)
+    return translated_lines(heard, source=transcript.language, target=language,
+                            translator=translator, video_duration_s=video_duration_s,
+                            recognized_by=f"asr:whisper-{transcript.model}", video=video)
+
+
+def translated_lines(heard: Sequence[HeardCue], *, source: str, target: str,
+                     translator: Translator, video_duration_s: float, recognized_by: str,
+                     video: Path) -> Lines:
+    """The heard cues in the target language, naming the translator that actually ran.
+
+    `translated` is a provenance claim (the manifest's ``c2pa.translated``), so it is
+    true only when the language changed, never because a translator was on the path."""
+    texts = translator.translate([c.text.strip() for c in heard], source=source, target=target)
     cues = tuple(Cue(index=i, start_s=max(0.0, c.start_s),
                      end_s=min(c.end_s, video_duration_s), text=t)
-                 for i, (c, t) in enumerate(zip(heard, translated, strict=True), start=1))
+                 for i, (c, t) in enumerate(zip(heard, texts, strict=True), start=1))
     validate_cues(cues, video_duration=video_duration_s, source=f"speech recognized in {video}")
-    return Lines(cues=cues, source_language=source, translated=True,
-                 engines=(f"asr:whisper-{transcript.model}", "mt:apertium"))
+    return Lines(cues=cues, source_language=source,
+                 translated=primary(source) != primary(target),
+                 engines=(recognized_by, f"mt:{translator.name}"))
 
 
 @step_task("choose-engines")
 def choose_engines(*, language: str, lipsync: str, face_engine: str,
-                   models_dir: Path, commercial: bool,
-                   acknowledged: frozenset[str]) -> Engines:
+                   models_dir: Path, policy: EnginePolicy) -> Engines:
     """Resolve every engine before consent, so a missing one costs no render budget.
 
-    A commercial studio gets only commercially licensed engines unless its config
-    acknowledges the others (``acknowledged_noncommercial``)."""
-    tts_name = ENGLISH_TTS if language.split("-")[0] == "en" else OTHER_TTS
-    return Engines(face=get_face_engine(face_engine),
-                   tts=pick_tts(language, prefer=tts_name, strict=True, models_dir=models_dir),
-                   lipsync=get_lipsync(lipsync, models_dir=models_dir, commercial=commercial,
-                                       acknowledged=acknowledged))
+    The registry holds the rules (TTS per language, lip-sync ``auto``, the licence
+    policy of a commercial studio); this task only says what the dub asks for."""
+    choices = (
+        registry.choose("face", face_engine, models_dir=models_dir, policy=policy),
+        registry.choose("tts", models_dir=models_dir, policy=policy, language=language),
+        registry.choose("lipsync", lipsync, models_dir=models_dir, policy=policy),
+    )
+    face, tts, mouth = (registry.build(choice) for choice in choices)
+    return Engines(face=face, tts=tts, lipsync=mouth, choices=choices)
 
 
 @io_task("bind-identity")
@@ -276,11 +297,11 @@ def bind_identity(video: Path, *, engine: FaceEngine) -> tuple[tuple[float, ...]
 
 
 @step_task("authorize")
-def authorize_dub(request: DubRequest, *,
+def authorize_dub(request: DubRequest, *, uses: tuple[Use, ...],
                   embeddings: tuple[tuple[float, ...], ...]) -> Decision:
     """Not retried: an allowed decision reserves one render from the grant's budget."""
     decision = current_studio().authorize(RenderRequest(
-        performer_id=request.performer, uses=request.uses, language=request.language,
+        performer_id=request.performer, uses=uses, language=request.language,
         production=request.production, face_embeddings=embeddings,
         purpose=f"dub {request.video.name} into {request.language}"))
     if not decision.allowed:
@@ -349,30 +370,37 @@ def lipsync_and_publish(request: DubRequest, *, info: MediaInfo, soundtrack: Sou
     video = info.require_video()
     fps = video.avg_fps
     decoded = (f.rgb for f in iter_frames(request.video, info=info, cfr_fps=fps))
-    if request.lipsync == "none":
-        frames: Iterator[np.ndarray] = decoded
-    else:
+    to_render, to_track = itertools.tee(decoded)  # in lockstep: one frame buffered
+    track: Iterator[TrackedFace | None]
+    if engines.lipsync.needs_track:
         from models.face.tracking import FaceTracker
 
-        to_render, to_track = itertools.tee(decoded)  # in lockstep: one frame buffered
         track = FaceTracker(engines.face, fps=fps).track(to_track)
-        frames = engines.lipsync.render(to_render, track, soundtrack.speech,
-                                        soundtrack.mixed.sample_rate, fps=fps,
-                                        timings=soundtrack.timings)
-    mouth = ("the mouth left untouched" if request.lipsync == "none"
-             else f"the mouth lip-synced by the {engines.lipsync.name} engine")
+    else:
+        track = (None for _ in to_track)  # one "no face" per frame: nothing to track
+    frames: Iterator[np.ndarray] = engines.lipsync.render(
+        to_render, track, soundtrack.speech, soundtrack.mixed.sample_rate, fps=fps,
+        timings=soundtrack.timings)
     rendered = Rendered(
         frames=frames, fps=video.avg_rate, audio=soundtrack.mixed,
         title=request.out.name, source_type=SOURCE_TYPE, source=request.video,
-        actions=(
-            C2paAction(action="c2pa.translated", parameters={
-                "sourceLanguage": lines.source_language, "targetLanguage": request.language}),
-            C2paAction(action="c2pa.edited", parameters={
-                "description": f"speech replaced with synthetic {request.language} speech "
-                               f"({engines.tts.name}), {mouth}"}),
-        ),
+        actions=dub_actions(lines, language=request.language, engines=engines),
         engines=(*engines.names, *lines.engines))
     return publish(rendered, decision, ctx=current_studio(), out=request.out)
+
+
+def dub_actions(lines: Lines, *, language: str, engines: Engines) -> tuple[C2paAction, ...]:
+    """The manifest's account of the dub: ``c2pa.translated`` only when the lines are in
+    another language than the speech they replace (a script's source is unknown, "und")."""
+    mouth = (f"the mouth lip-synced by the {engines.lipsync.name} engine"
+             if engines.lipsync.alters_mouth else "the mouth left untouched")
+    edited = C2paAction(action="c2pa.edited", parameters={
+        "description": f"speech replaced with synthetic {language} speech "
+                       f"({engines.tts.name}), {mouth}"})
+    if primary(lines.source_language) == primary(language):
+        return (edited,)
+    return (C2paAction(action="c2pa.translated", parameters={
+        "sourceLanguage": lines.source_language, "targetLanguage": language}), edited)
 
 
 # -- the flow -------------------------------------------------------------------------------
@@ -383,6 +411,7 @@ def dub_flow(request: DubRequest) -> DubResult:
     """Sequence the dub's tasks (see the module docstring); the studio comes from context."""
     studio = current_studio()
     settings = studio.settings
+    policy = EnginePolicy.for_studio(settings.studio)
     clock = Stopwatch()
     info = clock.run("probe", probe_input, request.video)
     duration_s = info.require_video().duration_s or info.duration_s
@@ -391,13 +420,14 @@ def dub_flow(request: DubRequest) -> DubResult:
     else:
         lines = clock.run("asr+mt", recognize_and_translate, request.video,
                           language=request.language, video_duration_s=duration_s,
-                          models_dir=settings.models_dir)
+                          models_dir=settings.models_dir, cache_dir=settings.cache_dir,
+                          policy=policy)
     engines = clock.run("engines", choose_engines, language=request.language,
                         lipsync=request.lipsync, face_engine=settings.studio.face_engine,
-                        models_dir=settings.models_dir, commercial=settings.studio.commercial,
-                        acknowledged=frozenset(settings.studio.acknowledged_noncommercial))
+                        models_dir=settings.models_dir, policy=policy)
     embeddings = clock.run("identity", bind_identity, request.video, engine=engines.face)
-    decision = clock.run("consent", authorize_dub, request, embeddings=embeddings)
+    decision = clock.run("consent", authorize_dub, request, uses=dub_uses(engines.lipsync),
+                         embeddings=embeddings)
     stage = "audio"
     try:
         original = clock.run("audio", load_original_audio, request.video)
@@ -419,13 +449,15 @@ def dub_flow(request: DubRequest) -> DubResult:
         grant_ids=receipt.grant_ids, performer_id=request.performer, language=request.language,
         source_language=lines.source_language, translated=lines.translated, cues=reports,
         cues_not_fitting=tuple(r.index for r in reports if not r.fits),
-        engines=(*engines.names, *lines.engines), frames=receipt.frames,
+        engines=(*engines.names, *lines.engines),
+        engine_choices=tuple(choice.describe() for choice in engines.choices),
+        frames=receipt.frames,
         frames_lipsynced=frames_changed(engines.lipsync), stages_s=clock.stages_s)
 
 
 def run_dub(studio: RenderContext, *, video: Path, language: str, out: Path,
             script: Path | None = None, performer: str, voice: str | None = None,
-            lipsync: str = "auto", production: str | None = None) -> DubResult:
+            lipsync: LipSyncName = "auto", production: str | None = None) -> DubResult:
     """Dub ``video`` into ``language`` as a Prefect flow run (offline, heartbeat off).
 
     Raises `BadInput` (exit 2), `ConsentDenied` (3) or another `LikenessError`;

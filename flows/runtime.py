@@ -13,13 +13,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
 from flows.prefect_env import NO_CACHE, task
 from flows.publish import RenderContext, check_destination
 from likeness.errors import BadInput, InternalError, LikenessError
+
+if TYPE_CHECKING:
+    from models.lipsync.base import LipSync
+    from models.reenact.base import Reenactor
 
 R = TypeVar("R")
 
@@ -80,10 +84,9 @@ class Stopwatch:
                                          + time.perf_counter() - began, 3)
 
 
-def frames_changed(engine: object) -> int | None:
+def frames_changed(engine: LipSync | Reenactor) -> int:
     """Frames an engine altered, from its `RenderStats` (set when its stream ends)."""
-    stats = getattr(engine, "last_stats", None)
-    return None if stats is None else int(stats.changed)
+    return int(engine.last_stats.changed)
 
 
 def options_error(command: str, exc: ValidationError, *,

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, get_args
 
 import typer
 from rich.table import Table
@@ -24,6 +24,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer v
 
 from likeness.errors import BadInput, ConsentDenied, LikenessError
 from likeness.output import emit, stderr, stdout
+from models.registry import LipSyncName
 
 app = typer.Typer(name="likeness", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
@@ -173,7 +174,9 @@ def performer_add(
     from consent.models import Identifier  # noqa: F401  (validated below)
     from consent.signing import VerifyKey
     from likeness.studio import FaceReference
-    from models.face import get_face_engine, load_image, single_face_embedding
+    from models import registry
+    from models.face import load_image, single_face_embedding
+    from models.registry import EnginePolicy
 
     _check_identifier(performer_id, "--id")
     studio = _studio()
@@ -185,7 +188,9 @@ def performer_add(
     voice_sha = None
     if voice is not None:
         voice_sha = _check_voice(voice)
-    engine = get_face_engine(studio.settings.studio.face_engine)
+    engine = registry.get("face", studio.settings.studio.face_engine,
+                          models_dir=studio.settings.models_dir,
+                          policy=EnginePolicy.for_studio(studio.settings.studio))
     refs = []
     for path in face:
         image = load_image(path)
@@ -445,7 +450,8 @@ def dub(
     script: Annotated[Path | None, typer.Option(
         "--script", help="Target-language subtitles (.srt/.vtt); else ASR + MT.")] = None,
     voice: Annotated[str | None, typer.Option("--voice")] = None,
-    lipsync: Annotated[str, typer.Option("--lipsync", help="auto|wav2lip|viseme|none")] = "auto",
+    lipsync: Annotated[str, typer.Option("--lipsync", help="|".join(get_args(LipSyncName)))
+                       ] = "auto",
     production: Annotated[str | None, typer.Option("--production")] = None,
     as_json: JsonOpt = False,
 ) -> None:

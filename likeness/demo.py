@@ -68,7 +68,9 @@ def run_demo(out: Path, *, as_json: bool = False) -> dict[str, Any]:
 
 def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
     from flows.stamp import stamp_file
-    from models.face import get_face_engine, load_image, single_face_embedding
+    from models import registry
+    from models.face import load_image, single_face_embedding
+    from models.registry import EnginePolicy
 
     key = SigningKey.generate()
     key_path = out / "ava.key"
@@ -77,7 +79,9 @@ def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
     key.write(key_path)
     step("performer key pair created", f"{key_path} (0600)")
 
-    engine = get_face_engine(studio.settings.studio.face_engine)
+    engine = registry.get("face", studio.settings.studio.face_engine,
+                          models_dir=studio.settings.models_dir,
+                          policy=EnginePolicy.for_studio(studio.settings.studio))
     image = load_image(DEMO_FACE)
     embedding = single_face_embedding(engine, image, source=str(DEMO_FACE))
     import hashlib

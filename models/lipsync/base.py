@@ -35,9 +35,19 @@ class RenderStats:
 
 @runtime_checkable
 class LipSync(Protocol):
-    """A lip-sync backend; `registry` checks this when a backend loads."""
+    """A lip-sync backend; `models.registry` checks this when a backend loads.
+
+    The flags are what callers decide by, so no caller compares engine names:
+    `needs_track` says whether the flow must run the face tracker (an engine that
+    does not gets one None per frame), `alters_mouth` whether the render changes the
+    mouth (and so needs ``lip_sync`` consent). `last_stats` is set when a render's
+    stream ends.
+    """
 
     name: str
+    needs_track: bool
+    alters_mouth: bool
+    last_stats: RenderStats
 
     def render(
         self,
@@ -67,28 +77,3 @@ def paired(
                 hint="track the same frames you render",
             )
         yield index, frame, tracked  # type: ignore[misc]
-
-
-class PassThroughLipSync:
-    """`none`: yields the frames unchanged (a dub that keeps the original mouth)."""
-
-    name = "none"
-
-    def __init__(self) -> None:
-        self.last_stats = RenderStats()
-
-    def render(
-        self,
-        frames: Iterable[np.ndarray],
-        face_track: Iterable[TrackedFace | None],
-        audio: np.ndarray,
-        sample_rate: int,
-        *,
-        fps: float,
-        timings: Sequence[PhonemeTiming] | None = None,
-    ) -> Iterator[np.ndarray]:
-        count = 0
-        for _, frame, _tracked in paired(frames, face_track):
-            count += 1
-            yield frame
-        self.last_stats = RenderStats(frames=count, changed=0, passed_through=count)

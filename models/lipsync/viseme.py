@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -35,6 +36,7 @@ from models.lipsync.warp import (
     warp_region,
 )
 from models.tts.base import PhonemeTiming
+from models.weights import WeightFile
 
 LOG = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ JAW_WEIGHTS = {3: 0.1, 4: 0.28, 5: 0.5, 6: 0.75, 7: 0.92, 8: 1.0, 9: 0.92, 10: 0
 MOUTH_IDS = np.arange(48, 68)
 INNER_IDS = np.arange(60, 68)
 LIP_COLOUR_RATE = 0.1  # exponential average of the lip colour per frame
+WEIGHTS: tuple[WeightFile, ...] = ()  # mouth shapes from phonemes: no weight files
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,8 @@ class VisemeLipSync:
     """Weight-free lip-sync: phoneme/audio-driven mouth shapes and a landmark warp."""
 
     name = "viseme"
+    needs_track = True
+    alters_mouth = True
 
     def __init__(self, *, settings: VisemeSettings = VisemeSettings()) -> None:
         self.settings = settings
@@ -215,6 +220,6 @@ class VisemeLipSync:
         return out, lip
 
 
-def create() -> VisemeLipSync:
-    """Registry factory: the default-configured viseme engine."""
+def create(*, models_dir: Path, **_options: object) -> VisemeLipSync:
+    """Registry factory: the default-configured viseme engine (no weights)."""
     return VisemeLipSync()

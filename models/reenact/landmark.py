@@ -20,6 +20,7 @@ import logging
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -43,6 +44,7 @@ from models.lipsync.warp import (
     warp_region,
 )
 from models.reenact.base import TargetInput, TargetTrack
+from models.weights import WeightFile
 
 LOG = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ EYES = (((37, 41), (38, 40)), ((43, 47), (44, 46)))  # image-left eye, image-rig
 # fully closed.
 FULL_BLINK_DROP = 0.4
 PACKED_EXPRESSION = 136
+WEIGHTS: tuple[WeightFile, ...] = ()  # landmark deltas and a warp: no weight files
 
 
 @dataclass(frozen=True)
@@ -317,6 +320,6 @@ def _safe_frame(landmarks: np.ndarray) -> FaceFrame | None:
         return None
 
 
-def create() -> LandmarkReenactor:
-    """Registry factory: the default-configured landmark reenactor."""
+def create(*, models_dir: Path, **_options: object) -> LandmarkReenactor:
+    """Registry factory: the default-configured landmark reenactor (no weights)."""
     return LandmarkReenactor()
