@@ -168,7 +168,7 @@ class DubResult(BaseModel):
     engines: tuple[str, ...]
     engine_choices: tuple[str, ...] = ()  # which engine each request resolved to, and why
     frames: int
-    frames_lipsynced: int | None  # frames whose mouth was moved (None: engine does not say)
+    frames_lipsynced: int  # frames whose mouth was moved (the engine's `last_stats`)
     stages_s: dict[str, float]
 
 

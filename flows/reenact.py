@@ -124,7 +124,7 @@ class ReenactResult(BaseModel):
     decision_id: str
     grant_ids: tuple[str, ...]
     frames: int
-    frames_changed: int | None  # frames the engine altered (None: the engine does not say)
+    frames_changed: int  # frames the engine altered (its `last_stats`)
     engines: tuple[str, ...]
     stages_s: dict[str, float]
 

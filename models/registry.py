@@ -28,21 +28,13 @@ import importlib
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args, overload
+from typing import Any, Literal, Protocol, get_args
 
 from likeness.errors import BadInput, InternalError
 from models.weights import WeightFile
-
-if TYPE_CHECKING:
-    from models.asr.base import Recognizer
-    from models.face.base import FaceEngine
-    from models.lipsync.base import LipSync
-    from models.mt.base import Translator
-    from models.reenact.base import Reenactor
-    from models.tts.base import TTSEngine
 
 LOG = logging.getLogger(__name__)
 
@@ -256,7 +248,6 @@ class EngineStatus:
     auto: bool
     available: bool
     reason: str
-    weights: tuple[WeightFile, ...] = field(default=(), compare=False)
 
 
 # -- lookups -------------------------------------------------------------------------------
@@ -301,6 +292,18 @@ def _refusal(spec: EngineSpec, policy: EnginePolicy) -> str | None:
     return policy.refusal(spec.weights())
 
 
+def _standing(spec: EngineSpec, *, models_dir: Path, policy: EnginePolicy,
+              options: Mapping[str, Any]) -> Availability:
+    """Whether `spec` could serve here: the licence policy first, then its probe."""
+    try:
+        refusal = _refusal(spec, policy)
+        if refusal is not None:
+            return Availability(False, f"{refusal} (not acknowledged in config.toml)")
+        return spec.availability(models_dir=models_dir, policy=policy, **options)
+    except ImportError as exc:
+        return Availability(False, f"cannot load: {exc}")
+
+
 def _context(options: Mapping[str, Any]) -> str:
     shown = ", ".join(f"{key}={value!r}" for key, value in options.items()
                       if value is not None and not isinstance(value, Path))
@@ -339,13 +342,7 @@ def choose(kind: Kind, name: str = AUTO, *, models_dir: Path, policy: EnginePoli
     for spec in specs(kind):
         if not spec.auto:
             continue
-        try:
-            refusal = _refusal(spec, policy)
-            status = (Availability(False, f"{refusal} (not acknowledged in config.toml)")
-                      if refusal is not None
-                      else spec.availability(models_dir=models_dir, policy=policy, **options))
-        except ImportError as exc:
-            status = Availability(False, f"cannot load: {exc}")
+        status = _standing(spec, models_dir=models_dir, policy=policy, options=options)
         if not status.available:
             skipped.append(f"{spec.name}: {status.reason}")
             continue
@@ -389,27 +386,12 @@ def check(kind: Kind, engine: object, *, expected_name: str) -> Any:
     return engine
 
 
-@overload
-def get(kind: Literal["face"], name: str = ..., *, models_dir: Path, policy: EnginePolicy,
-        **options: Any) -> FaceEngine: ...
-@overload
-def get(kind: Literal["tts"], name: str = ..., *, models_dir: Path, policy: EnginePolicy,
-        **options: Any) -> TTSEngine: ...
-@overload
-def get(kind: Literal["lipsync"], name: str = ..., *, models_dir: Path, policy: EnginePolicy,
-        **options: Any) -> LipSync: ...
-@overload
-def get(kind: Literal["reenact"], name: str = ..., *, models_dir: Path, policy: EnginePolicy,
-        **options: Any) -> Reenactor: ...
-@overload
-def get(kind: Literal["asr"], name: str = ..., *, models_dir: Path, policy: EnginePolicy,
-        **options: Any) -> Recognizer: ...
-@overload
-def get(kind: Literal["mt"], name: str = ..., *, models_dir: Path, policy: EnginePolicy,
-        **options: Any) -> Translator: ...
 def get(kind: Kind, name: str = AUTO, *, models_dir: Path, policy: EnginePolicy,
         **options: Any) -> Any:
-    """`choose` then `build`: the engine of `kind` called `name` (or the best one)."""
+    """`choose` then `build`: the engine of `kind` called `name` (or the best one).
+
+    What comes back honours the kind's Protocol (`KINDS`): `FaceEngine`, `TTSEngine`,
+    `LipSync`, `Reenactor`, `Recognizer` or `Translator`."""
     return build(choose(kind, name, models_dir=models_dir, policy=policy, **options))
 
 
@@ -418,17 +400,9 @@ def statuses(kind: Kind, *, models_dir: Path, policy: EnginePolicy,
     """Every backend of `kind` with whether it could serve these `options` here, and why."""
     found: list[EngineStatus] = []
     for spec in specs(kind):
-        weights: tuple[WeightFile, ...] = ()
-        try:
-            weights = spec.weights()
-            refusal = None if spec.licence_exemption else policy.refusal(weights)
-            status = (Availability(False, refusal) if refusal is not None
-                      else spec.availability(models_dir=models_dir, policy=policy, **options))
-        except ImportError as exc:
-            status = Availability(False, f"cannot load: {exc}")
+        status = _standing(spec, models_dir=models_dir, policy=policy, options=options)
         found.append(EngineStatus(kind=kind, name=spec.name, auto=spec.auto,
-                                  available=status.available, reason=status.reason,
-                                  weights=weights))
+                                  available=status.available, reason=status.reason))
     return tuple(found)
 
 
