@@ -26,7 +26,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from models.face import get_face_engine, load_image  # noqa: E402
+from benchmarks.engines import engine as registry_engine  # noqa: E402
+from models.face import load_image  # noqa: E402
 from models.face.tracking import FaceTracker  # noqa: E402
 
 FRAME_SIZE_PX = (1280, 720)
@@ -37,7 +38,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "face.json"
 
 def make_clip(frame_count: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """A portrait drifting and rolling slightly over a flat 720p background, plus truth."""
-    engine = get_face_engine("dlib")
+    engine = registry_engine("face", "dlib")
     portrait = load_image(ROOT / "assets" / "faces" / "female01.png")
     source = cv2.resize(portrait, (FACE_SIZE_PX, FACE_SIZE_PX), interpolation=cv2.INTER_CUBIC)
     base = engine.detect(source)[0].landmarks
@@ -62,7 +63,7 @@ def _error_px(landmarks: list[np.ndarray | None], truth: list[np.ndarray]) -> fl
 
 
 def run(frame_count: int, detect_every: int) -> dict[str, object]:
-    engine = get_face_engine("dlib")
+    engine = registry_engine("face", "dlib")
     frames, truth = make_clip(frame_count)
     engine.detect(frames[0])  # warm caches outside the timed regions
 

@@ -28,11 +28,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from models.face import get_face_engine, load_image  # noqa: E402
+from benchmarks.engines import engine as registry_engine  # noqa: E402
+from models.face import load_image  # noqa: E402
 from models.face.tracking import FaceTracker  # noqa: E402
 from models.face.warp import crop_box, ring_points  # noqa: E402
-from models.lipsync import get_lipsync  # noqa: E402
-from models.tts import synthesize  # noqa: E402
 from tests.support.synthetic_faces import drift_clip, mouth_opening  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "lipsync.json"
@@ -61,8 +60,8 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def run(seconds: float, tts: str) -> dict[str, object]:
-    engine = get_face_engine("dlib")
-    speech = synthesize(TEXT, language="en", engine=tts)
+    engine = registry_engine("face", "dlib")
+    speech = registry_engine("tts", tts).synthesize(TEXT, language="en")
     samples = speech.samples[: int(seconds * speech.sample_rate)]
     count = int(len(samples) / speech.sample_rate * FPS)
     timings = [p for p in speech.phonemes if p.end_s <= len(samples) / speech.sample_rate]
@@ -76,7 +75,7 @@ def run(seconds: float, tts: str) -> dict[str, object]:
     arms: dict[str, dict[str, float]] = {}
     outputs: dict[str, list[np.ndarray]] = {}
     for mode, use_timings in (("timings", timings), ("audio_only", None)):
-        lipsync = get_lipsync("viseme")
+        lipsync = registry_engine("lipsync", "viseme")
         start = time.perf_counter()
         outputs[mode] = list(lipsync.render(frames, track, samples, speech.sample_rate, fps=FPS,
                                             timings=use_timings))

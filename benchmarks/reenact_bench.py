@@ -29,9 +29,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from models.face import get_face_engine, load_image  # noqa: E402
+from benchmarks.engines import engine as registry_engine  # noqa: E402
+from models.face import load_image  # noqa: E402
 from models.face.tracking import FaceTracker  # noqa: E402
-from models.reenact import get_reenactor  # noqa: E402
 from tests.support.synthetic_faces import (  # noqa: E402
     drift_clip,
     expression_clip,
@@ -47,7 +47,7 @@ IDENTITY_EVERY = 10
 
 
 def run(seconds: float, driver_name: str, target_name: str) -> dict[str, object]:
-    engine = get_face_engine("dlib")
+    engine = registry_engine("face", "dlib")
     count = int(seconds * FPS)
     driver_image = load_image(FACES / f"{driver_name}.png")
     program = expression_program(count, fps=FPS, seed=11)
@@ -59,9 +59,9 @@ def run(seconds: float, driver_name: str, target_name: str) -> dict[str, object]
 
     target = drift_clip(load_image(FACES / f"{target_name}.png"), frame_count=1, fps=FPS)[0]
     target_face = engine.detect(target)[0]
-    reenactor = get_reenactor("auto")
+    reenactor = registry_engine("reenact")
     start = time.perf_counter()
-    outputs = list(reenactor.render(target, target_face, frames, driver_track))
+    outputs = list(reenactor.render(target, target_face, frames, driver_track, fps=FPS))
     render_s = time.perf_counter() - start
 
     def measure(images: list[np.ndarray]) -> tuple[list[float], list[float]]:

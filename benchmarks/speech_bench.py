@@ -23,10 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.engines import engine as registry_engine  # noqa: E402
 from likeness.errors import LikenessError  # noqa: E402
-from models.asr import WhisperRecognizer  # noqa: E402
-from models.tts import ENGINE_NAMES, get_engine  # noqa: E402
-from models.weights import default_cache_dir  # noqa: E402
+from likeness.settings import load_settings  # noqa: E402
+from models import registry  # noqa: E402
 
 TEXT = {
     "en": ("Every render in this studio is allowed only by a signed grant from the performer. "
@@ -48,8 +48,9 @@ def _median_time(function: object, repeats: int) -> float:
 
 def bench_tts(repeats: int, models_dir: Path) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
-    for name in ENGINE_NAMES:
-        engine = get_engine(name, models_dir=models_dir)
+    for spec in registry.specs("tts"):
+        name = spec.name
+        engine = registry_engine("tts", name, models_dir=models_dir)
         status = engine.availability()
         for language, text in TEXT.items():
             if not status.available:
@@ -74,11 +75,13 @@ def bench_tts(repeats: int, models_dir: Path) -> list[dict[str, object]]:
 
 def bench_asr(repeats: int, model_names: list[str], models_dir: Path,
               cache_dir: Path) -> list[dict[str, object]]:
-    speech = get_engine("piper", models_dir=models_dir).synthesize(TEXT["en"], language="en")
+    speech = registry_engine("tts", "piper", models_dir=models_dir).synthesize(TEXT["en"],
+                                                                               language="en")
     rows: list[dict[str, object]] = []
     for model in model_names:
         try:
-            recognizer = WhisperRecognizer(model=model, models_dir=models_dir, cache_dir=cache_dir)
+            recognizer = registry_engine("asr", model=model, models_dir=models_dir,
+                                         cache_dir=cache_dir)
         except LikenessError as error:
             rows.append({"model": model, "available": False, "reason": error.message})
             continue
@@ -102,7 +105,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         models_dir = Path(os.environ.get("LIKENESS_MODELS_DIR", Path(scratch) / "models"))
-        cache_dir = default_cache_dir()  # the assembled whisper base is reused across runs
+        cache_dir = load_settings().cache_dir  # the assembled whisper base is reused across runs
         tts_rows = bench_tts(args.repeats, models_dir)
         asr_rows = bench_asr(args.repeats, args.asr_models, models_dir, cache_dir)
     print(f"{'TTS engine':<12}{'lang':<6}{'audio s':>9}{'RTF':>9}{'x realtime':>12}  timings")

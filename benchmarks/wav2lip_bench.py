@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from models.face import get_face_engine, load_image  # noqa: E402
+from benchmarks.engines import engine as registry_engine  # noqa: E402
+from models.face import load_image  # noqa: E402
 from models.face.tracking import FaceTracker  # noqa: E402
 from models.lipsync.wav2lip.engine import Wav2LipEngine  # noqa: E402
 from models.lipsync.wav2lip.model import Wav2Lip  # noqa: E402
@@ -109,7 +110,7 @@ def bench_end_to_end(engine: Wav2LipEngine, size: tuple[int, int], seconds: floa
     frames = make_clip(size, frame_count)
     audio = speech_like(seconds)
     start = time.perf_counter()
-    track = list(FaceTracker(get_face_engine("dlib"), fps=FPS).track(frames))
+    track = list(FaceTracker(registry_engine("face", "dlib"), fps=FPS).track(frames))
     track_s = time.perf_counter() - start
     start = time.perf_counter()
     produced = sum(1 for _ in engine.render(iter(frames), iter(track), audio, SAMPLE_RATE_HZ,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # provenance.publish loads the encoder and the watermarks
     from consent.models import Decision, RenderRequest
+    from models.registry import EnginePolicy
     from provenance.publish import PublishContext
 
 
@@ -24,9 +25,9 @@ class RenderSettings:
 
     home: Path  # the studio home; the offline Prefect server keeps its state there
     models_dir: Path
+    cache_dir: Path  # derived files (re-assembled weights); never biometric data
     face_engine: str
-    commercial: bool
-    acknowledged_noncommercial: frozenset[str]
+    engine_policy: EnginePolicy  # licences the studio accepts, CPU opt-ins
 
 
 @dataclass(frozen=True)

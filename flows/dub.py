@@ -3,10 +3,11 @@
 The flow only sequences small tasks; each task does one job:
 
 1. inputs: probe the video (it must have sound), read the target-language script,
-   or recognize the speech (faster-whisper) and translate it (apertium);
+   or recognize the speech (faster-whisper) and translate it (the engine registry
+   picks the translator: apertium, or identity when the languages match);
    pick the engines (face, TTS, lip-sync) so a missing engine fails before consent;
 2. consent: the face in the source is embedded for identity binding, and the gate
-   must allow ``dubbing`` (+ ``lip_sync`` unless the mouth is left alone);
+   must allow ``dubbing`` (+ ``lip_sync`` when the lip-sync engine alters the mouth);
 3. speech: every cue is spoken in the target language, fitted into its slot,
    placed on a track at the source sample rate (with its phoneme timings moved to
    the cue's start), loudness-normalized and mixed over the ducked original;
@@ -29,8 +30,9 @@ import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -39,18 +41,20 @@ from consent.codes import normalize_language
 from consent.models import Decision, RenderRequest, Use
 from flows.context import RenderContext
 from flows.faces import source_embeddings
-from flows.prefect_env import flow, offline_prefect
+from flows.prefect_env import flow, offline_prefect, task
 from flows.runtime import (
-    Stopwatch,
     bound_studio,
     check_paths,
     current_studio,
+    failures_logged,
+    flow_clock,
     frames_changed,
     io_task,
     options_error,
     step_task,
+    timed_stage,
 )
-from likeness.errors import BadInput, ConsentDenied, LikenessError
+from likeness.errors import BadInput, ConsentDenied
 from media.audio import (
     AudioTrack,
     duck_and_mix,
@@ -61,31 +65,36 @@ from media.audio import (
     resample,
 )
 from media.decode import iter_frames
+from media.digest import sha256_file
 from media.probe import MediaInfo, probe
 from media.subtitles import load_subtitles
 from media.timed_text import Cue, PhonemeTiming, validate_cues
-from models.face import FaceEngine, get_face_engine
-from models.lipsync import LIPSYNC_NAMES, LipSync, get_lipsync
-from models.tts import TTSEngine, pick_tts
+from models import registry
+from models.asr.base import Recognizer
+from models.face import FaceEngine
+from models.lipsync import LipSync
+from models.mt.base import Translator, primary
+from models.registry import Choice, EnginePolicy, LipSyncName
+from models.tts import TTSEngine
 from provenance.c2pa import C2paAction
 from provenance.publish import (
     PublishReceipt,
     Rendered,
     check_watermarkable,
     publish,
-    record_failure,
 )
+
+if TYPE_CHECKING:
+    from models.face.tracking import TrackedFace
 
 R = TypeVar("R")
 
-LipSyncOption = Literal["auto", "wav2lip", "viseme", "none"]
 SOURCE_TYPE = "compositeWithTrainedAlgorithmicMedia"
 UNDETERMINED_LANGUAGE = "und"  # BCP 47 for "not known" (a script gives no source language)
-ENGLISH_TTS = "piper"
-OTHER_TTS = "espeak-ng"
 MAX_STRETCH_RATIO = 1.35  # faster than this and synthetic speech stops being intelligible
 SPEECH_LOUDNESS_MIN_LUFS = -23.0  # EBU R128 programme level
 SPEECH_LOUDNESS_MAX_LUFS = -14.0  # streaming platforms' ceiling
+TRANSCRIPT_CACHE_TTL = timedelta(days=30)  # a re-run or review pass within a month is free
 
 
 # -- the studio, as the flow needs it ----------------------------------------------------
@@ -105,7 +114,7 @@ class DubRequest(BaseModel):
     script: Path | None = None
     performer: str = Field(min_length=1)
     voice: str | None = None
-    lipsync: LipSyncOption = "auto"
+    lipsync: LipSyncName = "auto"
     production: str | None = None
 
     @field_validator("language")
@@ -120,18 +129,14 @@ class DubRequest(BaseModel):
             request = cls(**options)
         except ValidationError as exc:
             raise options_error("dub", exc, hints={
-                "lipsync": f"--lipsync is one of {', '.join(LIPSYNC_NAMES)}"}) from None
+                "lipsync": f"--lipsync is one of {', '.join(registry.names('lipsync'))}"}
+            ) from None
         request.check_paths()
         return request
 
     def check_paths(self) -> None:
         check_paths(inputs={"video": self.video, "script": self.script}, out=self.out,
                     protected={"input video": self.video})
-
-    @property
-    def uses(self) -> tuple[Use, ...]:
-        """A dub that moves the mouth needs lip_sync consent as well as dubbing."""
-        return (Use.DUBBING,) if self.lipsync == "none" else (Use.DUBBING, Use.LIP_SYNC)
 
 
 class CueReport(BaseModel):
@@ -161,12 +166,14 @@ class DubResult(BaseModel):
     performer_id: str
     language: str
     source_language: str
-    translated: bool  # True when ASR + MT made the lines, False for a --script
+    translated: bool  # True when MT changed the lines' language; False for a --script
+    # or when the speech already was in the target language (nothing was translated)
     cues: tuple[CueReport, ...]
     cues_not_fitting: tuple[int, ...]
     engines: tuple[str, ...]
+    engine_choices: tuple[str, ...] = ()  # which engine each request resolved to, and why
     frames: int
-    frames_lipsynced: int | None  # frames whose mouth was moved (None: engine does not say)
+    frames_lipsynced: int  # frames whose mouth was moved (the engine's `last_stats`)
     stages_s: dict[str, float]
 
 
@@ -188,10 +195,16 @@ class Engines:
     face: FaceEngine
     tts: TTSEngine
     lipsync: LipSync
+    choices: tuple[Choice, ...] = ()  # why each was picked (results, --debug)
 
     @property
     def names(self) -> tuple[str, ...]:
         return (f"face:{self.face.name}", f"tts:{self.tts.name}", f"lipsync:{self.lipsync.name}")
+
+
+def dub_uses(lipsync: LipSync) -> tuple[Use, ...]:
+    """A dub whose engine moves the mouth needs lip_sync consent as well as dubbing."""
+    return (Use.DUBBING, Use.LIP_SYNC) if lipsync.alters_mouth else (Use.DUBBING,)
 
 
 @dataclass(frozen=True, eq=False)
@@ -216,7 +229,7 @@ class Soundtrack:
 # -- tasks ----------------------------------------------------------------------------------
 
 
-@io_task("probe-input")
+@io_task("probe-input", stage="probe")
 def probe_input(video: Path) -> MediaInfo:
     info = probe(video)
     info.require_video()
@@ -225,63 +238,98 @@ def probe_input(video: Path) -> MediaInfo:
     return info
 
 
-@io_task("load-script")
+@io_task("load-script", stage="script")
 def load_script(script: Path, *, video_duration_s: float) -> Lines:
     cues = load_subtitles(script, video_duration=video_duration_s)
     return Lines(cues=tuple(cues), source_language=UNDETERMINED_LANGUAGE, translated=False,
                  engines=("mt:script",))
 
 
-@step_task("recognize-and-translate")
-def recognize_and_translate(video: Path, *, language: str, video_duration_s: float,
-                            models_dir: Path) -> Lines:
-    """No script: faster-whisper finds the lines and their language, apertium translates."""
-    from models.asr import transcribe
-    from models.mt import translate
+@io_task("hash-video", stage="asr+mt")
+def hash_video(video: Path) -> str:
+    return sha256_file(video)
 
-    transcript = transcribe(video, models_dir=models_dir)
-    heard = [c for c in transcript.cues if c.text.strip()]
+
+@step_task("choose-recognizer", stage="asr+mt")
+def choose_recognizer(*, models_dir: Path, cache_dir: Path, policy: EnginePolicy) -> Recognizer:
+    return registry.get("asr", models_dir=models_dir, policy=policy, cache_dir=cache_dir)
+
+
+def _transcript_key(_context: object, parameters: dict[str, Any]) -> str:
+    """Same footage, same target language, same ASR model: the same lines."""
+    return (f"recognize-and-translate:{parameters['video_sha256']}:{parameters['language']}:"
+            f"{parameters['asr_model']}")
+
+
+@task(name="recognize-and-translate", cache_key_fn=_transcript_key, persist_result=True,
+      cache_expiration=TRANSCRIPT_CACHE_TTL)
+@timed_stage("asr+mt")
+def recognize_and_translate(video: Path, *, video_sha256: str, asr_model: str,
+                            recognizer: Recognizer, language: str, video_duration_s: float,
+                            models_dir: Path, policy: EnginePolicy) -> Lines:
+    """No script: faster-whisper finds the lines and their language; the registry picks
+    the translator for that pair (identity when it already is the target language).
+
+    The slowest step of an unscripted dub, small and deterministic: its result is
+    persisted in the studio's Prefect storage and reused for the same footage (by
+    SHA-256), target language and ASR model, so a re-run (a review pass, a retried
+    render) costs nothing. It holds the words heard, never pixels or voices."""
+    transcript = recognizer.transcribe(video)
+    heard = tuple(c for c in transcript.cues if c.text.strip())
     if not heard:
         raise BadInput(f"no speech was recognized in {video}",
                        hint="pass the lines to speak with --script SUBS.srt")
-    source = transcript.language
-    texts = [c.text.strip() for c in heard]
-    translated = (texts if source.split("-")[0] == language.split("-")[0]
-                  else translate(texts, source=source, target=language))
+    translator = registry.get("mt", models_dir=models_dir, policy=policy,
+                              source=transcript.language, target=language)
+    return translated_lines(heard, source=transcript.language, target=language,
+                            translator=translator, video_duration_s=video_duration_s,
+                            recognized_by=f"asr:whisper-{transcript.model}", video=video)
+
+
+def translated_lines(heard: Sequence[Cue], *, source: str, target: str,
+                     translator: Translator, video_duration_s: float, recognized_by: str,
+                     video: Path) -> Lines:
+    """The heard cues in the target language, naming the translator that actually ran.
+
+    `translated` is a provenance claim (the manifest's ``c2pa.translated``), so it is
+    true only when the language changed, never because a translator was on the path."""
+    texts = translator.translate([c.text.strip() for c in heard], source=source, target=target)
     cues = tuple(Cue(index=i, start_s=max(0.0, c.start_s),
                      end_s=min(c.end_s, video_duration_s), text=t)
-                 for i, (c, t) in enumerate(zip(heard, translated, strict=True), start=1))
+                 for i, (c, t) in enumerate(zip(heard, texts, strict=True), start=1))
     validate_cues(cues, video_duration=video_duration_s, source=f"speech recognized in {video}")
-    return Lines(cues=cues, source_language=source, translated=True,
-                 engines=(f"asr:whisper-{transcript.model}", "mt:apertium"))
+    return Lines(cues=cues, source_language=source,
+                 translated=primary(source) != primary(target),
+                 engines=(recognized_by, f"mt:{translator.name}"))
 
 
-@step_task("choose-engines")
+@step_task("choose-engines", stage="engines")
 def choose_engines(*, language: str, lipsync: str, face_engine: str,
-                   models_dir: Path, commercial: bool,
-                   acknowledged: frozenset[str]) -> Engines:
+                   models_dir: Path, policy: EnginePolicy) -> Engines:
     """Resolve every engine before consent, so a missing one costs no render budget.
 
-    A commercial studio gets only commercially licensed engines unless its config
-    acknowledges the others (``acknowledged_noncommercial``)."""
-    tts_name = ENGLISH_TTS if language.split("-")[0] == "en" else OTHER_TTS
-    return Engines(face=get_face_engine(face_engine),
-                   tts=pick_tts(language, prefer=tts_name, strict=True, models_dir=models_dir),
-                   lipsync=get_lipsync(lipsync, models_dir=models_dir, commercial=commercial,
-                                       acknowledged=acknowledged))
+    The registry holds the rules (TTS per language, lip-sync ``auto``, the licence
+    policy of a commercial studio); this task only says what the dub asks for."""
+    choices = (
+        registry.choose("face", face_engine, models_dir=models_dir, policy=policy),
+        registry.choose("tts", models_dir=models_dir, policy=policy, language=language),
+        registry.choose("lipsync", lipsync, models_dir=models_dir, policy=policy),
+    )
+    face, tts, mouth = (registry.build(choice) for choice in choices)
+    return Engines(face=face, tts=tts, lipsync=mouth, choices=choices)
 
 
-@io_task("bind-identity")
+@io_task("bind-identity", stage="identity")
 def bind_identity(video: Path, *, engine: FaceEngine) -> tuple[tuple[float, ...], ...]:
     return source_embeddings(engine, video)
 
 
-@step_task("authorize")
-def authorize_dub(request: DubRequest, *,
+@step_task("authorize", stage="consent")
+def authorize_dub(request: DubRequest, *, uses: tuple[Use, ...],
                   embeddings: tuple[tuple[float, ...], ...]) -> Decision:
     """Not retried: an allowed decision reserves one render from the grant's budget."""
     decision = current_studio().authorize(RenderRequest(
-        performer_id=request.performer, uses=request.uses, language=request.language,
+        performer_id=request.performer, uses=uses, language=request.language,
         production=request.production, face_embeddings=embeddings,
         purpose=f"dub {request.video.name} into {request.language}"))
     if not decision.allowed:
@@ -291,13 +339,13 @@ def authorize_dub(request: DubRequest, *,
     return decision
 
 
-@io_task("load-original-audio")
+@io_task("load-original-audio", stage="audio")
 def load_original_audio(video: Path) -> AudioTrack:
     samples, rate = load_audio(video)
     return AudioTrack(samples, rate)
 
 
-@step_task("synthesize-lines")
+@step_task("synthesize-lines", stage="tts")
 def synthesize_lines(lines: Lines, *, engine: TTSEngine, language: str, voice: str | None,
                      sample_rate: int, duration_s: float) -> tuple[FittedLine, ...]:
     """Speak each cue, fit it into its slot; a line too long runs on until the next cue."""
@@ -326,7 +374,7 @@ def synthesize_lines(lines: Lines, *, engine: TTSEngine, language: str, voice: s
     return tuple(fitted)
 
 
-@step_task("mix-soundtrack")
+@step_task("mix-soundtrack", stage="mix")
 def mix_soundtrack(original: AudioTrack, lines: Sequence[FittedLine]) -> Soundtrack:
     """Speech at the level of the original programme (within broadcast bounds), over it."""
     rate = original.sample_rate
@@ -343,37 +391,44 @@ def mix_soundtrack(original: AudioTrack, lines: Sequence[FittedLine]) -> Soundtr
     return Soundtrack(mixed=AudioTrack(mixed, rate), speech=voice[:, 0], timings=timings)
 
 
-@step_task("lipsync-and-publish")
+@step_task("lipsync-and-publish", stage="render+publish")
 def lipsync_and_publish(request: DubRequest, *, info: MediaInfo, soundtrack: Soundtrack,
                         engines: Engines, decision: Decision, lines: Lines) -> PublishReceipt:
     """Decode once, track and move the mouth frame by frame, encode once in `publish`."""
     video = info.require_video()
     fps = video.avg_fps
     decoded = (f.rgb for f in iter_frames(request.video, info=info, cfr_fps=fps))
-    if request.lipsync == "none":
-        frames: Iterator[np.ndarray] = decoded
-    else:
+    to_render, to_track = itertools.tee(decoded)  # in lockstep: one frame buffered
+    track: Iterator[TrackedFace | None]
+    if engines.lipsync.needs_track:
         from models.face.tracking import FaceTracker
 
-        to_render, to_track = itertools.tee(decoded)  # in lockstep: one frame buffered
         track = FaceTracker(engines.face, fps=fps).track(to_track)
-        frames = engines.lipsync.render(to_render, track, soundtrack.speech,
-                                        soundtrack.mixed.sample_rate, fps=fps,
-                                        timings=soundtrack.timings)
-    mouth = ("the mouth left untouched" if request.lipsync == "none"
-             else f"the mouth lip-synced by the {engines.lipsync.name} engine")
+    else:
+        track = (None for _ in to_track)  # one "no face" per frame: nothing to track
+    frames: Iterator[np.ndarray] = engines.lipsync.render(
+        to_render, track, soundtrack.speech, soundtrack.mixed.sample_rate, fps=fps,
+        timings=soundtrack.timings)
     rendered = Rendered(
         frames=frames, fps=video.avg_rate, audio=soundtrack.mixed,
         title=request.out.name, source_type=SOURCE_TYPE, source=request.video,
-        actions=(
-            C2paAction(action="c2pa.translated", parameters={
-                "sourceLanguage": lines.source_language, "targetLanguage": request.language}),
-            C2paAction(action="c2pa.edited", parameters={
-                "description": f"speech replaced with synthetic {request.language} speech "
-                               f"({engines.tts.name}), {mouth}"}),
-        ),
+        actions=dub_actions(lines, language=request.language, engines=engines),
         engines=(*engines.names, *lines.engines))
     return publish(rendered, decision, ctx=current_studio().publish, out=request.out)
+
+
+def dub_actions(lines: Lines, *, language: str, engines: Engines) -> tuple[C2paAction, ...]:
+    """The manifest's account of the dub: ``c2pa.translated`` only when the lines are in
+    another language than the speech they replace (a script's source is unknown, "und")."""
+    mouth = (f"the mouth lip-synced by the {engines.lipsync.name} engine"
+             if engines.lipsync.alters_mouth else "the mouth left untouched")
+    edited = C2paAction(action="c2pa.edited", parameters={
+        "description": f"speech replaced with synthetic {language} speech "
+                       f"({engines.tts.name}), {mouth}"})
+    if primary(lines.source_language) == primary(language):
+        return (edited,)
+    return (C2paAction(action="c2pa.translated", parameters={
+        "sourceLanguage": lines.source_language, "targetLanguage": language}), edited)
 
 
 # -- the flow -------------------------------------------------------------------------------
@@ -382,47 +437,44 @@ def lipsync_and_publish(request: DubRequest, *, info: MediaInfo, soundtrack: Sou
 @flow(name="dub", persist_result=False, validate_parameters=True, log_prints=False)
 def dub_flow(request: DubRequest) -> DubResult:
     """Sequence the dub's tasks (see the module docstring); the studio comes from context."""
-    studio = current_studio()
-    settings = studio.settings
-    clock = Stopwatch()
-    info = clock.run("probe", probe_input, request.video)
-    duration_s = info.require_video().duration_s or info.duration_s
-    if request.script is not None:
-        lines = clock.run("script", load_script, request.script, video_duration_s=duration_s)
-    else:
-        lines = clock.run("asr+mt", recognize_and_translate, request.video,
-                          language=request.language, video_duration_s=duration_s,
-                          models_dir=settings.models_dir)
-    engines = clock.run("engines", choose_engines, language=request.language,
-                        lipsync=request.lipsync, face_engine=settings.face_engine,
-                        models_dir=settings.models_dir, commercial=settings.commercial,
-                        acknowledged=settings.acknowledged_noncommercial)
-    embeddings = clock.run("identity", bind_identity, request.video, engine=engines.face)
-    decision = clock.run("consent", authorize_dub, request, embeddings=embeddings)
-    stage = "audio"
-    try:
-        original = clock.run("audio", load_original_audio, request.video)
-        stage = "tts"
-        fitted = clock.run("tts", synthesize_lines, lines, engine=engines.tts,
-                           language=request.language, voice=request.voice,
-                           sample_rate=original.sample_rate, duration_s=original.duration_s)
-        stage = "mix"
-        soundtrack = clock.run("mix", mix_soundtrack, original, fitted)
-    except BaseException as exc:  # publish logs its own failures; these come before it
-        reason = exc.diagnostics() if isinstance(exc, LikenessError) else repr(exc)
-        record_failure(studio.publish, decision, stage=f"dub:{stage}", reason=reason,
-                       out=request.out)
-        raise
-    receipt = clock.run("render+publish", lipsync_and_publish, request, info=info,
-                        soundtrack=soundtrack, engines=engines, decision=decision, lines=lines)
-    reports = tuple(line.report for line in fitted)
-    return DubResult(
-        out=receipt.out, render_id=receipt.render_id, decision_id=receipt.decision_id,
-        grant_ids=receipt.grant_ids, performer_id=request.performer, language=request.language,
-        source_language=lines.source_language, translated=lines.translated, cues=reports,
-        cues_not_fitting=tuple(r.index for r in reports if not r.fits),
-        engines=(*engines.names, *lines.engines), frames=receipt.frames,
-        frames_lipsynced=frames_changed(engines.lipsync), stages_s=clock.stages_s)
+    settings = current_studio().settings
+    policy = settings.engine_policy
+    with flow_clock() as clock:
+        info = probe_input(request.video)
+        duration_s = info.require_video().duration_s or info.duration_s
+        if request.script is not None:
+            lines = load_script(request.script, video_duration_s=duration_s)
+        else:
+            recognizer = choose_recognizer(models_dir=settings.models_dir,
+                                           cache_dir=settings.cache_dir, policy=policy)
+            lines = recognize_and_translate(
+                request.video, video_sha256=hash_video(request.video),
+                asr_model=recognizer.model_id, recognizer=recognizer, language=request.language,
+                video_duration_s=duration_s, models_dir=settings.models_dir, policy=policy)
+        engines = choose_engines(language=request.language, lipsync=request.lipsync,
+                                 face_engine=settings.face_engine,
+                                 models_dir=settings.models_dir, policy=policy)
+        embeddings = bind_identity(request.video, engine=engines.face)
+        decision = authorize_dub(request, uses=dub_uses(engines.lipsync), embeddings=embeddings)
+        with failures_logged(decision, flow="dub", out=request.out):
+            original = load_original_audio(request.video)
+            fitted = synthesize_lines(lines, engine=engines.tts, language=request.language,
+                                      voice=request.voice, sample_rate=original.sample_rate,
+                                      duration_s=original.duration_s)
+            soundtrack = mix_soundtrack(original, fitted)
+        receipt = lipsync_and_publish(request, info=info, soundtrack=soundtrack,
+                                      engines=engines, decision=decision, lines=lines)
+        reports = tuple(line.report for line in fitted)
+        return DubResult(
+            out=receipt.out, render_id=receipt.render_id, decision_id=receipt.decision_id,
+            grant_ids=receipt.grant_ids, performer_id=request.performer,
+            language=request.language, source_language=lines.source_language,
+            translated=lines.translated, cues=reports,
+            cues_not_fitting=tuple(r.index for r in reports if not r.fits),
+            engines=(*engines.names, *lines.engines),
+            engine_choices=tuple(choice.describe() for choice in engines.choices),
+            frames=receipt.frames, frames_lipsynced=frames_changed(engines.lipsync),
+            stages_s=clock.report())
 
 
 def run_dub(studio: RenderContext, request: DubRequest) -> DubResult:

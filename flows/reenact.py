@@ -57,8 +57,10 @@ from likeness.errors import BadInput, ConsentDenied
 from media.audio import AudioTrack, load_audio
 from media.decode import iter_frames
 from media.probe import MediaInfo, probe
-from models.face import Face, FaceEngine, get_face_engine, load_image
-from models.reenact import Reenactor, get_reenactor
+from models import registry
+from models.face import Face, FaceEngine, load_image
+from models.reenact import Reenactor
+from models.registry import EnginePolicy
 from provenance.c2pa import C2paAction
 from provenance.publish import (
     PublishReceipt,
@@ -122,7 +124,7 @@ class ReenactResult(BaseModel):
     decision_id: str
     grant_ids: tuple[str, ...]
     frames: int
-    frames_changed: int | None  # frames the engine altered (None: the engine does not say)
+    frames_changed: int  # frames the engine altered (its `last_stats`)
     engines: tuple[str, ...]
     stages_s: dict[str, float]
 
@@ -155,9 +157,10 @@ class Engines:
 
 
 @step_task("choose-engines", stage="engines")
-def choose_engines(*, face_engine: str) -> Engines:
+def choose_engines(*, face_engine: str, models_dir: Path, policy: EnginePolicy) -> Engines:
     """Resolve the engines before consent, so a missing one costs no render budget."""
-    return Engines(face=get_face_engine(face_engine), reenact=get_reenactor("auto"))
+    return Engines(face=registry.get("face", face_engine, models_dir=models_dir, policy=policy),
+                   reenact=registry.get("reenact", models_dir=models_dir, policy=policy))
 
 
 @io_task("read-target", stage="target")
@@ -245,13 +248,13 @@ def reenact_and_publish(request: ReenactRequest, *, target: Target, driver: Medi
     if target.kind == "image":
         assert target.image is not None
         frames = engines.reenact.render(target.image, target.face, driver_frames, driver_track,
-                                        fps=fps)  # type: ignore[call-arg]
+                                        fps=fps)
     else:
         decoded = (f.rgb for f in iter_frames(request.target, info=target.info, cfr_fps=fps))
         target_frames, target_to_track = itertools.tee(decoded)
         target_track = FaceTracker(engines.face, fps=fps).track(target_to_track)
         frames = engines.reenact.render(target_frames, target_track, driver_frames,
-                                        driver_track, fps=fps)  # type: ignore[call-arg]
+                                        driver_track, fps=fps)
     rendered = Rendered(
         frames=frames, fps=timing.avg_rate, audio=audio, title=request.out.name,
         source_type=SOURCE_TYPE, source=request.target,
@@ -272,7 +275,9 @@ def reenact_flow(request: ReenactRequest) -> ReenactResult:
     """Sequence the reenactment's tasks (see the module docstring)."""
     studio = current_studio()
     with flow_clock() as clock:
-        engines = choose_engines(face_engine=studio.settings.face_engine)
+        engines = choose_engines(face_engine=studio.settings.face_engine,
+                                 models_dir=studio.settings.models_dir,
+                                 policy=studio.settings.engine_policy)
         target = read_target(request.target, kind=request.target_kind, engine=engines.face)
         driver = probe_driver(request.driver, engine=engines.face)
         embeddings = bind_identity(target, engine=engines.face)

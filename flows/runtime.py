@@ -27,6 +27,10 @@ from provenance.publish import check_destination, record_failure
 if TYPE_CHECKING:
     from consent.models import Decision
 
+if TYPE_CHECKING:
+    from models.lipsync.base import LipSync
+    from models.reenact.base import Reenactor
+
 R = TypeVar("R")
 
 IO_RETRIES = 2
@@ -123,16 +127,20 @@ def clock(stage: str) -> Iterator[None]:
         yield
 
 
+def timed_stage(stage: str) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """Decorate a task's function so its body counts as ``stage`` of the flow's clock
+    (for tasks with their own Prefect options; `io_task`/`step_task` take ``stage=``)."""
+    def decorate(fn: Callable[..., R]) -> Callable[..., R]:
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> R:
+            with clock(stage):
+                return fn(*args, **kwargs)
+        return timed
+    return decorate
+
+
 def _timed(stage: str | None, fn: Callable[..., R]) -> Callable[..., R]:
-    if stage is None:
-        return fn
-
-    @functools.wraps(fn)
-    def timed(*args: Any, **kwargs: Any) -> R:
-        with clock(stage):
-            return fn(*args, **kwargs)
-
-    return timed
+    return fn if stage is None else timed_stage(stage)(fn)
 
 
 # -- task kinds --------------------------------------------------------------------------------
@@ -169,10 +177,9 @@ def failures_logged(decision: Decision, *, flow: str, out: Path) -> Iterator[Non
         raise
 
 
-def frames_changed(engine: object) -> int | None:
+def frames_changed(engine: LipSync | Reenactor) -> int:
     """Frames an engine altered, from its `RenderStats` (set when its stream ends)."""
-    stats = getattr(engine, "last_stats", None)
-    return None if stats is None else int(stats.changed)
+    return int(engine.last_stats.changed)
 
 
 def options_error(command: str, exc: ValidationError, *,

@@ -19,7 +19,7 @@ from likeness.errors import ConsentDenied
 from media.audio import AudioTrack, load_audio
 from media.decode import iter_frames
 from media.probe import probe
-from models.face import get_face_engine
+from models import registry
 from provenance.c2pa import C2paAction
 from provenance.publish import (
     PublishReceipt,
@@ -39,7 +39,8 @@ def stamp_file(ctx: RenderContext, *, source: Path, performer_id: str, uses: lis
     info = probe(source)
     video = info.require_video()
     check_watermarkable(info)
-    engine = get_face_engine(face_engine)
+    engine = registry.get("face", face_engine, models_dir=ctx.settings.models_dir,
+                          policy=ctx.settings.engine_policy)
     embeddings = source_embeddings(engine, source)
     decision = ctx.authorize(RenderRequest(
         performer_id=performer_id, uses=tuple(uses), language=language,

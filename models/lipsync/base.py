@@ -17,16 +17,26 @@ import numpy as np
 
 from media.timed_text import PhonemeTiming
 from models.face.tracking import TrackedFace
-from models.stream import RenderStats, paired
+from models.stream import RenderStats
 
 LOG = logging.getLogger(__name__)
 
 
 @runtime_checkable
 class LipSync(Protocol):
-    """A lip-sync backend; `registry` checks this when a backend loads."""
+    """A lip-sync backend; `models.registry` checks this when a backend loads.
+
+    The flags are what callers decide by, so no caller compares engine names:
+    `needs_track` says whether the flow must run the face tracker (an engine that
+    does not gets one None per frame), `alters_mouth` whether the render changes the
+    mouth (and so needs ``lip_sync`` consent). `last_stats` is set when a render's
+    stream ends.
+    """
 
     name: str
+    needs_track: bool
+    alters_mouth: bool
+    last_stats: RenderStats
 
     def render(
         self,
@@ -41,27 +51,3 @@ class LipSync(Protocol):
         """One output frame per input frame, mouth moved to `audio` (frame i at i / fps s)."""
         ...
 
-
-class PassThroughLipSync:
-    """`none`: yields the frames unchanged (a dub that keeps the original mouth)."""
-
-    name = "none"
-
-    def __init__(self) -> None:
-        self.last_stats = RenderStats()
-
-    def render(
-        self,
-        frames: Iterable[np.ndarray],
-        face_track: Iterable[TrackedFace | None],
-        audio: np.ndarray,
-        sample_rate: int,
-        *,
-        fps: float,
-        timings: Sequence[PhonemeTiming] | None = None,
-    ) -> Iterator[np.ndarray]:
-        count = 0
-        for _, frame, _tracked in paired(frames, face_track):
-            count += 1
-            yield frame
-        self.last_stats = RenderStats(frames=count, changed=0, passed_through=count)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -37,6 +38,7 @@ from models.face.tracking import TrackedFace
 from models.face.warp import FaceFrame, face_frame, untangle_mouth, warp_layout
 from models.lipsync.mouth import MouthShape, MouthTrack, check_fps, mouth_track
 from models.stream import FrameTally, RenderStats, paired
+from models.weights import WeightFile
 
 LOG = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ LOWER_LIP_WEIGHTS = dict(zip(LOWER_LIP, _LIP_FOLLOW, strict=True))
 UPPER_LIP_WEIGHTS = dict(zip(UPPER_LIP, _LIP_FOLLOW, strict=True))
 JAW_WEIGHTS = {3: 0.1, 4: 0.28, 5: 0.5, 6: 0.75, 7: 0.92, 8: 1.0, 9: 0.92, 10: 0.75,
                11: 0.5, 12: 0.28, 13: 0.1}  # the chin fully, towards the ears less
+WEIGHTS: tuple[WeightFile, ...] = ()  # mouth shapes from phonemes: no weight files
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,8 @@ class VisemeLipSync:
     """Weight-free lip-sync: phoneme/audio-driven mouth shapes and a landmark warp."""
 
     name = "viseme"
+    needs_track = True
+    alters_mouth = True
 
     def __init__(self, *, settings: VisemeSettings = VisemeSettings()) -> None:
         self.settings = settings
@@ -181,6 +186,6 @@ class VisemeLipSync:
         )
 
 
-def create() -> VisemeLipSync:
-    """Registry factory: the default-configured viseme engine."""
+def create(*, models_dir: Path, **_options: object) -> VisemeLipSync:
+    """Registry factory: the default-configured viseme engine (no weights)."""
     return VisemeLipSync()

@@ -12,12 +12,16 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 from likeness.errors import BadInput, InternalError
 from models.mt.base import ISO639_1_TO_3, check_aligned, primary
+from models.registry import Availability, EnginePolicy
+from models.weights import WeightFile
 
 APERTIUM_BINARY = "apertium"
 APERTIUM_TIMEOUT_S = 300.0
+WEIGHTS: tuple[WeightFile, ...] = ()  # rule-based: Debian pair packages, no weight files
 # "#word" marks a generation failure and "@word" a word missing from the bilingual
 # dictionary; the text is still the best we have, the marks are not for viewers.
 _MARKS = re.compile(r"(?<!\w)[#@](?=\w)")
@@ -91,3 +95,25 @@ def _run(mode: str, text: str) -> str:
     if result.returncode != 0:
         raise InternalError(f"apertium {mode} failed: {result.stderr.strip()}")
     return result.stdout.rstrip("\n")
+
+
+def create(*, models_dir: Path, **_options: object) -> ApertiumTranslator:
+    """Registry factory (the pair is checked by `probe` and again at translation)."""
+    return ApertiumTranslator()
+
+
+def probe(*, models_dir: Path, policy: EnginePolicy, source: str | None = None,
+          target: str | None = None, **_options: object) -> Availability:
+    """Whether apertium is installed with a pair for source->target (checked before
+    any rendering starts)."""
+    if not apertium_available():
+        return Availability(False, "apertium is not installed (apt-get install apertium "
+                                   "apertium-eng-spa)")
+    if source is None or target is None:
+        return Availability(False, "needs both the source and the target language")
+    try:
+        mode = resolve_mode(source=source, target=target)
+    except BadInput as error:
+        return Availability(False, f"{error.message} (install the Debian pair package, or "
+                                   "pass a translated subtitle file with --script)")
+    return Availability(True, f"apertium pair {mode}")

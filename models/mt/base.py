@@ -32,15 +32,6 @@ class Translator(Protocol):
         ...
 
 
-class IdentityTranslator:
-    """Source and target are the same language: nothing to do, said explicitly."""
-
-    name = "identity"
-
-    def translate(self, segments: list[str], *, source: str, target: str) -> list[str]:
-        return list(segments)
-
-
 def primary(code: str) -> str:
     """``es-MX`` / ``es_MX`` / ``ES`` -> ``es``."""
     return code.replace("_", "-").split("-", 1)[0].lower()

@@ -14,8 +14,11 @@ from likeness.errors import BadInput
 from media.subtitles import parse_cues, read_subtitle_text
 from media.timed_text import Cue
 from models.mt.base import primary
+from models.registry import Availability, EnginePolicy
+from models.weights import WeightFile
 
 SCRIPT_SUFFIXES = (".srt", ".vtt")
+WEIGHTS: tuple[WeightFile, ...] = ()  # a human translation: no weight files
 
 
 def load_script(path: Path) -> tuple[Cue, ...]:
@@ -65,3 +68,20 @@ class ScriptTranslator:
                 hint="edit the script so it has one cue per source cue",
             )
         return [cue.text for cue in self.cues]
+
+
+def create(*, models_dir: Path, script: Path | None = None,
+           **_options: object) -> ScriptTranslator:
+    """Registry factory: the script is read (and validated) now, before any rendering."""
+    if script is None:
+        raise BadInput("the script translator needs a translated subtitle file",
+                       hint="pass it with --script SUBS.srt")
+    return ScriptTranslator(script)
+
+
+def probe(*, models_dir: Path, policy: EnginePolicy, script: Path | None = None,
+          **_options: object) -> Availability:
+    """A human translation always wins, so `auto` takes it whenever one is given."""
+    if script is None:
+        return Availability(False, "no translated script given")
+    return Availability(True, f"the translated script {script.name} was given")

@@ -15,6 +15,7 @@ import numpy as np
 
 from models.face.base import Face
 from models.face.tracking import TrackedFace
+from models.lipsync.base import RenderStats
 
 TargetInput = np.ndarray | Iterable[np.ndarray]
 TargetTrack = Face | TrackedFace | None | Iterable[TrackedFace | None]
@@ -22,9 +23,12 @@ TargetTrack = Face | TrackedFace | None | Iterable[TrackedFace | None]
 
 @runtime_checkable
 class Reenactor(Protocol):
-    """A reenactment backend; `models.reenact.get_reenactor` checks this when it loads."""
+    """A reenactment backend; `models.registry` checks this when one loads.
+
+    `last_stats` is set when a render's stream ends (frames seen and changed)."""
 
     name: str
+    last_stats: RenderStats
 
     def render(
         self,
@@ -32,6 +36,10 @@ class Reenactor(Protocol):
         target_track: TargetTrack,
         driver_frames: Iterable[np.ndarray],
         driver_track: Iterable[TrackedFace | None],
+        *,
+        fps: float,
     ) -> Iterator[np.ndarray]:
-        """Target frames carrying the driver's expressions and small head motion."""
+        """Target frames carrying the driver's expressions and small head motion.
+
+        `fps` is the output rate: the expression smoothing is tuned in real time."""
         ...

@@ -20,6 +20,7 @@ import logging
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -41,6 +42,7 @@ from models.face.tracking import OneEuroFilter, TrackedFace
 from models.face.warp import FaceFrame, face_frame, untangle_mouth, warp_layout
 from models.reenact.base import TargetInput, TargetTrack
 from models.stream import FrameTally, RenderStats, paired
+from models.weights import WeightFile
 
 LOG = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ EYES = (EYELID_PAIRS_IMAGE_LEFT, EYELID_PAIRS_IMAGE_RIGHT)
 # fully closed.
 FULL_BLINK_DROP = 0.4
 PACKED_EXPRESSION = 2 * LANDMARK_COUNT  # the (x, y) deltas, flattened
+WEIGHTS: tuple[WeightFile, ...] = ()  # landmark deltas and a warp: no weight files
 
 
 @dataclass(frozen=True)
@@ -294,6 +297,6 @@ def _safe_frame(landmarks: np.ndarray) -> FaceFrame | None:
         return None
 
 
-def create() -> LandmarkReenactor:
-    """Registry factory: the default-configured landmark reenactor."""
+def create(*, models_dir: Path, **_options: object) -> LandmarkReenactor:
+    """Registry factory: the default-configured landmark reenactor (no weights)."""
     return LandmarkReenactor()

@@ -1,51 +1,29 @@
-"""Text to speech: one contract, several backends (piper, espeak-ng, kokoro, coqui).
+"""Text to speech: one contract, several backends (piper, kokoro, espeak-ng, coqui).
 
 Front door::
 
-    from models.tts import synthesize, pick_tts
-    speech = synthesize("Hola.", language="es")          # auto: best available backend
+    from models import registry
+    engine = registry.get("tts", "auto", language="es", models_dir=d, policy=p)
+    speech = engine.synthesize("Hola.", language="es")
     speech.samples, speech.sample_rate, speech.words, speech.phonemes
 
-Backends are imported lazily, so importing this package costs nothing heavy.
+``auto`` takes the first backend that runs here and speaks the language, in the order
+piper > kokoro > espeak-ng (see `models.registry.SPECS`); coqui only by name. Backends
+are imported lazily, so importing this package costs nothing heavy.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from models.tts.base import (
-    Availability,
     Speech,
     TTSEngine,
     VoiceInfo,
-)
-from models.tts.registry import (
-    AUTO_ORDER,
-    ENGINE_NAMES,
-    EngineStatus,
-    engine_statuses,
-    get_engine,
-    pick_tts,
+    speaks,
 )
 
 __all__ = [
-    "AUTO_ORDER",
-    "ENGINE_NAMES",
-    "Availability",
-    "EngineStatus",
     "Speech",
     "TTSEngine",
     "VoiceInfo",
-    "engine_statuses",
-    "get_engine",
-    "pick_tts",
-    "synthesize",
+    "speaks",
 ]
-
-
-def synthesize(text: str, *, language: str, engine: str | None = None, voice: str | None = None,
-               models_dir: Path | None = None) -> Speech:
-    """Speak `text` with `engine` (or the best available one for `language`)."""
-    backend = pick_tts(language, prefer=engine, strict=engine not in (None, "auto"),
-                       models_dir=models_dir)
-    return backend.synthesize(text, language=language, voice=voice)

@@ -16,7 +16,8 @@ import numpy as np
 
 from likeness.errors import InternalError
 from media.timed_text import PhonemeTiming, WordTiming
-from models.weights import WeightFile, default_models_dir
+from models.registry import Availability
+from models.weights import WeightFile
 
 TIMING_TOLERANCE_S = 0.02  # rounding slack when a timing touches the end of the audio
 
@@ -79,14 +80,6 @@ class VoiceInfo:
     description: str = ""
 
 
-@dataclass(frozen=True)
-class Availability:
-    """Whether a backend can run here, and if not, the reason a user can act on."""
-
-    available: bool
-    reason: str = ""
-
-
 @runtime_checkable
 class TTSEngine(Protocol):
     """A text-to-speech backend. One module per backend, registered by ``name``."""
@@ -117,6 +110,21 @@ def base_language(code: str) -> str:
     return code.replace("_", "-").split("-", 1)[0].lower()
 
 
-def models_subdir(models_dir: Path | None, name: str) -> Path:
+def models_subdir(models_dir: Path, name: str) -> Path:
     """The per-engine folder inside the user's models dir (``<models_dir>/<name>``)."""
-    return (models_dir if models_dir is not None else default_models_dir()) / name
+    return models_dir / name
+
+
+def speaks(engine: TTSEngine, language: str) -> bool:
+    """Whether `engine` has a voice for `language` (compared on the primary subtag)."""
+    return base_language(language) in {base_language(code) for code in engine.languages()}
+
+
+def language_availability(engine: TTSEngine, language: str | None) -> Availability:
+    """What every TTS probe answers: can `engine` run here and speak `language`?"""
+    status = engine.availability()
+    if not status.available:
+        return status
+    if language is not None and not speaks(engine, language):
+        return Availability(False, f"no voice for {language!r}")
+    return Availability(True, f"speaks {language!r}" if language else "available")

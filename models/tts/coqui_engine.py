@@ -20,7 +20,8 @@ from typing import Literal
 import numpy as np
 
 from likeness.errors import BadInput, InternalError, MissingWeights
-from models.tts.base import Availability, Speech, VoiceInfo, models_subdir
+from models.registry import Availability, EnginePolicy
+from models.tts.base import Speech, VoiceInfo, language_availability, models_subdir
 from models.tts.espeak_engine import espeak_voice_for, phonemize_ipa
 from models.tts.timing import estimate_timings
 from models.weights import WeightFile
@@ -97,7 +98,7 @@ class CoquiEngine:
     supports_voice_clone = True
     weights = WEIGHTS
 
-    def __init__(self, *, models_dir: Path | None = None) -> None:
+    def __init__(self, *, models_dir: Path) -> None:
         self._dir = models_subdir(models_dir, "coqui")
 
     def checkpoints(self) -> list[CoquiCheckpoint]:
@@ -191,3 +192,17 @@ def _run_coqui(checkpoint: CoquiCheckpoint, *, text: str, language: str,
     except Exception as error:  # a third-party stack with its own error types
         raise InternalError(f"coqui synthesis failed with {checkpoint.folder}: {error}") from error
     return np.asarray(audio, dtype=np.float32).reshape(-1), rate
+
+
+# -- registry entry points (models.registry) ------------------------------------------------
+
+
+def create(*, models_dir: Path, **_options: object) -> CoquiEngine:
+    """Registry factory: the checkpoints in ``<models_dir>/coqui``."""
+    return CoquiEngine(models_dir=models_dir)
+
+
+def probe(*, models_dir: Path, policy: EnginePolicy, language: str | None = None,
+          **_options: object) -> Availability:
+    """Whether coqui could serve here (`auto` never picks it): it runs and speaks `language`."""
+    return language_availability(CoquiEngine(models_dir=models_dir), language)

@@ -13,11 +13,13 @@ import functools
 import shutil
 import struct
 import subprocess
+from pathlib import Path
 
 import numpy as np
 
 from likeness.errors import BadInput, InternalError
-from models.tts.base import Availability, Speech, VoiceInfo, base_language
+from models.registry import Availability, EnginePolicy
+from models.tts.base import Speech, VoiceInfo, base_language, language_availability
 from models.tts.timing import estimate_timings, split_ipa
 from models.weights import WeightFile
 
@@ -26,6 +28,7 @@ ESPEAK_TIMEOUT_S = 120.0
 PCM16_FULL_SCALE = 32768.0
 DEFAULT_WORDS_PER_MINUTE = 160
 IPA_SEPARATOR = "_"
+WEIGHTS: tuple[WeightFile, ...] = ()  # formant synthesis: no weight files
 PREFERRED_VOICE = {"en": "en-us", "pt": "pt-br", "es": "es", "fr": "fr-fr", "de": "de"}
 
 
@@ -34,7 +37,7 @@ class EspeakEngine:
 
     name = "espeak-ng"
     supports_voice_clone = False
-    weights: tuple[WeightFile, ...] = ()
+    weights = WEIGHTS
 
     def __init__(self, *, words_per_minute: int = DEFAULT_WORDS_PER_MINUTE,
                  binary: str = ESPEAK_BINARY) -> None:
@@ -171,3 +174,17 @@ def parse_wav_pcm16(data: bytes) -> tuple[np.ndarray, int]:
             return samples, sample_rate
         offset = body + chunk_size + (chunk_size & 1)
     raise InternalError("WAV stream has no data chunk")
+
+
+# -- registry entry points (models.registry) ------------------------------------------------
+
+
+def create(*, models_dir: Path, **_options: object) -> EspeakEngine:
+    """Registry factory (espeak-ng needs no models dir)."""
+    return EspeakEngine()
+
+
+def probe(*, models_dir: Path, policy: EnginePolicy, language: str | None = None,
+          **_options: object) -> Availability:
+    """Whether `auto` may pick espeak-ng here: it runs and speaks `language`."""
+    return language_availability(EspeakEngine(), language)

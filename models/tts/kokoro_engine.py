@@ -22,7 +22,14 @@ from pathlib import Path
 import numpy as np
 
 from likeness.errors import BadInput, InternalError, MissingWeights
-from models.tts.base import Availability, Speech, VoiceInfo, base_language, models_subdir
+from models.registry import Availability, EnginePolicy
+from models.tts.base import (
+    Speech,
+    VoiceInfo,
+    base_language,
+    language_availability,
+    models_subdir,
+)
 from models.tts.espeak_engine import espeak_voice_for, phonemize_ipa
 from models.tts.timing import estimate_timings
 from models.weights import WeightFile
@@ -61,7 +68,7 @@ class KokoroEngine:
     supports_voice_clone = False
     weights = WEIGHTS
 
-    def __init__(self, *, models_dir: Path | None = None) -> None:
+    def __init__(self, *, models_dir: Path) -> None:
         self._dir = models_subdir(models_dir, "kokoro")
 
     def find_files(self) -> KokoroFiles:
@@ -184,3 +191,17 @@ def _vocab(config_path: str) -> dict[str, int]:
     except (OSError, ValueError, KeyError) as error:
         raise BadInput(f"kokoro: {config_path} has no readable `vocab`: {error}") from error
     return {str(symbol): int(index) for symbol, index in vocab.items()}
+
+
+# -- registry entry points (models.registry) ------------------------------------------------
+
+
+def create(*, models_dir: Path, **_options: object) -> KokoroEngine:
+    """Registry factory: the files in ``<models_dir>/kokoro``."""
+    return KokoroEngine(models_dir=models_dir)
+
+
+def probe(*, models_dir: Path, policy: EnginePolicy, language: str | None = None,
+          **_options: object) -> Availability:
+    """Whether `auto` may pick kokoro here: it runs and speaks `language`."""
+    return language_availability(KokoroEngine(models_dir=models_dir), language)

@@ -23,11 +23,12 @@ import numpy as np
 
 from likeness.errors import BadInput, InternalError
 from media.timed_text import PhonemeTiming, WordTiming
+from models.registry import Availability, EnginePolicy
 from models.tts.base import (
-    Availability,
     Speech,
     VoiceInfo,
     base_language,
+    language_availability,
     models_subdir,
 )
 from models.tts.timing import (
@@ -83,7 +84,7 @@ class PiperEngine:
     supports_voice_clone = False
     weights = WEIGHTS
 
-    def __init__(self, *, models_dir: Path | None = None) -> None:
+    def __init__(self, *, models_dir: Path) -> None:
         self._models_dir = models_dir
 
     def availability(self) -> Availability:
@@ -255,3 +256,17 @@ def _aligned_timings(
 
 def _is_combining(symbol: str) -> bool:
     return len(symbol) == 1 and unicodedata.combining(symbol) != 0
+
+
+# -- registry entry points (models.registry) ------------------------------------------------
+
+
+def create(*, models_dir: Path, **_options: object) -> PiperEngine:
+    """Registry factory: the bundled voice plus any in ``<models_dir>/piper``."""
+    return PiperEngine(models_dir=models_dir)
+
+
+def probe(*, models_dir: Path, policy: EnginePolicy, language: str | None = None,
+          **_options: object) -> Availability:
+    """Whether `auto` may pick piper here: it runs and speaks `language`."""
+    return language_availability(PiperEngine(models_dir=models_dir), language)

@@ -34,11 +34,12 @@ def test_expired_at_decision_time(home: Path, tmp_path: Path) -> None:
 
 
 def test_identity_binding(home: Path, tmp_path: Path) -> None:
-    from models.face import get_face_engine, load_image
+    from models.face import load_image
+    from tests.support.engines import engine as registry_engine
 
     key = add_performer(tmp_path, "ava", "female01.png")
     registered_grant(tmp_path, key)
-    engine = get_face_engine("dlib")
+    engine = registry_engine("face", "dlib")
 
     def embedding(name: str) -> tuple[float, ...]:
         image = load_image(FACES / name)

@@ -15,11 +15,15 @@ import pytest
 
 from flows.dub import (
     DubRequest,
+    Engines,
     FittedLine,
     Lines,
+    dub_actions,
+    dub_uses,
     mix_soundtrack,
     run_dub,
     synthesize_lines,
+    translated_lines,
 )
 from likeness.errors import BadInput, ConsentDenied
 from media.audio import AudioTrack, load_audio
@@ -27,6 +31,7 @@ from media.probe import probe
 from media.timed_text import Cue, PhonemeTiming
 from models.tts import Speech
 from tests.support.cli import assert_published, run_cli
+from tests.support.engines import engine
 from tests.support.media import face_clip
 from tests.support.people import add_performer, registered_grant
 
@@ -153,7 +158,8 @@ def test_without_a_script_speech_is_recognized_and_translated(
     from models.mt import installed_pairs
 
     try:
-        find_model_dir("base")
+        settings = studio.settings  # type: ignore[attr-defined]
+        find_model_dir("base", models_dir=settings.models_dir, cache_dir=settings.cache_dir)
     except BadInput:
         pytest.skip("multilingual whisper base weights are not installed")
     if "eng-spa" not in installed_pairs():
@@ -166,6 +172,37 @@ def test_without_a_script_speech_is_recognized_and_translated(
     assert any(w in " ".join(c.text for c in result.cues).lower()
                for w in ("hola", "esto", "prueba", "voz"))
     assert result.frames_lipsynced in (0, None)
+
+
+@pytest.mark.slow
+def test_a_same_language_dub_claims_no_translation(
+        prefect_server: None, sqlite_home: Path, clip: Path, tmp_path: Path) -> None:
+    """English speech dubbed into English: the manifest must not claim a translation."""
+    import json
+
+    from likeness.settings import load_settings
+    from likeness.studio import Studio
+    from models.asr import find_model_dir
+    from provenance.c2pa import read_manifest
+
+    settings = load_settings()
+    try:
+        find_model_dir("base", models_dir=settings.models_dir, cache_dir=settings.cache_dir)
+    except BadInput:
+        pytest.skip("multilingual whisper base weights are not installed")
+    key = add_performer(tmp_path)
+    registered_grant(tmp_path, key, "ava", "--language", "en", "--use", "dubbing")
+    studio = Studio(settings)
+    out = tmp_path / "ava.en.mp4"
+    try:
+        result = _dub(studio, clip, out, language="en", lipsync="none")
+    finally:
+        studio.close()
+    assert result.source_language == "en" and result.translated is False
+    assert "mt:identity" in result.engines and "mt:apertium" not in result.engines
+    assert any(line.startswith("lipsync:none") for line in result.engine_choices)
+    assertions = json.dumps(read_manifest(out, trust_anchor_pem=None).assertions)
+    assert "c2pa.edited" in assertions and "c2pa.translated" not in assertions
 
 
 # -- fast checks without Prefect or media --------------------------------------------------
@@ -190,13 +227,12 @@ def test_request_refuses_bad_options(tmp_path: Path, option: str, value: str,
         DubRequest.build(**options)
 
 
-def test_request_uses_follow_the_lipsync_choice(tmp_path: Path) -> None:
+def test_uses_follow_the_lipsync_engine(tmp_path: Path) -> None:
     (tmp_path / "in.mp4").write_bytes(b"")
     base = {"video": tmp_path / "in.mp4", "language": "ES", "out": tmp_path / "o.mp4",
             "performer": "ava"}
-    assert [u.value for u in DubRequest.build(**base, lipsync="viseme").uses] == [
-        "dubbing", "lip_sync"]
-    assert [u.value for u in DubRequest.build(**base, lipsync="none").uses] == ["dubbing"]
+    assert [u.value for u in dub_uses(engine("lipsync", "viseme"))] == ["dubbing", "lip_sync"]
+    assert [u.value for u in dub_uses(engine("lipsync", "none"))] == ["dubbing"]
     assert DubRequest.build(**base).language == "es"
 
 
@@ -234,3 +270,52 @@ def test_lines_are_fitted_placed_and_timed() -> None:
     silent_head = soundtrack.speech[: int(0.4 * RATE_HZ)]
     assert float(np.abs(silent_head).max()) == 0.0  # nothing spoken before the first cue
     assert float(np.abs(soundtrack.speech[RATE_HZ:2 * RATE_HZ]).max()) > 0.05
+
+
+class _ShoutingTranslator:
+    """Stands in for apertium: every line changes, so a translation did happen."""
+
+    name = "shouting"
+
+    def translate(self, segments: list[str], *, source: str, target: str) -> list[str]:
+        return [segment.upper() for segment in segments]
+
+
+def _heard() -> tuple[Cue, ...]:
+    return (Cue(index=1, start_s=0.3, end_s=1.6, text=" Hello, I am Ava. "),
+            Cue(index=2, start_s=2.0, end_s=3.7, text="This video is dubbed."))
+
+
+def test_a_same_language_transcript_claims_no_translation(tmp_path: Path) -> None:
+    """English speech dubbed into English: the identity translator ran, nothing was
+    translated, and the manifest must not say otherwise (no c2pa.translated)."""
+    identity = engine("mt", source="en", target="en-US")
+    lines = translated_lines(_heard(), source="en", target="en-US", translator=identity,
+                             video_duration_s=4.0, recognized_by="asr:whisper-base",
+                             video=tmp_path / "ava.mp4")
+    assert lines.translated is False
+    assert lines.engines == ("asr:whisper-base", "mt:identity")
+    assert "mt:apertium" not in lines.engines
+    assert [c.text for c in lines.cues] == ["Hello, I am Ava.", "This video is dubbed."]
+    engines = Engines(face=engine("face", "dlib"), tts=_FakeTTS(),  # type: ignore[arg-type]
+                      lipsync=engine("lipsync", "viseme"))
+    actions = dub_actions(lines, language="en-US", engines=engines)
+    assert [a.action for a in actions] == ["c2pa.edited"]
+    assert "lip-synced by the viseme engine" in str(actions[0].parameters)
+
+
+def test_a_translated_transcript_says_so(tmp_path: Path) -> None:
+    lines = translated_lines(_heard(), source="en", target="es",
+                             translator=_ShoutingTranslator(), video_duration_s=4.0,
+                             recognized_by="asr:whisper-base", video=tmp_path / "ava.mp4")
+    assert lines.translated is True and lines.engines[-1] == "mt:shouting"
+    engines = Engines(face=engine("face", "dlib"), tts=_FakeTTS(),  # type: ignore[arg-type]
+                      lipsync=engine("lipsync", "none"))
+    translated, edited = dub_actions(lines, language="es", engines=engines)
+    assert translated.action == "c2pa.translated"
+    assert translated.parameters == {"sourceLanguage": "en", "targetLanguage": "es"}
+    assert "the mouth left untouched" in str(edited.parameters)
+    script = Lines(cues=lines.cues, source_language="und", translated=False,
+                   engines=("mt:script",))
+    assert [a.action for a in dub_actions(script, language="es", engines=engines)] == [
+        "c2pa.translated", "c2pa.edited"]  # a human translation from an unknown language

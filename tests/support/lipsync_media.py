@@ -20,17 +20,18 @@ def portrait(name: str = "female01") -> np.ndarray:
 
 @functools.cache
 def engine():  # type: ignore[no-untyped-def]
-    from models.face import get_face_engine
+    from tests.support.engines import engine as registry_engine
 
-    return get_face_engine("dlib")
+    return registry_engine("face", "dlib")
 
 
 @functools.cache
 def speech():  # type: ignore[no-untyped-def]
     """About two seconds of espeak-ng English with estimated phoneme timings."""
-    from models.tts import synthesize
+    from tests.support.engines import engine as registry_engine
 
-    return synthesize("Hello there. How are you today?", language="en", engine="espeak-ng")
+    return registry_engine("tts", "espeak-ng").synthesize("Hello there. How are you today?",
+                                                         language="en")
 
 
 def canvas(height: int, width: int) -> np.ndarray:

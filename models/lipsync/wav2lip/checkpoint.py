@@ -2,11 +2,11 @@
 
 The official ``wav2lip.pth`` / ``wav2lip_gan.pth`` are research/non-commercial and
 cannot be installed for the user, so they are declared here (for the model store)
-without a pinned hash and looked up in ``$LIKENESS_MODELS_DIR/wav2lip/`` (default
-``$LIKENESS_HOME/models/wav2lip/``). A checkpoint is a dict with a ``state_dict``
-whose keys may carry DataParallel's ``module.`` prefix; before loading we compare
-every name and shape with the network and refuse any difference, listing it, since a
-partly-loaded generator renders plausible-looking garbage.
+without a pinned hash and looked up in ``<models_dir>/wav2lip/`` (the studio's models
+dir, resolved by the settings: default ``$LIKENESS_HOME/models/wav2lip/``). A checkpoint
+is a dict with a ``state_dict`` whose keys may carry DataParallel's ``module.`` prefix;
+before loading we compare every name and shape with the network and refuse any
+difference, listing it, since a partly-loaded generator renders plausible-looking garbage.
 
 torch is imported inside the functions that need it: importing this module (the
 model store does) must stay cheap and work without the optional torch extra.
@@ -14,13 +14,12 @@ model store does) must stay cheap and work without the optional torch extra.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from likeness.errors import BadInput, IntegrityFailure, MissingWeights
-from models.weights import WeightFile, default_models_dir
+from models.weights import WeightFile
 
 if TYPE_CHECKING:
     import torch
@@ -28,11 +27,11 @@ if TYPE_CHECKING:
     from models.lipsync.wav2lip.model import Wav2Lip
 
 ENGINE_NAME = "wav2lip"
-MODELS_DIR_ENV = "LIKENESS_MODELS_DIR"
 WEIGHTS_FOLDER = "wav2lip"
 CHECKPOINT_FILE = "wav2lip.pth"
 GAN_CHECKPOINT_FILE = "wav2lip_gan.pth"
 DATAPARALLEL_PREFIX = "module."
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt")
 _LICENSE = "research/non-commercial (Wav2Lip, LRS2-trained)"
 _MAX_LISTED_KEYS = 8
 
@@ -58,19 +57,28 @@ WEIGHTS: tuple[WeightFile, ...] = (
 )
 
 
-def resolve_models_dir(models_dir: Path | None = None) -> Path:
-    """Explicit argument, else ``$LIKENESS_MODELS_DIR``, else ``$LIKENESS_HOME/models``."""
-    if models_dir is not None:
-        return Path(models_dir)
-    env = os.environ.get(MODELS_DIR_ENV)
-    return Path(env).expanduser() if env else default_models_dir()
-
-
-def find_checkpoint(*, gan: bool = False, models_dir: Path | None = None) -> Path:
+def find_checkpoint(*, gan: bool = False, models_dir: Path) -> Path:
     """The path of the placed checkpoint, or `MissingWeights` naming the file and folder."""
-    folder = resolve_models_dir(models_dir) / WEIGHTS_FOLDER
-    path = folder / (GAN_CHECKPOINT_FILE if gan else CHECKPOINT_FILE)
+    path = models_dir / WEIGHTS_FOLDER / (GAN_CHECKPOINT_FILE if gan else CHECKPOINT_FILE)
     return require_checkpoint_file(path)
+
+
+def placed_checkpoint(models_dir: Path) -> Path | None:
+    """The checkpoint ``auto`` would use from ``<models_dir>/wav2lip/``, or None.
+
+    The declared files are preferred in their order (the plain generator first: sharper
+    sync); otherwise any ``*.pth``/``*.pt``/``*.ckpt`` there, by name. A directory
+    listing only: nothing is read or loaded.
+    """
+    folder = models_dir / WEIGHTS_FOLDER
+    if not folder.is_dir():
+        return None
+    found = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES)
+    for declared in WEIGHTS:
+        for path in found:
+            if path.name == declared.name:
+                return path
+    return found[0] if found else None
 
 
 def require_checkpoint_file(path: Path) -> Path:

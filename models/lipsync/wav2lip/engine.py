@@ -82,6 +82,8 @@ class Wav2LipEngine:
     """Lip-syncs a face track to new speech with the Wav2Lip generator."""
 
     name = ENGINE_NAME
+    needs_track = True
+    alters_mouth = True
 
     def __init__(
         self,
@@ -103,9 +105,9 @@ class Wav2LipEngine:
 
     @classmethod
     def from_models_dir(
-        cls, *, gan: bool = False, models_dir: Path | None = None, **options: object
+        cls, *, models_dir: Path, gan: bool = False, **options: object
     ) -> Wav2LipEngine:
-        """The engine on the placed checkpoint (``$LIKENESS_MODELS_DIR/wav2lip/...``)."""
+        """The engine on the checkpoint placed in ``<models_dir>/wav2lip/``."""
         return cls(find_checkpoint(gan=gan, models_dir=models_dir), **options)  # type: ignore[arg-type]
 
     @classmethod

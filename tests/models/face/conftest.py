@@ -24,6 +24,6 @@ def portraits() -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="session")
 def dlib_engine():  # type: ignore[no-untyped-def]
-    from models.face import get_face_engine
+    from tests.support.engines import engine
 
-    return get_face_engine("dlib")
+    return engine("face", "dlib")

@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 
 from likeness.errors import BadInput, IntegrityFailure
-from models.face import available_face_engines, get_face_engine, single_face_embedding
+from models import registry
+from models.face import single_face_embedding
 from models.face.base import Face, FaceBox, FaceEngine
 from models.face.dlib_engine import WEIGHTS, DlibFaceEngine
+from models.registry import EnginePolicy
+from tests.support.engines import NO_MODELS_DIR, engine
 from tests.support.faces import PORTRAIT_NAMES, canvas
 
 
@@ -87,14 +90,16 @@ def test_rejects_non_rgb_arrays(dlib_engine: DlibFaceEngine) -> None:
         dlib_engine.detect(np.zeros((10, 10, 3), dtype=np.float32))
 
 
-def test_front_door_and_registry() -> None:
-    assert "dlib" in available_face_engines()
-    engine = get_face_engine("auto")
-    assert engine is get_face_engine("dlib")  # one instance per process
-    assert isinstance(engine, FaceEngine) and engine.name == "dlib"
-    assert engine.identity_threshold == pytest.approx(0.35)
+def test_registry_auto_is_dlib_in_a_commercial_studio() -> None:
+    statuses = {s.name: s for s in registry.statuses("face", models_dir=NO_MODELS_DIR,
+                                                     policy=EnginePolicy())}
+    assert statuses["dlib"].available  # exempt from the licence policy, and says why
+    auto = engine("face")
+    assert isinstance(auto, FaceEngine) and auto.name == "dlib"
+    assert auto.identity_threshold == pytest.approx(0.35)
+    assert auto._models is engine("face", "dlib")._models  # the models load once per process
     with pytest.raises(BadInput, match="unknown face engine 'nope'"):
-        get_face_engine("nope")
+        engine("face", "nope")
 
 
 def test_face_is_frozen_and_validated() -> None:

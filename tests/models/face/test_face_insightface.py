@@ -22,8 +22,11 @@ from models.face.insightface_engine import (
     RECOGNIZER_FILE,
     WEIGHTS,
     InsightFaceEngine,
-    is_available,
+    probe,
 )
+from models.registry import EnginePolicy
+
+RESEARCH = EnginePolicy(commercial=False)
 
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
@@ -94,7 +97,7 @@ def _write_tiny_pack(root: Path) -> None:
 def tiny_engine(tmp_path_factory: pytest.TempPathFactory) -> InsightFaceEngine:
     root = tmp_path_factory.mktemp("models")
     _write_tiny_pack(root)
-    assert is_available(root)
+    assert probe(models_dir=root, policy=RESEARCH).available
     return InsightFaceEngine(models_dir=root)
 
 
@@ -138,12 +141,34 @@ def test_embedding_is_normalised_512_and_depends_on_the_face(
 def test_missing_file_names_file_and_folder(tmp_path: Path) -> None:
     _write_tiny_pack(tmp_path)
     (tmp_path / "buffalo_l" / LANDMARK_FILE).unlink()
-    assert not is_available(tmp_path)
+    status = probe(models_dir=tmp_path, policy=RESEARCH)
+    assert not status.available and LANDMARK_FILE in status.reason
     with pytest.raises(MissingWeights) as info:
         InsightFaceEngine(models_dir=tmp_path)
     assert LANDMARK_FILE in info.value.message
     assert str(tmp_path / "buffalo_l") in info.value.message
     assert info.value.exit_code == 2
+
+
+def test_the_models_dir_from_config_toml_reaches_insightface(tmp_path: Path) -> None:
+    """The settings resolve models_dir once; the registry hands it to the engine."""
+    from likeness.errors import BadInput as Refused
+    from likeness.settings import load_settings
+    from models import registry
+
+    home, models = tmp_path / "home", tmp_path / "elsewhere"
+    home.mkdir()
+    _write_tiny_pack(models)
+    (home / "config.toml").write_text(f'models_dir = "{models}"\n', encoding="utf-8")
+    settings = load_settings({"LIKENESS_HOME": str(home)})
+    assert settings.models_dir == models
+    engine = registry.get("face", "insightface", models_dir=settings.models_dir,
+                          policy=RESEARCH)
+    assert engine.name == "insightface" and len(engine.detect(np.zeros((720, 1280, 3),
+                                                                       np.uint8))) == 1
+    with pytest.raises(Refused, match="not licensed for commercial use"):
+        registry.get("face", "insightface", models_dir=settings.models_dir,
+                     policy=EnginePolicy(commercial=True))
 
 
 def test_weights_are_declared_non_commercial() -> None:

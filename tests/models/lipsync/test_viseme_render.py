@@ -4,19 +4,18 @@ tracked face, passes faceless frames through, copes with 4K, odd sizes and frame
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from likeness.errors import BadInput, MissingWeights
+from likeness.errors import BadInput
 from media.timed_text import PhonemeTiming
 from models.face.base import Face, FaceBox
 from models.face.tracking import FaceTracker, TrackedFace
 from models.face.warp import crop_box, ring_points
-from models.lipsync import available_lipsync, choose, get_lipsync
 from models.lipsync.mouth import MouthTrack
 from models.lipsync.viseme import VisemeLipSync
+from tests.support.engines import engine as registry_engine
 from tests.support.lipsync_media import FPS, canvas, engine, frame_loudness, portrait, speech
 from tests.support.synthetic_faces import drift_clip, mouth_opening
 
@@ -35,7 +34,7 @@ def clip() -> tuple[list[np.ndarray], list[TrackedFace | None]]:
 def rendered(clip: tuple[list[np.ndarray], list[TrackedFace | None]]) -> list[np.ndarray]:
     frames, track = clip
     spoken = speech()
-    lipsync = get_lipsync("viseme")
+    lipsync = registry_engine("lipsync", "viseme")
     out = list(lipsync.render(frames, track, spoken.samples, spoken.sample_rate, fps=FPS,
                               timings=spoken.phonemes))
     assert lipsync.last_stats.changed > 0.6 * len(frames)  # type: ignore[attr-defined]
@@ -106,8 +105,8 @@ def test_profile_or_missing_face_leaves_video_untouched() -> None:
     frames = [frame, canvas(720, 1280)]
     track = list(FaceTracker(engine(), fps=FPS).track(frames))
     assert track == [None, None]
-    out = list(get_lipsync("viseme").render(frames, track, np.zeros(8000, np.float32), 16_000,
-                                            fps=FPS))
+    viseme = registry_engine("lipsync", "viseme")
+    out = list(viseme.render(frames, track, np.zeros(8000, np.float32), 16_000, fps=FPS))
     assert all(o is f for o, f in zip(out, frames, strict=True))
 
 
@@ -185,7 +184,7 @@ def test_mouth_timing_follows_fps(fps: float) -> None:
     count = int(2.0 * fps)
     timings = [PhonemeTiming("a", 1.0, 1.5)]
     audio = np.full(int(2.0 * 16_000), 0.2, np.float32)
-    out = list(get_lipsync("viseme").render(
+    out = list(registry_engine("lipsync", "viseme").render(
         [frame] * count, [TrackedFace(i, face, True) for i in range(count)], audio, 16_000,
         fps=fps, timings=timings))
     change = np.array([np.abs(o.astype(int) - frame.astype(int)).mean() for o in out])
@@ -203,49 +202,3 @@ def test_streams_must_have_equal_length() -> None:
                                     fps=FPS))
     with pytest.raises(BadInput):
         list(VisemeLipSync().render([frame], [None], np.zeros(100, np.float32), 8000, fps=0))
-
-
-def test_registry_picks_viseme_without_weights(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("LIKENESS_WAV2LIP_ON_CPU", raising=False)
-    assert get_lipsync("auto", models_dir=tmp_path).name == "viseme"
-    assert choose("auto", models_dir=tmp_path).name == "viseme"
-    assert available_lipsync(models_dir=tmp_path) == ("viseme", "none")
-    none = get_lipsync("none", models_dir=tmp_path)
-    frame = canvas(32, 32)
-    assert list(none.render([frame], [None], np.zeros(10, np.float32), 8000, fps=FPS))[0] is frame
-    with pytest.raises(MissingWeights, match="checkpoint"):
-        get_lipsync("wav2lip", models_dir=tmp_path)
-    with pytest.raises(BadInput, match="unknown lip-sync"):
-        get_lipsync("sadtalker", models_dir=tmp_path)
-    (tmp_path / "wav2lip").mkdir()
-    (tmp_path / "wav2lip" / "wav2lip_gan.pth").write_bytes(b"\0")
-    choice = choose("auto", models_dir=tmp_path, prefer_gpu=False)
-    assert choice.name == "viseme" and "wav2lip" in choice.reason  # no CUDA, no opt-in
-    monkeypatch.setenv("LIKENESS_WAV2LIP_ON_CPU", "1")
-    import importlib.util
-
-    if importlib.util.find_spec("torch") is not None:
-        opted = choose("auto", models_dir=tmp_path, prefer_gpu=False)
-        assert opted.name == "wav2lip" and opted.checkpoint is not None
-        assert opted.checkpoint.name == "wav2lip_gan.pth"
-
-
-def test_commercial_studio_needs_to_acknowledge_wav2lip(tmp_path, monkeypatch) -> None:  # noqa: ANN001
-    """Wav2Lip weights are research/non-commercial: refused by name, skipped by auto."""
-    import pytest as _pytest
-
-    from likeness.errors import BadInput
-    from models.lipsync import registry
-
-    folder = tmp_path / "wav2lip"
-    folder.mkdir()
-    (folder / "wav2lip.pth").write_bytes(b"placeholder: choice only, never loaded")
-    monkeypatch.setattr(registry, "_torch_device_ok", lambda prefer_gpu: (True, "test"))
-    with _pytest.raises(BadInput, match="not licensed for commercial use"):
-        registry.choose("wav2lip", models_dir=tmp_path, commercial=True)
-    assert registry.choose("auto", models_dir=tmp_path, commercial=True).name == "viseme"
-    ok = registry.choose("auto", models_dir=tmp_path, commercial=True,
-                         acknowledged=frozenset({"wav2lip"}))
-    assert ok.name == "wav2lip"
-    assert registry.choose("wav2lip", models_dir=tmp_path, commercial=False).name == "wav2lip"

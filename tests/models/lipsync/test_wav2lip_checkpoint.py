@@ -103,12 +103,23 @@ def test_missing_file_names_file_and_folder(tmp_path: Path) -> None:
         find_checkpoint(gan=True, models_dir=tmp_path)
 
 
-def test_models_dir_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = tmp_path / "wav2lip"
-    folder.mkdir()
-    save_checkpoint(folder / "wav2lip_gan.pth", random_state())
-    monkeypatch.setenv("LIKENESS_MODELS_DIR", str(tmp_path))
-    assert find_checkpoint(gan=True) == folder / "wav2lip_gan.pth"
+def test_models_dir_from_the_settings_reaches_the_engine(tmp_path: Path) -> None:
+    """LIKENESS_MODELS_DIR is read by the settings, once; the registry passes it on."""
+    from likeness.settings import load_settings
+    from models import registry
+    from models.registry import EnginePolicy
+
+    models = tmp_path / "models"
+    (models / "wav2lip").mkdir(parents=True)
+    save_checkpoint(models / "wav2lip" / "wav2lip_gan.pth", random_state())
+    settings = load_settings({"LIKENESS_HOME": str(tmp_path / "home"),
+                              "LIKENESS_MODELS_DIR": str(models)})
+    assert find_checkpoint(gan=True, models_dir=settings.models_dir) == (
+        models / "wav2lip" / "wav2lip_gan.pth")
+    engine = registry.get("lipsync", "wav2lip", models_dir=settings.models_dir,
+                          policy=EnginePolicy(commercial=False))
+    assert engine.name == "wav2lip" and engine.checkpoint == models / "wav2lip" / "wav2lip_gan.pth"
+    assert engine.needs_track and engine.alters_mouth
 
 
 def test_weights_declaration() -> None:

@@ -41,8 +41,9 @@ def speech_like(seconds: float) -> np.ndarray:
 @pytest.fixture(scope="module")
 def clip() -> tuple[list[np.ndarray], list[TrackedFace | None]]:
     """female01 on a 400x400 canvas, drifting a few pixels per frame, tracked with dlib."""
-    from models.face import get_face_engine, load_image
+    from models.face import load_image
     from models.face.tracking import FaceTracker
+    from tests.support.engines import engine
 
     portrait = load_image(FACES_DIR / "female01.png")
     frames = []
@@ -51,7 +52,7 @@ def clip() -> tuple[list[np.ndarray], list[TrackedFace | None]]:
         dx, dy = 30 + 2 * index, 40 + (index % 3)
         canvas[dy:dy + 320, dx:dx + 320] = portrait
         frames.append(canvas)
-    track = list(FaceTracker(get_face_engine("dlib"), fps=FPS).track(frames))
+    track = list(FaceTracker(engine("face", "dlib"), fps=FPS).track(frames))
     assert all(t is not None for t in track), "dlib must find the portrait in every frame"
     track[NO_FACE_FRAME] = None  # a frame where the face is lost passes through
     return frames, track

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 from likeness.errors import BadInput
+from models import registry
 from models.face.tracking import FaceTracker, TrackedFace
 from models.face.warp import crop_box, ring_points
-from models.reenact import available_reenactors, get_reenactor
 from models.reenact.landmark import LandmarkReenactor, ReenactSettings
+from models.registry import EnginePolicy
+from tests.support.engines import NO_MODELS_DIR, engine
 from tests.support.synthetic_faces import (
     drift_clip,
     expression_clip,
@@ -28,9 +30,7 @@ DRIVER_FRAMES = 40
 
 @functools.cache
 def _engine():  # type: ignore[no-untyped-def]
-    from models.face import get_face_engine
-
-    return get_face_engine("dlib")
+    return engine("face", "dlib")
 
 
 @functools.cache
@@ -59,8 +59,8 @@ def target():  # type: ignore[no-untyped-def]
 def test_image_target_follows_driver_and_keeps_identity(driver, target) -> None:  # type: ignore[no-untyped-def]
     program, frames, track = driver
     image, face = target
-    engine = get_reenactor("auto")
-    out = list(engine.render(image, face, frames, track))
+    reenactor = engine("reenact")
+    out = list(reenactor.render(image, face, frames, track, fps=FPS))
     assert len(out) == DRIVER_FRAMES  # an image target lasts as long as the driver
     dlib = _engine()
     found = [dlib.detect(o) for o in out]
@@ -115,6 +115,7 @@ def test_bad_targets_are_refused(driver, target) -> None:  # type: ignore[no-unt
         list(LandmarkReenactor().render([image], face, frames[:2], track[:2]))
     with pytest.raises(BadInput, match="differ in length"):
         list(LandmarkReenactor().render(image, face, frames[:3], track[:2]))
-    with pytest.raises(BadInput):
-        get_reenactor("first-order-motion")
-    assert available_reenactors() == ("landmark",)
+    with pytest.raises(BadInput, match="unknown reenactment engine"):
+        engine("reenact", "first-order-motion")
+    statuses = registry.statuses("reenact", models_dir=NO_MODELS_DIR, policy=EnginePolicy())
+    assert [(s.name, s.available) for s in statuses] == [("landmark", True)]

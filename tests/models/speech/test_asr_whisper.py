@@ -12,7 +12,7 @@ import pytest
 from likeness.errors import IntegrityFailure, MissingWeights
 from models.asr import Transcript, WhisperRecognizer, find_model_dir
 from models.asr.whisper_engine import assemble_base
-from models.tts import get_engine
+from tests.support.engines import engine
 
 SENTENCES = (
     "The quick brown fox jumps over the lazy dog.",
@@ -45,15 +45,17 @@ def test_wer_helper() -> None:
 def recognizer(tmp_path_factory: pytest.TempPathFactory) -> WhisperRecognizer:
     cache = tmp_path_factory.mktemp("cache")
     try:
-        return WhisperRecognizer(model="base", cache_dir=cache,
-                                 models_dir=tmp_path_factory.mktemp("models"))
+        recognizer = engine("asr", cache_dir=cache, model="base",
+                            models_dir=tmp_path_factory.mktemp("models"))
+        assert isinstance(recognizer, WhisperRecognizer)
+        return recognizer
     except MissingWeights as error:
         pytest.skip(f"whisper base weights not installed: {error.message}")
 
 
 @pytest.fixture(scope="module")
 def round_trip(recognizer: WhisperRecognizer) -> tuple[object, Transcript]:
-    speech = get_engine("piper").synthesize(" ".join(SENTENCES), language="en")
+    speech = engine("tts", "piper").synthesize(" ".join(SENTENCES), language="en")
     return speech, recognizer.transcribe(speech.samples, sample_rate=speech.sample_rate,
                                          beam_size=1)
 
@@ -79,13 +81,13 @@ def test_language_is_detected_as_english(round_trip: tuple[object, Transcript],
 
 def test_missing_weights_name_the_package_and_folder(tmp_path: Path) -> None:
     with pytest.raises(MissingWeights) as caught:
-        find_model_dir("large-v3", models_dir=tmp_path)
+        find_model_dir("large-v3", models_dir=tmp_path, cache_dir=tmp_path / "cache")
     assert "large-v3" in caught.value.message
     assert str(tmp_path / "whisper" / "large-v3") in (caught.value.hint or "")
     with pytest.raises(MissingWeights, match="tokenizer.json"):
         (tmp_path / "half").mkdir()
         (tmp_path / "half" / "model.bin").write_bytes(b"x")
-        find_model_dir(str(tmp_path / "half"))
+        find_model_dir(str(tmp_path / "half"), models_dir=tmp_path, cache_dir=tmp_path)
 
 
 def test_a_corrupt_part_is_refused_and_leaves_nothing(tmp_path: Path) -> None:

@@ -7,16 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from likeness.errors import BadInput, IntegrityFailure, MissingWeights
+from likeness.errors import IntegrityFailure, MissingWeights
 from models import store
-from models.store import assert_commercial_ok, check_models, list_models, raise_for_mismatch
+from models.registry import EnginePolicy
+from models.store import check_models, list_models, raise_for_mismatch
 from models.weights import WeightFile, require_weight
 
 
 def test_catalogue_lists_every_engine(tmp_path: Path) -> None:
     statuses = list_models(models_dir=tmp_path)
     engines = {s.engine for s in statuses}
-    assert {"piper", "whisper", "kokoro", "coqui", "wav2lip"} <= engines
+    assert {"piper", "whisper", "kokoro", "coqui", "wav2lip", "dlib", "insightface"} <= engines
+    insightface = [s for s in statuses if s.engine == "insightface"]  # its own declaration,
+    assert {s.source for s in insightface} == {  # no stale fallback copy with other paths
+        "user:buffalo_l/det_10g.onnx", "user:buffalo_l/1k3d68.onnx",
+        "user:buffalo_l/w600k_r50.onnx"}
     piper = next(s for s in statuses if s.name == "en_US-joe-medium.onnx")
     assert piper.installed and piper.commercial_use and piper.path
     wav2lip = next(s for s in statuses if s.name == "wav2lip_gan.pth")
@@ -56,12 +61,14 @@ def test_missing_weight_error_names_the_file_and_place(tmp_path: Path) -> None:
     assert str(tmp_path / "wav2lip" / "wav2lip_gan.pth") in (caught.value.hint or "")
 
 
-def test_commercial_studio_needs_acknowledgement(tmp_path: Path) -> None:
-    statuses = list_models(models_dir=tmp_path)
-    wav2lip = [s for s in statuses if s.engine == "wav2lip"]
-    assert_commercial_ok(wav2lip, commercial=False, acknowledged=set())
-    with pytest.raises(BadInput, match="wav2lip/wav2lip.pth"):
-        assert_commercial_ok(wav2lip, commercial=True, acknowledged=set())
-    assert_commercial_ok(wav2lip, commercial=True, acknowledged={"wav2lip"})
-    piper = [s for s in statuses if s.engine == "piper"]
-    assert_commercial_ok(piper, commercial=True, acknowledged=set())
+def test_commercial_studio_needs_acknowledgement() -> None:
+    from models.lipsync.wav2lip import WEIGHTS as WAV2LIP
+    from models.tts.piper_engine import WEIGHTS as PIPER
+
+    assert EnginePolicy(commercial=False).refusal(WAV2LIP) is None
+    refused = EnginePolicy(commercial=True).refusal(WAV2LIP)
+    assert refused is not None and "wav2lip/wav2lip.pth" in refused
+    assert EnginePolicy(acknowledged_noncommercial=frozenset({"wav2lip"})).refusal(WAV2LIP) is None
+    one_file = EnginePolicy(acknowledged_noncommercial=frozenset({"wav2lip/wav2lip.pth"}))
+    assert "wav2lip_gan.pth" in (one_file.refusal(WAV2LIP) or "")
+    assert EnginePolicy(commercial=True).refusal(PIPER) is None

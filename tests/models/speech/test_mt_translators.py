@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from likeness.errors import BadInput
-from models.mt import IdentityTranslator, installed_pairs, pick_translator, translate
+from models.mt import IdentityTranslator, installed_pairs
 from models.mt.apertium_engine import apertium_available, resolve_mode
+from tests.support.engines import engine
 
 needs_eng_spa = pytest.mark.skipif(
     not apertium_available() or "eng-spa" not in installed_pairs(),
@@ -30,7 +31,9 @@ consentimiento.
 @needs_eng_spa
 def test_apertium_translates_english_to_spanish_keeping_segments() -> None:
     segments = ["Good morning, my friend.", "", "The studio asks for consent.\nToday."]
-    out = translate(segments, source="en", target="es")
+    translator = engine("mt", source="en", target="es")
+    assert translator.name == "apertium"
+    out = translator.translate(segments, source="en", target="es")
     assert len(out) == 3 and out[1] == ""
     assert out[0] == "Buenos días, mi amigo."
     assert "consentimiento" in out[2] and "\n" not in out[2]
@@ -46,7 +49,7 @@ def test_unknown_pair_names_installed_pairs() -> None:
 def test_script_wins_and_aligns_by_index(tmp_path: Path) -> None:
     script = tmp_path / "talk.es.srt"
     script.write_text(SRT_ES, encoding="utf-8")
-    translator = pick_translator(source="en", target="es", script=script)
+    translator = engine("mt", source="en", target="es", script=script)
     assert translator.name == "script"
     assert translator.translate(["Hello.", "The studio asks for consent."],
                                 source="en", target="es") == [
@@ -61,5 +64,7 @@ def test_empty_script_and_same_language(tmp_path: Path) -> None:
     empty = tmp_path / "empty.srt"
     empty.write_text("", encoding="utf-8")
     with pytest.raises(BadInput, match="no cues"):
-        pick_translator(source="en", target="es", script=empty)
-    assert isinstance(pick_translator(source="en-US", target="en"), IdentityTranslator)
+        engine("mt", source="en", target="es", script=empty)
+    same = engine("mt", source="en-US", target="en")
+    assert isinstance(same, IdentityTranslator) and same.name == "identity"
+    assert same.translate(["Hi."], source="en-US", target="en") == ["Hi."]

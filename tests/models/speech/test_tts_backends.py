@@ -11,10 +11,13 @@ import numpy as np
 import pytest
 
 from likeness.errors import BadInput, MissingWeights
-from models.tts import Speech, engine_statuses, get_engine, pick_tts, synthesize
+from models import registry
+from models.registry import EnginePolicy
+from models.tts import Speech
 from models.tts.coqui_engine import CoquiEngine, inspect_checkpoint
 from models.tts.espeak_engine import parse_wav_pcm16
 from models.tts.kokoro_engine import KokoroEngine
+from tests.support.engines import engine
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
                                   reason="Debian espeak-ng is not installed")
@@ -39,7 +42,7 @@ def _assert_well_timed(speech: Speech) -> None:
     ("es", "Hola mundo. Esto es una prueba.", 6),
 ])
 def test_espeak_speaks_with_timings(language: str, text: str, n_words: int) -> None:
-    speech = get_engine("espeak-ng").synthesize(text, language=language)
+    speech = engine("tts", "espeak-ng").synthesize(text, language=language)
     _assert_well_timed(speech)
     assert speech.engine == "espeak-ng" and speech.sample_rate == 22050
     assert len(speech.words) == n_words
@@ -48,11 +51,11 @@ def test_espeak_speaks_with_timings(language: str, text: str, n_words: int) -> N
 
 @needs_espeak
 def test_espeak_lists_voices_and_rejects_unknown_language() -> None:
-    engine = get_engine("espeak-ng")
-    assert {"en", "es", "fr", "de"} <= engine.languages()
-    assert any(voice.voice == "es" for voice in engine.voices(language="es"))
+    espeak = engine("tts", "espeak-ng")
+    assert {"en", "es", "fr", "de"} <= espeak.languages()
+    assert any(voice.voice == "es" for voice in espeak.voices(language="es"))
     with pytest.raises(BadInput, match="no voice"):
-        engine.synthesize("hello", language="xx-nope")
+        espeak.synthesize("hello", language="xx-nope")
 
 
 def test_wav_parser_accepts_streamed_placeholder_sizes() -> None:
@@ -69,7 +72,7 @@ def test_wav_parser_accepts_streamed_placeholder_sizes() -> None:
 
 def test_piper_english_has_model_aligned_timings() -> None:
     text = "The studio asks for consent. Every render is signed."
-    speech = get_engine("piper").synthesize(text, language="en")
+    speech = engine("tts", "piper").synthesize(text, language="en")
     _assert_well_timed(speech)
     assert speech.timing_source == "aligned" and speech.voice == "en_US-joe-medium"
     assert [w.text for w in speech.words] == [
@@ -80,23 +83,30 @@ def test_piper_english_has_model_aligned_timings() -> None:
 
 def test_piper_rejects_a_language_it_has_no_voice_for(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="no voice for language 'de'"):
-        get_engine("piper", models_dir=tmp_path).synthesize("Hallo", language="de")
+        engine("tts", "piper", models_dir=tmp_path).synthesize("Hallo", language="de")
 
 
 def test_auto_order_prefers_piper_for_english_and_espeak_otherwise(tmp_path: Path) -> None:
-    assert pick_tts("en", models_dir=tmp_path).name == "piper"
-    assert pick_tts("es", models_dir=tmp_path).name == "espeak-ng"
-    assert pick_tts("en", prefer="espeak-ng", models_dir=tmp_path).name == "espeak-ng"
+    assert engine("tts", language="en", models_dir=tmp_path).name == "piper"
+    spanish = registry.choose("tts", language="es", models_dir=tmp_path, policy=EnginePolicy())
+    assert spanish.name == "espeak-ng"
+    assert [s.split(":")[0] for s in spanish.skipped] == ["piper", "kokoro"]  # said why
+    assert engine("tts", "espeak-ng", language="en", models_dir=tmp_path).name == "espeak-ng"
     with pytest.raises(BadInput, match="kokoro"):
-        synthesize("Hola", language="es", engine="kokoro", models_dir=tmp_path)
+        engine("tts", "kokoro", models_dir=tmp_path).synthesize("Hola", language="es")
+    with pytest.raises(BadInput, match="no TTS engine is available for language='xx-nope'"):
+        engine("tts", language="xx-nope", models_dir=tmp_path)
 
 
 def test_statuses_report_why_kokoro_and_coqui_are_unavailable(tmp_path: Path) -> None:
-    statuses = {s.name: s for s in engine_statuses(models_dir=tmp_path)}
+    statuses = {s.name: s for s in registry.statuses("tts", models_dir=tmp_path,
+                                                     policy=EnginePolicy(commercial=False))}
     assert statuses["piper"].available and statuses["espeak-ng"].available
     assert not statuses["kokoro"].available and "config.json" in statuses["kokoro"].reason
     assert not statuses["coqui"].available and "coqui" in statuses["coqui"].reason
-    assert statuses["coqui"].supports_voice_clone and not statuses["piper"].supports_voice_clone
+    assert not statuses["coqui"].auto  # needs a consented clip: only by name
+    coqui = engine("tts", "coqui", models_dir=tmp_path, policy=EnginePolicy(commercial=False))
+    assert coqui.supports_voice_clone and not engine("tts", "piper").supports_voice_clone
 
 
 def test_kokoro_missing_weights_names_the_files(tmp_path: Path) -> None:
@@ -118,10 +128,10 @@ def test_coqui_validates_checkpoint_folders(tmp_path: Path) -> None:
     (folder / "vocab.json").write_text("{}")
     checkpoint = inspect_checkpoint(folder)
     assert checkpoint.kind == "xtts" and checkpoint.languages == {"en", "es"}
-    engine = CoquiEngine(models_dir=tmp_path)
-    assert "coqui-tts" in engine.availability().reason  # files fine, package absent
+    coqui = CoquiEngine(models_dir=tmp_path)
+    assert "coqui-tts" in coqui.availability().reason  # files fine, package absent
     with pytest.raises(BadInput, match="reference clip"):
-        engine.synthesize("Hello", language="en")
+        coqui.synthesize("Hello", language="en")
 
 
 def test_coqui_without_checkpoint_names_where_to_place_it(tmp_path: Path) -> None:
