@@ -7,6 +7,7 @@ against the test harness's temporary server (started once for the module).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from media.probe import probe
 from media.timed_text import Cue, PhonemeTiming
 from models.tts import Speech
 from tests.support.cli import assert_published, run_cli
-from tests.support.engines import engine
+from tests.support.engines import NO_MODELS_DIR, STUDIO_DEFAULT, engine
 from tests.support.media import face_clip
 from tests.support.people import add_performer, registered_grant
 
@@ -87,7 +88,6 @@ def test_dub_publishes_a_verifiable_lip_synced_render(
 
     assert out.is_file() and result.out == out.absolute()
     assert [c.index for c in result.cues] == [1, 2]
-    assert result.cues_not_fitting == tuple(c.index for c in result.cues if not c.fits)
     assert result.frames_lipsynced is not None
     assert result.frames_lipsynced > result.frames // 2  # the face is on screen throughout
     assert result.translated is False and result.source_language == "und"
@@ -319,3 +319,47 @@ def test_a_translated_transcript_says_so(tmp_path: Path) -> None:
                    engines=("mt:script",))
     assert [a.action for a in dub_actions(script, language="es", engines=engines)] == [
         "c2pa.translated", "c2pa.edited"]  # a human translation from an unknown language
+
+
+class _CountingRecognizer:
+    """Hears the same two English lines every time, and counts how often it was asked."""
+
+    name = "counting"
+    model_id = "tiny-test"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def transcribe(self, audio: object, **_options: object) -> object:
+        from models.asr import Transcript
+
+        self.calls += 1
+        return Transcript(language="en", language_probability=1.0, duration_s=4.0,
+                          cues=_heard(), model=self.model_id)
+
+
+def test_recognize_and_translate_is_cached_by_footage_language_and_model(
+        prefect_server: None, tmp_path: Path) -> None:
+    """A re-run on the same footage (by SHA-256), target language and ASR model reuses
+    the persisted lines: the recognizer is not asked again. Another model is."""
+    from flows.dub import recognize_and_translate
+    from flows.prefect_env import flow
+
+    recognizer = _CountingRecognizer()
+    video = tmp_path / "ava.mp4"
+    video.write_bytes(b"not decoded: the fake recognizer never reads it")
+    digest = uuid.uuid4().hex  # a fresh key: no earlier test run can have filled it
+
+    @flow(name="asr-cache-check", persist_result=False)
+    def twice(model: str) -> tuple[object, ...]:
+        return tuple(recognize_and_translate(
+            video, video_sha256=digest, asr_model=model, recognizer=recognizer,
+            language="en", video_duration_s=4.0, models_dir=NO_MODELS_DIR,
+            policy=STUDIO_DEFAULT) for _ in range(2))
+
+    first, again = twice("tiny-test")
+    assert recognizer.calls == 1
+    assert again == first and [c.text for c in first.cues] == [  # type: ignore[attr-defined]
+        "Hello, I am Ava.", "This video is dubbed."]
+    twice("another-model")
+    assert recognizer.calls == 2
