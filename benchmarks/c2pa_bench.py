@@ -8,7 +8,6 @@ Run: ``.venv/bin/python -m benchmarks.bench_c2pa [SECONDS ...]``.
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from benchmarks.report import write_results  # noqa: E402
 from provenance.c2pa import (
     WATERMARK_ACTION,
     C2paAction,
@@ -102,8 +102,7 @@ def main(argv: list[str] | None = None) -> None:
               f"{row['ratio_sign_vs_copy']:8.1f}x {row['ratio_read_vs_sign']:8.2f}x "
               f"{row['manifest_overhead_bytes']:7d}")
     RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_PATH.write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"wrote {RESULTS_PATH}")
+    write_results(RESULTS_PATH, figures)
 
 
 if __name__ == "__main__":

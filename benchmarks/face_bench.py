@@ -13,7 +13,6 @@ Prints a table and writes benchmarks/results/face.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -27,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.engines import engine as registry_engine  # noqa: E402
+from benchmarks.report import write_results  # noqa: E402
 from models.face import load_image  # noqa: E402
 from models.face.tracking import FaceTracker  # noqa: E402
 
@@ -124,9 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<20}{arm['fps']:>8.1f}{arm['ms_per_frame']:>10.2f}"
               f"{arm['speedup_vs_detect']:>10.2f}{arm['found_fraction']:>8.2f}"
               f"{arm['landmark_error_px']:>8.2f}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    write_results(args.out, report)
     return 0
 
 

@@ -16,7 +16,6 @@ Prints a table and writes benchmarks/results/lipsync.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -29,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.engines import engine as registry_engine  # noqa: E402
+from benchmarks.report import write_results  # noqa: E402
 from models.face import load_image  # noqa: E402
 from models.face.tracking import FaceTracker  # noqa: E402
 from models.face.warp import crop_box, ring_points  # noqa: E402
@@ -150,9 +150,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{arm['mouth_envelope_r']:>8.2f}{arm['psnr_outside_face_db']:>10.1f}"
               f"{arm['identity_distance_max']:>8.3f}")
     print(f"meets targets: {report['meets_targets']}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    write_results(args.out, report)
     return 0
 
 

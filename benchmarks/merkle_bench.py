@@ -6,13 +6,13 @@ benchmarks/results/merkle.json. Run: ``.venv/bin/python -m benchmarks.bench_merk
 
 from __future__ import annotations
 
-import json
 import platform
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from benchmarks.report import write_results  # noqa: E402
 from provenance.ledger.merkle import (
     MerkleTree,
     inclusion_proof,
@@ -109,8 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     for label, value in rows:
         print(f"{label:<{width}}  {value}")
     RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_PATH.write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"wrote {RESULTS_PATH}")
+    write_results(RESULTS_PATH, figures)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ Prints a table and writes benchmarks/results/reenact.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -30,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.engines import engine as registry_engine  # noqa: E402
+from benchmarks.report import write_results  # noqa: E402
 from models.face import load_image  # noqa: E402
 from models.face.tracking import FaceTracker  # noqa: E402
 from tests.support.synthetic_faces import (  # noqa: E402
@@ -142,9 +142,7 @@ def main(argv: list[str] | None = None) -> int:
           f"eyes {report['transfer_ratio_eyes']:.2f}; identity distance max "
           f"{report['identity_distance_max']:.3f}")
     print(f"meets targets: {report['meets_targets']}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    write_results(args.out, report)
     return 0
 
 

@@ -18,7 +18,6 @@ Prints a table and writes benchmarks/results/wav2lip.json. Runs unchanged on a G
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -34,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from benchmarks.engines import engine as registry_engine  # noqa: E402
+from benchmarks.report import write_results  # noqa: E402
 from models.face import load_image  # noqa: E402
 from models.face.tracking import FaceTracker  # noqa: E402
 from models.lipsync.wav2lip.engine import Wav2LipEngine  # noqa: E402
@@ -167,7 +167,7 @@ def main() -> None:
                        **end_to_end},
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(RESULTS, result)
 
     print(f"Wav2Lip benchmark: RANDOM weights, {result['device_name']} ({result['dtype']})")
     print(f"{'network batch':>14} {'faces/s':>10} {'ms/batch':>10} {'vs first':>9}")

@@ -43,6 +43,7 @@ from flows.context import RenderContext
 from flows.faces import source_embeddings
 from flows.prefect_env import flow, offline_prefect, task
 from flows.runtime import (
+    RenderResult,
     bound_studio,
     check_paths,
     current_studio,
@@ -154,15 +155,9 @@ class CueReport(BaseModel):
     overflow_s: float  # how far it ran past its slot (cut at the next cue / the end)
 
 
-class DubResult(BaseModel):
-    """What `run_dub` returns (and the CLI prints with ``--json``)."""
+class DubResult(RenderResult):
+    """What `run_dub` returns, beyond any render's result."""
 
-    model_config = ConfigDict(frozen=True)
-
-    out: Path
-    render_id: str
-    decision_id: str
-    grant_ids: tuple[str, ...]
     performer_id: str
     language: str
     source_language: str

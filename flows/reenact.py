@@ -43,6 +43,7 @@ from flows.context import RenderContext
 from flows.faces import embeddings_from_frames, sample_frames, source_embeddings
 from flows.prefect_env import flow, offline_prefect
 from flows.runtime import (
+    RenderResult,
     bound_studio,
     check_paths,
     current_studio,
@@ -114,15 +115,9 @@ class ReenactRequest(BaseModel):
         return "image" if self.target.suffix.lower() in IMAGE_SUFFIXES else "video"
 
 
-class ReenactResult(BaseModel):
-    """What `run_reenact` returns (and the CLI prints with ``--json``)."""
+class ReenactResult(RenderResult):
+    """What `run_reenact` returns, beyond any render's result."""
 
-    model_config = ConfigDict(frozen=True)
-
-    out: Path
-    render_id: str
-    decision_id: str
-    grant_ids: tuple[str, ...]
     frames: int
     frames_changed: int  # frames the engine altered (its `last_stats`)
     engines: tuple[str, ...]

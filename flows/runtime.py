@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from flows.context import RenderContext
 from flows.prefect_env import NO_CACHE, task
@@ -62,6 +62,18 @@ def current_studio() -> RenderContext:
 def _retry_unless_user_error(_task: Any, _task_run: Any, state: Any) -> bool:
     """Retry I/O hiccups, never bad input: a missing file stays missing."""
     return not isinstance(getattr(state, "data", None), LikenessError)
+
+
+class RenderResult(BaseModel):
+    """What every render flow returns (and the CLI prints with ``--json``): where the
+    output went and which render, decision and grants it is recorded under."""
+
+    model_config = ConfigDict(frozen=True)
+
+    out: Path
+    render_id: str
+    decision_id: str
+    grant_ids: tuple[str, ...]
 
 
 # -- the flow's clock ------------------------------------------------------------------------
