@@ -67,6 +67,7 @@ from media.audio import (
 )
 from media.decode import iter_frames
 from media.digest import sha256_file
+from media.pipeline import prefetch
 from media.probe import MediaInfo, probe
 from media.subtitles import load_subtitles
 from media.timed_text import Cue, PhonemeTiming, validate_cues
@@ -392,7 +393,8 @@ def lipsync_and_publish(request: DubRequest, *, info: MediaInfo, soundtrack: Sou
     """Decode once, track and move the mouth frame by frame, encode once in `publish`."""
     video = info.require_video()
     fps = video.avg_fps
-    decoded = (f.rgb for f in iter_frames(request.video, info=info, cfr_fps=fps))
+    decoded = prefetch((f.rgb for f in iter_frames(request.video, info=info, cfr_fps=fps)),
+                       name="likeness-decode")  # the decoder runs ahead in its own thread
     to_render, to_track = itertools.tee(decoded)  # in lockstep: one frame buffered
     track: Iterator[TrackedFace | None]
     if engines.lipsync.needs_track:

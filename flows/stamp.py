@@ -18,6 +18,7 @@ from flows.faces import source_embeddings
 from likeness.errors import ConsentDenied
 from media.audio import AudioTrack, load_audio
 from media.decode import iter_frames
+from media.pipeline import prefetch
 from media.probe import probe
 from models import registry
 from provenance.c2pa import C2paAction
@@ -58,7 +59,8 @@ def stamp_file(ctx: RenderContext, *, source: Path, performer_id: str, uses: lis
     total = video.frame_count or 0
 
     def frames() -> Iterator[np.ndarray]:
-        for f in iter_frames(source, info=info, cfr_fps=video.avg_fps):
+        decoded = iter_frames(source, info=info, cfr_fps=video.avg_fps)
+        for f in prefetch(decoded, name="likeness-decode"):  # the decoder runs ahead
             if on_frame is not None:
                 on_frame(total)
             yield f.rgb

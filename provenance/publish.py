@@ -47,6 +47,7 @@ from likeness.errors import BadInput, ConsentDenied, LikenessError
 from media.audio import AudioTrack
 from media.digest import sha256_file
 from media.encode import VideoWriter
+from media.pipeline import prefetch
 from media.probe import MediaInfo
 from provenance.c2pa import (
     WATERMARK_ACTION,
@@ -163,8 +164,10 @@ def encode_marked(rendered: Rendered, tmp: Path, *, label: LabelSpec | None,
         marked = AudioWatermarker(key).embed(floored, audio.sample_rate, render_id)
         audio = AudioTrack(marked, audio.sample_rate)
     with VideoWriter(tmp, fps=rendered.fps, audio=audio, container_format="mp4") as writer:
-        for frame in mark_frames(rendered.frames, label=label,
-                                 watermarker=VideoWatermarker(key), render_id=render_id):
+        # decode, per-frame work and marking run in one thread, the encoder in this one
+        marked_frames = mark_frames(rendered.frames, label=label,
+                                    watermarker=VideoWatermarker(key), render_id=render_id)
+        for frame in prefetch(marked_frames, name="likeness-render"):
             writer.write(frame)
         frames = writer.frames_written
     if frames == 0:
