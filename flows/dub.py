@@ -52,6 +52,7 @@ from flows.runtime import (
     frames_changed,
     io_task,
     options_error,
+    publish_stages,
     step_task,
     timed_stage,
 )
@@ -471,7 +472,7 @@ def dub_flow(request: DubRequest) -> DubResult:
             engines=(*engines.names, *lines.engines),
             engine_choices=tuple(choice.describe() for choice in engines.choices),
             frames=receipt.frames, frames_lipsynced=frames_changed(engines.lipsync),
-            stages_s=clock.report())
+            stages_s=clock.report(), publish_stages_s=publish_stages(receipt))
 
 
 def run_dub(studio: RenderContext, request: DubRequest) -> DubResult:

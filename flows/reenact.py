@@ -52,6 +52,7 @@ from flows.runtime import (
     frames_changed,
     io_task,
     options_error,
+    publish_stages,
     step_task,
 )
 from likeness.errors import BadInput, ConsentDenied
@@ -285,7 +286,7 @@ def reenact_flow(request: ReenactRequest) -> ReenactResult:
             out=receipt.out, render_id=receipt.render_id, decision_id=receipt.decision_id,
             grant_ids=receipt.grant_ids, frames=receipt.frames,
             frames_changed=frames_changed(engines.reenact), engines=engines.names,
-            stages_s=clock.report())
+            stages_s=clock.report(), publish_stages_s=publish_stages(receipt))
 
 
 def run_reenact(studio: RenderContext, *, target: Path, driver: Path, performer: str,

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from flows.context import RenderContext
 from flows.prefect_env import NO_CACHE, task
 from likeness.errors import BadInput, InternalError, LikenessError
-from provenance.publish import check_destination, record_failure
+from provenance.publish import PublishReceipt, check_destination, record_failure
 
 if TYPE_CHECKING:
     from consent.models import Decision
@@ -74,6 +74,14 @@ class RenderResult(BaseModel):
     render_id: str
     decision_id: str
     grant_ids: tuple[str, ...]
+    # seconds per step inside publishing (frames_in, label, watermark_video/_audio,
+    # encode, ledger, c2pa); the decode/encode threads overlap, so these may sum past
+    # the wall time of the render+publish stage
+    publish_stages_s: dict[str, float] = {}
+
+
+def publish_stages(receipt: PublishReceipt) -> dict[str, float]:
+    return {step: round(ms / 1000, 3) for step, ms in receipt.stages_ms.items()}
 
 
 # -- the flow's clock ------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
@@ -145,31 +146,60 @@ def check_destination(out: Path) -> Path:
 
 
 def mark_frames(frames: Iterable[np.ndarray], *, label: LabelSpec | None,
-                watermarker: VideoWatermarker, render_id: int) -> Iterator[np.ndarray]:
-    """Label first, then watermark: the label's pixels carry the watermark too."""
+                watermarker: VideoWatermarker, render_id: int,
+                spent: dict[str, float] | None = None) -> Iterator[np.ndarray]:
+    """Label first, then watermark: the label's pixels carry the watermark too.
+
+    ``spent`` collects seconds per step (``frames_in`` is the wait for the render's own
+    frames: decode, tracking, lip-sync), for the per-stage table of the benchmarks."""
+    spent = {} if spent is None else spent
     burner: LabelBurner | None = None
-    for index, frame in enumerate(frames):
+    source = iter(frames)
+    index = 0
+    while True:
+        began = time.perf_counter()
+        frame = next(source, None)
+        got = time.perf_counter()
+        _add(spent, "frames_in", got - began)
+        if frame is None:
+            return
         if label is not None:
             if burner is None:
                 burner = LabelBurner(label, width=frame.shape[1], height=frame.shape[0])
             frame = burner.burn(frame)
-        yield watermarker.embed_frame(frame, render_id, index)
+        labelled = time.perf_counter()
+        marked = watermarker.embed_frame(frame, render_id, index)
+        _add(spent, "label", labelled - got)
+        _add(spent, "watermark_video", time.perf_counter() - labelled)
+        index += 1
+        yield marked
+
+
+def _add(spent: dict[str, float], step: str, seconds: float) -> None:
+    spent[step] = spent.get(step, 0.0) + seconds
 
 
 def encode_marked(rendered: Rendered, tmp: Path, *, label: LabelSpec | None,
-                  key: bytes, render_id: int) -> int:
+                  key: bytes, render_id: int, spent: dict[str, float] | None = None) -> int:
+    spent = {} if spent is None else spent
     audio = rendered.audio
+    began = time.perf_counter()
     if audio is not None:
         floored = with_noise_floor(audio.samples, render_id=render_id)
         marked = AudioWatermarker(key).embed(floored, audio.sample_rate, render_id)
         audio = AudioTrack(marked, audio.sample_rate)
+    _add(spent, "watermark_audio", time.perf_counter() - began)
     with VideoWriter(tmp, fps=rendered.fps, audio=audio, container_format="mp4") as writer:
         # decode, per-frame work and marking run in one thread, the encoder in this one
-        marked_frames = mark_frames(rendered.frames, label=label,
+        marked_frames = mark_frames(rendered.frames, label=label, spent=spent,
                                     watermarker=VideoWatermarker(key), render_id=render_id)
         for frame in prefetch(marked_frames, name="likeness-render"):
+            began = time.perf_counter()
             writer.write(frame)
+            _add(spent, "encode", time.perf_counter() - began)
         frames = writer.frames_written
+        began = time.perf_counter()
+    _add(spent, "encode", time.perf_counter() - began)  # the flush and the mux's close
     if frames == 0:
         raise BadInput("the render produced no frames")
     return frames
@@ -239,12 +269,14 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
     stem = f".{out.name}.{decision.render_id}"
     encoded, signed = out.with_name(stem + ".encoded.mp4"), out.with_name(stem + ".signed.mp4")
     stage = "recheck"
+    spent: dict[str, float] = {}  # seconds per step: the benchmarks' per-stage table
     try:
         with ctx.session() as session:
             recheck_consent(decision, session=session, now=datetime.now(UTC))
         stage = "label+watermark+encode"
         frames = encode_marked(rendered, encoded, label=label, key=ctx.watermark_key,
-                               render_id=render_id)
+                               render_id=render_id, spent=spent)
+        lap = time.perf_counter()
         content_sha = sha256_file(encoded)
         stage = "ledger"
         entry, head, proof = append_published(ctx, decision, {
@@ -254,11 +286,13 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
             "production": decision.production, "output": out.name, "frames": frames,
             "content_sha256": content_sha, "visible_label": label is not None,
             "source_type": rendered.source_type, "engines": list(rendered.engines)})
-        stage = "c2pa"
+        _add(spent, "ledger", time.perf_counter() - lap)
+        stage, lap = "c2pa", time.perf_counter()
         chain = ensure_chain(ctx.c2pa_dir, ctx.studio_name)
         spec = manifest_for(rendered, decision, entry, head, proof,
                             studio=ctx.studio_name, label=label is not None)
         sign_media(source=encoded, dest=signed, chain=chain, manifest=spec)
+        _add(spent, "c2pa", time.perf_counter() - lap)
         stage = "rename"
         commit_file(signed, out)
     except BaseException as exc:
@@ -275,4 +309,6 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
                           grant_ids=decision.grant_ids, ledger_seq=entry.seq,
                           entry_hash=entry.leaf_hash, tree_size=head.tree_size,
                           root_hash=head.root_hash, frames=frames, content_sha256=content_sha,
-                          label=label is not None)
+                          label=label is not None,
+                          stages_ms={step: round(seconds * 1000, 1)
+                                     for step, seconds in spent.items()})

@@ -93,6 +93,10 @@ def test_dub_publishes_a_verifiable_lip_synced_render(
     assert result.translated is False and result.source_language == "und"
     assert {"lipsync:viseme", "tts:espeak-ng", "face:dlib", "mt:script"} <= set(result.engines)
     assert {"probe", "script", "consent", "tts", "mix", "render+publish"} <= set(result.stages_s)
+    assert {"frames_in", "label", "watermark_video", "watermark_audio", "encode", "ledger",
+            "c2pa"} <= set(result.publish_stages_s)
+    assert all(seconds >= 0 for seconds in result.publish_stages_s.values())
+    assert result.stages_s["orchestration"] >= 0
     assert sorted(p.name for p in out.parent.iterdir()) == ["ava.es.mp4"]  # no temp files
 
     payload = assert_published(out, render_id=result.render_id,
