@@ -18,8 +18,13 @@ def speech_wav(path: Path, text: str, *, voice: str = "en") -> Path:
     return path
 
 
+SPOKEN = ("Hello, this is a licensed synthetic voice test. "
+          "Every output carries a label and a watermark.")
+
+
 def face_clip(path: Path, *, face: str = "female01.png", seconds: float = 3.0,
-              size: tuple[int, int] = (640, 360), fps: int = 25, audio: bool = True) -> Path:
+              size: tuple[int, int] = (640, 360), fps: int = 25, audio: bool = True,
+              text: str = SPOKEN) -> Path:
     w, h = size
     face_px = int(h * 0.6)
     inputs = ["-f", "lavfi", "-i", f"color=c=0x405060:s={w}x{h}:r={fps}",
@@ -29,9 +34,7 @@ def face_clip(path: Path, *, face: str = "female01.png", seconds: float = 3.0,
             ":shortest=1,format=yuv420p[v]")
     maps = ["-map", "[v]"]
     if audio:
-        wav = speech_wav(path.with_suffix(".wav"),
-                         "Hello, this is a licensed synthetic voice test. "
-                         "Every output carries a label and a watermark.")
+        wav = speech_wav(path.with_suffix(".wav"), text)
         inputs += ["-i", str(wav)]
         maps += ["-map", "2:a", "-c:a", "aac", "-b:a", "128k"]
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *inputs, "-filter_complex", filt,
