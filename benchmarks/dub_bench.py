@@ -66,9 +66,10 @@ def english_text(seconds: float) -> str:
 
 
 def spanish_script(path: Path, seconds: float) -> Path:
+    from media.timed_text import format_timestamp
+
     def stamp(t: float) -> str:
-        ms = int(round(t * 1000))
-        return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+        return format_timestamp(t, decimal=",")
 
     blocks, start, n = [], 0.3, 1
     while start + 3.2 < seconds:
@@ -166,7 +167,8 @@ def bench_clip(tmp: Path, seconds: float, env: dict[str, str], *, asr: bool,
 def table(figures: dict[str, object]) -> None:
     seconds = figures["clip_s"]
     print(f"\n{seconds:.0f} s 720p25 clip: plain transcode {figures['transcode_s']} s")
-    print(f"  stamp           {figures['stamp_s']:>7} s   {figures['stamp_x_transcode']}x transcode")
+    print(f"  stamp           {figures['stamp_s']:>7} s   "
+          f"{figures['stamp_x_transcode']}x transcode")
     print(f"  dub --script    {figures['dub_script_s']:>7} s   "
           f"{figures['dub_script_x_duration']}x duration, "
           f"{figures['dub_script_x_transcode']}x transcode")
