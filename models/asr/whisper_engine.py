@@ -274,8 +274,10 @@ class WhisperRecognizer:
                            f"cannot transcribe {language!r}",
                            hint="install the multilingual base weights")
         waveform = _as_waveform(audio, sample_rate)
+        # Silero VAD (bundled with faster-whisper) skips the silences: less to decode, and
+        # no words hallucinated into room tone
         segments, info = self._model.transcribe(waveform, language=language, beam_size=beam_size,
-                                                word_timestamps=True)
+                                                word_timestamps=True, vad_filter=True)
         spoken = (segment for segment in segments if segment.text.strip())
         cues = tuple(
             Cue(index=number, start_s=float(segment.start),
