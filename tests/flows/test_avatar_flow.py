@@ -1,0 +1,181 @@
+"""`likeness avatar` as a Prefect flow: from a registered reel and from a still, plus refusals.
+
+Media made here: the reel is the flare-game portrait clip of tests/support/media.py
+(2.4 s, shorter than the speech, so it must loop); the still is the same portrait. The
+speech is espeak-ng. Checked on the published file: it verifies intact, its manifest
+says ``trainedAlgorithmicMedia`` with ``c2pa.created`` first, and the mouth (re-measured
+with dlib on the output) opens and closes with the speech envelope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flows.avatar import AvatarRequest, AvatarResult, run_avatar
+from likeness.errors import BadInput, ConsentDenied, IntegrityFailure
+from media.audio import load_audio
+from media.decode import iter_frames
+from media.probe import probe
+from tests.support.cli import FACES, assert_published, run_cli
+from tests.support.lipsync_media import engine, frame_loudness
+from tests.support.media import face_clip
+from tests.support.people import add_performer, registered_grant
+from tests.support.synthetic_faces import mouth_opening
+
+TEXT = "Hello, I am Ava. This avatar speaks with my permission, and it says so."
+REEL_SECONDS = 2.4  # shorter than the speech: the reel has to loop
+MIN_MOUTH_SPEECH_R = 0.5  # issue 10: the lip region moves with the speech
+RATE_HZ = 16_000
+MEASURE_WIDTH_PX = 640  # the mouth is re-measured on frames scaled to this width
+
+
+@pytest.fixture(scope="module")
+def reel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return face_clip(tmp_path_factory.mktemp("reel") / "ava-reel.mp4", seconds=REEL_SECONDS,
+                     audio=False)
+
+
+@pytest.fixture
+def studio(sqlite_home: Path, tmp_path: Path, reel: Path,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """Performer ava with her reel registered and an English avatar grant."""
+    import likeness.reels
+    from likeness.settings import load_settings
+    from likeness.studio import Studio
+
+    monkeypatch.setattr(likeness.reels, "REEL_MIN_SECONDS", 1.0)  # tiny test media
+    key = add_performer(tmp_path)
+    registered_grant(tmp_path, key, "ava", "--use", "avatar", "--language", "en",
+                     "--max-renders", "5")
+    opened = Studio(load_settings())
+    opened.add_reel("ava", reel)
+    yield opened
+    opened.close()
+
+
+def _avatar(studio: object, out: Path, **options: object) -> AvatarResult:
+    args: dict[str, object] = {"performer": "ava", "language": "en", "text": TEXT,
+                               "lipsync": "viseme"}
+    args.update(options)
+    return run_avatar(studio.render_context,  # type: ignore[attr-defined]
+                      AvatarRequest.build(out=out, **args))
+
+
+def mouth_follows_speech(out: Path, frames: int) -> float:
+    """r between the re-measured mouth opening and the speech envelope, per frame."""
+    info = probe(out)
+    width, height = info.require_video().display_size
+    size = (MEASURE_WIDTH_PX, round(height * MEASURE_WIDTH_PX / width / 2) * 2)
+    dlib = engine()
+    openings = []
+    for frame in iter_frames(out, info=info, size=size):
+        faces = dlib.detect(frame.rgb)
+        openings.append(mouth_opening(faces[0].landmarks) if faces else np.nan)
+    samples, rate = load_audio(out, sample_rate=RATE_HZ, mono=True)
+    loud = frame_loudness(samples[:, 0], rate, len(openings), 25.0)
+    opening = np.asarray(openings)
+    found = ~np.isnan(opening)
+    assert found.mean() > 0.9, "the face should be found on (nearly) every frame"
+    assert len(openings) == frames
+    return float(np.corrcoef(opening[found], loud[found])[0, 1])
+
+
+def _manifest(studio: object, out: Path) -> object:
+    from provenance.c2pa import read_manifest
+    from provenance.c2pa.certs import ROOT_CERT_NAME
+
+    anchor = (studio.c2pa_dir / ROOT_CERT_NAME).read_bytes()  # type: ignore[attr-defined]
+    return read_manifest(out, trust_anchor_pem=anchor)
+
+
+def _check_published(studio: object, out: Path, result: AvatarResult) -> None:
+    from provenance.c2pa.manifest import digital_source_type_url
+
+    payload = assert_published(out, render_id=result.render_id,
+                               decision_id=result.decision_id)
+    assert payload["source_type"] == "trainedAlgorithmicMedia"
+    assert payload["uses"] == ["avatar"]
+    report = _manifest(studio, out)
+    assert report.actions[0]["action"] == "c2pa.created"  # type: ignore[attr-defined]
+    assert report.actions[0]["digitalSourceType"] == digital_source_type_url(  # type: ignore[attr-defined]
+        "trainedAlgorithmicMedia")
+    assert report.ingredient_titles == []  # type: ignore[attr-defined]  # no biometric ingredient
+    video = probe(out).require_video()
+    assert round(video.avg_fps) == 25
+    assert video.frame_count == result.frames
+    assert abs(result.frames / 25 - result.duration_s) < 0.05
+
+
+def test_avatar_from_the_reel_loops_its_footage_and_lip_syncs_it(
+        prefect_server: None, studio: object, reel: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ava.avatar.mp4"
+    result = _avatar(studio, out, subtitles=True)
+
+    assert result.likeness == "reel"
+    assert (result.width, result.height) == (640, 360)  # the reel's resolution
+    assert result.duration_s > REEL_SECONDS and result.loop_cuts >= 1
+    assert result.max_cut_jump is not None and result.max_cut_jump < 3.0
+    assert result.frames_lipsynced > 0.9 * result.frames
+    assert {"face:dlib", "tts:espeak-ng", "lipsync:viseme"} == set(result.engines)
+    assert [c.index for c in result.cues] == [1, 2]
+    _check_published(studio, out, result)
+    r = mouth_follows_speech(out, result.frames)
+    print(f"avatar from reel: r(mouth opening, speech envelope) = {r:.3f}")
+    assert r >= MIN_MOUTH_SPEECH_R
+    assert result.subtitles == out.with_suffix(".srt")
+    assert "This avatar speaks with my permission" in out.with_suffix(".srt").read_text()
+
+
+def test_avatar_from_a_still_blinks_sways_and_lip_syncs_at_720p(
+        prefect_server: None, studio: object, tmp_path: Path) -> None:
+    out = tmp_path / "ava.still.mp4"
+    result = _avatar(studio, out, still=FACES / "female01.png")
+
+    assert result.likeness == "still" and result.loop_cuts == 0
+    assert (result.width, result.height) == (1280, 720)
+    assert result.frames_lipsynced > 0.9 * result.frames
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    _check_published(studio, out, result)
+    r = mouth_follows_speech(out, result.frames)
+    print(f"avatar from still: r(mouth opening, speech envelope) = {r:.3f}")
+    assert r >= MIN_MOUTH_SPEECH_R
+
+
+def test_a_language_outside_the_grant_is_denied_and_writes_nothing(
+        prefect_server: None, studio: object, tmp_path: Path) -> None:
+    out = tmp_path / "denied.mp4"
+    with pytest.raises(ConsentDenied):
+        _avatar(studio, out, language="fr", text="Bonjour.")
+    assert not out.exists()
+
+
+def test_a_reel_changed_since_registration_is_refused_before_consent(
+        prefect_server: None, studio: object, tmp_path: Path) -> None:
+    stored = studio.reel("ava")  # type: ignore[attr-defined]
+    stored.path.write_bytes(stored.path.read_bytes() + b"\0")
+    before = len(run_cli("audit", "show", "--json").json()["entries"])
+    out = tmp_path / "swapped.mp4"
+    with pytest.raises(IntegrityFailure, match="changed since it was registered"):
+        _avatar(studio, out)
+    assert not out.exists()
+    # refused before the gate: no decision taken, no render budget used
+    assert len(run_cli("audit", "show", "--json").json()["entries"]) == before
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"text": None}, "--text TEXT or --script"),
+    ({"script": FACES / "ATTRIBUTION.md"}, "--text TEXT or --script"),
+    ({"background": FACES / "male01.png"}, "--background needs --still"),
+    ({"text": "   "}, "empty"),
+])
+def test_bad_options_are_refused_before_anything_runs(
+        options: dict[str, object], message: str, tmp_path: Path) -> None:
+    args: dict[str, object] = {"performer": "ava", "language": "en", "text": TEXT,
+                               "out": tmp_path / "x.mp4"}
+    args.update(options)
+    with pytest.raises(BadInput, match=message):
+        AvatarRequest.build(**args)
