@@ -26,6 +26,7 @@ from media.probe import MediaInfo, probe
 
 THUMB_WIDTH_PX = 64
 MIN_LOOP_SHARE = 0.5  # a loop replays at least half the reel (repeats stay far apart)
+MIN_TYPICAL_STEP = 1e-4  # grey levels 0..1: below this the reel is a still
 MOTION_WEIGHT = 1.0  # how much stillness around a cut counts against likeness of frames
 
 
@@ -33,7 +34,7 @@ MOTION_WEIGHT = 1.0  # how much stillness around a cut counts against likeness o
 class Cut:
     """One place the re-timed footage jumps back: output frame ``at`` shows reel frame
     ``to`` where the reel would have shown ``after + 1``. ``jump`` is that step's size
-    in units of the reel's typical frame-to-frame motion (1.0 = an ordinary step)."""
+    in units of the reel's mean frame-to-frame motion (1.0 = an ordinary step)."""
 
     at: int
     after: int
@@ -88,8 +89,10 @@ def plan(thumbs: np.ndarray, frames_needed: int) -> ReelPlan:
     if frames_needed <= n:
         return ReelPlan(runs=((0, frames_needed),), cuts=(), reel_frames=n)
     step = motion(thumbs)
-    typical = float(np.median(step[1:])) if n > 2 else 0.0
-    scale = typical if typical > 1e-6 else 1e-6
+    # the mean, not the median: decoded footage often moves in whole-pixel steps, so
+    # most frame steps can be ~0 with a few large ones between them
+    typical = float(np.mean(step[1:])) if n > 2 else 0.0
+    scale = max(typical, MIN_TYPICAL_STEP)
     start, end, jump = _loop_points(thumbs, step / scale, scale=scale)
     runs: list[tuple[int, int]] = [(0, end + 1)]
     cuts: list[Cut] = []
