@@ -152,6 +152,12 @@ class AvatarRequest(BaseModel):
         if self.subtitles and self.sidecar.is_dir():
             raise BadInput(f"subtitles {self.sidecar} is a folder")
 
+    def check_likeness(self, studio: RenderContext) -> None:
+        """Without a still, the performer must have a registered reel (a cheap look-up,
+        so the CLI and batch can refuse before any flow starts)."""
+        if self.still is None and studio.reel_of(self.performer) is None:
+            raise _no_reel(self.performer)
+
     @property
     def sidecar(self) -> Path:
         return self.out.with_suffix(".srt")
@@ -245,9 +251,7 @@ def resolve_likeness(request: AvatarRequest) -> Likeness:
         return Likeness(kind="still", path=request.still, sha256=sha256_file(request.still))
     reel = current_studio().reel_of(request.performer)
     if reel is None:
-        raise BadInput(f"performer {request.performer!r} has no avatar reel",
-                       hint=f"register one with `likeness performer reel --id "
-                            f"{request.performer} VIDEO`, or pass --still IMG")
+        raise _no_reel(request.performer)
     if not reel.path.is_file():
         raise IntegrityFailure(f"the avatar reel of {request.performer!r} is missing from "
                                f"the studio ({reel.path})")
@@ -257,6 +261,12 @@ def resolve_likeness(request: AvatarRequest) -> Likeness:
                                f"was registered (sha256 {found[:16]}…, registered "
                                f"{reel.sha256[:16]}…)")
     return Likeness(kind="reel", path=reel.path, sha256=found)
+
+
+def _no_reel(performer: str) -> BadInput:
+    return BadInput(f"performer {performer!r} has no avatar reel",
+                    hint=f"register one with `likeness performer reel --id {performer} "
+                         "VIDEO`, or pass --still IMG")
 
 
 @io_task("load-lines", stage="script")
@@ -491,6 +501,7 @@ def run_avatar(studio: RenderContext, request: AvatarRequest) -> AvatarResult:
     since registration) or another `LikenessError`; on any failure nothing is written
     at ``request.out``.
     """
+    request.check_likeness(studio)  # before paying for a Prefect server
     session: AbstractContextManager[Any] = offline_prefect(home=studio.settings.home)
     with session, bound_studio(studio):
         return avatar_flow(request)
