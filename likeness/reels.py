@@ -93,8 +93,9 @@ def store_reel(source: Path, folder: Path) -> tuple[Path, str]:
 
     The name carries the hash's start, so a replacement never overwrites the reel in
     use; a failure leaves no partial file."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)
+    for private in (folder.parent, folder):  # neither lists performers to other users
+        private.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(private, 0o700)
     digest = hashlib.sha256()
     staging = folder / f".incoming-{os.getpid()}{source.suffix.lower()}"
     try:

@@ -182,3 +182,70 @@ def test_bad_options_are_refused_before_anything_runs(
     args.update(options)
     with pytest.raises(BadInput, match=message):
         AvatarRequest.build(**args)
+
+
+# -- the steps on their own (no Prefect run) ------------------------------------------------
+
+
+def _tts() -> object:
+    from tests.support.engines import engine as registry_engine
+
+    return registry_engine("tts", "espeak-ng")
+
+
+def test_text_is_spoken_sentence_after_sentence() -> None:
+    from flows.avatar import LEAD_IN_S, SENTENCE_GAP_S, SPEECH_RATE_HZ, Lines, speak_lines
+
+    spoken = speak_lines.fn(Lines(texts=("Hello there.", "I am an avatar."), slots=None),
+                            engine=_tts(), language="en", voice=None)
+    first, second = spoken.cues
+    assert first.start_s == pytest.approx(LEAD_IN_S)
+    assert second.start_s == pytest.approx(first.end_s + SENTENCE_GAP_S, abs=1e-3)
+    assert spoken.duration_s > second.end_s
+    assert spoken.timings and min(p.start_s for p in spoken.timings) >= LEAD_IN_S - 1e-6
+    silent = spoken.speech[:int(0.8 * LEAD_IN_S * SPEECH_RATE_HZ)]
+    assert float(np.abs(silent).max()) < 1e-3 < float(np.abs(spoken.speech).max())
+
+
+def test_a_script_keeps_its_cue_times(tmp_path: Path) -> None:
+    from flows.avatar import Lines, speak_lines
+    from media.timed_text import Cue
+
+    slots = (Cue(index=1, start_s=0.5, end_s=2.5, text="Hello there."),
+             Cue(index=2, start_s=3.0, end_s=3.4, text="This line is much too long to fit."))
+    spoken = speak_lines.fn(Lines(texts=tuple(c.text for c in slots), slots=slots),
+                            engine=_tts(), language="en", voice=None)
+    assert [(c.start_s, c.end_s) for c in spoken.cues] == [(0.5, 2.5), (3.0, 3.4)]
+    assert spoken.reports[0].fits and not spoken.reports[1].fits
+
+
+def test_a_still_stands_on_its_background_at_720p() -> None:
+    from flows.avatar import STILL_SIZE, compose_still
+    from media.compose import fit_cover, load_image
+
+    background = FACES / "male01.png"
+    picture = compose_still.fn(FACES / "female01.png", background=background,
+                               engine=engine(), duration_s=2.0)
+    assert picture.still is not None and picture.landmarks is not None
+    assert picture.still.shape == (720, 1280, 3) and picture.frames == 50
+    expected = fit_cover(load_image(background), size=STILL_SIZE)
+    assert np.array_equal(picture.still[:, :100], expected[:, :100])  # beside the portrait
+
+
+def test_an_avatar_is_new_media_and_asks_for_voice_clone_only_for_a_cloned_voice() -> None:
+    from consent.models import Use
+    from flows.avatar import Likeness, avatar_actions, avatar_uses
+    from flows.dub import Engines
+
+    class Named:
+        def __init__(self, name: str, alters_mouth: bool = True) -> None:
+            self.name, self.alters_mouth = name, alters_mouth
+
+    engines = Engines(face=Named("dlib"), tts=Named("piper"),  # type: ignore[arg-type]
+                      lipsync=Named("viseme"))  # type: ignore[arg-type]
+    actions = avatar_actions(Likeness(kind="reel", path=Path("r.mp4"), sha256="0" * 64),
+                             language="en", engines=engines)
+    assert [a.action for a in actions] == ["c2pa.created"]
+    assert "reel" in str(actions[0].parameters["description"])
+    assert avatar_uses(voice_modelled_on_performer=False) == (Use.AVATAR,)
+    assert avatar_uses(voice_modelled_on_performer=True) == (Use.AVATAR, Use.VOICE_CLONE)
