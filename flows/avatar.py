@@ -14,10 +14,10 @@ small tasks:
 3. speech: every line is spoken, placed on a 48 kHz track and loudness-normalized;
 4. picture at 25 fps: with a reel, the reel's own footage re-timed under the speech
    (`media.retime`: loops cut at still moments where the next frame looks like an
-   ordinary step) at the reel's resolution; with a still, the still on its background
-   at 1280x720, blinking, swaying and breathing (`models.face.idle`). Either way the
-   face is tracked and lip-synced to the speech, streaming into
-   `provenance.publish.publish` (the only code that writes the output) as
+   ordinary step, or a ping-pong when no such moment exists) at the reel's resolution;
+   with a still, the still on its background at 1280x720, blinking, swaying and
+   breathing (`models.face.idle`). Either way the face is tracked and lip-synced to
+   the speech, streaming into `provenance.publish.publish` (the only code that writes the output) as
    ``trainedAlgorithmicMedia`` whose first action is ``c2pa.created``;
 5. optionally the lines as a sidecar ``OUT.srt`` (written only once the video is
    published), and an `AvatarResult`.
@@ -179,7 +179,8 @@ class AvatarResult(RenderResult):
     frames: int
     frames_lipsynced: int
     loop_cuts: int  # times the reel looped back (0 for a still, or a long enough reel)
-    max_cut_jump: float | None  # the largest loop step, in typical frame steps (1 = none)
+    max_cut_jump: float | None  # the largest loop step, in mean frame steps (1 = none)
+    reel_bounces: int  # ping-pong turns, when no loop point was good enough
     subtitles: Path | None
     engines: tuple[str, ...]
     engine_choices: tuple[str, ...] = ()
@@ -487,7 +488,9 @@ def avatar_flow(request: AvatarRequest) -> AvatarResult:
             duration_s=round(spoken.duration_s, 3), width=picture.width,
             height=picture.height, fps=AVATAR_FPS, frames=receipt.frames,
             frames_lipsynced=frames_changed(engines.lipsync), loop_cuts=len(cuts),
-            max_cut_jump=max((c.jump for c in cuts), default=None), subtitles=sidecar,
+            max_cut_jump=max((c.jump for c in cuts), default=None),
+            reel_bounces=picture.plan.bounces if picture.plan is not None else 0,
+            subtitles=sidecar,
             engines=engines.names,
             engine_choices=tuple(choice.describe() for choice in engines.choices),
             stages_s=clock.report())
