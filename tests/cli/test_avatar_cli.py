@@ -44,7 +44,8 @@ def test_a_performer_added_with_a_reel_gets_an_avatar(
     import likeness.reels
 
     monkeypatch.setattr(likeness.reels, "REEL_MIN_SECONDS", 1.0)  # tiny test media
-    reel = face_clip(tmp_path / "reel.mp4", seconds=2.0, audio=False, sway_period_s=1.0)
+    # a reel whose drift never comes back to where it was: it must ping-pong, not jump
+    reel = face_clip(tmp_path / "reel.mp4", seconds=2.0, audio=False)
     key = add_performer(tmp_path, "ava", "female01.png", "--reel", str(reel))
     registered_grant(tmp_path, key, "ava", "--use", "avatar", "--language", "en")
     out = tmp_path / "ava.mp4"
@@ -54,6 +55,7 @@ def test_a_performer_added_with_a_reel_gets_an_avatar(
     result = r.json()
     assert result["likeness"] == "reel" and result["fps"] == 25
     assert [result["width"], result["height"]] == [640, 360]
+    assert result["reel_bounces"] >= 1 and result["loop_cuts"] == 0
     payload = assert_published(out, render_id=result["render_id"],
                                decision_id=result["decision_id"])
     assert payload["source_type"] == "trainedAlgorithmicMedia"
