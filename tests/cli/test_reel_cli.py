@@ -70,3 +70,18 @@ def test_a_too_short_reel_is_refused_at_the_production_minimum(
     assert result.code == 2
     assert "an avatar reel lasts 30 s to 180 s" in result.err
     assert not (sqlite_home / "likeness" / "ava").exists()
+
+
+def test_a_new_reel_replaces_the_old_one_and_its_file(
+        sqlite_home: Path, tmp_path: Path, reel: Path, short_reels: None) -> None:
+    assert _add(tmp_path, "ava", "female01.png", "--reel", reel).code == 0
+    second = face_clip(tmp_path / "second.mp4", seconds=1.5, audio=False, sway_period_s=1.5)
+    result = run_cli("performer", "reel", "--id", "ava", second, "--json")
+    assert result.code == 0, result.err
+    assert result.json()["reel_sha256"] == hashlib.sha256(second.read_bytes()).hexdigest()
+    stored = list((sqlite_home / "likeness" / "ava").iterdir())
+    assert [p.read_bytes() == second.read_bytes() for p in stored] == [True]
+    entries = run_cli("audit", "show", "--json").json()["entries"]
+    replaced = [e["payload"]["replaced_sha256"] for e in entries
+                if e["kind"] == "performer_reel_added"]
+    assert replaced == [None, hashlib.sha256(reel.read_bytes()).hexdigest()]
