@@ -151,6 +151,10 @@ class AvatarRequest(BaseModel):
                     protected={role: path for role, path in inputs.items() if path is not None})
         if self.subtitles and self.sidecar.is_dir():
             raise BadInput(f"subtitles {self.sidecar} is a folder")
+        if (self.subtitles and self.script is not None
+                and self.sidecar.absolute() == self.script.absolute()):
+            raise BadInput("the subtitles would overwrite the script",
+                           hint="name the output differently from the script")
 
     def check_likeness(self, studio: RenderContext) -> None:
         """Without a still, the performer must have a registered reel (a cheap look-up,

@@ -23,6 +23,7 @@ import numpy as np
 
 from consent.identity import match_identity
 from likeness.errors import BadInput
+from models.registry import EnginePolicy
 
 # Production reels last 30 s to 3 min (enough idle and talking footage to re-time
 # without visible repeats, short enough to review). Tests lower REEL_MIN_SECONDS
@@ -66,7 +67,8 @@ def check_reel_media(path: Path) -> ReelMedia:
 
 
 def check_reel_identity(path: Path, *, references: Sequence[np.ndarray], engine_name: str,
-                        models_dir: Path, policy: object, threshold: float) -> None:
+                        models_dir: Path, policy: EnginePolicy,
+                        threshold: float) -> None:
     """Every face sampled from the reel must be the performer's, and the performer must
     be on screen in most samples (a reel of someone else, or of an empty room, is refused)."""
     from flows.faces import sample_frames

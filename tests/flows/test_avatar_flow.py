@@ -175,6 +175,14 @@ def test_a_reel_changed_since_registration_is_refused_before_consent(
     ({"background": FACES / "male01.png"}, "--background needs --still"),
     ({"text": "   "}, "empty"),
 ])
+def test_the_sidecar_never_overwrites_the_script(tmp_path: Path) -> None:
+    script = tmp_path / "hello.srt"
+    script.write_text("1\n00:00:00,000 --> 00:00:01,000\nHi.\n", encoding="utf-8")
+    with pytest.raises(BadInput, match="overwrite the script"):
+        AvatarRequest.build(performer="ava", language="en", script=script, subtitles=True,
+                            out=tmp_path / "hello.mp4")
+
+
 def test_bad_options_are_refused_before_anything_runs(
         options: dict[str, object], message: str, tmp_path: Path) -> None:
     args: dict[str, object] = {"performer": "ava", "language": "en", "text": TEXT,
