@@ -169,12 +169,6 @@ def test_a_reel_changed_since_registration_is_refused_before_consent(
     assert len(run_cli("audit", "show", "--json").json()["entries"]) == before
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ({"text": None}, "--text TEXT or --script"),
-    ({"script": FACES / "ATTRIBUTION.md"}, "--text TEXT or --script"),
-    ({"background": FACES / "male01.png"}, "--background needs --still"),
-    ({"text": "   "}, "empty"),
-])
 def test_the_sidecar_never_overwrites_the_script(tmp_path: Path) -> None:
     script = tmp_path / "hello.srt"
     script.write_text("1\n00:00:00,000 --> 00:00:01,000\nHi.\n", encoding="utf-8")
@@ -183,6 +177,12 @@ def test_the_sidecar_never_overwrites_the_script(tmp_path: Path) -> None:
                             out=tmp_path / "hello.mp4")
 
 
+@pytest.mark.parametrize(("options", "message"), [
+    ({"text": None}, "--text TEXT or --script"),
+    ({"script": FACES / "ATTRIBUTION.md"}, "--text TEXT or --script"),
+    ({"background": FACES / "male01.png"}, "--background needs --still"),
+    ({"text": "   "}, "empty"),
+])
 def test_bad_options_are_refused_before_anything_runs(
         options: dict[str, object], message: str, tmp_path: Path) -> None:
     args: dict[str, object] = {"performer": "ava", "language": "en", "text": TEXT,
