@@ -15,6 +15,7 @@ import numpy as np
 from sqlalchemy import (
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -74,6 +75,21 @@ class FaceRow(RegistryBase):
     engine: Mapped[str] = mapped_column(String(32))
     embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32 little-endian
     image_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class ReelRow(RegistryBase):
+    """A performer's avatar reel: biometric footage kept in the studio home (one per
+    performer); the row holds its SHA-256 so a swapped file is caught at render time."""
+
+    __tablename__ = "performer_reels"
+    performer_id: Mapped[str] = mapped_column(ForeignKey("performers.performer_id"),
+                                              primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    file_name: Mapped[str] = mapped_column(String(200))  # inside the performer's folder
+    duration_s: Mapped[float] = mapped_column(Float)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class GrantRow(RegistryBase):
@@ -155,6 +171,14 @@ class Registry:
     def reference_embeddings(self, performer_id: str) -> list[tuple[str, np.ndarray]]:
         rows = self.session.scalars(select(FaceRow).where(FaceRow.performer_id == performer_id))
         return [(r.engine, embedding_from_bytes(r.embedding)) for r in rows]
+
+    def reel_row(self, performer_id: str) -> ReelRow | None:
+        return self.session.get(ReelRow, performer_id)
+
+    def set_reel(self, row: ReelRow) -> None:
+        """One reel per performer: a new one replaces the row of the old."""
+        self.require_performer(row.performer_id)
+        self.session.merge(row)
 
     # grants -----------------------------------------------------------------
     def add_grant(self, signed: SignedGrant, *, now: datetime) -> None:

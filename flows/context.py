@@ -31,9 +31,27 @@ class RenderSettings:
 
 
 @dataclass(frozen=True)
+class ReelRef:
+    """A performer's registered avatar reel: where the studio keeps it, and the SHA-256
+    recorded at registration (a render refuses a file that no longer matches)."""
+
+    path: Path
+    sha256: str
+    duration_s: float
+    width: int
+    height: int
+
+
+def no_reels(_performer_id: str) -> ReelRef | None:
+    """For contexts built without a registry (tests of other flows): nobody has a reel."""
+    return None
+
+
+@dataclass(frozen=True)
 class RenderContext:
     """The studio as a render sees it."""
 
     publish: PublishContext
     authorize: Callable[[RenderRequest], Decision]  # the gate; commits its own transaction
     settings: RenderSettings
+    reel_of: Callable[[str], ReelRef | None] = no_reels  # a performer's avatar reel, if any

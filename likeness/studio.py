@@ -36,7 +36,7 @@ from consent.models import (
 )
 from consent.registry import FaceRow, PerformerRow, Registry, embedding_to_bytes
 from consent.signing import SigningKey, VerifyKey, write_secret
-from flows.context import RenderContext, RenderSettings
+from flows.context import ReelRef, RenderContext, RenderSettings
 from likeness.db import make_engine, migrate, schema_is_current, transaction
 from likeness.errors import BadInput, IntegrityFailure
 from likeness.settings import Settings
@@ -238,6 +238,77 @@ class Studio:
         with self.session() as session:
             return Registry(session).performers()
 
+    # avatar reels (biometric footage, see likeness.reels) -------------------
+    def check_reel(self, path: Path, *, face_images: Sequence[Path]) -> None:
+        """Check a reel against reference images before the performer is enrolled, so
+        `performer add --reel` refuses a bad reel without leaving a performer behind."""
+        from likeness import reels
+
+        reels.check_reel_media(path)
+        policy = EnginePolicy.for_studio(self.settings.studio)
+        faces = _reference_faces(face_images, engine_name=self.settings.studio.face_engine,
+                                 models_dir=self.settings.models_dir, policy=policy)
+        reels.check_reel_identity(path, references=[f.embedding for f in faces],
+                                  engine_name=self.settings.studio.face_engine,
+                                  models_dir=self.settings.models_dir, policy=policy,
+                                  threshold=self.settings.studio.identity_threshold)
+
+    def add_reel(self, performer_id: str, path: Path) -> ReelRef:
+        """Register ``path`` as the performer's avatar reel (replacing an earlier one).
+
+        The copy in the performer's folder is what is identity-checked and hashed; the
+        registry row and the ``performer_reel_added`` ledger entry commit together."""
+        from consent.registry import ReelRow
+        from likeness import reels
+
+        media = reels.check_reel_media(path)
+        engine_name = self.settings.studio.face_engine
+        with self.session() as session:
+            registry = Registry(session)
+            registry.require_performer(performer_id)
+            references = [e for engine, e in registry.reference_embeddings(performer_id)
+                          if engine == engine_name]
+            previous = registry.reel_row(performer_id)
+        folder = reels.performer_dir(self.settings.home, performer_id)
+        stored, sha256 = reels.store_reel(path, folder)
+        replaced = previous is not None and previous.file_name != stored.name
+        try:
+            reels.check_reel_identity(
+                stored, references=references, engine_name=engine_name,
+                models_dir=self.settings.models_dir,
+                policy=EnginePolicy.for_studio(self.settings.studio),
+                threshold=self.settings.studio.identity_threshold)
+            with self.session() as session:
+                Registry(session).set_reel(ReelRow(
+                    performer_id=performer_id, sha256=sha256, file_name=stored.name,
+                    duration_s=media.duration_s, width=media.width, height=media.height,
+                    added_at=datetime.now(UTC)))
+                self.ledger.record(session, "performer_reel_added", {
+                    "performer_id": performer_id, "reel_sha256": sha256,
+                    "duration_s": media.duration_s, "width": media.width,
+                    "height": media.height,
+                    "replaced_sha256": previous.sha256 if previous is not None else None})
+        except BaseException:
+            if previous is None or replaced:
+                reels.discard(stored)
+            raise
+        if previous is not None and replaced:
+            reels.discard(folder / previous.file_name)
+        return ReelRef(path=stored, sha256=sha256, duration_s=media.duration_s,
+                       width=media.width, height=media.height)
+
+    def reel(self, performer_id: str) -> ReelRef | None:
+        """The performer's registered reel, or None (renders read it via the context)."""
+        from likeness import reels
+
+        with self.session() as session:
+            row = Registry(session).reel_row(performer_id)
+        if row is None:
+            return None
+        return ReelRef(path=reels.performer_dir(self.settings.home, performer_id) / row.file_name,
+                       sha256=row.sha256, duration_s=row.duration_s, width=row.width,
+                       height=row.height)
+
     # grants -----------------------------------------------------------------
     def register_grant(self, signed: SignedGrant) -> SignedGrant:
         now = datetime.now(UTC)
@@ -329,7 +400,8 @@ class Studio:
             home=self.settings.home, models_dir=self.settings.models_dir,
             cache_dir=self.settings.cache_dir,
             face_engine=s.face_engine, engine_policy=EnginePolicy.for_studio(s))
-        return RenderContext(publish=publish, authorize=self.authorize, settings=settings)
+        return RenderContext(publish=publish, authorize=self.authorize, settings=settings,
+                             reel_of=self.reel)
 
     # verification -----------------------------------------------------------
     def verify(self, path: Path) -> VerifyReport:

@@ -46,6 +46,8 @@ def performer_add(
         "--date-of-birth", help="YYYY-MM-DD; minors need a guardian.")] = None,
     guardian_key: Annotated[Path | None, typer.Option(
         "--guardian-key", help="Guardian's FILE.pub (required for minors).")] = None,
+    reel: Annotated[Path | None, typer.Option(
+        "--reel", help="Avatar reel: VIDEO of the performer talking and idling.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Register a performer with reference face embeddings and a public key."""
@@ -54,12 +56,37 @@ def performer_add(
     pub = VerifyKey.from_file(public_key)
     guardian = VerifyKey.from_file(guardian_key) if guardian_key else None
     dob = parse_when(date_of_birth, field="--date-of-birth").date() if date_of_birth else None
-    performer = open_studio().add_performer(
+    studio = open_studio()
+    if reel is not None:  # refused before enrolment: a bad reel leaves no performer
+        studio.check_reel(reel, face_images=face)
+    performer = studio.add_performer(
         performer_id=performer_id, name=name, public_key=pub, face_images=face, voice=voice,
         date_of_birth=dob, guardian_key=guardian)
-    emit(performer, as_json=as_json, render=lambda: stdout.print(
+    stored = studio.add_reel(performer_id, reel) if reel is not None else None
+    data = performer.model_dump(mode="json")
+    if stored is not None:
+        data["reel_sha256"] = stored.sha256
+    emit(data, as_json=as_json, render=lambda: stdout.print(
         f"performer [bold]{literal(performer_id)}[/] added with {performer.face_count} "
-        "reference face(s)"))
+        "reference face(s)" + (f" and a {stored.duration_s:.0f} s avatar reel"
+                               if stored is not None else "")))
+
+
+@performer_app.command("reel")
+def performer_reel(
+    performer_id: Annotated[str, typer.Option("--id", help="A registered performer.")],
+    reel: Annotated[Path, typer.Argument(help="VIDEO of the performer talking and idling.",
+                                         metavar="VIDEO")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Register (or replace) a performer's avatar reel, identity-checked."""
+    stored = open_studio().add_reel(performer_id, reel)
+    data = {"performer_id": performer_id, "reel_sha256": stored.sha256,
+            "duration_s": stored.duration_s, "width": stored.width, "height": stored.height}
+    emit(data, as_json=as_json, render=lambda: stdout.print(
+        f"avatar reel of [bold]{literal(performer_id)}[/] registered "
+        f"({stored.duration_s:.1f} s, {stored.width}x{stored.height}, "
+        f"sha256 {stored.sha256[:16]}…)"))
 
 
 @performer_app.command("list")

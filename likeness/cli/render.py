@@ -1,4 +1,4 @@
-"""The commands that publish media: `stamp`, `dub` and `reenact`.
+"""The commands that publish media: `stamp`, `dub`, `reenact` and `avatar`.
 
 Each validates its options before anything expensive starts (a typo must not wait for
 a Prefect server or a decoder), then hands a checked request to its flow.
@@ -105,3 +105,49 @@ def reenact(
     emit(result.model_dump(mode="json"), as_json=as_json, render=lambda: stdout.print(
         f"[bold green]published[/] {literal(result.out)}  render {result.render_id}  "
         f"{result.frames} frames"))
+
+
+def avatar(
+    performer: Annotated[str, typer.Option("--performer", help="Whose licensed likeness.")],
+    language: Annotated[str, typer.Option("--language", help="Language spoken, e.g. en.")],
+    out: Annotated[Path, typer.Option("--out", help="OUT.mp4")],
+    text: Annotated[str | None, typer.Option("--text", help="The lines to speak.")] = None,
+    script: Annotated[Path | None, typer.Option(
+        "--script", help="Timed lines (.srt/.vtt) instead of --text.")] = None,
+    still: Annotated[Path | None, typer.Option(
+        "--still", help="A still of the performer (IMG); else their registered reel.")
+    ] = None,
+    background: Annotated[Path | None, typer.Option(
+        "--background", help="Backdrop IMG behind a --still.")] = None,
+    voice: Annotated[str | None, typer.Option("--voice")] = None,
+    lipsync: Annotated[str, typer.Option("--lipsync", help="|".join(get_args(LipSyncName)))
+                       ] = "auto",
+    subtitles: Annotated[bool, typer.Option(
+        "--subtitles", help="Also write the lines as OUT.srt.")] = False,
+    production: Annotated[str | None, typer.Option("--production")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A licensed avatar of a performer speaking new lines (a Prefect flow)."""
+    from flows.avatar import AvatarRequest, run_avatar
+
+    studio = open_studio()
+    request = AvatarRequest.build(performer=performer, language=language, out=out, text=text,
+                                  script=script, still=still, background=background,
+                                  voice=voice, lipsync=lipsync, subtitles=subtitles,
+                                  production=production)
+    request.check_likeness(studio.render_context)
+    if not as_json:
+        stderr.print(f"making an avatar of {literal(performer)} in {literal(language)} "
+                     "(Prefect flow)…")
+    result = run_avatar(studio.render_context, request)
+
+    def render() -> None:
+        stdout.print(f"[bold green]published[/] {literal(result.out)}  "
+                     f"render {result.render_id}")
+        stdout.print(f"  from the {result.likeness}, {result.width}x{result.height} at "
+                     f"{result.fps} fps, {result.duration_s:.1f} s, {len(result.cues)} lines; "
+                     f"engines {literal(', '.join(result.engines))}")
+        if result.subtitles is not None:
+            stdout.print(f"  subtitles {literal(result.subtitles)}")
+
+    emit(result.model_dump(mode="json"), as_json=as_json, render=render)
