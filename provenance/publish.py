@@ -57,6 +57,7 @@ from provenance.c2pa import (
     LikenessAssertions,
     sign_media,
 )
+from provenance.c2pa.assertions import DEFAULT_NAMESPACE
 from provenance.c2pa.certs import ensure_chain
 from provenance.label import LabelBurner, LabelSpec
 from provenance.ledger.log import InclusionProof, SignedTreeHead, inclusion_proof, sign_tree_head
@@ -86,6 +87,8 @@ class PublishContext:
     session: Callable[[], AbstractContextManager[Session]]  # one transaction per call
     c2pa_dir: Path  # the studio's C2PA certificate chain (created there if missing)
     label: LabelSpec | None  # the visible label, or None when the studio turned it off
+    assertion_namespace: str = DEFAULT_NAMESPACE  # reverse domain of the custom labels
+    tsa_url: str | None = None  # RFC 3161 time-stamp authority; None: no time-stamp
 
 
 @dataclass(frozen=True)
@@ -184,11 +187,11 @@ def append_published(ctx: PublishContext, decision: Decision, payload: dict[str,
 
 def manifest_for(rendered: Rendered, decision: Decision, entry: LedgerEntry,
                  head: SignedTreeHead, proof: InclusionProof, *, studio: str,
-                 label: bool) -> C2paManifestSpec:
+                 label: bool, namespace: str = DEFAULT_NAMESPACE) -> C2paManifestSpec:
     actions = list(rendered.actions)
-    actions.append(C2paAction(action=WATERMARK_ACTION, parameters={
-        "description": f"{VIDEO_ALGORITHM} video and {AUDIO_ALGORITHM} audio "
-                       "watermark carrying the render id"}))
+    actions.append(C2paAction(action=WATERMARK_ACTION, description=(
+        f"{VIDEO_ALGORITHM} video and {AUDIO_ALGORITHM} audio watermark carrying the "
+        "render id")))
     ingredient = None
     if rendered.source is not None:
         media_type = mimetypes.guess_type(rendered.source.name)[0] or "video/mp4"
@@ -201,7 +204,7 @@ def manifest_for(rendered: Rendered, decision: Decision, entry: LedgerEntry,
     return C2paManifestSpec(
         title=rendered.title, digital_source_type=rendered.source_type,
         actions=tuple(actions), ingredient=ingredient,
-        custom_assertions=claims.custom_assertions())
+        custom_assertions=claims.custom_assertions(namespace))
 
 
 def commit_file(signed: Path, out: Path) -> None:
@@ -254,8 +257,10 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
         stage = "c2pa"
         chain = ensure_chain(ctx.c2pa_dir, ctx.studio_name)
         spec = manifest_for(rendered, decision, entry, head, proof,
-                            studio=ctx.studio_name, label=label is not None)
-        sign_media(source=encoded, dest=signed, chain=chain, manifest=spec)
+                            studio=ctx.studio_name, label=label is not None,
+                            namespace=ctx.assertion_namespace)
+        sign_media(source=encoded, dest=signed, chain=chain, manifest=spec,
+                   tsa_url=ctx.tsa_url)
         stage = "rename"
         commit_file(signed, out)
     except BaseException as exc:

@@ -32,6 +32,7 @@ from provenance.c2pa import (
     read_assertion,
     read_manifest,
 )
+from provenance.c2pa.assertions import DEFAULT_NAMESPACE
 from provenance.ledger.log import InclusionProof, entries_for_render, verify_tree_head
 from provenance.ledger.log import heads as signed_heads
 from provenance.ledger.merkle import MerkleTree
@@ -128,11 +129,14 @@ def _prove(session: Session, entry: EntryRow, studio_key: VerifyKey) -> dict[str
 def _manifest_summary(report: ManifestReport) -> dict[str, Any]:
     return {"present": report.present, "validation_state": report.validation_state,
             "errors": report.errors[:5], "claim_generator": report.claim_generator,
-            "title": report.title}
+            "title": report.title, "timestamp": report.timestamp,
+            "signature_time": report.signature_time,
+            "created_assertions": report.created_assertions}
 
 
 def verify_file(path: Path, *, session: Session, studio_key: VerifyKey,
-                trust_anchor_pem: bytes, watermark_key: bytes) -> VerifyReport:
+                trust_anchor_pem: bytes, watermark_key: bytes,
+                assertion_namespace: str = DEFAULT_NAMESPACE) -> VerifyReport:
     manifest = read_manifest(path, trust_anchor_pem=trust_anchor_pem)
     reasons: list[str] = []
     try:
@@ -147,7 +151,8 @@ def verify_file(path: Path, *, session: Session, studio_key: VerifyKey,
     malformed: MalformedAssertion | None = None
     if manifest.present:
         try:
-            ledger_claim = read_assertion(manifest.assertions, LedgerAssertion)
+            ledger_claim = read_assertion(manifest.assertions, LedgerAssertion,
+                                          namespace=assertion_namespace)
         except MalformedAssertion as exc:
             malformed = exc
     wm_ids = {w.render_id for w in (video_wm, audio_wm) if w.found}

@@ -23,13 +23,16 @@ from typing import Any, Literal
 from likeness.errors import BadInput
 
 ValidationState = Literal["Trusted", "Valid", "Invalid"]
+TimestampState = Literal["trusted", "validated", "invalid"]
+_ASSERTION_URL_PREFIX = "self#jumbf=c2pa.assertions/"
 UNTRUSTED_SIGNER_CODE = "signingCredential.untrusted"
 _C2PA_MARKER = b"c2pa"
 _OFFLINE_VERIFY_SETTINGS: dict[str, Any] = {
     "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False},
 }
 
-__all__ = ["ManifestReport", "UNTRUSTED_SIGNER_CODE", "ValidationState", "read_manifest"]
+__all__ = ["ManifestReport", "TimestampState", "UNTRUSTED_SIGNER_CODE", "ValidationState",
+           "read_manifest"]
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,11 @@ class ManifestReport:
     ``errors`` lists every validation failure of the active manifest as
     ``"code: explanation"``; a ``Valid`` (untrusted) report carries
     `UNTRUSTED_SIGNER_CODE` there. A manifest store that cannot even be parsed
-    is reported ``Invalid`` with the SDK's message. ``signature_time`` is set
-    only when the manifest carries a trusted timestamp (the studio signs
-    offline, without one).
+    is reported ``Invalid`` with the SDK's message. ``signature_time`` is the
+    RFC 3161 time-stamp's time when the signature carries one; ``timestamp`` says
+    how it held up (``trusted``: the TSA chains to a given anchor; ``validated``: the
+    token matches the signature, TSA not anchored; ``invalid``; None: no time-stamp).
+    ``created_assertions`` are the labels the claim attributes to the signer.
     """
 
     present: bool
@@ -55,6 +60,8 @@ class ManifestReport:
     signature_issuer: str | None = None
     signature_common_name: str | None = None
     signature_time: str | None = None
+    timestamp: TimestampState | None = None
+    created_assertions: list[str] = field(default_factory=list)
 
     @property
     def trusted(self) -> bool:
@@ -99,6 +106,7 @@ def read_manifest(path: Path, *, trust_anchor_pem: bytes | None) -> ManifestRepo
                 return ManifestReport(present=False)
             with reader:
                 store = json.loads(reader.json())
+                detailed = json.loads(reader.detailed_json())
     except OSError as exc:
         raise BadInput(f"cannot read {path}: {exc}") from exc
     except (c2pa.C2paError.Io, c2pa.C2paError.FileNotFound) as exc:
@@ -111,10 +119,10 @@ def read_manifest(path: Path, *, trust_anchor_pem: bytes | None) -> ManifestRepo
         detail = str(exc).strip().rstrip(":") or type(exc).__name__.lstrip("_")
         return ManifestReport(present=True, validation_state="Invalid",
                               errors=[f"manifest store unreadable: {detail}"])
-    return _report_from_store(store)
+    return _report_from_store(store, detailed)
 
 
-def _report_from_store(store: dict[str, Any]) -> ManifestReport:
+def _report_from_store(store: dict[str, Any], detailed: dict[str, Any]) -> ManifestReport:
     """Flatten the SDK's manifest-store JSON into a `ManifestReport`."""
     label = store.get("active_manifest")
     manifest = store.get("manifests", {}).get(label, {}) if label else {}
@@ -145,7 +153,32 @@ def _report_from_store(store: dict[str, Any]) -> ManifestReport:
         signature_issuer=signature.get("issuer"),
         signature_common_name=signature.get("common_name"),
         signature_time=signature.get("time"),
+        timestamp=_timestamp_state(store),
+        created_assertions=_created_labels(detailed),
     )
+
+
+def _timestamp_state(store: dict[str, Any]) -> TimestampState | None:
+    """What the SDK's ``timeStamp.*`` status codes say about the signature's time-stamp."""
+    results = (store.get("validation_results") or {}).get("activeManifest") or {}
+    codes = {e.get("code", "") for kind in ("success", "informational", "failure")
+             for e in results.get(kind) or []}
+    failed = {e.get("code", "") for e in results.get("failure") or []}
+    if any(c.startswith("timeStamp.") for c in failed):
+        return "invalid"
+    if "timeStamp.trusted" in codes:
+        return "trusted"
+    if "timeStamp.validated" in codes:
+        return "validated"
+    return None
+
+
+def _created_labels(detailed: dict[str, Any]) -> list[str]:
+    """Labels in the active claim's ``created_assertions`` (C2PA 2.x claims only)."""
+    label = detailed.get("active_manifest")
+    claim = (detailed.get("manifests", {}).get(label) or {}).get("claim") or {}
+    return [str(ref.get("url", "")).removeprefix(_ASSERTION_URL_PREFIX)
+            for ref in claim.get("created_assertions") or []]
 
 
 def _failures(store: dict[str, Any]) -> list[str]:
