@@ -4,7 +4,8 @@
 and in this order:
 1. refuses unless the decision is allowed and carries a render id;
 2. re-checks the grants (revocation, validity) -- a revocation registered after
-   the decision stops the render;
+   the decision stops the render; reads what the source already carries (its C2PA
+   manifest, the studio's earlier watermark) so the new manifest keeps it;
 3. burns the visible label, embeds the invisible video and audio watermark
    carrying the 64-bit render id, and encodes once into a temp file in the
    destination folder;
@@ -55,13 +56,15 @@ from provenance.c2pa import (
     C2paManifestSpec,
     DigitalSourceType,
     LikenessAssertions,
+    SourceAssertion,
     sign_media,
 )
 from provenance.c2pa.assertions import DEFAULT_NAMESPACE
-from provenance.c2pa.certs import ensure_chain
+from provenance.c2pa.certs import ROOT_CERT_NAME, ensure_chain
 from provenance.label import LabelBurner, LabelSpec
 from provenance.ledger.log import InclusionProof, SignedTreeHead, inclusion_proof, sign_tree_head
 from provenance.ledger.store import Ledger, LedgerEntry
+from provenance.sources import inspect_source
 from provenance.watermark.audio import ALGORITHM as AUDIO_ALGORITHM
 from provenance.watermark.audio import MIN_SECONDS as AUDIO_MIN_SECONDS
 from provenance.watermark.audio import AudioWatermarker, with_noise_floor
@@ -187,7 +190,8 @@ def append_published(ctx: PublishContext, decision: Decision, payload: dict[str,
 
 def manifest_for(rendered: Rendered, decision: Decision, entry: LedgerEntry,
                  head: SignedTreeHead, proof: InclusionProof, *, studio: str,
-                 label: bool, namespace: str = DEFAULT_NAMESPACE) -> C2paManifestSpec:
+                 label: bool, namespace: str = DEFAULT_NAMESPACE,
+                 source: SourceAssertion | None = None) -> C2paManifestSpec:
     actions = list(rendered.actions)
     actions.append(C2paAction(action=WATERMARK_ACTION, description=(
         f"{VIDEO_ALGORITHM} video and {AUDIO_ALGORITHM} audio watermark carrying the "
@@ -200,11 +204,22 @@ def manifest_for(rendered: Rendered, decision: Decision, entry: LedgerEntry,
     claims = LikenessAssertions.build(
         decision=decision, entry=entry, head=head, proof=proof, studio=studio,
         visible_label=label, engines=rendered.engines, video_algorithm=VIDEO_ALGORITHM,
-        audio_algorithm=AUDIO_ALGORITHM)
+        audio_algorithm=AUDIO_ALGORITHM, source=source)
     return C2paManifestSpec(
         title=rendered.title, digital_source_type=rendered.source_type,
         actions=tuple(actions), ingredient=ingredient,
         custom_assertions=claims.custom_assertions(namespace))
+
+
+def source_provenance(rendered: Rendered, ctx: PublishContext) -> SourceAssertion | None:
+    """What the source already carries (its manifest, our earlier marks), read before the
+    new marks go on, so the manifest can keep it (provenance.sources)."""
+    if rendered.source is None:
+        return None
+    root = ctx.c2pa_dir / ROOT_CERT_NAME
+    anchor = root.read_bytes() if root.is_file() else None
+    return inspect_source(rendered.source, watermark_key=ctx.watermark_key,
+                          trust_anchor_pem=anchor)
 
 
 def commit_file(signed: Path, out: Path) -> None:
@@ -242,6 +257,8 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
     try:
         with ctx.session() as session:
             recheck_consent(decision, session=session, now=datetime.now(UTC))
+        stage = "source provenance"
+        source = source_provenance(rendered, ctx)
         stage = "label+watermark+encode"
         frames = encode_marked(rendered, encoded, label=label, key=ctx.watermark_key,
                                render_id=render_id)
@@ -258,7 +275,7 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
         chain = ensure_chain(ctx.c2pa_dir, ctx.studio_name)
         spec = manifest_for(rendered, decision, entry, head, proof,
                             studio=ctx.studio_name, label=label is not None,
-                            namespace=ctx.assertion_namespace)
+                            namespace=ctx.assertion_namespace, source=source)
         sign_media(source=encoded, dest=signed, chain=chain, manifest=spec,
                    tsa_url=ctx.tsa_url)
         stage = "rename"

@@ -33,6 +33,7 @@ from provenance.c2pa import (
     read_manifest,
 )
 from provenance.c2pa.assertions import DEFAULT_NAMESPACE
+from provenance.chain import chain_summary
 from provenance.ledger.log import InclusionProof, entries_for_render, verify_tree_head
 from provenance.ledger.log import heads as signed_heads
 from provenance.ledger.merkle import MerkleTree
@@ -78,6 +79,7 @@ class VerifyReport:
     uses: list[str] = field(default_factory=list)
     rendered_at: str | None = None
     revoked_since: list[str] = field(default_factory=list)
+    chain: list[dict[str, Any]] = field(default_factory=list)  # provenance.chain
 
     @property
     def exit_code(self) -> int:
@@ -159,7 +161,8 @@ def verify_file(path: Path, *, session: Session, studio_key: VerifyKey,
     claimed = ledger_claim.render_id if ledger_claim is not None else None
     render_id = claimed or (sorted(wm_ids)[0] if wm_ids else None)
     base = {"file": str(path), "manifest": _manifest_summary(manifest),
-            "video_watermark": video_wm, "audio_watermark": audio_wm, "render_id": render_id}
+            "video_watermark": video_wm, "audio_watermark": audio_wm, "render_id": render_id,
+            "chain": chain_summary(manifest, namespace=assertion_namespace)}
 
     if not manifest.present and not wm_ids:
         return VerifyReport(status="unknown", reasons=["no C2PA manifest and no watermark of "

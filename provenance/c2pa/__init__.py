@@ -13,6 +13,7 @@ from provenance.c2pa.assertions import (
     LikenessAssertion,
     LikenessAssertions,
     MalformedAssertion,
+    SourceAssertion,
     WatermarkAssertion,
     read_assertion,
 )
@@ -26,7 +27,7 @@ from provenance.c2pa.manifest import (
     digital_source_type_url,
     sign_media,
 )
-from provenance.c2pa.reader import ManifestReport, ValidationState, read_manifest
+from provenance.c2pa.reader import ChainLink, ManifestReport, ValidationState, read_manifest
 
 __all__ = [
     "WATERMARK_ACTION",
@@ -34,6 +35,7 @@ __all__ = [
     "C2paIngredientSpec",
     "C2paManifestSpec",
     "CertChainPaths",
+    "ChainLink",
     "ConsentAssertion",
     "DigitalSourceType",
     "EnginesAssertion",
@@ -42,6 +44,7 @@ __all__ = [
     "LikenessAssertion",
     "LikenessAssertions",
     "MalformedAssertion",
+    "SourceAssertion",
     "ManifestReport",
     "ValidationState",
     "WatermarkAssertion",

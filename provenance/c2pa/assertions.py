@@ -46,6 +46,7 @@ __all__ = [
     "LikenessAssertion",
     "LikenessAssertions",
     "MalformedAssertion",
+    "SourceAssertion",
     "WatermarkAssertion",
     "check_namespace",
     "read_assertion",
@@ -131,6 +132,25 @@ class EnginesAssertion(LikenessAssertion):
     engines: tuple[str, ...]
 
 
+class SourceAssertion(LikenessAssertion):
+    """What the render's source already carried, so re-publishing never strips it.
+
+    The source's own C2PA manifest travels as the ``parentOf`` ingredient (the SDK
+    embeds it); this records which one it was and how it validated when published,
+    and the studio watermark ids found in the source's frames or audio: the new mark
+    goes on top of them, and these ids stay recoverable from the manifest.
+    """
+
+    NAME: ClassVar[str] = "source"
+
+    title: str
+    sha256: str
+    relationship: str = "parentOf"
+    c2pa_manifest: str | None = None  # the source's active manifest label
+    c2pa_validation: str | None = None  # Trusted | Valid | Invalid when it had one
+    watermark_render_ids: tuple[str, ...] = ()
+
+
 class LikenessAssertions(BaseModel):
     """The set of studio assertions every published file carries."""
 
@@ -141,12 +161,14 @@ class LikenessAssertions(BaseModel):
     watermark: WatermarkAssertion
     label: LabelAssertion
     engines: EnginesAssertion
+    source: SourceAssertion | None = None
 
     @classmethod
     def build(cls, *, decision: Decision, entry: LedgerEntry, head: SignedTreeHead,
               proof: InclusionProof, studio: str, visible_label: bool,
               engines: Sequence[str], video_algorithm: str,
-              audio_algorithm: str) -> LikenessAssertions:
+              audio_algorithm: str, source: SourceAssertion | None = None
+              ) -> LikenessAssertions:
         """What the publish path states about one render, from its decision and ledger entry."""
         render_id = decision.render_id
         if render_id is None:
@@ -164,12 +186,14 @@ class LikenessAssertions(BaseModel):
             watermark=WatermarkAssertion(video_algorithm=video_algorithm,
                                          audio_algorithm=audio_algorithm, payload=render_id),
             label=LabelAssertion(visible_label=visible_label),
-            engines=EnginesAssertion(engines=tuple(engines)))
+            engines=EnginesAssertion(engines=tuple(engines)), source=source)
 
     def custom_assertions(self, namespace: str = DEFAULT_NAMESPACE) -> dict[str, JsonValue]:
         """Label -> data, as `C2paManifestSpec.custom_assertions` takes them."""
         parts: tuple[LikenessAssertion, ...] = (self.consent, self.ledger, self.watermark,
                                                 self.label, self.engines)
+        if self.source is not None:
+            parts += (self.source,)
         return {part.label(namespace): part.model_dump(mode="json") for part in parts}
 
 
