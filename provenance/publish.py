@@ -12,7 +12,8 @@ and in this order:
 4. appends the `render_published` ledger entry (after checking revocation again
    inside the same database transaction, so no revocation can slip in between)
    and signs a tree head, which gives the inclusion proof;
-5. signs the C2PA manifest (consent, ledger proof and watermark assertions);
+5. signs the C2PA manifest (consent decision and the grants as the performer signed
+   them, ledger proof, watermark and source assertions);
 6. fsyncs and atomically renames the signed file onto the destination.
 Any failure removes the temp files, leaves nothing at the destination and logs
 `render_failed` with the stage and the reason. No flow, command or test helper
@@ -27,6 +28,7 @@ bundles what signing needs), not as a view of the studio's settings.
 
 from __future__ import annotations
 
+import base64
 import logging
 import mimetypes
 import os
@@ -41,6 +43,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
+from consent.evidence import evidence_from_registry
 from consent.gate import recheck_consent
 from consent.models import Decision
 from consent.signing import SigningKey
@@ -55,6 +58,7 @@ from provenance.c2pa import (
     C2paIngredientSpec,
     C2paManifestSpec,
     DigitalSourceType,
+    GrantsAssertion,
     LikenessAssertions,
     SourceAssertion,
     sign_media,
@@ -191,7 +195,8 @@ def append_published(ctx: PublishContext, decision: Decision, payload: dict[str,
 def manifest_for(rendered: Rendered, decision: Decision, entry: LedgerEntry,
                  head: SignedTreeHead, proof: InclusionProof, *, studio: str,
                  label: bool, namespace: str = DEFAULT_NAMESPACE,
-                 source: SourceAssertion | None = None) -> C2paManifestSpec:
+                 source: SourceAssertion | None = None,
+                 grants: GrantsAssertion | None = None) -> C2paManifestSpec:
     actions = list(rendered.actions)
     actions.append(C2paAction(action=WATERMARK_ACTION, description=(
         f"{VIDEO_ALGORITHM} video and {AUDIO_ALGORITHM} audio watermark carrying the "
@@ -204,7 +209,7 @@ def manifest_for(rendered: Rendered, decision: Decision, entry: LedgerEntry,
     claims = LikenessAssertions.build(
         decision=decision, entry=entry, head=head, proof=proof, studio=studio,
         visible_label=label, engines=rendered.engines, video_algorithm=VIDEO_ALGORITHM,
-        audio_algorithm=AUDIO_ALGORITHM, source=source)
+        audio_algorithm=AUDIO_ALGORITHM, source=source, grants=grants)
     return C2paManifestSpec(
         title=rendered.title, digital_source_type=rendered.source_type,
         actions=tuple(actions), ingredient=ingredient,
@@ -257,6 +262,9 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
     try:
         with ctx.session() as session:
             recheck_consent(decision, session=session, now=datetime.now(UTC))
+            grants = GrantsAssertion(
+                studio_key=base64.b64encode(ctx.signing_key.verify_key.raw).decode(),
+                grants=evidence_from_registry(session, decision.grant_ids))
         stage = "source provenance"
         source = source_provenance(rendered, ctx)
         stage = "label+watermark+encode"
@@ -275,7 +283,7 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
         chain = ensure_chain(ctx.c2pa_dir, ctx.studio_name)
         spec = manifest_for(rendered, decision, entry, head, proof,
                             studio=ctx.studio_name, label=label is not None,
-                            namespace=ctx.assertion_namespace, source=source)
+                            namespace=ctx.assertion_namespace, source=source, grants=grants)
         sign_media(source=encoded, dest=signed, chain=chain, manifest=spec,
                    tsa_url=ctx.tsa_url)
         stage = "rename"

@@ -34,6 +34,7 @@ from provenance.c2pa import (
 )
 from provenance.c2pa.assertions import DEFAULT_NAMESPACE
 from provenance.chain import chain_summary
+from provenance.consent_check import consent_from_file
 from provenance.ledger.log import InclusionProof, entries_for_render, verify_tree_head
 from provenance.ledger.log import heads as signed_heads
 from provenance.ledger.merkle import MerkleTree
@@ -80,6 +81,7 @@ class VerifyReport:
     rendered_at: str | None = None
     revoked_since: list[str] = field(default_factory=list)
     chain: list[dict[str, Any]] = field(default_factory=list)  # provenance.chain
+    consent: dict[str, Any] = field(default_factory=dict)  # provenance.consent_check
 
     @property
     def exit_code(self) -> int:
@@ -184,8 +186,10 @@ def verify_file(path: Path, *, session: Session, studio_key: VerifyKey,
             reasons.append(f"watermark names render {', '.join(sorted(wm_ids))}, the manifest "
                            f"{claimed}")
 
+    consent, consent_problems = consent_from_file(manifest, namespace=assertion_namespace)
+    reasons += consent_problems
     ledger: dict[str, Any] = {}
-    details: dict[str, Any] = {}
+    details: dict[str, Any] = {"consent": consent}
     if render_id:
         entry, failed_after = _published_entry(session, render_id)
         if entry is None:
@@ -203,11 +207,11 @@ def verify_file(path: Path, *, session: Session, studio_key: VerifyKey,
             grant_ids = list(payload.get("grant_ids", []))
             revoked = [r for gid in grant_ids for r in Registry(session).revocations_of(gid)
                        if r.revoked_at > entry.at]
-            details = {"performer_id": payload.get("performer_id"), "grant_ids": grant_ids,
-                       "uses": list(payload.get("uses", [])),
-                       "rendered_at": entry.at.isoformat(),
-                       "revoked_since": [f"{r.grant_id} at {r.revoked_at.isoformat()}"
-                                         for r in revoked]}
+            details |= {"performer_id": payload.get("performer_id"), "grant_ids": grant_ids,
+                        "uses": list(payload.get("uses", [])),
+                        "rendered_at": entry.at.isoformat(),
+                        "revoked_since": [f"{r.grant_id} at {r.revoked_at.isoformat()}"
+                                          for r in revoked]}
     if reasons:
         status: Status = "tampered"
     elif manifest.present:

@@ -42,6 +42,7 @@ def verify(file: Annotated[Path, typer.Argument(help="Media file to check.")],
             stdout.print(f"  ledger entry #{report.ledger['seq']} proven in tree of "
                          f"{report.ledger['tree_size']}")
         _print_chain(report.chain)
+        _print_consent(report.consent)
         for r in report.revoked_since:
             stdout.print(f"  [red]revoked since[/]: {literal(r)}")
         for reason in report.reasons:
@@ -66,6 +67,20 @@ def _print_chain(chain: list[dict[str, Any]]) -> None:
             + (f"  source marks {', '.join(marks)}" if marks else "")
             + (f"  ingredient failures {', '.join(link['ingredient_failures'])}"
                if link.get("ingredient_failures") else ""), markup=False, soft_wrap=True)
+
+
+def _print_consent(consent: dict[str, Any]) -> None:
+    """The performer's consent as the file itself proves it."""
+    for grant in consent.get("grants", []):
+        state = "verified from the file" if grant["verified"] else "NOT verified"
+        stdout.print(
+            f"  consent {grant['grant_id']}: {state}; performer {grant.get('performer_id')} "
+            f"key {(grant.get('performer_key_fingerprint') or '?')[:16]}…, signed by "
+            f"{', '.join(grant.get('signed_by', [])) or 'nobody'}, withheld "
+            f"{', '.join(grant.get('withheld', [])) or 'nothing'}", markup=False,
+            soft_wrap=True)
+        if grant.get("note"):
+            stdout.print(f"    {grant['note']}", markup=False)
 
 
 def _wm(finding: object) -> str:

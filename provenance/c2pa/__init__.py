@@ -8,6 +8,7 @@ actually signed or read, so importing this package stays cheap.
 from provenance.c2pa.assertions import (
     ConsentAssertion,
     EnginesAssertion,
+    GrantsAssertion,
     LabelAssertion,
     LedgerAssertion,
     LikenessAssertion,
@@ -39,6 +40,7 @@ __all__ = [
     "ConsentAssertion",
     "DigitalSourceType",
     "EnginesAssertion",
+    "GrantsAssertion",
     "LabelAssertion",
     "LedgerAssertion",
     "LikenessAssertion",

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 
+from consent.evidence import EmbeddedGrant
+
 if TYPE_CHECKING:
     from consent.models import Decision
     from provenance.ledger.log import InclusionProof, SignedTreeHead
@@ -41,6 +43,7 @@ __all__ = [
     "LEGACY_NAMESPACE",
     "ConsentAssertion",
     "EnginesAssertion",
+    "GrantsAssertion",
     "LabelAssertion",
     "LedgerAssertion",
     "LikenessAssertion",
@@ -151,6 +154,22 @@ class SourceAssertion(LikenessAssertion):
     watermark_render_ids: tuple[str, ...] = ()
 
 
+class GrantsAssertion(LikenessAssertion):
+    """The performer's signed consent, checkable from the file alone (`consent.evidence`).
+
+    ``studio_key`` is the studio's Ed25519 public key (raw, base64) whose
+    countersignature each grant carries; the C2PA signer attests it by signing this
+    assertion. Why not the CAWG identity assertion: its credentials are X.509 COSE
+    signatures or W3C verifiable credentials, and a performer's raw Ed25519 grant
+    signature is neither; this assertion carries the grant as signed instead.
+    """
+
+    NAME: ClassVar[str] = "grants"
+
+    studio_key: str
+    grants: tuple[EmbeddedGrant, ...]
+
+
 class LikenessAssertions(BaseModel):
     """The set of studio assertions every published file carries."""
 
@@ -162,13 +181,14 @@ class LikenessAssertions(BaseModel):
     label: LabelAssertion
     engines: EnginesAssertion
     source: SourceAssertion | None = None
+    grants: GrantsAssertion | None = None
 
     @classmethod
     def build(cls, *, decision: Decision, entry: LedgerEntry, head: SignedTreeHead,
               proof: InclusionProof, studio: str, visible_label: bool,
               engines: Sequence[str], video_algorithm: str,
-              audio_algorithm: str, source: SourceAssertion | None = None
-              ) -> LikenessAssertions:
+              audio_algorithm: str, source: SourceAssertion | None = None,
+              grants: GrantsAssertion | None = None) -> LikenessAssertions:
         """What the publish path states about one render, from its decision and ledger entry."""
         render_id = decision.render_id
         if render_id is None:
@@ -186,14 +206,13 @@ class LikenessAssertions(BaseModel):
             watermark=WatermarkAssertion(video_algorithm=video_algorithm,
                                          audio_algorithm=audio_algorithm, payload=render_id),
             label=LabelAssertion(visible_label=visible_label),
-            engines=EnginesAssertion(engines=tuple(engines)), source=source)
+            engines=EnginesAssertion(engines=tuple(engines)), source=source, grants=grants)
 
     def custom_assertions(self, namespace: str = DEFAULT_NAMESPACE) -> dict[str, JsonValue]:
         """Label -> data, as `C2paManifestSpec.custom_assertions` takes them."""
         parts: tuple[LikenessAssertion, ...] = (self.consent, self.ledger, self.watermark,
                                                 self.label, self.engines)
-        if self.source is not None:
-            parts += (self.source,)
+        parts += tuple(p for p in (self.source, self.grants) if p is not None)
         return {part.label(namespace): part.model_dump(mode="json") for part in parts}
 
 
