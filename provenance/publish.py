@@ -13,7 +13,8 @@ and in this order:
    inside the same database transaction, so no revocation can slip in between)
    and signs a tree head, which gives the inclusion proof;
 5. signs the C2PA manifest (consent decision and the grants as the performer signed
-   them, ledger proof, watermark and source assertions);
+   them, ledger proof, watermark and source assertions) and keeps a copy of the
+   manifest store for the soft-binding resolver (provenance.c2pa.store);
 6. fsyncs and atomically renames the signed file onto the destination.
 Any failure removes the temp files, leaves nothing at the destination and logs
 `render_failed` with the stage and the reason. No flow, command or test helper
@@ -65,6 +66,7 @@ from provenance.c2pa import (
 )
 from provenance.c2pa.assertions import DEFAULT_NAMESPACE
 from provenance.c2pa.certs import ROOT_CERT_NAME, ensure_chain
+from provenance.c2pa.store import save_store
 from provenance.label import LabelBurner, LabelSpec
 from provenance.ledger.log import InclusionProof, SignedTreeHead, inclusion_proof, sign_tree_head
 from provenance.ledger.store import Ledger, LedgerEntry
@@ -284,8 +286,9 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
         spec = manifest_for(rendered, decision, entry, head, proof,
                             studio=ctx.studio_name, label=label is not None,
                             namespace=ctx.assertion_namespace, source=source, grants=grants)
-        sign_media(source=encoded, dest=signed, chain=chain, manifest=spec,
-                   tsa_url=ctx.tsa_url)
+        store = sign_media(source=encoded, dest=signed, chain=chain, manifest=spec,
+                           tsa_url=ctx.tsa_url)
+        save_store(ctx.c2pa_dir, render_id=decision.render_id, store=store)
         stage = "rename"
         commit_file(signed, out)
     except BaseException as exc:
