@@ -3,11 +3,14 @@ httpx client; a published file, a stripped copy, tampering, limits and the resol
 
 from __future__ import annotations
 
+import base64
+import json
+import shutil
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,3 +196,95 @@ def test_the_command_refuses_a_busy_port(sqlite_home: Path) -> None:
         port = sock.getsockname()[1]
         r = run_cli("verifier", "--port", str(port))
     assert r.code == 2 and r.err.startswith("error: cannot listen")
+
+
+# --- the page in a real browser ----------------------------------------------------------
+
+RESULTS = Path(__file__).resolve().parents[2] / "test-results"
+
+
+def _chromium() -> str | None:
+    return next((found for name in ("chromium", "chromium-headless-shell", "chromium-browser")
+                 if (found := shutil.which(name))), None)
+
+
+class _Cdp:
+    """The few Chrome DevTools Protocol calls the test needs, over one page's websocket."""
+
+    def __init__(self, url: str) -> None:
+        from websockets.sync.client import connect
+
+        self.socket = connect(url, max_size=64 * 1024 * 1024, open_timeout=30)
+        self.next_id = 0
+
+    def call(self, method: str, **params: object) -> dict:
+        self.next_id += 1
+        self.socket.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.socket.recv(timeout=60))
+            if message.get("id") == self.next_id:
+                if "error" in message:
+                    raise AssertionError(f"{method}: {message['error']}")
+                return message["result"]
+
+    def evaluate(self, expression: str) -> object:
+        return self.call("Runtime.evaluate", expression=expression,
+                         returnByValue=True)["result"].get("value")
+
+
+def _wait(predicate: Callable[[], bool], *, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_visitor_drops_a_published_file_and_reads_intact(
+        service: str, published: Published, tmp_path: Path) -> None:
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("needs Debian's chromium (make system-deps installs it)")
+    port = _free_port()
+    process = subprocess.Popen(
+        [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         f"--remote-debugging-port={port}", f"--user-data-dir={tmp_path / 'profile'}",
+         "--window-size=1000,900", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        pages: list[dict] = []
+
+        def page_listed() -> bool:
+            try:
+                listed = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=2).json()
+            except httpx.HTTPError:
+                return False
+            pages[:] = [t for t in listed if t.get("type") == "page"]
+            return bool(pages)
+
+        _wait(page_listed, seconds=60, what="chromium's DevTools endpoint")
+        cdp = _Cdp(pages[0]["webSocketDebuggerUrl"])
+        cdp.call("Page.enable")
+        cdp.call("Page.navigate", url=f"{service}/")
+        _wait(lambda: cdp.evaluate("document.readyState === 'complete' && "
+                                   "!!document.getElementById('file')") is True,
+              seconds=30, what="the page")
+        root = cdp.call("DOM.getDocument")["root"]["nodeId"]
+        node = cdp.call("DOM.querySelector", nodeId=root, selector="#file")["nodeId"]
+        cdp.call("DOM.setFileInputFiles", nodeId=node, files=[str(published.out)])
+        status = "document.getElementById('status').textContent"
+        _wait(lambda: cdp.evaluate(status) not in ("", "checking…"), seconds=180,
+              what="the verdict")
+        assert cdp.evaluate(status) == "intact"
+        details = str(cdp.evaluate("document.getElementById('details').textContent"))
+        assert published.render_id in details and "verified from the file" in details
+        RESULTS.mkdir(exist_ok=True)
+        shot = cdp.call("Page.captureScreenshot", format="png")["data"]
+        screenshot = RESULTS / "verifier-intact.png"
+        screenshot.write_bytes(base64.b64decode(shot))
+        assert screenshot.stat().st_size > 1000
+        cdp.socket.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
