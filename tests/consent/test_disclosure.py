@@ -4,6 +4,7 @@ signatures and scope check from the embedded form alone; format-1 grants still v
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,7 @@ from consent.grants import (
 )
 from consent.models import PRIVATE_FIELDS, GrantTerms, Performer, SignedGrant, Use
 from consent.signing import SigningKey
+from tests.support.cli import run_cli
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -135,3 +137,18 @@ def test_format_1_grants_stay_verifiable_and_are_embedded_only_without_private_v
     [check] = check_grants((kept_out,), studio_key=_studio_b64(studio), scope=_scope())
     assert not check.verified and check.problems == () and check.note
     assert Use.DUBBING in old.uses
+
+
+def test_the_draft_command_records_what_the_performer_agrees_to_disclose(
+        sqlite_home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "grant.json"
+    base = ("consent", "draft", "--performer", "ava", "--use", "dubbing", "--valid-until",
+            "2030-01-01", "--description", "Spanish dub of the spring catalogue video",
+            "--compensation-ref", "INV-9", "--out", out)
+    r = run_cli(*base, "--disclose", "compensation_ref")
+    assert r.code == 0, r.err
+    grant = SignedGrant.from_file(out).grant
+    assert grant.disclose == ("compensation_ref",) and grant.schema_version == 2
+    out.unlink()
+    bad = run_cli(*base, "--disclose", "description")
+    assert bad.code == 2 and bad.err.startswith("error: grant: disclose")
