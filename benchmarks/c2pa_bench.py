@@ -66,7 +66,7 @@ def run(clip_seconds: tuple[int, ...] = DEFAULT_CLIP_SECONDS) -> dict[str, objec
                 title="bench.mp4", digital_source_type="compositeWithTrainedAlgorithmicMedia",
                 actions=(C2paAction(action="c2pa.edited"), C2paAction(action=WATERMARK_ACTION)),
                 ingredient=C2paIngredientSpec(path=source, title=source.name),
-                custom_assertions={CONSENT.LABEL: CONSENT.model_dump(mode="json")})
+                custom_assertions={CONSENT.label(): CONSENT.model_dump(mode="json")})
             dest = work / f"signed{seconds}.mp4"
 
             def sign(source: Path = source, dest: Path = dest,

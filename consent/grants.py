@@ -9,18 +9,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from consent.disclosure import signed_form
 from consent.models import MAX_MINOR_GRANT_TERM, GrantTerms, Performer, SignedGrant
 from consent.signing import SigningKey, VerifyKey
 from likeness.errors import BadInput, IntegrityFailure
 
 
 def performer_payload(grant: GrantTerms) -> dict:
-    return grant.model_dump(mode="json")
+    """What the performer (or guardian) signs: the grant's signed form (format 1: every
+    field; format 2: private values as salted digests, see `consent.disclosure`)."""
+    return signed_form(grant)
 
 
 def studio_payload(signed: SignedGrant) -> dict:
+    """What the studio countersigns: the signed form and the people's signatures, so the
+    countersignature too verifies without the private values."""
     people = [s.model_dump(mode="json") for s in signed.signatures if s.role != "studio"]
-    return {"grant": signed.grant.model_dump(mode="json"), "signatures": people}
+    return {"grant": signed_form(signed.grant), "signatures": people}
 
 
 def sign_as_person(signed: SignedGrant, key: SigningKey, *, guardian: bool) -> SignedGrant:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import re
+import secrets
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -120,15 +121,32 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
 
 
+PrivateField = Literal["compensation_ref", "contract_sha256", "consent_evidence_sha256"]
+PRIVATE_FIELDS: tuple[PrivateField, ...] = ("compensation_ref", "contract_sha256",
+                                            "consent_evidence_sha256")
+"""Grant fields a published file never shows unless the performer agreed (``disclose``)."""
+SALT_BYTES = 16  # 128 bits: a withheld field's digest cannot be guessed back
+
+
+def _new_salt() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(SALT_BYTES)).decode().rstrip("=")
+
+
 class GrantTerms(_Frozen):
     """What the performer signs. Immutable: a change is a new grant plus a revocation.
 
     Empty ``languages``/``territories``/``productions`` mean "any"; a grant that
     names productions covers only those.
+
+    Format 2 (the default) is signed in its selective-disclosure form
+    (`consent.disclosure`): each `PRIVATE_FIELDS` value is replaced by a digest salted
+    with ``salts[field]``, so a file can carry the signed grant without its private
+    values; ``disclose`` lists the private fields the performer agrees to publish.
+    Format 1 grants (signed over every field, no salts) stay valid as they are.
     """
 
     document_name: ClassVar[str] = "grant"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[1, 2] = 2
     grant_id: Identifier = Field(default_factory=lambda: new_id("grant"))
     performer_id: Identifier
     uses: Annotated[tuple[Use, ...], AfterValidator(_sorted_unique)] = Field(min_length=1)
@@ -145,6 +163,27 @@ class GrantTerms(_Frozen):
     contract_sha256: Sha256Hex | None = None
     consent_evidence_sha256: Sha256Hex | None = None
     created_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+    disclose: Annotated[tuple[PrivateField, ...], AfterValidator(_sorted_unique)] = ()
+    salts: dict[PrivateField, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _salt_new_grants(cls, data: Any) -> Any:
+        """A format-2 draft gets its salts once, when it is first built; the signed file
+        keeps them, so re-reading it never changes what was signed."""
+        if isinstance(data, dict) and data.get("schema_version", 2) == 2 and not data.get(
+                "salts"):
+            data = {**data, "salts": {name: _new_salt() for name in PRIVATE_FIELDS}}
+        return data
+
+    @model_validator(mode="after")
+    def _format(self) -> Self:
+        if self.schema_version == 1 and (self.salts or self.disclose):
+            raise ValueError("a format-1 grant has no salts and no disclose list")
+        if self.schema_version == 2 and set(self.salts) != set(PRIVATE_FIELDS):
+            raise ValueError(f"a format-2 grant needs one salt for each of "
+                             f"{', '.join(PRIVATE_FIELDS)}")
+        return self
 
     @model_validator(mode="after")
     def _term(self) -> Self:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from consent.identity import DEFAULT_IDENTITY_THRESHOLD
 from likeness.errors import BadInput
+from provenance.c2pa.assertions import DEFAULT_NAMESPACE, check_namespace
 
 CONFIG_FILE = "config.toml"
 
@@ -38,6 +39,12 @@ class StudioConfig(BaseModel):
     face_engine: str = "dlib"
     acknowledged_noncommercial: list[str] = Field(default_factory=list)
     models_dir: Path | None = None
+    # C2PA: the reverse domain the studio's own assertion labels live under, an RFC 3161
+    # time-stamp authority (none: signatures carry no time-stamp), and that TSA's root
+    # certificate (PEM) for `verify` to report the time-stamp as trusted.
+    assertion_namespace: Annotated[str, AfterValidator(check_namespace)] = DEFAULT_NAMESPACE
+    tsa_url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
+    tsa_trust_anchor: Path | None = None
 
 
 class EnvSettings(BaseSettings):

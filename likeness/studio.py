@@ -395,7 +395,8 @@ class Studio:
         publish = PublishContext(
             studio_name=s.studio_name, signing_key=self.signing_key,
             watermark_key=self.watermark_key, ledger=self.ledger, session=self.session,
-            c2pa_dir=self.c2pa_dir, label=label)
+            c2pa_dir=self.c2pa_dir, label=label, assertion_namespace=s.assertion_namespace,
+            tsa_url=s.tsa_url)
         settings = RenderSettings(
             home=self.settings.home, models_dir=self.settings.models_dir,
             cache_dir=self.settings.cache_dir,
@@ -407,13 +408,27 @@ class Studio:
     def verify(self, path: Path) -> VerifyReport:
         """Check a file against this studio's own keys, trust anchor and ledger (the set-up
         `likeness verify` and the demo share)."""
-        from provenance.c2pa.certs import ROOT_CERT_NAME
         from provenance.verify import verify_file
 
-        trust_anchor = (self.c2pa_dir / ROOT_CERT_NAME).read_bytes()
         with self.session() as session:
             return verify_file(path, session=session, studio_key=self.verify_key,
-                               trust_anchor_pem=trust_anchor, watermark_key=self.watermark_key)
+                               trust_anchor_pem=self.trust_anchors(),
+                               watermark_key=self.watermark_key,
+                               assertion_namespace=self.settings.studio.assertion_namespace)
+
+    def trust_anchors(self) -> bytes:
+        """The PEM anchors a C2PA check of this studio's files uses: the studio root and,
+        when configured, the time-stamp authority's root."""
+        from provenance.c2pa.certs import ROOT_CERT_NAME
+
+        anchors = (self.c2pa_dir / ROOT_CERT_NAME).read_bytes()
+        tsa_root = self.settings.studio.tsa_trust_anchor
+        if tsa_root is not None:
+            try:
+                anchors += b"\n" + tsa_root.read_bytes()
+            except OSError as exc:
+                raise BadInput(f"cannot read tsa_trust_anchor {tsa_root}: {exc}") from None
+        return anchors
 
 
 def _reference_faces(images: Sequence[Path], *, engine_name: str, models_dir: Path,

@@ -4,14 +4,17 @@
 and in this order:
 1. refuses unless the decision is allowed and carries a render id;
 2. re-checks the grants (revocation, validity) -- a revocation registered after
-   the decision stops the render;
+   the decision stops the render; reads what the source already carries (its C2PA
+   manifest, the studio's earlier watermark) so the new manifest keeps it;
 3. burns the visible label, embeds the invisible video and audio watermark
    carrying the 64-bit render id, and encodes once into a temp file in the
    destination folder;
 4. appends the `render_published` ledger entry (after checking revocation again
    inside the same database transaction, so no revocation can slip in between)
    and signs a tree head, which gives the inclusion proof;
-5. signs the C2PA manifest (consent, ledger proof and watermark assertions);
+5. signs the C2PA manifest (consent decision and the grants as the performer signed
+   them, ledger proof, watermark and source assertions) and keeps a copy of the
+   manifest store for the soft-binding resolver (provenance.c2pa.store);
 6. fsyncs and atomically renames the signed file onto the destination.
 Any failure removes the temp files, leaves nothing at the destination and logs
 `render_failed` with the stage and the reason. No flow, command or test helper
@@ -26,6 +29,7 @@ bundles what signing needs), not as a view of the studio's settings.
 
 from __future__ import annotations
 
+import base64
 import logging
 import mimetypes
 import os
@@ -41,6 +45,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
+from consent.evidence import evidence_from_registry
 from consent.gate import recheck_consent
 from consent.models import Decision
 from consent.signing import SigningKey
@@ -56,13 +61,18 @@ from provenance.c2pa import (
     C2paIngredientSpec,
     C2paManifestSpec,
     DigitalSourceType,
+    GrantsAssertion,
     LikenessAssertions,
+    SourceAssertion,
     sign_media,
 )
-from provenance.c2pa.certs import ensure_chain
+from provenance.c2pa.assertions import DEFAULT_NAMESPACE
+from provenance.c2pa.certs import ROOT_CERT_NAME, ensure_chain
+from provenance.c2pa.store import save_store
 from provenance.label import LabelBurner, LabelSpec
 from provenance.ledger.log import InclusionProof, SignedTreeHead, inclusion_proof, sign_tree_head
 from provenance.ledger.store import Ledger, LedgerEntry
+from provenance.sources import inspect_source
 from provenance.watermark.audio import ALGORITHM as AUDIO_ALGORITHM
 from provenance.watermark.audio import MIN_SECONDS as AUDIO_MIN_SECONDS
 from provenance.watermark.audio import AudioWatermarker, with_noise_floor
@@ -88,6 +98,8 @@ class PublishContext:
     session: Callable[[], AbstractContextManager[Session]]  # one transaction per call
     c2pa_dir: Path  # the studio's C2PA certificate chain (created there if missing)
     label: LabelSpec | None  # the visible label, or None when the studio turned it off
+    assertion_namespace: str = DEFAULT_NAMESPACE  # reverse domain of the custom labels
+    tsa_url: str | None = None  # RFC 3161 time-stamp authority; None: no time-stamp
 
 
 @dataclass(frozen=True)
@@ -217,11 +229,13 @@ def append_published(ctx: PublishContext, decision: Decision, payload: dict[str,
 
 def manifest_for(rendered: Rendered, decision: Decision, entry: LedgerEntry,
                  head: SignedTreeHead, proof: InclusionProof, *, studio: str,
-                 label: bool) -> C2paManifestSpec:
+                 label: bool, namespace: str = DEFAULT_NAMESPACE,
+                 source: SourceAssertion | None = None,
+                 grants: GrantsAssertion | None = None) -> C2paManifestSpec:
     actions = list(rendered.actions)
-    actions.append(C2paAction(action=WATERMARK_ACTION, parameters={
-        "description": f"{VIDEO_ALGORITHM} video and {AUDIO_ALGORITHM} audio "
-                       "watermark carrying the render id"}))
+    actions.append(C2paAction(action=WATERMARK_ACTION, description=(
+        f"{VIDEO_ALGORITHM} video and {AUDIO_ALGORITHM} audio watermark carrying the "
+        "render id")))
     ingredient = None
     if rendered.source is not None:
         media_type = mimetypes.guess_type(rendered.source.name)[0] or "video/mp4"
@@ -230,11 +244,22 @@ def manifest_for(rendered: Rendered, decision: Decision, entry: LedgerEntry,
     claims = LikenessAssertions.build(
         decision=decision, entry=entry, head=head, proof=proof, studio=studio,
         visible_label=label, engines=rendered.engines, video_algorithm=VIDEO_ALGORITHM,
-        audio_algorithm=AUDIO_ALGORITHM)
+        audio_algorithm=AUDIO_ALGORITHM, source=source, grants=grants)
     return C2paManifestSpec(
         title=rendered.title, digital_source_type=rendered.source_type,
         actions=tuple(actions), ingredient=ingredient,
-        custom_assertions=claims.custom_assertions())
+        custom_assertions=claims.custom_assertions(namespace))
+
+
+def source_provenance(rendered: Rendered, ctx: PublishContext) -> SourceAssertion | None:
+    """What the source already carries (its manifest, our earlier marks), read before the
+    new marks go on, so the manifest can keep it (provenance.sources)."""
+    if rendered.source is None:
+        return None
+    root = ctx.c2pa_dir / ROOT_CERT_NAME
+    anchor = root.read_bytes() if root.is_file() else None
+    return inspect_source(rendered.source, watermark_key=ctx.watermark_key,
+                          trust_anchor_pem=anchor)
 
 
 def commit_file(signed: Path, out: Path) -> None:
@@ -273,6 +298,11 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
     try:
         with ctx.session() as session:
             recheck_consent(decision, session=session, now=datetime.now(UTC))
+            grants = GrantsAssertion(
+                studio_key=base64.b64encode(ctx.signing_key.verify_key.raw).decode(),
+                grants=evidence_from_registry(session, decision.grant_ids))
+        stage = "source provenance"
+        source = source_provenance(rendered, ctx)
         stage = "label+watermark+encode"
         frames = encode_marked(rendered, encoded, label=label, key=ctx.watermark_key,
                                render_id=render_id, spent=spent)
@@ -290,8 +320,11 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
         stage, lap = "c2pa", time.perf_counter()
         chain = ensure_chain(ctx.c2pa_dir, ctx.studio_name)
         spec = manifest_for(rendered, decision, entry, head, proof,
-                            studio=ctx.studio_name, label=label is not None)
-        sign_media(source=encoded, dest=signed, chain=chain, manifest=spec)
+                            studio=ctx.studio_name, label=label is not None,
+                            namespace=ctx.assertion_namespace, source=source, grants=grants)
+        store = sign_media(source=encoded, dest=signed, chain=chain, manifest=spec,
+                           tsa_url=ctx.tsa_url)
+        save_store(ctx.c2pa_dir, render_id=decision.render_id, store=store)
         _add(spent, "c2pa", time.perf_counter() - lap)
         stage = "rename"
         commit_file(signed, out)

@@ -32,6 +32,9 @@ from provenance.c2pa import (
     read_assertion,
     read_manifest,
 )
+from provenance.c2pa.assertions import DEFAULT_NAMESPACE
+from provenance.chain import chain_summary
+from provenance.consent_check import consent_from_file
 from provenance.ledger.log import InclusionProof, entries_for_render, verify_tree_head
 from provenance.ledger.log import heads as signed_heads
 from provenance.ledger.merkle import MerkleTree
@@ -77,6 +80,8 @@ class VerifyReport:
     uses: list[str] = field(default_factory=list)
     rendered_at: str | None = None
     revoked_since: list[str] = field(default_factory=list)
+    chain: list[dict[str, Any]] = field(default_factory=list)  # provenance.chain
+    consent: dict[str, Any] = field(default_factory=dict)  # provenance.consent_check
 
     @property
     def exit_code(self) -> int:
@@ -128,11 +133,14 @@ def _prove(session: Session, entry: EntryRow, studio_key: VerifyKey) -> dict[str
 def _manifest_summary(report: ManifestReport) -> dict[str, Any]:
     return {"present": report.present, "validation_state": report.validation_state,
             "errors": report.errors[:5], "claim_generator": report.claim_generator,
-            "title": report.title}
+            "title": report.title, "timestamp": report.timestamp,
+            "signature_time": report.signature_time,
+            "created_assertions": report.created_assertions}
 
 
 def verify_file(path: Path, *, session: Session, studio_key: VerifyKey,
-                trust_anchor_pem: bytes, watermark_key: bytes) -> VerifyReport:
+                trust_anchor_pem: bytes, watermark_key: bytes,
+                assertion_namespace: str = DEFAULT_NAMESPACE) -> VerifyReport:
     manifest = read_manifest(path, trust_anchor_pem=trust_anchor_pem)
     reasons: list[str] = []
     try:
@@ -147,14 +155,16 @@ def verify_file(path: Path, *, session: Session, studio_key: VerifyKey,
     malformed: MalformedAssertion | None = None
     if manifest.present:
         try:
-            ledger_claim = read_assertion(manifest.assertions, LedgerAssertion)
+            ledger_claim = read_assertion(manifest.assertions, LedgerAssertion,
+                                          namespace=assertion_namespace)
         except MalformedAssertion as exc:
             malformed = exc
     wm_ids = {w.render_id for w in (video_wm, audio_wm) if w.found}
     claimed = ledger_claim.render_id if ledger_claim is not None else None
     render_id = claimed or (sorted(wm_ids)[0] if wm_ids else None)
     base = {"file": str(path), "manifest": _manifest_summary(manifest),
-            "video_watermark": video_wm, "audio_watermark": audio_wm, "render_id": render_id}
+            "video_watermark": video_wm, "audio_watermark": audio_wm, "render_id": render_id,
+            "chain": chain_summary(manifest, namespace=assertion_namespace)}
 
     if not manifest.present and not wm_ids:
         return VerifyReport(status="unknown", reasons=["no C2PA manifest and no watermark of "
@@ -176,8 +186,10 @@ def verify_file(path: Path, *, session: Session, studio_key: VerifyKey,
             reasons.append(f"watermark names render {', '.join(sorted(wm_ids))}, the manifest "
                            f"{claimed}")
 
+    consent, consent_problems = consent_from_file(manifest, namespace=assertion_namespace)
+    reasons += consent_problems
     ledger: dict[str, Any] = {}
-    details: dict[str, Any] = {}
+    details: dict[str, Any] = {"consent": consent}
     if render_id:
         entry, failed_after = _published_entry(session, render_id)
         if entry is None:
@@ -195,11 +207,11 @@ def verify_file(path: Path, *, session: Session, studio_key: VerifyKey,
             grant_ids = list(payload.get("grant_ids", []))
             revoked = [r for gid in grant_ids for r in Registry(session).revocations_of(gid)
                        if r.revoked_at > entry.at]
-            details = {"performer_id": payload.get("performer_id"), "grant_ids": grant_ids,
-                       "uses": list(payload.get("uses", [])),
-                       "rendered_at": entry.at.isoformat(),
-                       "revoked_since": [f"{r.grant_id} at {r.revoked_at.isoformat()}"
-                                         for r in revoked]}
+            details |= {"performer_id": payload.get("performer_id"), "grant_ids": grant_ids,
+                        "uses": list(payload.get("uses", [])),
+                        "rendered_at": entry.at.isoformat(),
+                        "revoked_since": [f"{r.grant_id} at {r.revoked_at.isoformat()}"
+                                          for r in revoked]}
     if reasons:
         status: Status = "tampered"
     elif manifest.present:

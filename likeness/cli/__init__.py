@@ -1,7 +1,8 @@
 """The `likeness` command line (Typer + Rich): one module per command group.
 
 ``studio`` (init, demo), ``performer`` (keys, performers), ``consent`` (grants),
-``render`` (stamp, dub, reenact, avatar), ``verify`` (verify, audit) and ``models``; shared
+``render`` (stamp, dub, reenact, avatar), ``verify`` (verify, audit), ``verifier`` (the public
+verification service) and ``models``; shared
 option parsing and output helpers live in ``common``. The commands only parse options
 and print: the work is done by `likeness.studio.Studio`, the consent models and the flows.
 
@@ -20,7 +21,7 @@ from typing import Annotated
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer vendors click
 
-from likeness.cli import consent, models, performer, render, studio, verify
+from likeness.cli import consent, models, performer, render, studio, verifier, verify
 from likeness.errors import ConsentDenied, LikenessError
 from likeness.output import stderr
 
@@ -37,7 +38,7 @@ def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks."
 
 # The order here is the order of `likeness --help`.
 for command in (studio.init, render.stamp, render.dub, render.reenact, render.avatar,
-                verify.verify, studio.demo):
+                verify.verify, verifier.verifier, studio.demo):
     app.command()(command)
 app.add_typer(performer.keys_app, name="keys")
 app.add_typer(performer.performer_app, name="performer")

@@ -48,6 +48,9 @@ def consent_draft(
     contract: Annotated[Path | None, typer.Option(
         "--contract", help="Signed contract file (its SHA-256 is kept)")] = None,
     consent_evidence: Annotated[Path | None, typer.Option("--consent-evidence")] = None,
+    disclose: Annotated[list[str] | None, typer.Option(
+        "--disclose", help="A private field the performer agrees to show in published files: "
+                           "compensation_ref, contract_sha256, consent_evidence_sha256")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write an unsigned grant for the performer to read and sign."""
@@ -62,7 +65,8 @@ def consent_draft(
         max_renders=max_renders, content_restrictions=restrictions,
         content_tags=content_tag or [], compensation_ref=compensation_ref,
         contract_sha256=sha256_file(contract) if contract else None,
-        consent_evidence_sha256=sha256_file(consent_evidence) if consent_evidence else None)
+        consent_evidence_sha256=sha256_file(consent_evidence) if consent_evidence else None,
+        disclose=disclose or [])
     signed = SignedGrant(grant=grant)
     write_document(out, signed.model_dump_json(indent=2) + "\n")
     emit({"grant_id": grant.grant_id, "file": str(out), "grant": grant}, as_json=as_json,

@@ -4,7 +4,7 @@ anyone can run on what the studio published."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -41,6 +41,8 @@ def verify(file: Annotated[Path, typer.Argument(help="Media file to check.")],
         if report.ledger:
             stdout.print(f"  ledger entry #{report.ledger['seq']} proven in tree of "
                          f"{report.ledger['tree_size']}")
+        _print_chain(report.chain)
+        _print_consent(report.consent)
         for r in report.revoked_since:
             stdout.print(f"  [red]revoked since[/]: {literal(r)}")
         for reason in report.reasons:
@@ -51,6 +53,34 @@ def verify(file: Annotated[Path, typer.Argument(help="Media file to check.")],
         stderr.print(f"error: {file} is tampered: {'; '.join(report.reasons)}", markup=False,
                      soft_wrap=True)
     raise typer.Exit(report.exit_code)
+
+
+def _print_chain(chain: list[dict[str, Any]]) -> None:
+    """The file's manifest, then what it was made from, one line each."""
+    for depth, link in enumerate(chain):
+        role = "this file" if depth == 0 else "made from"
+        marks = link.get("source_watermark_ids") or []
+        stdout.print(
+            f"  {'  ' * depth}{role}: {link.get('title') or '?'}  render "
+            f"{link.get('render_id') or '-'}  signed {link.get('signed_at') or '-'} by "
+            f"{link.get('signer') or '?'}  [{', '.join(filter(None, link.get('actions', [])))}]"
+            + (f"  source marks {', '.join(marks)}" if marks else "")
+            + (f"  ingredient failures {', '.join(link['ingredient_failures'])}"
+               if link.get("ingredient_failures") else ""), markup=False, soft_wrap=True)
+
+
+def _print_consent(consent: dict[str, Any]) -> None:
+    """The performer's consent as the file itself proves it."""
+    for grant in consent.get("grants", []):
+        state = "verified from the file" if grant["verified"] else "NOT verified"
+        stdout.print(
+            f"  consent {grant['grant_id']}: {state}; performer {grant.get('performer_id')} "
+            f"key {(grant.get('performer_key_fingerprint') or '?')[:16]}…, signed by "
+            f"{', '.join(grant.get('signed_by', [])) or 'nobody'}, withheld "
+            f"{', '.join(grant.get('withheld', [])) or 'nothing'}", markup=False,
+            soft_wrap=True)
+        if grant.get("note"):
+            stdout.print(f"    {grant['note']}", markup=False)
 
 
 def _wm(finding: object) -> str:

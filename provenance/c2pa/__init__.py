@@ -8,11 +8,13 @@ actually signed or read, so importing this package stays cheap.
 from provenance.c2pa.assertions import (
     ConsentAssertion,
     EnginesAssertion,
+    GrantsAssertion,
     LabelAssertion,
     LedgerAssertion,
     LikenessAssertion,
     LikenessAssertions,
     MalformedAssertion,
+    SourceAssertion,
     WatermarkAssertion,
     read_assertion,
 )
@@ -26,7 +28,7 @@ from provenance.c2pa.manifest import (
     digital_source_type_url,
     sign_media,
 )
-from provenance.c2pa.reader import ManifestReport, ValidationState, read_manifest
+from provenance.c2pa.reader import ChainLink, ManifestReport, ValidationState, read_manifest
 
 __all__ = [
     "WATERMARK_ACTION",
@@ -34,14 +36,17 @@ __all__ = [
     "C2paIngredientSpec",
     "C2paManifestSpec",
     "CertChainPaths",
+    "ChainLink",
     "ConsentAssertion",
     "DigitalSourceType",
     "EnginesAssertion",
+    "GrantsAssertion",
     "LabelAssertion",
     "LedgerAssertion",
     "LikenessAssertion",
     "LikenessAssertions",
     "MalformedAssertion",
+    "SourceAssertion",
     "ManifestReport",
     "ValidationState",
     "WatermarkAssertion",

@@ -1,8 +1,9 @@
 """The studio's own ES256 certificate chain for signing C2PA manifests offline.
 
 Why a three-level chain: C2PA validators refuse a self-signed signing
-certificate and expect a leaf with the document-signing profile (digitalSignature
-key usage, an emailProtection/documentSigning EKU, SKI/AKI). A root that stays
+certificate and expect a leaf with the claim-signing profile (digitalSignature key
+usage, SKI/AKI, and an EKU: C2PA 2.2 requires ``c2pa-kp-claimSigning`` for the trust
+list; emailProtection and documentSigning stay beside it for older validators). A root that stays
 in the studio home (or a customer's trust list) plus an intermediate that issues
 the leaf mirrors a real PKI, so a studio can later move the root offline or
 swap in a CA-issued intermediate without changing how media is signed.
@@ -37,9 +38,11 @@ CHAIN_CERT_NAME = "chain.pem"
 LEAF_KEY_NAME = "leaf.key.pem"
 _DOCUMENT_SIGNING_EKU = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 """id-kp-documentSigning (RFC 9336), accepted by C2PA for claim signers."""
+C2PA_CLAIM_SIGNING_EKU = x509.ObjectIdentifier("1.3.6.1.4.1.62558.2.1")
+"""c2pa-kp-claimSigning (C2PA 2.2 trust list / certificate policy)."""
 
-__all__ = ["CertChainPaths", "SigningMaterial", "create_chain", "ensure_chain",
-           "load_signing_material"]
+__all__ = ["C2PA_CLAIM_SIGNING_EKU", "CertChainPaths", "SigningMaterial", "create_chain",
+           "ensure_chain", "load_signing_material"]
 
 
 @dataclass(frozen=True)
@@ -218,7 +221,8 @@ def _leaf_cert(*, studio_name: str, leaf_key: ec.EllipticCurvePrivateKey,
                                      key_encipherment=False, data_encipherment=False,
                                      key_agreement=False, key_cert_sign=False, crl_sign=False,
                                      encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION,
+        .add_extension(x509.ExtendedKeyUsage([C2PA_CLAIM_SIGNING_EKU,
+                                              ExtendedKeyUsageOID.EMAIL_PROTECTION,
                                               _DOCUMENT_SIGNING_EKU]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(

@@ -16,6 +16,14 @@ message that says what to change:
 
 The IPTC digital source type is attached to every action that changes content,
 which is where C2PA-aware viewers look for "made with AI".
+
+Created, not gathered (C2PA 2.2 §10.2.2): the actions and every studio assertion
+are marked ``created``, so they sit in the claim's ``created_assertions`` and are
+attributed to the signer; gathered assertions are "not attributed to the signer" and
+a validator may ignore them. Ingredients stay where the SDK puts them.
+
+Time-stamps: with a TSA URL the SDK asks that RFC 3161 authority to countersign the
+COSE signature, so the file keeps validating after the leaf certificate expires.
 """
 
 from __future__ import annotations
@@ -61,12 +69,32 @@ def digital_source_type_url(source_type: DigitalSourceType) -> str:
 
 
 class C2paAction(BaseModel):
-    """One entry of the ``c2pa.actions`` assertion."""
+    """One entry of the ``c2pa.actions`` assertion.
+
+    ``description`` is the actions-v2 top-level field that readers show; a
+    ``description`` handed in ``parameters`` (the v1 habit) is moved there, so the
+    written manifest always uses the standard place.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     action: str = Field(pattern=r"^[a-z][a-z0-9_-]*(\.[a-zA-Z0-9_-]+)+$")
+    description: str | None = Field(default=None, min_length=1)
     parameters: dict[str, JsonValue] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_description(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        parameters = data.get("parameters")
+        if isinstance(parameters, dict) and "description" in parameters:
+            parameters = dict(parameters)
+            lifted = parameters.pop("description")
+            if data.get("description") not in (None, lifted):
+                raise ValueError("description given twice (top level and in parameters)")
+            data = {**data, "description": lifted, "parameters": parameters}
+        return data
 
     @model_validator(mode="after")
     def _check_c2pa_rules(self) -> C2paAction:
@@ -114,7 +142,7 @@ class C2paManifestSpec(BaseModel):
             if label.startswith("c2pa.") or "." not in label:
                 raise ValueError(
                     f"custom assertion label {label!r} must be namespaced (e.g. "
-                    "'studio.likeness.consent') and must not use the reserved 'c2pa.' prefix")
+                    "'com.example.likeness.consent') and must not use the reserved 'c2pa.' prefix")
         return value
 
     @model_validator(mode="after")
@@ -132,10 +160,10 @@ class C2paManifestSpec(BaseModel):
         return self
 
     def manifest_definition(self) -> dict[str, Any]:
-        """The manifest JSON handed to the c2pa Builder."""
+        """The manifest JSON handed to the c2pa Builder (every assertion ``created``)."""
         source_type_url = digital_source_type_url(self.digital_source_type)
         has_parent = self.ingredient is not None and self.ingredient.relationship == "parentOf"
-        actions = [a.model_dump(mode="json") for a in self.actions]
+        actions = [a.model_dump(mode="json", exclude_none=True) for a in self.actions]
         first = actions[0]["action"] if actions else None
         if first not in (CREATED_ACTION, OPENED_ACTION):
             actions.insert(0, {"action": OPENED_ACTION if has_parent else CREATED_ACTION,
@@ -145,10 +173,11 @@ class C2paManifestSpec(BaseModel):
                 entry["parameters"].setdefault("ingredientIds", [_INGREDIENT_LABEL])
             if entry["action"] not in _ACTIONS_WITHOUT_SOURCE_TYPE:
                 entry["digitalSourceType"] = source_type_url
-            if not entry["parameters"]:
-                del entry["parameters"]
-        assertions: list[dict[str, Any]] = [{"label": "c2pa.actions", "data": {"actions": actions}}]
-        assertions += [{"label": label, "data": data}
+            if not entry.get("parameters"):
+                entry.pop("parameters", None)
+        assertions: list[dict[str, Any]] = [
+            {"label": "c2pa.actions", "data": {"actions": actions}, "created": True}]
+        assertions += [{"label": label, "data": data, "created": True}
                        for label, data in self.custom_assertions.items()]
         return {
             "claim_generator_info": [{"name": self.claim_generator_name,
@@ -160,8 +189,13 @@ class C2paManifestSpec(BaseModel):
 
 
 def sign_media(*, source: Path, dest: Path, chain: CertChainPaths,
-               manifest: C2paManifestSpec) -> None:
-    """Embed ``manifest``, signed with the studio leaf key (ES256, no TSA), writing ``dest``.
+               manifest: C2paManifestSpec, tsa_url: str | None = None) -> bytes:
+    """Embed ``manifest``, signed with the studio leaf key (ES256), writing ``dest``; returns
+    the signed manifest store (JUMBF bytes) the SDK embedded.
+
+    With ``tsa_url`` the signature carries an RFC 3161 time-stamp from that authority
+    (a TSA that cannot be reached fails the signing: a file promised a time-stamp
+    must not go out without one).
 
     ``dest`` is written in place (the publisher passes a temp path in the final
     directory and renames it itself). On failure a ``dest`` that did not exist
@@ -174,12 +208,14 @@ def sign_media(*, source: Path, dest: Path, chain: CertChainPaths,
         raise BadInput("C2PA signing needs a destination different from the source")
     if manifest.ingredient is not None and not manifest.ingredient.path.is_file():
         raise BadInput(f"C2PA ingredient {manifest.ingredient.path} does not exist")
+    if tsa_url is not None and not tsa_url.startswith(("http://", "https://")):
+        raise BadInput(f"time-stamp authority URL {tsa_url!r} must start with http(s)://")
     material = load_signing_material(chain)
 
     dest_existed = dest.exists()
     try:
-        _sign(source=source, dest=dest, chain_pem=material.chain_pem, key_pem=material.key_pem,
-              manifest=manifest)
+        return _sign(source=source, dest=dest, chain_pem=material.chain_pem,
+                     key_pem=material.key_pem, manifest=manifest, tsa_url=tsa_url)
     except BaseException:
         if not dest_existed:
             with contextlib.suppress(OSError):
@@ -188,12 +224,13 @@ def sign_media(*, source: Path, dest: Path, chain: CertChainPaths,
 
 
 def _sign(*, source: Path, dest: Path, chain_pem: bytes, key_pem: bytes,
-          manifest: C2paManifestSpec) -> None:
+          manifest: C2paManifestSpec, tsa_url: str | None) -> bytes:
     """The SDK calls, with its exceptions translated into ours."""
     import c2pa  # deferred: loads a native library; only signing and verifying need it
 
     try:
-        signer_info = c2pa.C2paSignerInfo(_SIGNING_ALGORITHM, chain_pem, key_pem, None)
+        signer_info = c2pa.C2paSignerInfo(_SIGNING_ALGORITHM, chain_pem, key_pem,
+                                          tsa_url.encode() if tsa_url else None)
         signer = c2pa.Signer.from_info(signer_info)
     except (c2pa.C2paError, ValueError) as exc:
         raise IntegrityFailure(
@@ -210,9 +247,10 @@ def _sign(*, source: Path, dest: Path, chain_pem: bytes, key_pem: bytes,
                          "label": _INGREDIENT_LABEL},
                         spec.format, ingredient_stream)
             with open(source, "rb") as source_stream, open(dest, "w+b") as dest_stream:
-                builder.sign(signer, manifest.format, source_stream, dest_stream)
+                store = builder.sign(signer, manifest.format, source_stream, dest_stream)
                 dest_stream.flush()
                 os.fsync(dest_stream.fileno())
+        return bytes(store)
     except OSError as exc:
         raise InternalError(f"I/O error while signing {source} into {dest}: {exc}") from exc
     except c2pa.C2paError as exc:

@@ -186,9 +186,9 @@ def test_a_malformed_ledger_assertion_verifies_as_tampered(
     def without_seq(*args: object, **kwargs: object) -> object:
         spec = real(*args, **kwargs)  # type: ignore[arg-type]
         written = dict(spec.custom_assertions)
-        ledger = dict(written[LedgerAssertion.LABEL])  # type: ignore[arg-type]
+        ledger = dict(written[LedgerAssertion.label()])  # type: ignore[arg-type]
         del ledger["seq"]
-        written[LedgerAssertion.LABEL] = ledger
+        written[LedgerAssertion.label()] = ledger
         return spec.model_copy(update={"custom_assertions": written})
 
     monkeypatch.setattr(publish_module, "manifest_for", without_seq)

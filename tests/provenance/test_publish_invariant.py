@@ -30,6 +30,7 @@ ALLOWED: dict[str, dict[str, str]] = {
     "os.replace": {
         PUBLISH: "the atomic rename of a published file",
         "likeness/cli/common.py": "grant JSON documents and ledger exports (not media)",
+        "provenance/c2pa/store.py": "the studio's copy of signed manifest stores (not media)",
         "models/asr/whisper_engine.py": "the joined whisper weights cache (not media)",
     },
     "os.rename": {},

@@ -18,6 +18,11 @@ from provenance.c2pa import (
     WatermarkAssertion,
     read_assertion,
 )
+from provenance.c2pa.assertions import (
+    DEFAULT_NAMESPACE,
+    LEGACY_NAMESPACE,
+    check_namespace,
+)
 from provenance.ledger.log import InclusionProof, SignedTreeHead
 from provenance.ledger.store import LedgerEntry
 
@@ -67,9 +72,26 @@ def test_builder_states_the_decision_the_ledger_entry_and_the_marks() -> None:
 
 def test_written_map_has_one_distinct_namespaced_label_per_assertion() -> None:
     written = _built().custom_assertions()
-    assert sorted(written) == sorted(m.LABEL for m in MODELS)
-    assert len({m.LABEL for m in MODELS}) == len(MODELS)
-    assert all(label.startswith("studio.likeness.") for label in written)
+    assert sorted(written) == sorted(m.label() for m in MODELS)
+    assert len({m.label() for m in MODELS}) == len(MODELS)
+    assert all(label.startswith(DEFAULT_NAMESPACE + ".") for label in written)
+
+
+def test_labels_follow_the_configured_namespace_and_old_files_stay_readable() -> None:
+    claims = _built()
+    written = claims.custom_assertions("org.acme-studio")
+    assert sorted(written) == sorted(f"org.acme-studio.{m.NAME}" for m in MODELS)
+    assert read_assertion(written, LedgerAssertion, namespace="org.acme-studio") == claims.ledger
+    assert read_assertion(written, LedgerAssertion) is None  # another namespace: absent
+    legacy = {f"{LEGACY_NAMESPACE}.{m.NAME}": v for m, v in zip(
+        MODELS, (claims.custom_assertions()[m.label()] for m in MODELS), strict=True)}
+    assert read_assertion(legacy, LedgerAssertion, namespace="org.acme-studio") == claims.ledger
+
+
+@pytest.mark.parametrize("namespace", ["likeness", "c2pa.mine", "Org.Acme", "org..acme", ""])
+def test_a_namespace_that_is_not_a_reverse_domain_is_refused(namespace: str) -> None:
+    with pytest.raises(ValueError, match="reverse domain"):
+        check_namespace(namespace)
 
 
 def test_reader_returns_what_the_builder_wrote() -> None:
@@ -84,13 +106,14 @@ def test_reader_tells_absent_from_malformed() -> None:
     written = _built().custom_assertions()
     assert read_assertion({}, LedgerAssertion) is None
     broken = dict(written)
-    ledger = dict(broken[LedgerAssertion.LABEL])  # type: ignore[arg-type]
+    ledger = dict(broken[LedgerAssertion.label()])  # type: ignore[arg-type]
     del ledger["entry_hash"]
-    broken[LedgerAssertion.LABEL] = ledger
-    with pytest.raises(MalformedAssertion, match=re.escape(f"{LedgerAssertion.LABEL}: entry_hash")):
+    broken[LedgerAssertion.label()] = ledger
+    with pytest.raises(MalformedAssertion,
+                       match=re.escape(f"{LedgerAssertion.label()}: entry_hash")):
         read_assertion(broken, LedgerAssertion)
-    with pytest.raises(MalformedAssertion, match=re.escape(LabelAssertion.LABEL)):
-        read_assertion({LabelAssertion.LABEL: "yes"}, LabelAssertion)
+    with pytest.raises(MalformedAssertion, match=re.escape(LabelAssertion.label())):
+        read_assertion({LabelAssertion.label(): "yes"}, LabelAssertion)
 
 
 def test_a_decision_without_a_render_id_cannot_be_stated() -> None:

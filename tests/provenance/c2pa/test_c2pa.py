@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from pydantic import ValidationError
 
-from likeness.errors import BadInput, IntegrityFailure
+from likeness.errors import BadInput, IntegrityFailure, LikenessError
 from provenance.c2pa import (
     WATERMARK_ACTION,
     C2paAction,
@@ -31,7 +31,9 @@ from provenance.c2pa import (
     read_manifest,
     sign_media,
 )
+from provenance.c2pa.certs import C2PA_CLAIM_SIGNING_EKU
 from provenance.c2pa.reader import UNTRUSTED_SIGNER_CODE
+from tests.support.tsa import LocalTsa, openssl_available, start_tsa
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
 
@@ -73,7 +75,7 @@ def dub_spec(source: Path) -> C2paManifestSpec:
             C2paAction(action=WATERMARK_ACTION),
         ),
         ingredient=C2paIngredientSpec(path=source, title="source.mp4"),
-        custom_assertions={a.LABEL: a.model_dump(mode="json")
+        custom_assertions={a.label(): a.model_dump(mode="json")
                            for a in (CONSENT, LEDGER, WATERMARK)},
     )
 
@@ -98,6 +100,8 @@ def test_chain_files_profile_and_key_mode(chain: CertChainPaths) -> None:
     assert leaf.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature
     ekus = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert ExtendedKeyUsageOID.EMAIL_PROTECTION in ekus
+    assert C2PA_CLAIM_SIGNING_EKU in ekus
+    assert C2PA_CLAIM_SIGNING_EKU.dotted_string == "1.3.6.1.4.1.62558.2.1"
     assert x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36") in ekus
     aki = leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
     ski = intermediate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
@@ -134,6 +138,53 @@ def test_signed_file_is_trusted_with_anchor_and_round_trips(
     composite = digital_source_type_url("compositeWithTrainedAlgorithmicMedia")
     assert report.actions[1]["digitalSourceType"] == composite
     assert report.actions[2]["parameters"]["targetLanguage"] == "es"
+    assert report.actions[1]["description"] == "lip-synced dub"  # the standard field
+    assert "description" not in report.actions[1].get("parameters", {})
+
+
+def test_actions_and_studio_assertions_are_created_not_gathered(
+        signed_mp4: Path, chain: CertChainPaths) -> None:
+    report = read_manifest(signed_mp4, trust_anchor_pem=chain.root_cert.read_bytes())
+    created = set(report.created_assertions)
+    assert "c2pa.actions.v2" in created
+    assert {a.label() for a in (CONSENT, LEDGER, WATERMARK)} <= created
+    assert report.timestamp is None  # signed without a TSA
+
+
+@pytest.fixture(scope="module")
+def tsa(tmp_path_factory: pytest.TempPathFactory) -> LocalTsa:
+    if not openssl_available():
+        pytest.skip("needs the openssl command line for the local RFC 3161 TSA")
+    server = start_tsa(tmp_path_factory.mktemp("tsa"))
+    yield server  # type: ignore[misc]
+    server.stop()
+
+
+def test_a_tsa_url_puts_an_rfc3161_time_stamp_in_the_signature(
+        source_mp4: Path, chain: CertChainPaths, tsa: LocalTsa, tmp_path: Path) -> None:
+    dest = tmp_path / "stamped.mp4"
+    sign_media(source=source_mp4, dest=dest, chain=chain, manifest=dub_spec(source_mp4),
+               tsa_url=tsa.url)
+    root = chain.root_cert.read_bytes()
+    report = read_manifest(dest, trust_anchor_pem=root)
+    assert report.validation_state == "Trusted" and report.timestamp == "validated"
+    assert report.signature_time is not None
+    stamped_at = dt.datetime.fromisoformat(report.signature_time)
+    assert abs(dt.datetime.now(dt.UTC) - stamped_at) < dt.timedelta(minutes=5)
+    anchored = read_manifest(dest, trust_anchor_pem=root + b"\n" + tsa.root_pem)
+    assert anchored.validation_state == "Trusted" and anchored.timestamp == "trusted"
+
+
+def test_an_unreachable_tsa_fails_the_signing_and_leaves_no_file(
+        source_mp4: Path, chain: CertChainPaths, tmp_path: Path) -> None:
+    dest = tmp_path / "out.mp4"
+    with pytest.raises(LikenessError):
+        sign_media(source=source_mp4, dest=dest, chain=chain, manifest=dub_spec(source_mp4),
+                   tsa_url="http://127.0.0.1:9/tsa")
+    assert not dest.exists()
+    with pytest.raises(BadInput, match="http"):
+        sign_media(source=source_mp4, dest=dest, chain=chain, manifest=dub_spec(source_mp4),
+                   tsa_url="ftp://tsa.example")
 
 
 def test_without_anchor_or_with_another_root_it_is_only_valid(
@@ -179,7 +230,7 @@ def test_avatar_manifest_starts_with_created(source_mp4: Path, chain: CertChainP
                                              tmp_path: Path) -> None:
     spec = C2paManifestSpec(title="avatar.mp4", digital_source_type="trainedAlgorithmicMedia",
                             actions=(C2paAction(action=WATERMARK_ACTION),),
-                            custom_assertions={CONSENT.LABEL: CONSENT.model_dump(mode="json")})
+                            custom_assertions={CONSENT.label(): CONSENT.model_dump(mode="json")})
     dest = tmp_path / "avatar.mp4"
     sign_media(source=source_mp4, dest=dest, chain=chain, manifest=spec)
     report = read_manifest(dest, trust_anchor_pem=chain.root_cert.read_bytes())
@@ -188,6 +239,14 @@ def test_avatar_manifest_starts_with_created(source_mp4: Path, chain: CertChainP
     assert report.actions[0] == {"action": "c2pa.created",
                                  "digitalSourceType": digital_source_type_url(
                                      "trainedAlgorithmicMedia")}
+    assert "c2pa.actions.v2" in report.created_assertions
+
+
+def test_description_lives_in_the_standard_field_once() -> None:
+    lifted = C2paAction(action="c2pa.edited", parameters={"description": "d", "k": 1})
+    assert lifted.description == "d" and lifted.parameters == {"k": 1}
+    with pytest.raises(ValidationError, match="twice"):
+        C2paAction(action="c2pa.edited", description="a", parameters={"description": "b"})
 
 
 # --- refusals ---------------------------------------------------------------------------
