@@ -254,6 +254,6 @@ def test_an_avatar_is_new_media_and_asks_for_voice_clone_only_for_a_cloned_voice
     actions = avatar_actions(Likeness(kind="reel", path=Path("r.mp4"), sha256="0" * 64),
                              language="en", engines=engines)
     assert [a.action for a in actions] == ["c2pa.created"]
-    assert "reel" in str(actions[0].parameters["description"])
+    assert "reel" in str(actions[0].description)
     assert avatar_uses(voice_modelled_on_performer=False) == (Use.AVATAR,)
     assert avatar_uses(voice_modelled_on_performer=True) == (Use.AVATAR, Use.VOICE_CLONE)

@@ -305,7 +305,7 @@ def test_a_same_language_transcript_claims_no_translation(tmp_path: Path) -> Non
                       lipsync=engine("lipsync", "viseme"))
     actions = dub_actions(lines, language="en-US", engines=engines)
     assert [a.action for a in actions] == ["c2pa.edited"]
-    assert "lip-synced by the viseme engine" in str(actions[0].parameters)
+    assert "lip-synced by the viseme engine" in str(actions[0].description)
 
 
 def test_a_translated_transcript_says_so(tmp_path: Path) -> None:
@@ -318,7 +318,7 @@ def test_a_translated_transcript_says_so(tmp_path: Path) -> None:
     translated, edited = dub_actions(lines, language="es", engines=engines)
     assert translated.action == "c2pa.translated"
     assert translated.parameters == {"sourceLanguage": "en", "targetLanguage": "es"}
-    assert "the mouth left untouched" in str(edited.parameters)
+    assert "the mouth left untouched" in str(edited.description)
     script = Lines(cues=lines.cues, source_language="und", translated=False,
                    engines=("mt:script",))
     assert [a.action for a in dub_actions(script, language="es", engines=engines)] == [
