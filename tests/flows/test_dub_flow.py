@@ -93,7 +93,11 @@ def test_dub_publishes_a_verifiable_lip_synced_render(
     assert result.translated is False and result.source_language == "und"
     assert {"lipsync:viseme", "tts:espeak-ng", "face:dlib", "mt:script"} <= set(result.engines)
     assert {"probe", "script", "consent", "tts", "mix", "render+publish"} <= set(result.stages_s)
-    assert sorted(p.name for p in out.parent.iterdir()) == ["ava.es.mp4"]  # no temp files
+    assert sorted(p.name for p in out.parent.iterdir()) == [  # no temp files
+        "ava.es.cues.json", "ava.es.mp4"]
+    assert result.sidecar == out.with_suffix(".cues.json").absolute()
+    assert result.mix.loudness_lufs == pytest.approx(-23.0, abs=1.0)
+    assert result.mix.true_peak_dbtp <= -1.0
 
     payload = assert_published(out, render_id=result.render_id,
                                decision_id=result.decision_id)
@@ -140,7 +144,7 @@ def test_failure_after_the_decision_is_logged_and_writes_nothing(
     def broken_fit(*_args: object, **_kwargs: object) -> object:
         raise BadInput("simulated failure while fitting speech")
 
-    monkeypatch.setattr(flows.dub, "fit_to_slot", broken_fit)
+    monkeypatch.setattr(flows.dub, "place_lines", broken_fit)
     out = tmp_path / "broken.mp4"
     with pytest.raises(BadInput, match="simulated failure"):
         _dub(studio, clip, out, script=script)
@@ -249,27 +253,37 @@ class _FakeTTS:
             PhonemeTiming("a", 0.0, seconds / 2), PhonemeTiming("m", seconds / 2, seconds)))
 
 
-def test_lines_are_fitted_placed_and_timed() -> None:
+def test_lines_are_placed_whole_and_mixed_without_the_original_voice() -> None:
+    """A line too long even at the cap keeps every word: it moves earlier into free time
+    (the video ends right after it) instead of being cut or sped beyond the cap."""
     lines = Lines(cues=(Cue(1, 0.5, 2.0, "short"), Cue(2, 2.0, 3.0, "far too long")),
                   source_language="und", translated=False, engines=())
     fitted: tuple[FittedLine, ...] = synthesize_lines.fn(
         lines, engine=_FakeTTS(), language="es", voice=None, sample_rate=RATE_HZ,
         duration_s=4.0)
     first, second = fitted
-    assert first.report.fits and first.report.ratio == 1.0
+    assert first.report.fits and first.report.ratio == 1.0 and first.report.action == "fits"
     assert first.start_sample == int(0.5 * RATE_HZ)
     assert first.phonemes[0].start_s == pytest.approx(0.5)  # offset by the cue's start
-    assert not second.report.fits and second.report.overflow_s > 0  # 3 s into a 1 s slot
-    assert len(second.samples) == 2 * RATE_HZ  # runs on to the end of the video, no further
-    assert second.phonemes[-1].end_s <= 4.0 + 1e-6
+    assert second.report.action == "shifted" and not second.report.fits
+    assert second.report.ratio == pytest.approx(1.35)  # the cap, not beyond
+    assert len(second.samples) == pytest.approx(3.0 / 1.35 * RATE_HZ, abs=2)  # nothing cut
+    assert second.report.spoken_end_s == pytest.approx(4.0, abs=1e-3)
+    assert second.report.spoken_start_s > first.report.spoken_end_s  # no overlap
+    assert second.phonemes[-1].end_s <= 4.0 + 1e-3
 
-    original = AudioTrack(np.full((4 * RATE_HZ, 2), 0.05, dtype=np.float32), RATE_HZ)
+    t = np.arange(4 * RATE_HZ) / RATE_HZ
+    hum = (0.05 * np.sin(2 * np.pi * 100 * t)).astype(np.float32)
+    original = AudioTrack(np.stack([hum, hum], axis=1), RATE_HZ)
     soundtrack = mix_soundtrack.fn(original, fitted)
-    assert soundtrack.mixed.samples.shape == original.samples.shape
+    assert soundtrack.mixed.samples.shape == original.samples.shape  # stereo, same length
+    assert soundtrack.report.channels == 2 and soundtrack.report.sample_rate == RATE_HZ
+    assert soundtrack.report.loudness_lufs == pytest.approx(-23.0, abs=1.0)
+    assert soundtrack.report.true_peak_dbtp <= -1.0
     assert len(soundtrack.timings) == len(first.phonemes) + len(second.phonemes)
     silent_head = soundtrack.speech[: int(0.4 * RATE_HZ)]
     assert float(np.abs(silent_head).max()) == 0.0  # nothing spoken before the first cue
-    assert float(np.abs(soundtrack.speech[RATE_HZ:2 * RATE_HZ]).max()) > 0.05
+    assert float(np.abs(soundtrack.speech[RATE_HZ:2 * RATE_HZ]).max()) > 0.01
 
 
 class _ShoutingTranslator:
