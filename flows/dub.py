@@ -300,6 +300,7 @@ class Soundtrack:
     speech: np.ndarray  # (n,) float32 at mixed.sample_rate
     timings: tuple[PhonemeTiming, ...]
     report: MixReport
+    regions: tuple[SpeechRegion, ...]  # where the original dialogue was removed
 
 
 # -- tasks ----------------------------------------------------------------------------------
@@ -477,8 +478,11 @@ def mix_soundtrack(original: AudioTrack, lines: Sequence[FittedLine], *,
     background = removal.samples
     background_lufs = measure_loudness(background, rate)
     target = _speech_level(original.samples, rate, regions, background_lufs=background_lufs)
-    voice = loudness_normalize(speech, rate, target_lufs=target)
-    mastered = master(background + voice, rate)  # (n, 1) voice: centred in every channel
+    # centred: the same voice in every channel, measured as it will be heard (BS.1770 sums
+    # channel powers, so a stereo centre is 3 LU louder than the mono line alone)
+    centred = np.repeat(speech[:, np.newaxis], original.channels, axis=1)
+    voice = loudness_normalize(centred, rate, target_lufs=target)
+    mastered = master(background + voice, rate)
     gain = (10.0 ** ((mastered.loudness_lufs - measure_loudness(background + voice, rate)) / 20)
             if np.isfinite(mastered.loudness_lufs) else 1.0)
     report = MixReport(
@@ -493,7 +497,7 @@ def mix_soundtrack(original: AudioTrack, lines: Sequence[FittedLine], *,
     timings = tuple(p for line in lines for p in line.phonemes)
     return Soundtrack(mixed=AudioTrack(mastered.samples, rate),
                       speech=(voice[:, 0] * gain).astype(np.float32), timings=timings,
-                      report=report)
+                      report=report, regions=regions)
 
 
 def _speech_level(original: np.ndarray, rate: int, regions: Sequence[SpeechRegion], *,
