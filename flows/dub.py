@@ -153,7 +153,9 @@ class DubRequest(BaseModel):
             request = cls(**options)
         except ValidationError as exc:
             raise options_error("dub", exc, hints={
-                "lipsync": f"--lipsync is one of {', '.join(registry.names('lipsync'))}"}
+                "lipsync": f"--lipsync is one of {', '.join(registry.names('lipsync'))}",
+                "fit": "--fit is speech (a long line moves the next ones); slowing the "
+                       "picture (video, both) is not available yet"}
             ) from None
         request.check_paths()
         return request

@@ -7,6 +7,7 @@ against the test harness's temporary server (started once for the module).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from flows.dub import (
     DubRequest,
+    DubReview,
     Engines,
     FittedLine,
     Lines,
@@ -29,6 +31,7 @@ from flows.dub import (
 from likeness.errors import BadInput, ConsentDenied
 from media.audio import AudioTrack, load_audio
 from media.probe import probe
+from media.subtitles import load_subtitles
 from media.timed_text import Cue, PhonemeTiming
 from models.tts import Speech
 from tests.support.cli import assert_published, run_cli
@@ -84,7 +87,8 @@ def test_dub_publishes_a_verifiable_lip_synced_render(
         prefect_server: None, studio: object, clip: Path, script: Path, tmp_path: Path) -> None:
     out = tmp_path / "out" / "ava.es.mp4"
     out.parent.mkdir()
-    result = _dub(studio, clip, out, script=script)
+    subtitles = out.parent / "ava.es.srt"
+    result = _dub(studio, clip, out, script=script, subtitles=subtitles)
 
     assert out.is_file() and result.out == out.absolute()
     assert [c.index for c in result.cues] == [1, 2]
@@ -94,10 +98,15 @@ def test_dub_publishes_a_verifiable_lip_synced_render(
     assert {"lipsync:viseme", "tts:espeak-ng", "face:dlib", "mt:script"} <= set(result.engines)
     assert {"probe", "script", "consent", "tts", "mix", "render+publish"} <= set(result.stages_s)
     assert sorted(p.name for p in out.parent.iterdir()) == [  # no temp files
-        "ava.es.cues.json", "ava.es.mp4"]
-    assert result.sidecar == out.with_suffix(".cues.json").absolute()
+        "ava.es.cues.json", "ava.es.mp4", "ava.es.srt"]
     assert result.mix.loudness_lufs == pytest.approx(-23.0, abs=1.0)
-    assert result.mix.true_peak_dbtp <= -1.0
+    assert result.mix.true_peak_dbtp <= -1.0 and result.mix.dialogue_regions >= 1
+    sidecar = json.loads(result.sidecar.read_text(encoding="utf-8"))
+    assert [c["action"] for c in sidecar["cues"]] == [c.action for c in result.cues]
+    assert {"speech_s", "slot_s", "ratio", "spoken_start_s"} <= set(sidecar["cues"][0])
+    timed = load_subtitles(subtitles, video_duration=None)  # timed to the new speech
+    assert [c.start_s for c in timed] == pytest.approx([c.spoken_start_s for c in result.cues],
+                                                        abs=1e-3)
 
     payload = assert_published(out, render_id=result.render_id,
                                decision_id=result.decision_id)
@@ -115,6 +124,18 @@ def test_dub_publishes_a_verifiable_lip_synced_render(
     correlation = float(np.corrcoef(a, b)[0, 1])
     assert correlation < 0.9, "the dubbed audio should not be the original soundtrack"
     assert float(np.sqrt(np.mean(b ** 2))) > 1e-3  # and it is not silent
+
+
+def test_review_writes_the_lines_and_stops_before_consent(
+        prefect_server: None, studio: object, clip: Path, script: Path, tmp_path: Path) -> None:
+    """No grant covers French: a review still runs, since it never asks the gate."""
+    out = tmp_path / "ava.fr.mp4"
+    review = _dub(studio, clip, out, language="fr", script=script, review=True)
+    assert isinstance(review, DubReview) and review.script == out.with_suffix(".srt")
+    assert not out.exists()
+    assert [c.text for c in load_subtitles(review.script, video_duration=None)] == [
+        "Hola, soy Ava.", "Este vídeo está doblado con permiso."]
+    assert "consent" not in review.stages_s
 
 
 def test_denied_language_raises_and_writes_nothing(
@@ -220,13 +241,17 @@ def test_a_same_language_dub_claims_no_translation(
     ("out", "in.mp4", "would overwrite the input"),
     ("video", "absent.mp4", "cannot read video .*absent.mp4: no such file"),
     ("script", "absent.srt", "cannot read script .*absent.srt: no such file"),
+    ("fit", "video", "dub fit"),
+    ("subtitles", "subs.txt", "must be a .*srt"),
+    ("subtitles", "in.mp4", "must be a .*srt"),
+    ("subtitles", "missing/subs.srt", "folder .* does not exist"),
 ])
 def test_request_refuses_bad_options(tmp_path: Path, option: str, value: str,
                                      message: str) -> None:
     (tmp_path / "in.mp4").write_bytes(b"")
     options: dict[str, object] = {"video": tmp_path / "in.mp4", "language": "es",
                                   "out": tmp_path / "out.mp4", "performer": "ava"}
-    options[option] = value if option in ("lipsync", "language") else tmp_path / value
+    options[option] = value if option in ("lipsync", "language", "fit") else tmp_path / value
     with pytest.raises(BadInput, match=message):
         DubRequest.build(**options)
 
