@@ -20,8 +20,8 @@ from media.dialogue import (
     SpeechRegion,
     detect_speech,
     merge_regions,
-    remove_dialogue,
     removal_gain,
+    remove_dialogue,
     word_regions,
 )
 from tests.support.media import speech_wav
