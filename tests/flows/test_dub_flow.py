@@ -138,6 +138,16 @@ def test_review_writes_the_lines_and_stops_before_consent(
     assert "consent" not in review.stages_s
 
 
+def test_review_from_the_cli(prefect_server: None, studio: object, clip: Path, script: Path,
+                             tmp_path: Path) -> None:
+    out, lines = tmp_path / "ava.es.mp4", tmp_path / "check.es.srt"
+    r = run_cli("dub", clip, "--language", "es", "--script", script, "--performer", "ava",
+                "--out", out, "--review", "--subtitles", lines, "--json")
+    assert r.code == 0, r.err
+    assert r.json()["script"] == str(lines) and r.json()["cues"] == 2
+    assert lines.is_file() and not out.exists()
+
+
 def test_denied_language_raises_and_writes_nothing(
         prefect_server: None, studio: object, clip: Path, script: Path, tmp_path: Path) -> None:
     out = tmp_path / "denied.mp4"
@@ -309,6 +319,18 @@ def test_lines_are_placed_whole_and_mixed_without_the_original_voice() -> None:
     silent_head = soundtrack.speech[: int(0.4 * RATE_HZ)]
     assert float(np.abs(silent_head).max()) == 0.0  # nothing spoken before the first cue
     assert float(np.abs(soundtrack.speech[RATE_HZ:2 * RATE_HZ]).max()) > 0.01
+
+
+def test_words_the_recognizer_heard_are_removed_too() -> None:
+    """A hum has nothing VAD calls speech; the recognizer's word timings still mark it."""
+    t = np.arange(3 * RATE_HZ) / RATE_HZ
+    hum = (0.05 * np.sin(2 * np.pi * 150 * t)).astype(np.float32)[:, np.newaxis]
+    original = AudioTrack(hum, RATE_HZ)
+    soundtrack = mix_soundtrack.fn(original, (), heard_words=((1.0, 1.4), (1.5, 2.0)))
+    assert soundtrack.report.dialogue_detection == "vad:silero-v6+asr-words"
+    assert soundtrack.report.dialogue_regions == 1  # two close words: one region
+    assert soundtrack.regions[0].start_s == pytest.approx(0.9)
+    assert soundtrack.regions[0].end_s == pytest.approx(2.1)
 
 
 class _ShoutingTranslator:
