@@ -11,8 +11,10 @@ loses words, so a line is placed by these rules, in order:
    later to make room (``shifted``); the next line's own shift is reported on it.
 
 A chain of shifts that would run past the end of the video is pulled back into the
-free time before it; when even that is not enough the lines cannot be spoken at the
-cap and the caller is told how many seconds are missing.
+free time before it. When even that is not enough, the lines are placed once more with
+every line longer than its slot at the cap (natural pace gives way to room); when that
+fails too, the lines cannot be spoken at the cap and the caller is told how many
+seconds are missing.
 """
 
 from __future__ import annotations
@@ -45,6 +47,16 @@ def place_lines(cues: Sequence[Cue], speech_s: Sequence[float], *, duration_s: f
     """Place every line (rules in the module docstring); lines never overlap or get cut."""
     if max_tempo < 1.0:
         raise BadInput(f"invalid speed-up cap {max_tempo}: must be at least 1.0")
+    try:
+        return _place(cues, speech_s, duration_s=duration_s, max_tempo=max_tempo, gap_s=gap_s,
+                      tight=False)
+    except BadInput:
+        return _place(cues, speech_s, duration_s=duration_s, max_tempo=max_tempo, gap_s=gap_s,
+                      tight=True)
+
+
+def _place(cues: Sequence[Cue], speech_s: Sequence[float], *, duration_s: float,
+           max_tempo: float, gap_s: float, tight: bool) -> tuple[Placement, ...]:
     placements: list[Placement] = []
     free_from = 0.0  # where the previous line (and its gap) ends
     for position, (cue, natural) in enumerate(zip(cues, speech_s, strict=True)):
@@ -55,6 +67,9 @@ def place_lines(cues: Sequence[Cue], speech_s: Sequence[float], *, duration_s: f
         action: FitAction
         if natural <= slot:
             tempo, action = 1.0, "fits"
+        elif tight:
+            tempo = max_tempo
+            action = "sped" if natural / tempo <= room else "shifted"
         elif natural <= room:
             tempo, action = 1.0, "extended"
         elif natural / room <= max_tempo:

@@ -44,6 +44,11 @@ def test_lines_past_the_end_are_pulled_back_or_refused() -> None:
     assert last.end_s == pytest.approx(4.2)  # ends with the video instead of past it
     assert last.start_s == pytest.approx(4.2 - 2.0 / CAP)  # so it starts earlier
     assert last.start_s >= first.end_s + LINE_GAP_S - 1e-9
+    # no room at natural pace: every line longer than its slot goes at the cap
+    tight = place_lines(cues, [2.5, 2.0], duration_s=4.0, max_tempo=CAP)
+    assert [p.tempo for p in tight] == [CAP, CAP]
+    assert tight[1].end_s == pytest.approx(4.0)
+    assert tight[1].start_s >= tight[0].end_s + LINE_GAP_S - 1e-9
     with pytest.raises(BadInput, match="more than the video lasts"):
         place_lines(cues, [4.0, 4.0], duration_s=4.2, max_tempo=CAP)
 
