@@ -238,6 +238,8 @@ def main() -> int:
         figures["tempo_cap"] = MAX_STRETCH_RATIO
         figures["actions"] = [line.report.action for line in fitted]
         figures["heard_es"] = text_es
+        figures["heard_en"] = {"dub": english_dub, "speech_alone": english_alone,
+                               "ducked_baseline": english_ducked}
     _print(figures)
     write_results(RESULTS, figures)
     return 0 if _passes(figures) else 1
