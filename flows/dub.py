@@ -10,7 +10,8 @@ The flow only sequences small tasks; each task does one job:
    must allow ``dubbing`` (+ ``lip_sync`` when the lip-sync engine alters the mouth);
 3. speech: every cue is spoken in the target language and placed by
    `media.cue_timing` (natural pace first, then into the pause after it, then sped up
-   to the cap, then later lines move: no word is cut, no two lines overlap), on a track
+   to the cap, then later lines move: no two lines overlap and no word is cut before
+   the video's last frame), on a track
    at the source sample rate (phoneme timings follow); the original dialogue is found
    (Silero VAD, plus the recognizer's word timings) and removed with the source's room
    tone under the new lines (`media.dialogue`); the mix is mastered to -23 LUFS,
@@ -115,6 +116,7 @@ SPEECH_LOUDNESS_MIN_LUFS = -31.0  # quieter new lines than this would drown in a
 SPEECH_LOUDNESS_MAX_LUFS = -14.0  # streaming platforms' ceiling
 SPEECH_OVER_BACKGROUND_LU = 10.0  # the new lines at least this far above the kept background
 SIDECAR_SUFFIX = ".cues.json"
+CUT_FADE_S = 0.05  # speech cut at the video's end fades instead of clicking
 TRANSCRIPT_CACHE_TTL = timedelta(days=30)  # a re-run or review pass within a month is free
 
 
@@ -194,11 +196,12 @@ class CueReport(BaseModel):
     speech_s: float  # synthesized length at its natural pace
     slot_s: float
     ratio: float  # tempo applied (1.0 untouched); never above the cap
-    action: FitAction  # fits | extended | sped | shifted (media.cue_timing)
+    action: FitAction  # fits | extended | sped | shifted | cut (media.cue_timing)
     spoken_start_s: float  # where the new speech was placed
     spoken_end_s: float
     fits: bool  # spoken inside its own slot, at its place
-    overflow_s: float  # how far the speech runs past the slot's end (never cut)
+    overflow_s: float  # how far the speech runs past the slot's end
+    cut_s: float = 0.0  # speech lost at the video's end: the script outlasts it at the cap
 
 
 class MixReport(BaseModel):
@@ -442,16 +445,23 @@ def _fitted(cue: Cue, speech: Any, placement: Placement, *, sample_rate: int) ->
     if placement.tempo != 1.0:
         samples = time_stretch(samples, sample_rate, tempo=placement.tempo)
     tempo = placement.tempo
+    if placement.cut_s > 0:  # the script outlasts the video even at the cap: end with it
+        keep = max(0, int(round((placement.end_s - placement.start_s) * sample_rate)))
+        samples = samples[:keep].copy()
+        fade = min(keep, int(CUT_FADE_S * sample_rate))
+        samples[keep - fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, np.newaxis]
     phonemes = tuple(PhonemeTiming(p.phoneme, placement.start_s + p.start_s / tempo,
-                                   placement.start_s + p.end_s / tempo)
-                     for p in speech.phonemes)
+                                   min(placement.start_s + p.end_s / tempo, placement.end_s))
+                     for p in speech.phonemes
+                     if placement.start_s + p.start_s / tempo < placement.end_s)
     overflow = max(0.0, placement.end_s - cue.end_s)
     report = CueReport(
         index=cue.index, start_s=cue.start_s, end_s=cue.end_s, text=cue.text,
         speech_s=round(speech.duration_s, 3), slot_s=round(cue.duration_s, 3),
         ratio=round(tempo, 3), action=placement.action,
         spoken_start_s=round(placement.start_s, 3), spoken_end_s=round(placement.end_s, 3),
-        fits=placement.action in ("fits", "sped"), overflow_s=round(overflow, 3))
+        fits=placement.action in ("fits", "sped"), overflow_s=round(overflow, 3),
+        cut_s=round(placement.cut_s, 3))
     return FittedLine(report=report, start_sample=int(round(placement.start_s * sample_rate)),
                       samples=np.ascontiguousarray(samples[:, 0]), phonemes=phonemes)
 

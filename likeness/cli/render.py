@@ -93,6 +93,11 @@ def dub(
     def render() -> None:
         stdout.print(f"[bold green]published[/] {literal(result.out)}  "
                      f"render {result.render_id}")
+        cut = [c.index for c in result.cues if c.cut_s > 0]
+        if cut:
+            stderr.print(f"warning: the lines outlast the video even sped up to the cap; "
+                         f"cue(s) {', '.join(map(str, cut))} cut at its end (shorten them "
+                         "with --review)")
         stdout.print(f"  {len(result.cues)} cues, {len(result.cues_not_fitting)} not fitting; "
                      f"engines {literal(', '.join(result.engines))}")
         stdout.print(f"  mix {result.mix.loudness_lufs} LUFS, true peak "

@@ -321,6 +321,19 @@ def test_lines_are_placed_whole_and_mixed_without_the_original_voice() -> None:
     assert float(np.abs(soundtrack.speech[RATE_HZ:2 * RATE_HZ]).max()) > 0.01
 
 
+def test_a_script_longer_than_the_video_is_cut_at_its_end_and_says_so() -> None:
+    lines = Lines(cues=(Cue(1, 0.5, 1.0, "far too long"),), source_language="und",
+                  translated=False, engines=())
+    (line,) = synthesize_lines.fn(lines, engine=_FakeTTS(), language="es", voice=None,
+                                  sample_rate=RATE_HZ, duration_s=1.5)
+    assert line.report.action == "cut" and line.report.ratio == pytest.approx(1.35)
+    assert line.report.cut_s == pytest.approx(3.0 / 1.35 - 1.5, abs=1e-3)
+    assert line.report.spoken_end_s == pytest.approx(1.5)
+    assert len(line.samples) == RATE_HZ  # 0.5 s .. 1.5 s, the video's end
+    assert abs(float(line.samples[-1])) < 1e-3  # faded, not clicked off
+    assert all(p.end_s <= 1.5 + 1e-9 for p in line.phonemes)
+
+
 def test_words_the_recognizer_heard_are_removed_too() -> None:
     """A hum has nothing VAD calls speech; the recognizer's word timings still mark it."""
     t = np.arange(3 * RATE_HZ) / RATE_HZ

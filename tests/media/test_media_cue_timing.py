@@ -37,7 +37,7 @@ def test_a_line_too_long_at_the_cap_moves_the_next_one() -> None:
     assert second.action == "shifted" and second.tempo == 1.0
 
 
-def test_lines_past_the_end_are_pulled_back_or_refused() -> None:
+def test_lines_past_the_end_are_pulled_back_or_cut_there() -> None:
     cues = _cues((0.0, 1.0), (3.0, 4.0))
     first, last = place_lines(cues, [1.0, 2.0], duration_s=4.2, max_tempo=CAP)
     assert (last.action, last.tempo) == ("shifted", CAP)  # 2 s into 1.2 s: too long at the cap
@@ -49,8 +49,14 @@ def test_lines_past_the_end_are_pulled_back_or_refused() -> None:
     assert [p.tempo for p in tight] == [CAP, CAP]
     assert tight[1].end_s == pytest.approx(4.0)
     assert tight[1].start_s >= tight[0].end_s + LINE_GAP_S - 1e-9
-    with pytest.raises(BadInput, match="more than the video lasts"):
-        place_lines(cues, [4.0, 4.0], duration_s=4.2, max_tempo=CAP)
+    # longer than the video even at the cap: cut at its end, the loss reported
+    first, last = place_lines(cues, [4.0, 4.0], duration_s=4.2, max_tempo=CAP)
+    assert first.action == "shifted" and first.cut_s == 0.0
+    assert last.action == "cut" and last.end_s == 4.2
+    assert last.start_s == pytest.approx(4.0 / CAP + LINE_GAP_S)
+    assert last.cut_s == pytest.approx(last.start_s + 4.0 / CAP - 4.2)
+    with pytest.raises(BadInput, match="cap"):
+        place_lines(cues, [1.0, 1.0], duration_s=4.2, max_tempo=0.9)
 
 
 def test_no_overlap_and_no_tempo_beyond_the_cap_on_a_crowded_script() -> None:
