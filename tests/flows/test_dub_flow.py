@@ -327,7 +327,7 @@ def test_a_script_longer_than_the_video_is_cut_at_its_end_and_says_so() -> None:
     (line,) = synthesize_lines.fn(lines, engine=_FakeTTS(), language="es", voice=None,
                                   sample_rate=RATE_HZ, duration_s=1.5)
     assert line.report.action == "cut" and line.report.ratio == pytest.approx(1.35)
-    assert line.report.cut_s == pytest.approx(3.0 / 1.35 - 1.5, abs=1e-3)
+    assert line.report.cut_s == pytest.approx(0.5 + 3.0 / 1.35 - 1.5, abs=1e-3)
     assert line.report.spoken_end_s == pytest.approx(1.5)
     assert len(line.samples) == RATE_HZ  # 0.5 s .. 1.5 s, the video's end
     assert abs(float(line.samples[-1])) < 1e-3  # faded, not clicked off
