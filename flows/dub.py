@@ -8,14 +8,22 @@ The flow only sequences small tasks; each task does one job:
    pick the engines (face, TTS, lip-sync) so a missing engine fails before consent;
 2. consent: the face in the source is embedded for identity binding, and the gate
    must allow ``dubbing`` (+ ``lip_sync`` when the lip-sync engine alters the mouth);
-3. speech: every cue is spoken in the target language, fitted into its slot,
-   placed on a track at the source sample rate (with its phoneme timings moved to
-   the cue's start), loudness-normalized and mixed over the ducked original;
+3. speech: every cue is spoken in the target language and placed by
+   `media.cue_timing` (natural pace first, then into the pause after it, then sped up
+   to the cap, then later lines move: no two lines overlap and no word is cut before
+   the video's last frame), on a track
+   at the source sample rate (phoneme timings follow); the original dialogue is found
+   (Silero VAD, plus the recognizer's word timings) and removed with the source's room
+   tone under the new lines (`media.dialogue`); the mix is mastered to -23 LUFS,
+   true peak <= -1 dBTP (`media.loudness`). With ``review`` the flow stops before
+   consent, having written the lines as an SRT for a person to correct;
 4. picture: frames stream from the decoder through the face tracker and the
    lip-sync engine straight into `provenance.publish.publish`, which encodes once and
    is the only code that writes the output;
-5. a `DubResult` names the output, the render and decision ids, the cues (and
-   which did not fit their slot), the engines and the seconds each stage took.
+5. a `DubResult` names the output, the render and decision ids, the cues (length,
+   slot, tempo, where each was placed and why), the mix's figures, the engines and
+   the seconds each stage took; the cues also go to a ``OUT.cues.json`` sidecar and,
+   with ``subtitles``, to an SRT/VTT timed to the new speech.
 
 Large values (frames, samples) never leave the process: every task has result
 persistence and input caching off, so Prefect stores only run states. The studio
@@ -27,7 +35,10 @@ After the consent decision, a failure is logged to the ledger as ``render_failed
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -59,18 +70,26 @@ from flows.runtime import (
 from likeness.errors import BadInput, ConsentDenied
 from media.audio import (
     AudioTrack,
-    duck_and_mix,
-    fit_to_slot,
     load_audio,
     loudness_normalize,
     measure_loudness,
     resample,
+    time_stretch,
 )
+from media.cue_timing import FitAction, FitMode, Placement, place_lines
 from media.decode import iter_frames
+from media.dialogue import (
+    SpeechRegion,
+    detect_speech,
+    merge_regions,
+    remove_dialogue,
+    word_regions,
+)
 from media.digest import sha256_file
+from media.loudness import master
 from media.pipeline import prefetch
 from media.probe import MediaInfo, probe
-from media.subtitles import load_subtitles
+from media.subtitles import WRITE_FORMATS, load_subtitles, write_subtitles
 from media.timed_text import Cue, PhonemeTiming, validate_cues
 from models import registry
 from models.asr.base import Recognizer
@@ -95,8 +114,11 @@ R = TypeVar("R")
 SOURCE_TYPE = "compositeWithTrainedAlgorithmicMedia"
 UNDETERMINED_LANGUAGE = "und"  # BCP 47 for "not known" (a script gives no source language)
 MAX_STRETCH_RATIO = 1.35  # faster than this and synthetic speech stops being intelligible
-SPEECH_LOUDNESS_MIN_LUFS = -23.0  # EBU R128 programme level
+SPEECH_LOUDNESS_MIN_LUFS = -31.0  # quieter new lines than this would drown in any bed
 SPEECH_LOUDNESS_MAX_LUFS = -14.0  # streaming platforms' ceiling
+SPEECH_OVER_BACKGROUND_LU = 10.0  # the new lines at least this far above the kept background
+SIDECAR_SUFFIX = ".cues.json"
+CUT_FADE_S = 0.05  # speech cut at the video's end fades instead of clicking
 TRANSCRIPT_CACHE_TTL = timedelta(days=30)  # a re-run or review pass within a month is free
 
 
@@ -118,6 +140,9 @@ class DubRequest(BaseModel):
     performer: str = Field(min_length=1)
     voice: str | None = None
     lipsync: LipSyncName = "auto"
+    fit: FitMode = "speech"  # what gives when a line is too long at the speed-up cap
+    review: bool = False  # write the lines as an SRT and stop before consent
+    subtitles: Path | None = None  # the new-language subtitles, timed to the new speech
     production: str | None = None
 
     @field_validator("language")
@@ -132,7 +157,9 @@ class DubRequest(BaseModel):
             request = cls(**options)
         except ValidationError as exc:
             raise options_error("dub", exc, hints={
-                "lipsync": f"--lipsync is one of {', '.join(registry.names('lipsync'))}"}
+                "lipsync": f"--lipsync is one of {', '.join(registry.names('lipsync'))}",
+                "fit": "--fit is speech (a long line moves the next ones); slowing the "
+                       "picture (video, both) is not available yet"}
             ) from None
         request.check_paths()
         return request
@@ -140,6 +167,23 @@ class DubRequest(BaseModel):
     def check_paths(self) -> None:
         check_paths(inputs={"video": self.video, "script": self.script}, out=self.out,
                     protected={"input video": self.video})
+        if self.subtitles is not None:
+            check_subtitles_path(self.subtitles, protected=(self.video, self.out, self.script))
+
+    @property
+    def review_script(self) -> Path:
+        """Where ``review`` writes the lines: ``subtitles`` if given, else OUT.srt."""
+        return self.subtitles if self.subtitles is not None else self.out.with_suffix(".srt")
+
+
+def check_subtitles_path(path: Path, *, protected: Sequence[Path | None]) -> None:
+    """A subtitles destination must be a writable .srt/.vtt/.ass that replaces no input."""
+    if path.suffix.lower() not in WRITE_FORMATS:
+        raise BadInput(f"dub subtitles: {path} must be a {', '.join(sorted(WRITE_FORMATS))} file")
+    if not path.absolute().parent.is_dir():
+        raise BadInput(f"dub subtitles: folder {path.absolute().parent} does not exist")
+    if any(other is not None and path.absolute() == other.absolute() for other in protected):
+        raise BadInput(f"dub subtitles: {path} would overwrite an input or the output")
 
 
 class CueReport(BaseModel):
@@ -148,13 +192,50 @@ class CueReport(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     index: int
-    start_s: float
+    start_s: float  # the cue's slot, as the script or the recognizer gave it
     end_s: float
     text: str
-    speech_s: float  # synthesized length before fitting
-    ratio: float  # tempo applied to fit the slot (1.0 untouched)
-    fits: bool
-    overflow_s: float  # how far it ran past its slot (cut at the next cue / the end)
+    speech_s: float  # synthesized length at its natural pace
+    slot_s: float
+    ratio: float  # tempo applied (1.0 untouched); never above the cap
+    action: FitAction  # fits | extended | sped | shifted | cut (media.cue_timing)
+    spoken_start_s: float  # where the new speech was placed
+    spoken_end_s: float
+    fits: bool  # spoken inside its own slot, at its place
+    overflow_s: float  # how far the speech runs past the slot's end
+    cut_s: float = 0.0  # speech lost at the video's end: the script outlasts it at the cap
+
+
+class MixReport(BaseModel):
+    """How the soundtrack was made: what was removed and the delivered figures."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dialogue_detection: str  # vad:silero-v6, plus +asr-words when the dub transcribed
+    dialogue_regions: int
+    dialogue_removed_s: float
+    attenuation_db: float
+    room_tone_s: float  # the non-speech source looped under the lines (0: none found)
+    background_lufs: float | None  # the source without its dialogue (None: silent)
+    speech_lufs: float  # the new lines alone, before mastering
+    loudness_lufs: float  # the delivered mix (EBU R128 integrated)
+    true_peak_dbtp: float
+    channels: int
+    sample_rate: int
+
+
+class DubReview(BaseModel):
+    """What ``review`` returns: the lines written for a person to check, nothing rendered."""
+
+    model_config = ConfigDict(frozen=True)
+
+    script: Path
+    cues: int
+    language: str
+    source_language: str
+    translated: bool
+    engines: tuple[str, ...]
+    stages_s: dict[str, float]
 
 
 class DubResult(RenderResult):
@@ -167,6 +248,9 @@ class DubResult(RenderResult):
     # or when the speech already was in the target language (nothing was translated)
     cues: tuple[CueReport, ...]
     cues_not_fitting: tuple[int, ...]
+    mix: MixReport
+    sidecar: Path  # the cue report as JSON next to the output
+    subtitles: Path | None = None
     engines: tuple[str, ...]
     engine_choices: tuple[str, ...] = ()  # which engine each request resolved to, and why
     frames: int
@@ -185,6 +269,7 @@ class Lines:
     source_language: str
     translated: bool
     engines: tuple[str, ...]
+    heard_words: tuple[tuple[float, float], ...] = ()  # (start, end) of each source word heard
 
 
 @dataclass(frozen=True)
@@ -221,6 +306,8 @@ class Soundtrack:
     mixed: AudioTrack
     speech: np.ndarray  # (n,) float32 at mixed.sample_rate
     timings: tuple[PhonemeTiming, ...]
+    report: MixReport
+    regions: tuple[SpeechRegion, ...]  # where the original dialogue was removed
 
 
 # -- tasks ----------------------------------------------------------------------------------
@@ -297,7 +384,8 @@ def translated_lines(heard: Sequence[Cue], *, source: str, target: str,
     validate_cues(cues, video_duration=video_duration_s, source=f"speech recognized in {video}")
     return Lines(cues=cues, source_language=source,
                  translated=primary(source) != primary(target),
-                 engines=(recognized_by, f"mt:{translator.name}"))
+                 engines=(recognized_by, f"mt:{translator.name}"),
+                 heard_words=tuple((w.start_s, w.end_s) for c in heard for w in c.words))
 
 
 @step_task("choose-engines", stage="engines")
@@ -345,47 +433,96 @@ def load_original_audio(video: Path) -> AudioTrack:
 @step_task("synthesize-lines", stage="tts")
 def synthesize_lines(lines: Lines, *, engine: TTSEngine, language: str, voice: str | None,
                      sample_rate: int, duration_s: float) -> tuple[FittedLine, ...]:
-    """Speak each cue, fit it into its slot; a line too long runs on until the next cue."""
-    fitted: list[FittedLine] = []
-    total = int(round(duration_s * sample_rate))
-    for position, cue in enumerate(lines.cues):
-        speech = engine.synthesize(cue.text, language=language, voice=voice)
-        samples = resample(speech.samples, from_rate=speech.sample_rate, to_rate=sample_rate)
-        fit = fit_to_slot(samples, sample_rate, slot_seconds=cue.duration_s,
-                          max_stretch=MAX_STRETCH_RATIO)
-        start = int(round(cue.start_s * sample_rate))
-        next_start = (int(round(lines.cues[position + 1].start_s * sample_rate))
-                      if position + 1 < len(lines.cues) else total)
-        room = max(0, min(next_start, total) - start)
-        placed = fit.samples[:room, 0]
-        heard_until_s = cue.start_s + placed.shape[0] / sample_rate
-        phonemes = tuple(
-            PhonemeTiming(p.phoneme, cue.start_s + p.start_s / fit.ratio,
-                          min(cue.start_s + p.end_s / fit.ratio, heard_until_s))
-            for p in speech.phonemes if cue.start_s + p.start_s / fit.ratio < heard_until_s)
-        report = CueReport(index=cue.index, start_s=cue.start_s, end_s=cue.end_s, text=cue.text,
-                           speech_s=round(speech.duration_s, 3), ratio=round(fit.ratio, 3),
-                           fits=fit.fits, overflow_s=round(fit.overflow_s, 3))
-        fitted.append(FittedLine(report=report, start_sample=start,
-                                 samples=np.ascontiguousarray(placed), phonemes=phonemes))
-    return tuple(fitted)
+    """Speak each cue, then place all of them at once (a long line moves the next)."""
+    spoken = [engine.synthesize(cue.text, language=language, voice=voice) for cue in lines.cues]
+    placements = place_lines(lines.cues, [speech.duration_s for speech in spoken],
+                             duration_s=duration_s, max_tempo=MAX_STRETCH_RATIO)
+    return tuple(_fitted(cue, speech, placement, sample_rate=sample_rate)
+                 for cue, speech, placement in zip(lines.cues, spoken, placements, strict=True))
+
+
+def _fitted(cue: Cue, speech: Any, placement: Placement, *, sample_rate: int) -> FittedLine:
+    """One line at the track rate and its tempo, whole: nothing is cut at the next cue."""
+    samples = resample(speech.samples, from_rate=speech.sample_rate, to_rate=sample_rate)
+    if placement.tempo != 1.0:
+        samples = time_stretch(samples, sample_rate, tempo=placement.tempo)
+    tempo = placement.tempo
+    if placement.cut_s > 0:  # the script outlasts the video even at the cap: end with it
+        keep = max(0, int(round((placement.end_s - placement.start_s) * sample_rate)))
+        samples = samples[:keep].copy()
+        fade = min(keep, int(CUT_FADE_S * sample_rate))
+        samples[keep - fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, np.newaxis]
+    phonemes = tuple(PhonemeTiming(p.phoneme, placement.start_s + p.start_s / tempo,
+                                   min(placement.start_s + p.end_s / tempo, placement.end_s))
+                     for p in speech.phonemes
+                     if placement.start_s + p.start_s / tempo < placement.end_s)
+    overflow = max(0.0, placement.end_s - cue.end_s)
+    report = CueReport(
+        index=cue.index, start_s=cue.start_s, end_s=cue.end_s, text=cue.text,
+        speech_s=round(speech.duration_s, 3), slot_s=round(cue.duration_s, 3),
+        ratio=round(tempo, 3), action=placement.action,
+        spoken_start_s=round(placement.start_s, 3), spoken_end_s=round(placement.end_s, 3),
+        fits=placement.action in ("fits", "sped"), overflow_s=round(overflow, 3),
+        cut_s=round(placement.cut_s, 3))
+    return FittedLine(report=report, start_sample=int(round(placement.start_s * sample_rate)),
+                      samples=np.ascontiguousarray(samples[:, 0]), phonemes=phonemes)
 
 
 @step_task("mix-soundtrack", stage="mix")
-def mix_soundtrack(original: AudioTrack, lines: Sequence[FittedLine]) -> Soundtrack:
-    """Speech at the level of the original programme (within broadcast bounds), over it."""
+def mix_soundtrack(original: AudioTrack, lines: Sequence[FittedLine], *,
+                   heard_words: Sequence[tuple[float, float]] = ()) -> Soundtrack:
+    """The original without its dialogue, the new lines over it, mastered for delivery.
+
+    Balance: the new lines get the loudness the original dialogue had (so the
+    programme keeps its speech-to-background balance), at least
+    ``SPEECH_OVER_BACKGROUND_LU`` above the kept background and within broadcast
+    bounds; the sum is then mastered to -23 LUFS with true peak <= -1 dBTP."""
     rate = original.sample_rate
-    speech = np.zeros(original.samples.shape[0], dtype=np.float32)
-    for line in lines:
-        end = min(speech.shape[0], line.start_sample + line.samples.shape[0])
-        speech[line.start_sample:end] = line.samples[:end - line.start_sample]
-    bed_lufs = measure_loudness(original.samples, rate)
-    target_lufs = float(np.clip(bed_lufs, SPEECH_LOUDNESS_MIN_LUFS, SPEECH_LOUDNESS_MAX_LUFS)
-                        if np.isfinite(bed_lufs) else SPEECH_LOUDNESS_MIN_LUFS)
-    voice = loudness_normalize(speech, rate, target_lufs=target_lufs)
-    mixed = duck_and_mix(original.samples, voice, rate)
+    length = original.samples.shape[0]
+    speech = np.zeros(length, dtype=np.float32)
+    for line in lines:  # placed inside the track: only rounding can reach past its end
+        end = min(length, line.start_sample + line.samples.shape[0])
+        speech[line.start_sample:end] += line.samples[:end - line.start_sample]
+    regions = detect_speech(original.samples, rate)
+    detection = "vad:silero-v6"
+    if heard_words:
+        regions = merge_regions((*regions, *word_regions(heard_words)))
+        detection += "+asr-words"
+    removal = remove_dialogue(original.samples, rate, regions)
+    background = removal.samples
+    background_lufs = measure_loudness(background, rate)
+    target = _speech_level(original.samples, rate, regions, background_lufs=background_lufs)
+    # centred: the same voice in every channel, measured as it will be heard (BS.1770 sums
+    # channel powers, so a stereo centre is 3 LU louder than the mono line alone)
+    centred = np.repeat(speech[:, np.newaxis], original.channels, axis=1)
+    voice = loudness_normalize(centred, rate, target_lufs=target)
+    mastered = master(background + voice, rate)
+    gain = (10.0 ** ((mastered.loudness_lufs - measure_loudness(background + voice, rate)) / 20)
+            if np.isfinite(mastered.loudness_lufs) else 1.0)
+    report = MixReport(
+        dialogue_detection=detection, dialogue_regions=len(regions),
+        dialogue_removed_s=round(sum(r.duration_s for r in regions), 3),
+        attenuation_db=removal.attenuation_db, room_tone_s=removal.room_tone_s,
+        background_lufs=round(background_lufs, 2) if np.isfinite(background_lufs) else None,
+        speech_lufs=round(measure_loudness(voice, rate), 2),
+        loudness_lufs=round(mastered.loudness_lufs, 2),
+        true_peak_dbtp=round(mastered.true_peak_dbtp, 2),
+        channels=original.channels, sample_rate=rate)
     timings = tuple(p for line in lines for p in line.phonemes)
-    return Soundtrack(mixed=AudioTrack(mixed, rate), speech=voice[:, 0], timings=timings)
+    return Soundtrack(mixed=AudioTrack(mastered.samples, rate),
+                      speech=(voice[:, 0] * gain).astype(np.float32), timings=timings,
+                      report=report, regions=regions)
+
+
+def _speech_level(original: np.ndarray, rate: int, regions: Sequence[SpeechRegion], *,
+                  background_lufs: float) -> float:
+    """The loudness the original dialogue had, kept clear of the background."""
+    spans = [original[int(r.start_s * rate):int(r.end_s * rate)] for r in regions]
+    dialogue = measure_loudness(np.concatenate(spans), rate) if spans else float("-inf")
+    level = dialogue if np.isfinite(dialogue) else SPEECH_LOUDNESS_MIN_LUFS
+    if np.isfinite(background_lufs):
+        level = max(level, background_lufs + SPEECH_OVER_BACKGROUND_LU)
+    return float(np.clip(level, SPEECH_LOUDNESS_MIN_LUFS, SPEECH_LOUDNESS_MAX_LUFS))
 
 
 @step_task("lipsync-and-publish", stage="render+publish")
@@ -429,11 +566,58 @@ def dub_actions(lines: Lines, *, language: str, engines: Engines) -> tuple[C2paA
         "sourceLanguage": lines.source_language, "targetLanguage": language}), edited)
 
 
+# -- reports beside the output (small text files, written atomically) ------------------------
+
+
+@io_task("write-review", stage="review")
+def write_review(lines: Lines, *, path: Path) -> Path:
+    """The lines to speak as subtitles a person can correct and pass back as ``--script``."""
+    return _write_subtitles_atomically(lines.cues, path)
+
+
+@io_task("write-cue-report", stage="report")
+def write_cue_report(reports: Sequence[CueReport], mix: MixReport, *, out: Path) -> Path:
+    """Every cue's length, slot, tempo and action, and the mix's figures, as JSON."""
+    sidecar = out.with_suffix(SIDECAR_SUFFIX)
+    document = {"output": out.name, "cues": [r.model_dump(mode="json") for r in reports],
+                "mix": mix.model_dump(mode="json")}
+    _write_atomically(sidecar, lambda tmp: tmp.write_text(
+        json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"))
+    return sidecar
+
+
+@io_task("write-subtitles", stage="report")
+def write_spoken_subtitles(reports: Sequence[CueReport], *, path: Path) -> Path:
+    """The new lines as subtitles, timed to where the speech was placed."""
+    cues = [Cue(index=r.index, start_s=r.spoken_start_s, end_s=r.spoken_end_s, text=r.text)
+            for r in reports]
+    return _write_subtitles_atomically(cues, path)
+
+
+def _write_subtitles_atomically(cues: Sequence[Cue], path: Path) -> Path:
+    _write_atomically(path, lambda tmp: write_subtitles(cues, tmp))
+    return path.absolute()
+
+
+def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """Write through a temp file in the same folder (same suffix), then rename."""
+    target = path.absolute()
+    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.",
+                                    suffix=target.suffix)
+    os.close(handle)
+    try:
+        write(Path(name))
+        os.replace(name, target)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+
+
 # -- the flow -------------------------------------------------------------------------------
 
 
 @flow(name="dub", persist_result=False, validate_parameters=True, log_prints=False)
-def dub_flow(request: DubRequest) -> DubResult:
+def dub_flow(request: DubRequest) -> DubResult | DubReview:
     """Sequence the dub's tasks (see the module docstring); the studio comes from context."""
     settings = current_studio().settings
     policy = settings.engine_policy
@@ -449,6 +633,11 @@ def dub_flow(request: DubRequest) -> DubResult:
                 request.video, video_sha256=hash_video(request.video),
                 asr_model=recognizer.model_id, recognizer=recognizer, language=request.language,
                 video_duration_s=duration_s, models_dir=settings.models_dir, policy=policy)
+        if request.review:  # before consent: proofreading costs no render budget
+            script = write_review(lines, path=request.review_script)
+            return DubReview(script=script, cues=len(lines.cues), language=request.language,
+                             source_language=lines.source_language, translated=lines.translated,
+                             engines=lines.engines, stages_s=clock.report())
         engines = choose_engines(language=request.language, lipsync=request.lipsync,
                                  face_engine=settings.face_engine,
                                  models_dir=settings.models_dir, policy=policy)
@@ -459,26 +648,31 @@ def dub_flow(request: DubRequest) -> DubResult:
             fitted = synthesize_lines(lines, engine=engines.tts, language=request.language,
                                       voice=request.voice, sample_rate=original.sample_rate,
                                       duration_s=original.duration_s)
-            soundtrack = mix_soundtrack(original, fitted)
+            soundtrack = mix_soundtrack(original, fitted, heard_words=lines.heard_words)
         receipt = lipsync_and_publish(request, info=info, soundtrack=soundtrack,
                                       engines=engines, decision=decision, lines=lines)
         reports = tuple(line.report for line in fitted)
+        sidecar = write_cue_report(reports, soundtrack.report, out=receipt.out)
+        subtitles = (write_spoken_subtitles(reports, path=request.subtitles)
+                     if request.subtitles is not None else None)
         return DubResult(
             out=receipt.out, render_id=receipt.render_id, decision_id=receipt.decision_id,
             grant_ids=receipt.grant_ids, performer_id=request.performer,
             language=request.language, source_language=lines.source_language,
             translated=lines.translated, cues=reports,
             cues_not_fitting=tuple(r.index for r in reports if not r.fits),
+            mix=soundtrack.report, sidecar=sidecar, subtitles=subtitles,
             engines=(*engines.names, *lines.engines),
             engine_choices=tuple(choice.describe() for choice in engines.choices),
             frames=receipt.frames, frames_lipsynced=frames_changed(engines.lipsync),
             stages_s=clock.report(), publish_stages_s=publish_stages(receipt))
 
 
-def run_dub(studio: RenderContext, request: DubRequest) -> DubResult:
+def run_dub(studio: RenderContext, request: DubRequest) -> DubResult | DubReview:
     """Run a dub, already validated by `DubRequest.build`, as a Prefect flow run (offline,
     heartbeat off): the caller checks its options before paying for a Prefect server.
 
+    With ``request.review`` it returns a `DubReview` (the lines written, nothing rendered).
     Raises `BadInput` (exit 2), `ConsentDenied` (3) or another `LikenessError`;
     on any failure nothing is written at ``request.out``.
     """

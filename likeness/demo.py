@@ -31,7 +31,7 @@ Hola, soy un personaje ficticio.
 
 2
 00:00:02,000 --> 00:00:03,800
-Este vídeo está doblado con permiso firmado.
+Doblado con permiso firmado.
 """
 DEMO_FACE = ASSETS / "faces" / "female01.png"
 

@@ -4,12 +4,10 @@ All sample buffers are float32 arrays shaped (samples, channels) in [-1, 1]:
 one layout everywhere avoids the mono/stereo shape bugs that otherwise creep
 in between TTS output, the original soundtrack and the encoder.
 
-Why ducking and not source separation: removing the original voice while
-keeping music and effects needs a separation model (Demucs, Spleeter, ...)
-whose weights we cannot ship or download at run time. ``duck_and_mix`` instead
-lowers the whole original track under the new speech (sidechain style), so the
-original voice stays faintly audible underneath; a user with separation
-weights can pass a clean music-and-effects stem as ``original``.
+The dub no longer ducks: it removes the original dialogue (`media.dialogue`) and
+masters the mix (`media.loudness`). ``duck_and_mix`` stays for mixes that keep the
+whole original under new speech (sidechain style), and is the dub audio benchmark's
+"before" figure.
 """
 
 from __future__ import annotations

@@ -58,27 +58,52 @@ def dub(
     voice: Annotated[str | None, typer.Option("--voice")] = None,
     lipsync: Annotated[str, typer.Option("--lipsync", help="|".join(get_args(LipSyncName)))
                        ] = "auto",
+    fit: Annotated[str, typer.Option(
+        "--fit", help="What gives when a line is too long at the speed-up cap: speech "
+                      "(later lines move; the picture is never slowed yet).")] = "speech",
+    review: Annotated[bool, typer.Option(
+        "--review", help="Write the lines as an SRT (--subtitles, else OUT.srt) and stop "
+                         "before consent; correct it, re-run with --script.")] = False,
+    subtitles: Annotated[Path | None, typer.Option(
+        "--subtitles", help="OUT.srt|.vtt: the new-language subtitles, timed to the new "
+                            "speech.")] = None,
     production: Annotated[str | None, typer.Option("--production")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Dub a video into another language with lip-synced speech (a Prefect flow)."""
-    from flows.dub import DubRequest, run_dub
+    from flows.dub import DubRequest, DubReview, run_dub
 
     studio = open_studio()
     # validate everything cheap first: a typo must not wait for a Prefect server
     request = DubRequest.build(video=video, language=language, out=out, script=script,
-                               performer=performer, voice=voice, lipsync=lipsync,
-                               production=production)
+                               performer=performer, voice=voice, lipsync=lipsync, fit=fit,
+                               review=review, subtitles=subtitles, production=production)
     if not as_json:
         stderr.print(f"dubbing {literal(video.name)} into {literal(language)} (Prefect flow; "
                      "the first run in a process starts a local server)…")
     result = run_dub(studio.render_context, request)
+    if isinstance(result, DubReview):
+        review_result = result
+        emit(result.model_dump(mode="json"), as_json=as_json, render=lambda: stdout.print(
+            f"[bold]review[/] {review_result.cues} lines written to "
+            f"{literal(review_result.script)}; nothing rendered. Correct them, then re-run "
+            f"with --script {literal(review_result.script)}"))
+        return
 
     def render() -> None:
         stdout.print(f"[bold green]published[/] {literal(result.out)}  "
                      f"render {result.render_id}")
+        cut = [c.index for c in result.cues if c.cut_s > 0]
+        if cut:
+            stderr.print(f"warning: the lines outlast the video even sped up to the cap; "
+                         f"cue(s) {', '.join(map(str, cut))} cut at its end (shorten them "
+                         "with --review)")
         stdout.print(f"  {len(result.cues)} cues, {len(result.cues_not_fitting)} not fitting; "
                      f"engines {literal(', '.join(result.engines))}")
+        stdout.print(f"  mix {result.mix.loudness_lufs} LUFS, true peak "
+                     f"{result.mix.true_peak_dbtp} dBTP; original dialogue removed "
+                     f"({result.mix.dialogue_regions} regions, {result.mix.dialogue_detection}); "
+                     f"cue report {literal(result.sidecar)}")
 
     emit(result.model_dump(mode="json"), as_json=as_json, render=render)
 

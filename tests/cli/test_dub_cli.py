@@ -13,13 +13,15 @@ from tests.support.cli import run_cli
     (["missing.mp4", "--language", "es"], "missing.mp4"),
     (["{clip}", "--language", "xx-QQ"], "language"),
     (["{clip}", "--language", "es", "--lipsync", "magic"], "--lipsync is one of auto"),
+    (["{clip}", "--language", "es", "--fit", "stretch"], "--fit is speech"),
+    (["{clip}", "--language", "es", "--subtitles", "{dir}/subs.txt"], "must be a .ass, .srt"),
 ])
 def test_dub_bad_input(sqlite_home: Path, tmp_path: Path, args: list[str],
                        message: str) -> None:
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"\x00" * 100)
     out = tmp_path / "out.mp4"
-    argv = [a.replace("{clip}", str(clip)) for a in args]
+    argv = [a.replace("{clip}", str(clip)).replace("{dir}", str(tmp_path)) for a in args]
     r = run_cli("dub", *argv, "--performer", "ava", "--out", out)
     assert r.code == 2, (r.out, r.err)
     assert r.err.startswith("error: ") and message in r.err

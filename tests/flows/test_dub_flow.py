@@ -7,6 +7,7 @@ against the test harness's temporary server (started once for the module).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from flows.dub import (
     DubRequest,
+    DubReview,
     Engines,
     FittedLine,
     Lines,
@@ -29,6 +31,7 @@ from flows.dub import (
 from likeness.errors import BadInput, ConsentDenied
 from media.audio import AudioTrack, load_audio
 from media.probe import probe
+from media.subtitles import load_subtitles
 from media.timed_text import Cue, PhonemeTiming
 from models.tts import Speech
 from tests.support.cli import assert_published, run_cli
@@ -84,7 +87,8 @@ def test_dub_publishes_a_verifiable_lip_synced_render(
         prefect_server: None, studio: object, clip: Path, script: Path, tmp_path: Path) -> None:
     out = tmp_path / "out" / "ava.es.mp4"
     out.parent.mkdir()
-    result = _dub(studio, clip, out, script=script)
+    subtitles = out.parent / "ava.es.srt"
+    result = _dub(studio, clip, out, script=script, subtitles=subtitles)
 
     assert out.is_file() and result.out == out.absolute()
     assert [c.index for c in result.cues] == [1, 2]
@@ -97,7 +101,16 @@ def test_dub_publishes_a_verifiable_lip_synced_render(
             "c2pa"} <= set(result.publish_stages_s)
     assert all(seconds >= 0 for seconds in result.publish_stages_s.values())
     assert result.stages_s["orchestration"] >= 0
-    assert sorted(p.name for p in out.parent.iterdir()) == ["ava.es.mp4"]  # no temp files
+    assert sorted(p.name for p in out.parent.iterdir()) == [  # no temp files
+        "ava.es.cues.json", "ava.es.mp4", "ava.es.srt"]
+    assert result.mix.loudness_lufs == pytest.approx(-23.0, abs=1.0)
+    assert result.mix.true_peak_dbtp <= -1.0 and result.mix.dialogue_regions >= 1
+    sidecar = json.loads(result.sidecar.read_text(encoding="utf-8"))
+    assert [c["action"] for c in sidecar["cues"]] == [c.action for c in result.cues]
+    assert {"speech_s", "slot_s", "ratio", "spoken_start_s"} <= set(sidecar["cues"][0])
+    timed = load_subtitles(subtitles, video_duration=None)  # timed to the new speech
+    assert [c.start_s for c in timed] == pytest.approx([c.spoken_start_s for c in result.cues],
+                                                        abs=1e-3)
 
     payload = assert_published(out, render_id=result.render_id,
                                decision_id=result.decision_id)
@@ -115,6 +128,28 @@ def test_dub_publishes_a_verifiable_lip_synced_render(
     correlation = float(np.corrcoef(a, b)[0, 1])
     assert correlation < 0.9, "the dubbed audio should not be the original soundtrack"
     assert float(np.sqrt(np.mean(b ** 2))) > 1e-3  # and it is not silent
+
+
+def test_review_writes_the_lines_and_stops_before_consent(
+        prefect_server: None, studio: object, clip: Path, script: Path, tmp_path: Path) -> None:
+    """No grant covers French: a review still runs, since it never asks the gate."""
+    out = tmp_path / "ava.fr.mp4"
+    review = _dub(studio, clip, out, language="fr", script=script, review=True)
+    assert isinstance(review, DubReview) and review.script == out.with_suffix(".srt")
+    assert not out.exists()
+    assert [c.text for c in load_subtitles(review.script, video_duration=None)] == [
+        "Hola, soy Ava.", "Este vídeo está doblado con permiso."]
+    assert "consent" not in review.stages_s
+
+
+def test_review_from_the_cli(prefect_server: None, studio: object, clip: Path, script: Path,
+                             tmp_path: Path) -> None:
+    out, lines = tmp_path / "ava.es.mp4", tmp_path / "check.es.srt"
+    r = run_cli("dub", clip, "--language", "es", "--script", script, "--performer", "ava",
+                "--out", out, "--review", "--subtitles", lines, "--json")
+    assert r.code == 0, r.err
+    assert r.json()["script"] == str(lines) and r.json()["cues"] == 2
+    assert lines.is_file() and not out.exists()
 
 
 def test_denied_language_raises_and_writes_nothing(
@@ -144,7 +179,7 @@ def test_failure_after_the_decision_is_logged_and_writes_nothing(
     def broken_fit(*_args: object, **_kwargs: object) -> object:
         raise BadInput("simulated failure while fitting speech")
 
-    monkeypatch.setattr(flows.dub, "fit_to_slot", broken_fit)
+    monkeypatch.setattr(flows.dub, "place_lines", broken_fit)
     out = tmp_path / "broken.mp4"
     with pytest.raises(BadInput, match="simulated failure"):
         _dub(studio, clip, out, script=script)
@@ -220,13 +255,17 @@ def test_a_same_language_dub_claims_no_translation(
     ("out", "in.mp4", "would overwrite the input"),
     ("video", "absent.mp4", "cannot read video .*absent.mp4: no such file"),
     ("script", "absent.srt", "cannot read script .*absent.srt: no such file"),
+    ("fit", "video", "dub fit"),
+    ("subtitles", "subs.txt", "must be a .*srt"),
+    ("subtitles", "in.mp4", "must be a .*srt"),
+    ("subtitles", "missing/subs.srt", "folder .* does not exist"),
 ])
 def test_request_refuses_bad_options(tmp_path: Path, option: str, value: str,
                                      message: str) -> None:
     (tmp_path / "in.mp4").write_bytes(b"")
     options: dict[str, object] = {"video": tmp_path / "in.mp4", "language": "es",
                                   "out": tmp_path / "out.mp4", "performer": "ava"}
-    options[option] = value if option in ("lipsync", "language") else tmp_path / value
+    options[option] = value if option in ("lipsync", "language", "fit") else tmp_path / value
     with pytest.raises(BadInput, match=message):
         DubRequest.build(**options)
 
@@ -253,27 +292,62 @@ class _FakeTTS:
             PhonemeTiming("a", 0.0, seconds / 2), PhonemeTiming("m", seconds / 2, seconds)))
 
 
-def test_lines_are_fitted_placed_and_timed() -> None:
+def test_lines_are_placed_whole_and_mixed_without_the_original_voice() -> None:
+    """A line too long even at the cap keeps every word: it moves earlier into free time
+    (the video ends right after it) instead of being cut or sped beyond the cap."""
     lines = Lines(cues=(Cue(1, 0.5, 2.0, "short"), Cue(2, 2.0, 3.0, "far too long")),
                   source_language="und", translated=False, engines=())
     fitted: tuple[FittedLine, ...] = synthesize_lines.fn(
         lines, engine=_FakeTTS(), language="es", voice=None, sample_rate=RATE_HZ,
         duration_s=4.0)
     first, second = fitted
-    assert first.report.fits and first.report.ratio == 1.0
+    assert first.report.fits and first.report.ratio == 1.0 and first.report.action == "fits"
     assert first.start_sample == int(0.5 * RATE_HZ)
     assert first.phonemes[0].start_s == pytest.approx(0.5)  # offset by the cue's start
-    assert not second.report.fits and second.report.overflow_s > 0  # 3 s into a 1 s slot
-    assert len(second.samples) == 2 * RATE_HZ  # runs on to the end of the video, no further
-    assert second.phonemes[-1].end_s <= 4.0 + 1e-6
+    assert second.report.action == "shifted" and not second.report.fits
+    assert second.report.ratio == pytest.approx(1.35)  # the cap, not beyond
+    assert len(second.samples) == pytest.approx(3.0 / 1.35 * RATE_HZ, abs=2)  # nothing cut
+    assert second.report.spoken_end_s == pytest.approx(4.0, abs=1e-3)
+    assert second.report.spoken_start_s > first.report.spoken_end_s  # no overlap
+    assert second.phonemes[-1].end_s <= 4.0 + 1e-3
 
-    original = AudioTrack(np.full((4 * RATE_HZ, 2), 0.05, dtype=np.float32), RATE_HZ)
+    t = np.arange(4 * RATE_HZ) / RATE_HZ
+    hum = (0.05 * np.sin(2 * np.pi * 100 * t)).astype(np.float32)
+    original = AudioTrack(np.stack([hum, hum], axis=1), RATE_HZ)
     soundtrack = mix_soundtrack.fn(original, fitted)
-    assert soundtrack.mixed.samples.shape == original.samples.shape
+    assert soundtrack.mixed.samples.shape == original.samples.shape  # stereo, same length
+    assert soundtrack.report.channels == 2 and soundtrack.report.sample_rate == RATE_HZ
+    assert soundtrack.report.loudness_lufs == pytest.approx(-23.0, abs=1.0)
+    assert soundtrack.report.true_peak_dbtp <= -1.0
     assert len(soundtrack.timings) == len(first.phonemes) + len(second.phonemes)
     silent_head = soundtrack.speech[: int(0.4 * RATE_HZ)]
     assert float(np.abs(silent_head).max()) == 0.0  # nothing spoken before the first cue
-    assert float(np.abs(soundtrack.speech[RATE_HZ:2 * RATE_HZ]).max()) > 0.05
+    assert float(np.abs(soundtrack.speech[RATE_HZ:2 * RATE_HZ]).max()) > 0.01
+
+
+def test_a_script_longer_than_the_video_is_cut_at_its_end_and_says_so() -> None:
+    lines = Lines(cues=(Cue(1, 0.5, 1.0, "far too long"),), source_language="und",
+                  translated=False, engines=())
+    (line,) = synthesize_lines.fn(lines, engine=_FakeTTS(), language="es", voice=None,
+                                  sample_rate=RATE_HZ, duration_s=1.5)
+    assert line.report.action == "cut" and line.report.ratio == pytest.approx(1.35)
+    assert line.report.cut_s == pytest.approx(0.5 + 3.0 / 1.35 - 1.5, abs=1e-3)
+    assert line.report.spoken_end_s == pytest.approx(1.5)
+    assert len(line.samples) == RATE_HZ  # 0.5 s .. 1.5 s, the video's end
+    assert abs(float(line.samples[-1])) < 1e-3  # faded, not clicked off
+    assert all(p.end_s <= 1.5 + 1e-9 for p in line.phonemes)
+
+
+def test_words_the_recognizer_heard_are_removed_too() -> None:
+    """A hum has nothing VAD calls speech; the recognizer's word timings still mark it."""
+    t = np.arange(3 * RATE_HZ) / RATE_HZ
+    hum = (0.05 * np.sin(2 * np.pi * 150 * t)).astype(np.float32)[:, np.newaxis]
+    original = AudioTrack(hum, RATE_HZ)
+    soundtrack = mix_soundtrack.fn(original, (), heard_words=((1.0, 1.4), (1.5, 2.0)))
+    assert soundtrack.report.dialogue_detection == "vad:silero-v6+asr-words"
+    assert soundtrack.report.dialogue_regions == 1  # two close words: one region
+    assert soundtrack.regions[0].start_s == pytest.approx(0.9)
+    assert soundtrack.regions[0].end_s == pytest.approx(2.1)
 
 
 class _ShoutingTranslator:
