@@ -48,14 +48,16 @@ CANON_X = (-0.85, 0.85)
 CANON_Y = (0.70, 1.80)
 CANON_SIZE = (int(round((CANON_X[1] - CANON_X[0]) * CANON_PX_PER_IOD)),
               int(round((CANON_Y[1] - CANON_Y[0]) * CANON_PX_PER_IOD)))  # (width, height)
-MAX_YAW = 0.16  # nose tip off the eye midline, face units: beyond this the head is turned
+MAX_YAW = 0.3  # nose tip off the eye midline, face units: beyond this the head is turned
+MAX_YAW_CHANGE = 0.1  # off the footage's usual pose by more than this: left out
 EDGE_FRAMES = 2  # frames next to a lost track are left out too
 MIN_SHARPNESS_SHARE = 0.35  # of the median Laplacian variance: below it, motion blur
 WIDTH_RANGE = (0.75, 1.3)  # mouth width over the median: outside it, landmarks are wrong
 MAX_ENTRIES = 1500  # 60 s at 25 fps; longer footage is sampled evenly
 TEETH_SHARE = 0.12  # of the interior's pixels bright and unsaturated: teeth show
 TEETH_MIN_GAP_IOD = 0.035
-MIN_CONTRAST_SHARE = 0.6  # of the median lip/skin redness contrast: below it, occluded
+MIN_CONTRAST_SHARE = 0.65  # of the median lip/skin redness contrast: below it, occluded
+OCCLUSION_SPREAD = 4  # frames either side of an occluded one are left out too (hands move)
 MIN_JUDGED_CONTRAST = 1.0  # a median contrast below this: grey footage, not judged
 SKIN_OFFSETS_IOD = (-0.1, 0.15)  # skin samples above the upper lip and below the lower one
 
@@ -255,10 +257,13 @@ def build_bank(frames: Iterable[np.ndarray], track: Iterable[TrackedFace | None]
         return _empty(seen)
     sharp = np.median([raw.sharpness for raw in raws])
     width = np.median([raw.width for raw in raws])
+    usual_yaw = float(np.median([raw.yaw for raw in raws]))
     floor = occlusion_floor(np.array([raw.contrast for raw in raws]))
+    lost_set |= {raw.index + offset for raw in raws if raw.contrast < floor
+                 for offset in range(-OCCLUSION_SPREAD, OCCLUSION_SPREAD + 1)}
     kept = [raw for raw in raws
             if raw.index not in lost_set and abs(raw.yaw) <= MAX_YAW
-            and raw.contrast >= floor
+            and abs(raw.yaw - usual_yaw) <= MAX_YAW_CHANGE
             and raw.sharpness >= MIN_SHARPNESS_SHARE * sharp
             and WIDTH_RANGE[0] <= raw.width / width <= WIDTH_RANGE[1]]
     if len(kept) > MAX_ENTRIES:

@@ -36,11 +36,17 @@ from models.face.landmarks import (
     UPPER_OUTER_MIDDLE,
 )
 from models.face.reshape import reshape_face
-from models.face.warp import MEAN_FACE_IOD, FaceFrame, crop_box, face_frame, untangle_mouth
+from models.face.warp import (
+    MEAN_FACE_IOD,
+    FaceFrame,
+    crop_box,
+    face_frame,
+    untangle_mouth,
+    warp_layout,
+)
 from models.lipsync.footage.bank import MouthBank, local_to_canonical
 from models.lipsync.mouth import MouthShape
 from models.lipsync.viseme import JAW_WEIGHTS, VisemeSettings, articulate
-from models.face.warp import warp_layout
 
 RING_RADII_IOD = (0.66, 0.5)  # the fixed ellipse around the mouth centre
 RING_POINTS = 16
@@ -52,6 +58,7 @@ COLOUR_RATE = 0.35  # exponential average of the colour gains per frame
 GAIN_RANGE = (0.75, 1.35)
 CROSSFADE = 0.4  # share of the previous patch kept on a jump
 JAW_FOLLOW = 0.8
+DEFAULT_VISEME = VisemeSettings()
 _ANCHOR = [index - MOUTH.start for index in UPPER_OUTER_MIDDLE]
 _LOWER = [index - MOUTH.start for index in LOWER_LIP]
 _OUTER = slice(MOUTH_OUTER.start - MOUTH.start, MOUTH_OUTER.stop - MOUTH.start)
@@ -133,7 +140,7 @@ class _Patch:
 class FootageSynth:
     """Composites bank mouths frame after frame, carrying colour and the last patch."""
 
-    def __init__(self, bank: MouthBank, *, viseme: VisemeSettings = VisemeSettings()) -> None:
+    def __init__(self, bank: MouthBank, *, viseme: VisemeSettings = DEFAULT_VISEME) -> None:
         self.bank = bank
         self.viseme = viseme
         self.layout = warp_layout("lower", viseme.ring_margin)
