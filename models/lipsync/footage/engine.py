@@ -30,6 +30,7 @@ from models.face.landmarks import MOUTH, NOSE_TIP_INDEX
 from models.face.tracking import TrackedFace
 from models.face.warp import face_frame
 from models.lipsync.footage.bank import (
+    OCCLUSION_SPREAD,
     MouthBank,
     canonical_crop,
     lip_contrast,
@@ -53,7 +54,7 @@ LOG = logging.getLogger(__name__)
 
 WEIGHTS: tuple[WeightFile, ...] = ()  # the performer's own pixels: no weight files
 MIN_FOOTAGE_S = 5.0
-MIN_BANK_ENTRIES = 75  # 3 s of usable frames at 25 fps
+MIN_BANK_ENTRIES = 50  # 2 s of usable frames at 25 fps (5 s of footage keeps ~60%)
 MIN_GAP_SPAN_IOD = 0.06  # the footage must show the mouth both nearly closed and open
 WINDOW_FRAMES = 50
 
@@ -198,6 +199,8 @@ class FootageLipSync:
         pose = np.array([_pose(window[k][1], window[k][2]) for k in faced],  # type: ignore[arg-type]
                         np.float32).reshape(-1, 4)
         hidden = pose[:, 3] < occlusion_floor(bank.contrast)
+        if hidden.any():  # a hand comes and goes: its neighbours are not trusted either
+            hidden = np.convolve(hidden, np.ones(2 * OCCLUSION_SPREAD + 1), "same") > 0
         targets = targets_for(shapes, extent)
         costs = target_costs(bank, targets, yaw=pose[:, 0], pitch=pose[:, 1],
                              brightness=pose[:, 2])
