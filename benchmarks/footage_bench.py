@@ -209,6 +209,7 @@ def realism(faces, bank: MouthBank, frames: list[np.ndarray], outs: list[np.ndar
         "interior_not_flat_share": float(np.mean(np.asarray(ratios) >= 0.5)) if ratios else 0.0,
         "open_frames_with_teeth_share": float(np.mean(teeth)) if teeth else 0.0,
         "identity_distance_max": float(max(distances)) if distances else float("nan"),
+        "identity_distance_mean": float(np.mean(distances)) if distances else float("nan"),
         "mouth_envelope_r": r,
         "pixels_changed_outside_ring": outside_changed,
         "open_frames": len(ratios),
