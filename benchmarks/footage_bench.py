@@ -203,7 +203,9 @@ def realism(faces, bank: MouthBank, frames: list[np.ndarray], outs: list[np.ndar
                                                 faces.embed(out, found[0])))
     valid = ~np.isnan(openings)
     r = float(np.corrcoef(np.asarray(openings)[valid], loud[valid])[0, 1])
+    real_share = float(np.mean(real_open >= 0.5 * reference_var)) if len(real_open) else 0.0
     return {
+        "real_open_frames_not_flat_share": real_share,
         "interior_var_ratio_min": float(min(ratios)) if ratios else float("nan"),
         "interior_var_ratio_median": float(np.median(ratios)) if ratios else float("nan"),
         "interior_not_flat_share": float(np.mean(np.asarray(ratios) >= 0.5)) if ratios else 0.0,

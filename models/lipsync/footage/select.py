@@ -24,7 +24,7 @@ import numpy as np
 from models.lipsync.footage.bank import MouthBank
 
 CANDIDATES = 24  # per frame, by target cost, plus the successors of the last ones
-GAP_SCALE_IOD = 0.03
+GAP_SCALE_IOD = 0.02
 WIDTH_SCALE_IOD = 0.05
 POSE_SCALE_IOD = 0.06
 BRIGHTNESS_SCALE = 25.0
@@ -33,7 +33,7 @@ BRIGHTNESS_WEIGHT = 0.3
 TEETH_WEIGHT = 0.6  # open targets prefer showing teeth where the footage shows them
 TEETH_OPENING = 0.45
 HOLD_COST = 0.4
-JUMP_COST = 1.2
+JUMP_COST = 0.6
 JUMP_SHAPE_SCALE_IOD = 0.04
 FALLBACK_GAP_IOD = 0.07  # the bank's nearest opening is this far off: synthesize instead
 WIDTH_GAIN = 0.16  # as the viseme engine: width 0/1 narrows/spreads the rest width by this
