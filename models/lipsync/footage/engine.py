@@ -30,6 +30,7 @@ from models.face.landmarks import MOUTH, NOSE_TIP_INDEX
 from models.face.tracking import TrackedFace
 from models.face.warp import face_frame
 from models.lipsync.footage.bank import (
+    MIN_CONTRAST_SHARE,
     OCCLUSION_SPREAD,
     MouthBank,
     canonical_crop,
@@ -40,6 +41,7 @@ from models.lipsync.footage.bank import (
 from models.lipsync.footage.select import (
     Range,
     needs_fallback,
+    shape_distances,
     target_costs,
     targets_for,
     viterbi,
@@ -57,6 +59,7 @@ MIN_FOOTAGE_S = 5.0
 MIN_BANK_ENTRIES = 50  # 2 s of usable frames at 25 fps (5 s of footage keeps ~60%)
 MIN_GAP_SPAN_IOD = 0.06  # the footage must show the mouth both nearly closed and open
 WINDOW_FRAMES = 50
+HIDDEN_SHARE = 0.5  # of the bank's median lip contrast: below it the mouth is hidden
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,7 @@ class FootageLipSync:
         tally = FrameTally()
         synth = FootageSynth(bank, viseme=self.viseme.settings)
         extent = Range.of(bank)
+        state_distances = shape_distances(bank)
         counts = {"bank": 0, "fallback": 0}
         state: dict[str, int | None] = {"last": None}
         window: list[tuple[int, np.ndarray, TrackedFace | None]] = []
@@ -177,11 +181,12 @@ class FootageLipSync:
                 if len(window) >= WINDOW_FRAMES:
                     yield from self._window(window, track, fps=fps, bank=bank, extent=extent,
                                             synth=synth, tally=tally, counts=counts,
-                                            state=state)
+                                            state=state, distances=state_distances)
                     window = []
             if window:
                 yield from self._window(window, track, fps=fps, bank=bank, extent=extent,
-                                        synth=synth, tally=tally, counts=counts, state=state)
+                                        synth=synth, tally=tally, counts=counts, state=state,
+                                        distances=state_distances)
         finally:
             done = tally.stats
             self.last_stats = FootageStats(
@@ -192,19 +197,21 @@ class FootageLipSync:
     def _window(self, window: list[tuple[int, np.ndarray, TrackedFace | None]],
                 track: MouthTrack, *, fps: float, bank: MouthBank, extent: Range,
                 synth: FootageSynth, tally: FrameTally, counts: dict[str, int],
-                state: dict[str, int | None]) -> Iterator[np.ndarray]:
+                state: dict[str, int | None],
+                distances: np.ndarray) -> Iterator[np.ndarray]:
         faced = [k for k, (_, _, tracked) in enumerate(window) if tracked is not None]
         indices = np.array([window[k][0] for k in faced], np.float64)
         shapes = track.at(indices / fps) if len(faced) else np.zeros((0, 3), np.float32)
         pose = np.array([_pose(window[k][1], window[k][2]) for k in faced],  # type: ignore[arg-type]
                         np.float32).reshape(-1, 4)
-        hidden = pose[:, 3] < occlusion_floor(bank.contrast)
+        # The bank holds clean mouths only, so a hidden one is well under half their contrast.
+        hidden = pose[:, 3] < HIDDEN_SHARE * occlusion_floor(bank.contrast) / MIN_CONTRAST_SHARE
         if hidden.any():  # a hand comes and goes: its neighbours are not trusted either
             hidden = np.convolve(hidden, np.ones(2 * OCCLUSION_SPREAD + 1), "same") > 0
         targets = targets_for(shapes, extent)
         costs = target_costs(bank, targets, yaw=pose[:, 0], pitch=pose[:, 1],
                              brightness=pose[:, 2])
-        path = viterbi(bank, costs, start=state["last"])
+        path = viterbi(bank, costs, start=state["last"], distances=distances)
         fallback = needs_fallback(bank, path, targets)
         chosen = dict(zip(faced, range(len(faced)), strict=True))
         for k, (index, frame, tracked) in enumerate(window):

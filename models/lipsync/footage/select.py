@@ -103,23 +103,36 @@ def target_costs(bank: MouthBank, targets: Targets, *, yaw: np.ndarray | None = 
     return cost.astype(np.float32)
 
 
-def _transition(bank: MouthBank, centred: np.ndarray, previous: np.ndarray,
+def shape_distances(bank: MouthBank) -> np.ndarray:
+    """(N, N) RMS distance between the centred lip shapes of every two entries (face units).
+
+    Computed once per bank from Gram matrices, so a transition costs a lookup."""
+    flat = _centred(bank.mouths.astype(np.float64)).reshape(bank.size, -1)
+    squared = (flat**2).sum(axis=1)
+    gram = squared[:, None] + squared[None, :] - 2.0 * flat @ flat.T
+    points = bank.mouths.shape[1]
+    return np.sqrt(np.maximum(gram, 0.0) / points).astype(np.float32)
+
+
+def _transition(bank: MouthBank, distances: np.ndarray, previous: np.ndarray,
                 current: np.ndarray) -> np.ndarray:
     """(P, C) cost of going from entries `previous` to entries `current`."""
-    shape = np.linalg.norm(centred[previous][:, None] - centred[current][None, :],
-                           axis=3).mean(axis=2)
+    shape = distances[np.ix_(previous, current)]
     cost = JUMP_COST + shape / JUMP_SHAPE_SCALE_IOD
     cost = np.where(previous[:, None] == current[None, :], HOLD_COST, cost)
     follows = bank.follows(previous[:, None], current[None, :])
     return np.where(follows, 0.0, cost).astype(np.float32)
 
 
-def viterbi(bank: MouthBank, costs: np.ndarray, *, start: int | None = None) -> np.ndarray:
-    """The cheapest entry path through the (T, N) target costs (entry indices, length T)."""
+def viterbi(bank: MouthBank, costs: np.ndarray, *, start: int | None = None,
+            distances: np.ndarray | None = None) -> np.ndarray:
+    """The cheapest entry path through the (T, N) target costs (entry indices, length T).
+
+    `distances` is `shape_distances(bank)`, passed in when solving many windows."""
     frames, entries = costs.shape
     if frames == 0:
         return np.zeros(0, np.int64)
-    centred = _centred(bank.mouths)
+    centred = shape_distances(bank) if distances is None else distances
     keep = min(CANDIDATES, entries)
     successor = _successors(bank)
     sets: list[np.ndarray] = []
