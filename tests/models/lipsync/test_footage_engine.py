@@ -13,7 +13,13 @@ from models.face.tracking import FaceTracker, TrackedFace
 from models.face.warp import crop_box, ring_points
 from models.lipsync.footage.bank import MouthBank, build_bank
 from models.lipsync.footage.engine import FootageLipSync, FootageStats, bank_shortfall
-from models.lipsync.footage.select import Range, target_costs, targets_for, viterbi
+from models.lipsync.footage.select import (
+    Range,
+    shape_distances,
+    target_costs,
+    targets_for,
+    viterbi,
+)
 from models.lipsync.footage.store import bank_from_video, bank_path, forget_performer_banks
 from models.lipsync.mouth import MouthTrack
 from models.lipsync.viseme import VisemeLipSync
@@ -67,6 +73,16 @@ def test_viterbi_follows_real_runs_and_jumps_only_for_the_shape(bank: MouthBank)
     assert consecutive > 0.8  # natural motion: runs of real consecutive frames
     chosen = bank.gap[path]
     assert np.abs(chosen - bank.gap[start:start + 20]).mean() < 0.03
+
+
+def test_shape_distances_match_the_direct_lip_distance(bank: MouthBank) -> None:
+    distances = shape_distances(bank)
+    assert distances.shape == (bank.size, bank.size)
+    assert np.allclose(distances, distances.T, atol=1e-5)
+    assert np.allclose(np.diag(distances), 0.0, atol=1e-3)
+    a, b = bank.mouths[0], bank.mouths[-1]
+    direct = np.sqrt((((a - a.mean(0)) - (b - b.mean(0))) ** 2).sum(axis=1).mean())
+    assert distances[0, -1] == pytest.approx(direct, rel=1e-3, abs=1e-4)
 
 
 def test_render_moves_the_mouth_from_the_bank_and_leaves_the_rest(
