@@ -10,7 +10,7 @@ import time
 import traceback
 
 ORDER = ("consent", "ledger", "merkle", "c2pa", "publish", "watermark", "media", "face", "speech",
-         "dub_audio", "lipsync", "reenact", "wav2lip")
+         "dub_audio", "lipsync", "footage", "reenact", "wav2lip", "dub")
 
 
 def main(names: list[str]) -> int:

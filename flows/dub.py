@@ -390,7 +390,8 @@ def translated_lines(heard: Sequence[Cue], *, source: str, target: str,
 
 @step_task("choose-engines", stage="engines")
 def choose_engines(*, language: str, lipsync: str, face_engine: str,
-                   models_dir: Path, policy: EnginePolicy) -> Engines:
+                   models_dir: Path, policy: EnginePolicy, footage: Path | None = None,
+                   performer: str | None = None, cache_dir: Path | None = None) -> Engines:
     """Resolve every engine before consent, so a missing one costs no render budget.
 
     The registry holds the rules (TTS per language, lip-sync ``auto``, the licence
@@ -398,7 +399,8 @@ def choose_engines(*, language: str, lipsync: str, face_engine: str,
     choices = (
         registry.choose("face", face_engine, models_dir=models_dir, policy=policy),
         registry.choose("tts", models_dir=models_dir, policy=policy, language=language),
-        registry.choose("lipsync", lipsync, models_dir=models_dir, policy=policy),
+        registry.choose("lipsync", lipsync, models_dir=models_dir, policy=policy,
+                        footage=footage, performer=performer, cache_dir=cache_dir),
     )
     face, tts, mouth = (registry.build(choice) for choice in choices)
     return Engines(face=face, tts=tts, lipsync=mouth, choices=choices)
@@ -640,7 +642,9 @@ def dub_flow(request: DubRequest) -> DubResult | DubReview:
                              engines=lines.engines, stages_s=clock.report())
         engines = choose_engines(language=request.language, lipsync=request.lipsync,
                                  face_engine=settings.face_engine,
-                                 models_dir=settings.models_dir, policy=policy)
+                                 models_dir=settings.models_dir, policy=policy,
+                                 footage=request.video, performer=request.performer,
+                                 cache_dir=settings.cache_dir)
         embeddings = bind_identity(request.video, engine=engines.face)
         decision = authorize_dub(request, uses=dub_uses(engines.lipsync), embeddings=embeddings)
         with failures_logged(decision, flow="dub", out=request.out):

@@ -18,7 +18,8 @@ Every engine module honours the same contract (after facefusion's processors):
     probe(*, models_dir, policy, **options) -> Availability
                                          optional (``probe=None``): may ``auto`` pick it here?
 
-``options`` are the kind's own: tts ``language``; asr ``model``, ``cache_dir``; mt
+``options`` are the kind's own: tts ``language``; asr ``model``, ``cache_dir``; lipsync
+``footage``, ``performer``, ``cache_dir`` (the footage engine); mt
 ``source``, ``target``, ``script``. Each engine takes the ones it uses and ignores the rest.
 """
 
@@ -45,7 +46,7 @@ AUTO = "auto"
 # the order of `SPECS` is the order "auto" tries them in.
 FaceName = Literal["auto", "dlib", "insightface"]
 TTSName = Literal["auto", "piper", "kokoro", "espeak-ng", "coqui"]
-LipSyncName = Literal["auto", "wav2lip", "viseme", "none"]
+LipSyncName = Literal["auto", "wav2lip", "footage", "viseme", "none"]
 ReenactName = Literal["auto", "landmark"]
 ASRName = Literal["auto", "faster-whisper"]
 MTName = Literal["auto", "script", "identity", "apertium"]
@@ -201,8 +202,10 @@ SPECS: tuple[EngineSpec, ...] = (
     EngineSpec("tts", "espeak-ng", "models.tts.espeak_engine"),
     EngineSpec("tts", "coqui", "models.tts.coqui_engine", auto=False),
     # lipsync: wav2lip only with a checkpoint, an acceptable licence and CUDA (or the CPU
-    # opt-in); else viseme. none (mouth untouched) only by name.
+    # opt-in); then footage when the request hands over usable footage of the performer;
+    # else viseme. none (mouth untouched) only by name.
     EngineSpec("lipsync", "wav2lip", "models.lipsync.wav2lip"),
+    EngineSpec("lipsync", "footage", "models.lipsync.footage.engine"),
     EngineSpec("lipsync", "viseme", "models.lipsync.viseme", probe=None),
     EngineSpec("lipsync", "none", "models.lipsync.passthrough", probe=None, auto=False),
     EngineSpec("reenact", "landmark", "models.reenact.landmark", probe=None),

@@ -57,7 +57,7 @@ def test_every_engine_module_declares_weights_and_a_factory() -> None:
 def test_unknown_names_list_the_known_ones(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="unknown lip-sync engine 'sadtalker'") as caught:
         registry.choose("lipsync", "sadtalker", models_dir=tmp_path, policy=RESEARCH)
-    assert caught.value.hint == "choose one of: auto, wav2lip, viseme, none"
+    assert caught.value.hint == "choose one of: auto, wav2lip, footage, viseme, none"
 
 
 # -- auto, with its reasons ------------------------------------------------------------------
@@ -71,7 +71,8 @@ def _place_wav2lip(models_dir: Path, name: str = "wav2lip_gan.pth") -> None:
 def test_lipsync_auto_is_viseme_without_a_checkpoint(tmp_path: Path) -> None:
     choice = registry.choose("lipsync", models_dir=tmp_path, policy=RESEARCH)
     assert choice.name == "viseme" and choice.asked == "auto"
-    assert choice.skipped == (f"wav2lip: no checkpoint in {tmp_path / 'wav2lip'}",)
+    assert choice.skipped == (f"wav2lip: no checkpoint in {tmp_path / 'wav2lip'}",
+                              "footage: no footage of the performer given")
     assert choice.describe().startswith("lipsync:viseme (auto: wav2lip: no checkpoint")
     none = registry.get("lipsync", "none", models_dir=tmp_path, policy=RESEARCH)
     assert not none.needs_track and not none.alters_mouth  # the flow asks, not compares

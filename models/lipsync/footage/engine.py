@@ -1,0 +1,289 @@
+"""The footage lip-sync engine: the performer's own mouth, re-sequenced to new speech.
+
+Registry contract (`models.registry`): ``footage`` is chosen by ``auto`` whenever the
+request hands it footage of the performer (option ``footage``: a dub's source video,
+an avatar's reel) that lasts long enough; otherwise ``auto`` moves on to the viseme
+engine. Options: ``footage`` (video path), ``performer`` and ``cache_dir`` (where the
+bank is cached, under that performer's folder), or a ready ``bank`` (`MouthBank`).
+
+Render: the mouth-shape track comes from the phoneme timings or the audio, as for the
+viseme engine; frames are buffered in windows of `WINDOW_FRAMES`, each window's bank
+path is solved at once (`select.viterbi`) and composited (`synth.FootageSynth`).
+Footage with too few usable frames or too little mouth variety is said so (a warning
+and `FootageStats.note`) and the render is the viseme engine's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from likeness.errors import BadInput
+from media.timed_text import PhonemeTiming
+from models.face.base import FaceEngine, check_rgb_image
+from models.face.landmarks import MOUTH, NOSE_TIP_INDEX
+from models.face.tracking import TrackedFace
+from models.face.warp import face_frame
+from models.lipsync.footage.bank import (
+    MIN_CONTRAST_SHARE,
+    OCCLUSION_SPREAD,
+    MouthBank,
+    canonical_crop,
+    lip_contrast,
+    local_to_canonical,
+    occlusion_floor,
+)
+from models.lipsync.footage.select import (
+    Range,
+    needs_fallback,
+    shape_distances,
+    target_costs,
+    targets_for,
+    viterbi,
+)
+from models.lipsync.footage.synth import FootageSynth
+from models.lipsync.mouth import MouthShape, MouthTrack, check_fps, mouth_track
+from models.lipsync.viseme import VisemeLipSync
+from models.stream import FrameTally, RenderStats, paired
+from models.weights import WeightFile
+
+LOG = logging.getLogger(__name__)
+
+WEIGHTS: tuple[WeightFile, ...] = ()  # the performer's own pixels: no weight files
+MIN_FOOTAGE_S = 5.0
+MIN_BANK_ENTRIES = 50  # 2 s of usable frames at 25 fps (5 s of footage keeps ~60%)
+MIN_GAP_SPAN_IOD = 0.06  # the footage must show the mouth both nearly closed and open
+WINDOW_FRAMES = 50
+HIDDEN_SHARE = 0.5  # of the bank's median lip contrast: below it the mouth is hidden
+
+
+@dataclass(frozen=True)
+class FootageStats(RenderStats):
+    """`RenderStats` plus how the footage served: bank size, bank and fallback frames."""
+
+    bank_entries: int = 0
+    bank_frames: int = 0
+    fallback_frames: int = 0
+    note: str = ""
+
+
+def bank_shortfall(bank: MouthBank) -> str | None:
+    """Why `bank` cannot carry a render, or None when it can."""
+    if bank.size < MIN_BANK_ENTRIES:
+        return (f"too little usable footage: {bank.size} usable mouth frames of "
+                f"{bank.frames_seen} (needs {MIN_BANK_ENTRIES}: about {MIN_FOOTAGE_S:g} s of a "
+                "frontal, sharp, unoccluded face)")
+    span = float(np.percentile(bank.gap, 98) - np.percentile(bank.gap, 3))
+    if span < MIN_GAP_SPAN_IOD:
+        return (f"too little mouth variety in the footage (openings span {span:.3f} eye "
+                f"distances, needs {MIN_GAP_SPAN_IOD}): the performer never opens the mouth")
+    return None
+
+
+class FootageLipSync:
+    """Lip-sync by unit selection over the performer's own mouth frames."""
+
+    name = "footage"
+    needs_track = True
+    alters_mouth = True
+
+    def __init__(self, *, bank: MouthBank | None = None, footage: Path | None = None,
+                 face_engine: FaceEngine | None = None, models_dir: Path | None = None,
+                 cache_dir: Path | None = None, performer: str | None = None) -> None:
+        if bank is None and footage is None:
+            raise BadInput("the footage lip-sync engine needs footage of the performer",
+                           hint="use --lipsync viseme, or give the source video")
+        self._bank = bank
+        self.footage = footage
+        self._face_engine = face_engine
+        self.models_dir = models_dir
+        self.cache_dir = cache_dir
+        self.performer = performer
+        self.viseme = VisemeLipSync()
+        self.last_stats: RenderStats = FootageStats()
+
+    @property
+    def bank(self) -> MouthBank:
+        """The bank, built (or read from the cache) on first use."""
+        if self._bank is None:
+            from models.lipsync.footage.store import bank_from_video
+
+            assert self.footage is not None
+            self._bank = bank_from_video(self.footage, face_engine=self._faces(),
+                                         cache_dir=self.cache_dir, performer=self.performer)
+        return self._bank
+
+    def _faces(self) -> FaceEngine:
+        if self._face_engine is None:
+            from models import registry
+
+            self._face_engine = registry.get(
+                "face", models_dir=self.models_dir or Path("/nonexistent"),
+                policy=registry.EnginePolicy())
+        return self._face_engine
+
+    def render(
+        self,
+        frames: Iterable[np.ndarray],
+        face_track: Iterable[TrackedFace | None],
+        audio: np.ndarray,
+        sample_rate: int,
+        *,
+        fps: float,
+        timings: Sequence[PhonemeTiming] | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Lip-synced frames, one per input frame; see `LipSync.render`."""
+        check_fps(fps)
+        track = mouth_track(audio, sample_rate, timings=timings)
+        return self.render_track(frames, face_track, track, fps=fps)
+
+    def render_track(self, frames: Iterable[np.ndarray],
+                     face_track: Iterable[TrackedFace | None], track: MouthTrack, *,
+                     fps: float) -> Iterator[np.ndarray]:
+        """Like `render`, from a ready mouth-shape track (avatars, self-reconstruction)."""
+        fps = check_fps(fps)
+        bank = self.bank
+        shortfall = bank_shortfall(bank)
+        if shortfall is not None:
+            LOG.warning("footage lip-sync: %s; using the viseme engine", shortfall)
+            return self._viseme(frames, face_track, track, fps=fps, bank=bank, note=shortfall)
+        return self._footage(frames, face_track, track, fps=fps, bank=bank)
+
+    def _viseme(self, frames: Iterable[np.ndarray], face_track: Iterable[TrackedFace | None],
+                track: MouthTrack, *, fps: float, bank: MouthBank,
+                note: str) -> Iterator[np.ndarray]:
+        try:
+            yield from self.viseme.render_track(frames, face_track, track, fps=fps)
+        finally:
+            done = self.viseme.last_stats
+            self.last_stats = FootageStats(
+                frames=done.frames, changed=done.changed, passed_through=done.passed_through,
+                bank_entries=bank.size, fallback_frames=done.changed, note=note)
+
+    def _footage(self, frames: Iterable[np.ndarray], face_track: Iterable[TrackedFace | None],
+                 track: MouthTrack, *, fps: float, bank: MouthBank) -> Iterator[np.ndarray]:
+        tally = FrameTally()
+        synth = FootageSynth(bank, viseme=self.viseme.settings)
+        extent = Range.of(bank)
+        state_distances = shape_distances(bank)
+        counts = {"bank": 0, "fallback": 0}
+        state: dict[str, int | None] = {"last": None}
+        window: list[tuple[int, np.ndarray, TrackedFace | None]] = []
+        try:
+            for item in paired(frames, face_track):
+                check_rgb_image(item[1])
+                window.append(item)
+                if len(window) >= WINDOW_FRAMES:
+                    yield from self._window(window, track, fps=fps, bank=bank, extent=extent,
+                                            synth=synth, tally=tally, counts=counts,
+                                            state=state, distances=state_distances)
+                    window = []
+            if window:
+                yield from self._window(window, track, fps=fps, bank=bank, extent=extent,
+                                        synth=synth, tally=tally, counts=counts, state=state,
+                                        distances=state_distances)
+        finally:
+            done = tally.stats
+            self.last_stats = FootageStats(
+                frames=done.frames, changed=done.changed, passed_through=done.passed_through,
+                bank_entries=bank.size, bank_frames=counts["bank"],
+                fallback_frames=counts["fallback"])
+
+    def _window(self, window: list[tuple[int, np.ndarray, TrackedFace | None]],
+                track: MouthTrack, *, fps: float, bank: MouthBank, extent: Range,
+                synth: FootageSynth, tally: FrameTally, counts: dict[str, int],
+                state: dict[str, int | None],
+                distances: np.ndarray) -> Iterator[np.ndarray]:
+        faced = [k for k, (_, _, tracked) in enumerate(window) if tracked is not None]
+        indices = np.array([window[k][0] for k in faced], np.float64)
+        shapes = track.at(indices / fps) if len(faced) else np.zeros((0, 3), np.float32)
+        pose = np.array([_pose(window[k][1], window[k][2]) for k in faced],  # type: ignore[arg-type]
+                        np.float32).reshape(-1, 4)
+        # The bank holds clean mouths only, so a hidden one is well under half their contrast.
+        hidden = pose[:, 3] < HIDDEN_SHARE * occlusion_floor(bank.contrast) / MIN_CONTRAST_SHARE
+        if hidden.any():  # a hand comes and goes: its neighbours are not trusted either
+            hidden = np.convolve(hidden, np.ones(2 * OCCLUSION_SPREAD + 1), "same") > 0
+        targets = targets_for(shapes, extent)
+        costs = target_costs(bank, targets, yaw=pose[:, 0], pitch=pose[:, 1],
+                             brightness=pose[:, 2])
+        path = viterbi(bank, costs, start=state["last"], distances=distances)
+        fallback = needs_fallback(bank, path, targets)
+        chosen = dict(zip(faced, range(len(faced)), strict=True))
+        for k, (index, frame, tracked) in enumerate(window):
+            if tracked is None or k not in chosen or hidden[chosen[k]]:
+                synth.reset()
+                state["last"] = None
+                LOG.debug("footage: frame %d has no visible mouth; passed through", index)
+                yield tally.count_passed(frame)
+                continue
+            j = chosen[k]
+            entry = int(path[j])
+            last = state["last"]
+            if fallback[j]:
+                out = synth.fallback_frame(frame, tracked.face.landmarks,
+                                           MouthShape(*map(float, shapes[j])))
+                kind = "fallback"
+            else:
+                jumped = last is not None and last != entry and not bool(
+                    bank.follows(np.array(last), np.array(entry)))
+                out = synth.bank_frame(frame, tracked.face.landmarks, entry,
+                                       target_gap=float(targets.gap[j]),
+                                       target_width=float(targets.width[j]), jumped=jumped)
+                kind = "bank"
+            state["last"] = entry
+            if out is None:
+                yield tally.count_passed(frame)
+                continue
+            counts[kind] += 1
+            yield tally.count_changed(out)
+
+
+def _pose(frame: np.ndarray, tracked: TrackedFace) -> tuple[float, float, float, float]:
+    """Yaw, pitch (nose tip in face units), brightness and lip contrast of the frame."""
+    try:
+        axes = face_frame(tracked.face.landmarks)
+    except BadInput:
+        return (np.nan, np.nan, np.nan, np.nan)
+    local = axes.to_local(tracked.face.landmarks)
+    crop = canonical_crop(frame, axes)
+    luma = crop.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    contrast = lip_contrast(crop, local_to_canonical(local[MOUTH]))
+    return (float(local[NOSE_TIP_INDEX, 0]), float(local[NOSE_TIP_INDEX, 1]),
+            float(luma.mean()), contrast)
+
+
+def create(*, models_dir: Path, footage: Path | str | None = None,
+           performer: str | None = None, cache_dir: Path | None = None,
+           bank: MouthBank | None = None, face_engine: FaceEngine | None = None,
+           **_options: Any) -> FootageLipSync:
+    """Registry factory: the footage engine over `footage` (or a ready `bank`)."""
+    return FootageLipSync(bank=bank, footage=None if footage is None else Path(footage),
+                          face_engine=face_engine, models_dir=models_dir,
+                          cache_dir=cache_dir, performer=performer)
+
+
+def probe(*, models_dir: Path, policy: object, footage: Path | str | None = None,
+          bank: MouthBank | None = None, **_options: Any) -> Any:
+    """May ``auto`` pick footage here: footage given, readable, at least `MIN_FOOTAGE_S` long."""
+    from media.probe import probe as probe_media
+    from models.registry import Availability
+
+    if bank is not None:
+        shortfall = bank_shortfall(bank)
+        return Availability(shortfall is None, shortfall or f"a bank of {bank.size} mouths")
+    if footage is None:
+        return Availability(False, "no footage of the performer given")
+    path = Path(footage)
+    try:
+        info = probe_media(path, what="footage")
+        seconds = info.require_video().duration_s or info.duration_s or 0.0
+    except BadInput as exc:
+        return Availability(False, f"footage unreadable: {exc}")
+    if seconds < MIN_FOOTAGE_S:
+        return Availability(False, f"footage lasts {seconds:.1f} s; needs {MIN_FOOTAGE_S:g} s")
+    return Availability(True, f"{seconds:.0f} s of the performer's footage")

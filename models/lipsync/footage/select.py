@@ -1,0 +1,180 @@
+"""Choose a bank entry for every output frame: unit selection solved with Viterbi.
+
+As in concatenative speech synthesis, each frame has a target (the mouth shape the
+new speech asks for) and each candidate a cost: how far its lips are from the target
+(gap and width), how well its head pose and brightness suit the frame it will be
+pasted into, and, between neighbours, whether it continues the previous choice. The
+footage frame that really followed the previous one costs nothing, holding a frame
+costs a little, and any other jump costs a constant plus how different the two
+mouths look, so the path prefers real runs of consecutive footage (natural motion)
+and jumps only where the shape demands it. The path is solved over a window of
+frames at once; the last choice of a window seeds the next.
+
+Targets come in as `MouthShape` tracks (from phoneme timings or the audio, see
+`models.lipsync.mouth`) and are placed on this performer's own range of openings,
+so "wide open" means as wide as this person opens in the footage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.lipsync.footage.bank import MouthBank
+
+CANDIDATES = 24  # per frame, by target cost, plus the successors of the last ones
+GAP_SCALE_IOD = 0.02
+WIDTH_SCALE_IOD = 0.05
+POSE_SCALE_IOD = 0.06
+BRIGHTNESS_SCALE = 25.0
+POSE_WEIGHT = 0.5
+BRIGHTNESS_WEIGHT = 0.3
+TEETH_WEIGHT = 0.6  # open targets prefer showing teeth where the footage shows them
+TEETH_OPENING = 0.45
+HOLD_COST = 0.4
+JUMP_COST = 0.6
+JUMP_SHAPE_SCALE_IOD = 0.04
+FALLBACK_GAP_IOD = 0.07  # the bank's nearest opening is this far off: synthesize instead
+WIDTH_GAIN = 0.16  # as the viseme engine: width 0/1 narrows/spreads the rest width by this
+ROUNDING_NARROWING = 0.2
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What frames t0..t1 ask for: lip gap and width (face units), teeth wanted."""
+
+    gap: np.ndarray
+    width: np.ndarray
+    teeth: np.ndarray
+
+
+@dataclass(frozen=True)
+class Range:
+    """This performer's openings as the bank holds them."""
+
+    closed_gap: float
+    open_gap: float
+    rest_width: float
+    has_teeth: bool
+
+    @classmethod
+    def of(cls, bank: MouthBank) -> Range:
+        closed = float(np.percentile(bank.gap, 3))
+        wide = float(np.percentile(bank.gap, 98))
+        near_closed = bank.gap <= closed + 0.25 * max(wide - closed, 1e-3)
+        rest = float(np.median(bank.width[near_closed] if near_closed.any() else bank.width))
+        return cls(closed, wide, rest, bool(bank.teeth.any()))
+
+    @property
+    def span(self) -> float:
+        return self.open_gap - self.closed_gap
+
+
+def targets_for(shapes: np.ndarray, extent: Range) -> Targets:
+    """Mouth-shape rows (opening, width, rounding) placed on the performer's range."""
+    values = np.asarray(shapes, np.float64).reshape(-1, 3)
+    gap = extent.closed_gap + values[:, 0] * extent.span
+    scale = 1.0 + WIDTH_GAIN * (values[:, 1] - 0.5) * 2.0 - ROUNDING_NARROWING * values[:, 2]
+    width = extent.rest_width * np.clip(scale, 0.6, 1.3)
+    teeth = (values[:, 0] >= TEETH_OPENING) & extent.has_teeth
+    return Targets(gap.astype(np.float32), width.astype(np.float32), teeth)
+
+
+def _centred(mouths: np.ndarray) -> np.ndarray:
+    return mouths - mouths.mean(axis=1, keepdims=True)
+
+
+def target_costs(bank: MouthBank, targets: Targets, *, yaw: np.ndarray | None = None,
+                 pitch: np.ndarray | None = None,
+                 brightness: np.ndarray | None = None) -> np.ndarray:
+    """(T, N) cost of bank entry n on frame t: shape, then pose and light where known."""
+    cost = ((bank.gap[None, :] - targets.gap[:, None]) / GAP_SCALE_IOD) ** 2
+    cost += ((bank.width[None, :] - targets.width[:, None]) / WIDTH_SCALE_IOD) ** 2
+    cost += TEETH_WEIGHT * (targets.teeth[:, None] & ~bank.teeth[None, :])
+    for wanted, held, scale, weight in ((yaw, bank.yaw, POSE_SCALE_IOD, POSE_WEIGHT),
+                                        (pitch, bank.pitch, POSE_SCALE_IOD, POSE_WEIGHT),
+                                        (brightness, bank.brightness, BRIGHTNESS_SCALE,
+                                         BRIGHTNESS_WEIGHT)):
+        if wanted is None:
+            continue
+        diff = (held[None, :] - np.asarray(wanted, np.float32)[:, None]) / scale
+        cost += weight * np.nan_to_num(diff, nan=0.0) ** 2
+    return cost.astype(np.float32)
+
+
+def shape_distances(bank: MouthBank) -> np.ndarray:
+    """(N, N) RMS distance between the centred lip shapes of every two entries (face units).
+
+    Computed once per bank from Gram matrices, so a transition costs a lookup."""
+    flat = _centred(bank.mouths.astype(np.float64)).reshape(bank.size, -1)
+    squared = (flat**2).sum(axis=1)
+    gram = squared[:, None] + squared[None, :] - 2.0 * flat @ flat.T
+    points = bank.mouths.shape[1]
+    return np.sqrt(np.maximum(gram, 0.0) / points).astype(np.float32)
+
+
+def _transition(bank: MouthBank, distances: np.ndarray, previous: np.ndarray,
+                current: np.ndarray) -> np.ndarray:
+    """(P, C) cost of going from entries `previous` to entries `current`."""
+    shape = distances[np.ix_(previous, current)]
+    cost = JUMP_COST + shape / JUMP_SHAPE_SCALE_IOD
+    cost = np.where(previous[:, None] == current[None, :], HOLD_COST, cost)
+    follows = bank.follows(previous[:, None], current[None, :])
+    return np.where(follows, 0.0, cost).astype(np.float32)
+
+
+def viterbi(bank: MouthBank, costs: np.ndarray, *, start: int | None = None,
+            distances: np.ndarray | None = None) -> np.ndarray:
+    """The cheapest entry path through the (T, N) target costs (entry indices, length T).
+
+    `distances` is `shape_distances(bank)`, passed in when solving many windows."""
+    frames, entries = costs.shape
+    if frames == 0:
+        return np.zeros(0, np.int64)
+    centred = shape_distances(bank) if distances is None else distances
+    keep = min(CANDIDATES, entries)
+    successor = _successors(bank)
+    sets: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
+    back: list[np.ndarray] = []
+    previous = None if start is None else np.array([start])
+    previous_score = None if start is None else np.zeros(1, np.float32)
+    for t in range(frames):
+        best = np.argpartition(costs[t], keep - 1)[:keep]
+        if previous is not None:
+            follow = successor[previous]
+            best = np.unique(np.concatenate([best, previous, follow[follow >= 0]]))
+        unary = costs[t, best]
+        if previous is None or previous_score is None:
+            score = unary
+            pointer = np.zeros(len(best), np.int64)
+        else:
+            total = previous_score[:, None] + _transition(bank, centred, previous, best)
+            pointer = np.argmin(total, axis=0)
+            score = total[pointer, np.arange(len(best))] + unary
+        sets.append(best)
+        scores.append(score)
+        back.append(pointer)
+        previous, previous_score = best, score
+    path = np.zeros(frames, np.int64)
+    position = int(np.argmin(scores[-1]))
+    for t in range(frames - 1, -1, -1):
+        path[t] = sets[t][position]
+        position = int(back[t][position]) if t > 0 else position
+    return path
+
+
+def _successors(bank: MouthBank) -> np.ndarray:
+    """Per entry, the entry of the next footage frame, or -1."""
+    following = np.full(bank.size, -1, np.int64)
+    if bank.size > 1:
+        nxt = np.arange(1, bank.size)
+        linked = bank.follows(nxt - 1, nxt)
+        following[:-1][linked] = nxt[linked]
+    return following
+
+
+def needs_fallback(bank: MouthBank, path: np.ndarray, targets: Targets) -> np.ndarray:
+    """Frames whose chosen entry is still too far from the asked-for opening."""
+    return np.abs(bank.gap[path] - targets.gap) > FALLBACK_GAP_IOD

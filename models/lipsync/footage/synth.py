@@ -1,0 +1,286 @@
+"""Paste a chosen bank mouth into a frame: warp to the pose and shape, match colour, feather.
+
+Per frame: (1) the tracked landmarks get the chosen entry's lips, placed where this
+frame's upper lip is (the upper lip rides on the skull, the lower lip and jaw move)
+and nudged the rest of the way to the exact target opening and width; (2) the lower
+face of the frame is warped so jaw and cheeks follow (the viseme engine's warp, no
+painted interior); (3) the entry's canonical crop is mapped onto the frame by a
+piecewise-affine warp whose triangles join its own lips to the new lips and a fixed
+ellipse around the mouth, which moves with the head; (4) its colour is matched to
+the frame on the skin around the lips (gain and offset per channel, smoothed over
+time so lighting never flickers); (5) it is blended with a feathered elliptical mask.
+A jump to a non-consecutive entry is cross-faded with the previous frame's patch.
+Pixels outside the ellipse's box are the warped frame's, which is itself untouched
+outside the viseme ring.
+
+Where the bank has no mouth close enough, `fallback_frame` runs the viseme warp and
+fills the new opening with the footage's most open real mouth (teeth and tongue,
+not a painted cavity), masked to the inner lips.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+from likeness.errors import BadInput
+from models.face.landmarks import (
+    LOWER_LIP,
+    MOUTH,
+    MOUTH_INNER,
+    MOUTH_OUTER,
+    UPPER_OUTER_MIDDLE,
+)
+from models.face.reshape import reshape_face
+from models.face.warp import (
+    MEAN_FACE_IOD,
+    FaceFrame,
+    crop_box,
+    face_frame,
+    untangle_mouth,
+    warp_layout,
+)
+from models.lipsync.footage.bank import MouthBank, local_to_canonical
+from models.lipsync.mouth import MouthShape
+from models.lipsync.viseme import JAW_WEIGHTS, VisemeSettings, articulate
+
+RING_RADII_IOD = (0.66, 0.5)  # the fixed ellipse around the mouth centre
+RING_POINTS = 16
+MASK_SHARE = 0.8  # the blend mask is the ellipse shrunk by this much
+FEATHER_IOD = 0.1
+MASK_STEP = 4
+MAX_RESIDUAL_GAP_IOD = 0.06
+WIDTH_RESIDUAL = (0.9, 1.1)
+COLOUR_RATE = 0.35  # exponential average of the colour gains per frame
+GAIN_RANGE = (0.75, 1.35)
+CROSSFADE = 0.4  # share of the previous patch kept on a jump
+JAW_FOLLOW = 0.8
+DEFAULT_VISEME = VisemeSettings()
+_ANCHOR = [index - MOUTH.start for index in UPPER_OUTER_MIDDLE]
+_LOWER = [index - MOUTH.start for index in LOWER_LIP]
+_OUTER = slice(MOUTH_OUTER.start - MOUTH.start, MOUTH_OUTER.stop - MOUTH.start)
+_INNER = slice(MOUTH_INNER.start - MOUTH.start, MOUTH_INNER.stop - MOUTH.start)
+
+
+def _ellipse() -> np.ndarray:
+    angles = np.linspace(0.0, 2 * np.pi, RING_POINTS, endpoint=False)
+    return np.stack([RING_RADII_IOD[0] * np.cos(angles),
+                     RING_RADII_IOD[1] * np.sin(angles)], axis=1).astype(np.float32)
+
+
+@functools.cache
+def _triangles() -> np.ndarray:
+    """Fixed topology over 20 lip points + the ellipse, from the mean face, mouth open."""
+    mouth = MEAN_FACE_IOD[MOUTH].copy()
+    mouth[_LOWER, 1] += 0.12
+    points = np.vstack([mouth, mouth.mean(axis=0) + _ellipse()])
+    triangles = Delaunay(points.astype(np.float64)).simplices.astype(np.int32)
+    triangles.setflags(write=False)
+    return triangles
+
+
+def remap_triangles(source: np.ndarray, src_points: np.ndarray, dst_points: np.ndarray,
+                    triangles: np.ndarray, *, shape: tuple[int, ...]
+                    ) -> tuple[np.ndarray, int, int] | None:
+    """`source` warped so `src_points` land on `dst_points` (image of `shape`).
+
+    Returns the patch over the destination box and the box's (left, top), or None
+    when the box is off the frame. Pixels outside every triangle are left black.
+    """
+    box = crop_box(dst_points, shape=shape, pad_px=1)
+    if box.empty:
+        return None
+    height, width = box.bottom - box.top, box.right - box.left
+    dst = (dst_points - box.offset).astype(np.float64)
+    src = np.asarray(src_points, np.float64)
+    labels = np.full((height, width), -1, np.int32)
+    coeffs = np.zeros((len(triangles), 3, 2), np.float64)
+    for label, tri in enumerate(triangles):
+        a = np.concatenate([dst[tri], np.ones((3, 1))], axis=1)
+        if abs(np.linalg.det(a)) < 1e-3:
+            continue
+        coeffs[label] = np.linalg.solve(a, src[tri])
+        polygon = np.round(dst[tri] * 16).astype(np.int32)
+        cv2.fillConvexPoly(labels, polygon, label, lineType=cv2.LINE_8, shift=4)
+    inside = labels >= 0
+    map_x = np.full((height, width), -1.0, np.float32)
+    map_y = np.full((height, width), -1.0, np.float32)
+    ys, xs = np.nonzero(inside)
+    c = coeffs[labels[inside]]
+    map_x[inside] = xs * c[:, 0, 0] + ys * c[:, 1, 0] + c[:, 2, 0]
+    map_y[inside] = xs * c[:, 0, 1] + ys * c[:, 1, 1] + c[:, 2, 1]
+    patch = cv2.remap(source, map_x, map_y, interpolation=cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REPLICATE)
+    patch[~inside] = 0
+    return patch, box.left, box.top
+
+
+def _feathered_polygon(points: np.ndarray, *, shape: tuple[int, int],
+                       feather_px: float) -> np.ndarray:
+    hard = np.zeros(shape, np.float32)
+    cv2.fillPoly(hard, [np.round(points * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA,
+                 shift=4)
+    if feather_px <= 0:
+        return hard
+    # A feather this soft has no detail finer than a few pixels: shape it at a quarter
+    # of the size (16x fewer pixels to erode and blur) and scale it back up.
+    step = MASK_STEP if feather_px >= 4 * MASK_STEP else 1
+    small = hard if step == 1 else cv2.resize(
+        hard, (max(1, shape[1] // step), max(1, shape[0] // step)), interpolation=cv2.INTER_AREA)
+    radius = max(1, round(feather_px / 2 / step))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    soft = cv2.GaussianBlur(cv2.erode(small, kernel), (0, 0), sigmaX=feather_px / 2.5 / step)
+    if step == 1:
+        return soft
+    return cv2.resize(soft, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+@dataclass
+class _Patch:
+    left: int
+    top: int
+    pixels: np.ndarray
+
+
+class FootageSynth:
+    """Composites bank mouths frame after frame, carrying colour and the last patch."""
+
+    def __init__(self, bank: MouthBank, *, viseme: VisemeSettings = DEFAULT_VISEME) -> None:
+        self.bank = bank
+        self.viseme = viseme
+        self.layout = warp_layout("lower", viseme.ring_margin)
+        self._gain: np.ndarray | None = None
+        self._offset: np.ndarray | None = None
+        self._last: _Patch | None = None
+
+    def reset(self) -> None:
+        """Forget colour and patch (a scene cut or a lost face)."""
+        self._gain = self._offset = None
+        self._last = None
+
+    def bank_frame(self, frame: np.ndarray, landmarks: np.ndarray, entry: int, *,
+                   target_gap: float, target_width: float,
+                   jumped: bool) -> np.ndarray | None:
+        """`frame` with bank entry `entry`'s mouth, shaped to the target; None if unusable."""
+        try:
+            axes = face_frame(landmarks)
+        except BadInput:
+            return None
+        source = untangle_mouth(landmarks, frame=axes)
+        local = axes.to_local(source)
+        bank = self.bank
+        mouth = bank.mouths[entry].astype(np.float64).copy()
+        shift = local[MOUTH][_ANCHOR].mean(axis=0) - mouth[_ANCHOR].mean(axis=0)
+        mouth += shift
+        residual = float(np.clip(target_gap - bank.gap[entry], -MAX_RESIDUAL_GAP_IOD,
+                                 MAX_RESIDUAL_GAP_IOD))
+        mouth[_LOWER, 1] += residual
+        centre_x = mouth[:, 0].mean()
+        scale = float(np.clip(target_width / max(bank.width[entry], 1e-3), *WIDTH_RESIDUAL))
+        mouth[:, 0] = centre_x + (mouth[:, 0] - centre_x) * scale
+        target_local = self._with_mouth(local, mouth)
+        target = axes.to_image(target_local.astype(np.float32))
+        # The lips the crop shows, in its canonical pixels, and where they must go.
+        src_local = bank.mouths[entry]
+        ring = _ellipse() + src_local.mean(axis=0)
+        src_points = local_to_canonical(np.vstack([src_local, ring]))
+        dst_local = np.vstack([mouth, ring + shift]).astype(np.float32)
+        return self._paste(frame, source, target, axes, bank.crops[entry], src_points,
+                           dst_local, jumped=jumped, interior_only=False)
+
+    def fallback_frame(self, frame: np.ndarray, landmarks: np.ndarray,
+                       shape: MouthShape) -> np.ndarray | None:
+        """The viseme articulation, filled with the footage's most open real mouth."""
+        try:
+            axes = face_frame(landmarks)
+        except BadInput:
+            return None
+        source = untangle_mouth(landmarks, frame=axes)
+        target = articulate(source, shape, frame=axes, settings=self.viseme)
+        if self.bank.size == 0:
+            result = reshape_face(frame, source, target, axes=axes, layout=self.layout,
+                                  feather_iod=self.viseme.feather_iod,
+                                  target_gap_iod=shape.opening * self.viseme.max_opening_iod,
+                                  lip_rgb=None)
+            return None if result is None else result[0]
+        entry = self.bank.most_open()
+        src_local = self.bank.mouths[entry]
+        ring = _ellipse() + src_local.mean(axis=0)
+        target_mouth = axes.to_local(target)[MOUTH]
+        shift = target_mouth.mean(axis=0) - src_local.mean(axis=0)
+        src_points = local_to_canonical(np.vstack([src_local, ring]))
+        dst_local = np.vstack([target_mouth, ring + shift]).astype(np.float32)
+        return self._paste(frame, source, target, axes, self.bank.crops[entry], src_points,
+                           dst_local, jumped=False, interior_only=True)
+
+    def _with_mouth(self, local: np.ndarray, mouth: np.ndarray) -> np.ndarray:
+        out = local.astype(np.float64).copy()
+        drop = mouth[_LOWER, 1].mean() - out[LOWER_LIP, 1].mean()
+        out[MOUTH] = mouth
+        for index, weight in JAW_WEIGHTS.items():
+            out[index, 1] += weight * JAW_FOLLOW * drop
+        return out
+
+    def _paste(self, frame: np.ndarray, source: np.ndarray, target: np.ndarray,
+               axes: FaceFrame, crop: np.ndarray, src_points: np.ndarray,
+               dst_local: np.ndarray, *, jumped: bool, interior_only: bool) -> np.ndarray | None:
+        warped = reshape_face(frame, source, target, axes=axes, layout=self.layout,
+                              feather_iod=self.viseme.feather_iod, target_gap_iod=None,
+                              lip_rgb=None)
+        if warped is None:
+            return None
+        base = warped[0]
+        dst_points = axes.to_image(dst_local)
+        placed = remap_triangles(crop, src_points, dst_points, _triangles(), shape=frame.shape)
+        if placed is None:
+            return base
+        patch, left, top = placed
+        height, width = patch.shape[:2]
+        region = base[top:top + height, left:left + width].astype(np.float32)
+        offset = np.array([left, top], np.float32)
+        feather = FEATHER_IOD * axes.iod_px
+        if interior_only:
+            mask = _feathered_polygon(target[MOUTH_INNER] - offset, shape=(height, width),
+                                      feather_px=0.03 * axes.iod_px)
+        else:
+            ring = dst_points[20:]
+            centre = ring.mean(axis=0)
+            mask = _feathered_polygon(centre + (ring - centre) * MASK_SHARE - offset,
+                                      shape=(height, width), feather_px=feather)
+        pixels = self._colour_matched(patch.astype(np.float32), region, mask,
+                                      target[MOUTH_OUTER] - offset)
+        if jumped and self._last is not None and (self._last.left, self._last.top,
+                                                  *self._last.pixels.shape) == (
+                                                      left, top, *pixels.shape):
+            pixels = (1.0 - CROSSFADE) * pixels + CROSSFADE * self._last.pixels
+        if not interior_only:
+            self._last = _Patch(left, top, pixels)
+        blended = region + (pixels - region) * mask[:, :, None]
+        out = base.copy()
+        out[top:top + height, left:left + width] = np.clip(np.rint(blended), 0, 255).astype(
+            np.uint8)
+        return out
+
+    def _colour_matched(self, patch: np.ndarray, region: np.ndarray, mask: np.ndarray,
+                        lips: np.ndarray) -> np.ndarray:
+        """The patch with the skin around the lips brought to the frame's colour."""
+        skin = (mask > 0.25)
+        lip_mask = np.zeros(mask.shape, np.uint8)
+        centre = lips.mean(axis=0)
+        cv2.fillPoly(lip_mask, [np.round(centre + (lips - centre) * 1.2).astype(np.int32)], 1)
+        skin &= ~lip_mask.astype(bool)
+        if int(skin.sum()) < 20:
+            return patch
+        ours, theirs = patch[skin], region[skin]
+        gain = np.clip(theirs.std(axis=0) / np.maximum(ours.std(axis=0), 1.0), *GAIN_RANGE)
+        offset = theirs.mean(axis=0) - gain * ours.mean(axis=0)
+        if self._gain is None or self._offset is None:
+            self._gain, self._offset = gain, offset
+        else:
+            self._gain = self._gain + COLOUR_RATE * (gain - self._gain)
+            self._offset = self._offset + COLOUR_RATE * (offset - self._offset)
+        return patch * self._gain + self._offset

