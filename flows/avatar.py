@@ -356,10 +356,16 @@ def speak_lines(lines: Lines, *, engine: TTSEngine, language: str,
             for p in speech.phonemes if start_s + p.start_s / ratio < heard_until_s)
         placed.append((int(round(start_s * SPEECH_RATE_HZ)), samples, phonemes))
         timed.append(line)
+        # a script's line is sped up to its slot (never past the cap) and cut at the next
+        # cue when it still does not fit; a text's sentences simply follow one another
+        action = "fits" if ratio <= 1.0 and fits else ("sped" if fits else "cut")
         reports.append(CueReport(index=line.index, start_s=line.start_s, end_s=line.end_s,
                                  text=line.text, speech_s=round(speech.duration_s, 3),
-                                 ratio=round(ratio, 3), fits=fits,
-                                 overflow_s=round(overflow_s, 3)))
+                                 slot_s=round(line.duration_s, 3), ratio=round(ratio, 3),
+                                 action=action, spoken_start_s=round(start_s, 3),
+                                 spoken_end_s=round(heard_until_s, 3), fits=fits,
+                                 overflow_s=round(overflow_s, 3),
+                                 cut_s=round(overflow_s, 3) if not fits else 0.0))
     end_s = max(max(start / SPEECH_RATE_HZ + s.shape[0] / SPEECH_RATE_HZ
                     for start, s, _ in placed), timed[-1].end_s) + TAIL_S
     end_s = max(end_s, AUDIO_MIN_SECONDS + 0.2)  # long enough to carry the audio watermark
