@@ -9,8 +9,8 @@ import sys
 import time
 import traceback
 
-ORDER = ("consent", "ledger", "merkle", "c2pa", "publish", "watermark", "media", "face", "speech",
-         "lipsync", "reenact", "wav2lip")
+ORDER = ("consent", "ledger", "merkle", "c2pa", "publish", "watermark", "media", "face",
+         "identity", "speech", "lipsync", "reenact", "wav2lip")
 
 
 def main(names: list[str]) -> int:

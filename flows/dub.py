@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from consent.codes import normalize_language
 from consent.models import Decision, RenderRequest, Use
 from flows.context import RenderContext
-from flows.faces import source_embeddings
+from flows.faces import SourceFaces, find_faces, performer_track, untouched_note
 from flows.prefect_env import flow, offline_prefect
 from flows.runtime import (
     Stopwatch,
@@ -272,17 +272,19 @@ def choose_engines(*, language: str, lipsync: str, face_engine: str,
 
 
 @io_task("bind-identity")
-def bind_identity(video: Path, *, engine: FaceEngine) -> tuple[tuple[float, ...], ...]:
-    return source_embeddings(engine, video)
+def bind_identity(video: Path, *, engine: FaceEngine) -> SourceFaces:
+    return find_faces(engine, video)
 
 
 @step_task("authorize")
-def authorize_dub(request: DubRequest, *,
-                  embeddings: tuple[tuple[float, ...], ...]) -> Decision:
-    """Not retried: an allowed decision reserves one render from the grant's budget."""
+def authorize_dub(request: DubRequest, *, faces: SourceFaces) -> Decision:
+    """Not retried: an allowed decision reserves one render from the grant's budget.
+    Only the performer's face is lip-synced, so other faces may appear (left untouched);
+    with the mouth left alone the whole picture is published as is: every face counts."""
     decision = current_studio().authorize(RenderRequest(
         performer_id=request.performer, uses=request.uses, language=request.language,
-        production=request.production, face_embeddings=embeddings,
+        production=request.production, face_tracks=faces.evidence(),
+        face_scope="every_face" if request.lipsync == "none" else "one_face",
         purpose=f"dub {request.video.name} into {request.language}"))
     if not decision.allowed:
         raise ConsentDenied(f"consent denied for {request.performer} to dub into "
@@ -345,7 +347,8 @@ def mix_soundtrack(original: AudioTrack, lines: Sequence[FittedLine]) -> Soundtr
 
 @step_task("lipsync-and-publish")
 def lipsync_and_publish(request: DubRequest, *, info: MediaInfo, soundtrack: Soundtrack,
-                        engines: Engines, decision: Decision, lines: Lines) -> PublishReceipt:
+                        engines: Engines, decision: Decision, lines: Lines,
+                        faces: SourceFaces) -> PublishReceipt:
     """Decode once, track and move the mouth frame by frame, encode once in `publish`."""
     video = info.require_video()
     fps = video.avg_fps
@@ -353,15 +356,15 @@ def lipsync_and_publish(request: DubRequest, *, info: MediaInfo, soundtrack: Sou
     if request.lipsync == "none":
         frames: Iterator[np.ndarray] = decoded
     else:
-        from models.face.tracking import FaceTracker
-
         to_render, to_track = itertools.tee(decoded)  # in lockstep: one frame buffered
-        track = FaceTracker(engines.face, fps=fps).track(to_track)
+        track = performer_track(engines.face, to_track, fps=fps, faces=faces, decision=decision)
         frames = engines.lipsync.render(to_render, track, soundtrack.speech,
                                         soundtrack.mixed.sample_rate, fps=fps,
                                         timings=soundtrack.timings)
     mouth = ("the mouth left untouched" if request.lipsync == "none"
-             else f"the mouth lip-synced by the {engines.lipsync.name} engine")
+             else f"the performer's mouth lip-synced by the {engines.lipsync.name} engine")
+    others = untouched_note(decision)
+    mouth += f", {others}" if others else ""
     rendered = Rendered(
         frames=frames, fps=video.avg_rate, audio=soundtrack.mixed,
         title=request.out.name, source_type=SOURCE_TYPE, source=request.video,
@@ -397,8 +400,8 @@ def dub_flow(request: DubRequest) -> DubResult:
                         lipsync=request.lipsync, face_engine=settings.face_engine,
                         models_dir=settings.models_dir, commercial=settings.commercial,
                         acknowledged=settings.acknowledged_noncommercial)
-    embeddings = clock.run("identity", bind_identity, request.video, engine=engines.face)
-    decision = clock.run("consent", authorize_dub, request, embeddings=embeddings)
+    faces = clock.run("identity", bind_identity, request.video, engine=engines.face)
+    decision = clock.run("consent", authorize_dub, request, faces=faces)
     stage = "audio"
     try:
         original = clock.run("audio", load_original_audio, request.video)
@@ -414,7 +417,8 @@ def dub_flow(request: DubRequest) -> DubResult:
                        out=request.out)
         raise
     receipt = clock.run("render+publish", lipsync_and_publish, request, info=info,
-                        soundtrack=soundtrack, engines=engines, decision=decision, lines=lines)
+                        soundtrack=soundtrack, engines=engines, decision=decision, lines=lines,
+                        faces=faces)
     reports = tuple(line.report for line in fitted)
     return DubResult(
         out=receipt.out, render_id=receipt.render_id, decision_id=receipt.decision_id,

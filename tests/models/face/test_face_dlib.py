@@ -92,7 +92,7 @@ def test_front_door_and_registry() -> None:
     engine = get_face_engine("auto")
     assert engine is get_face_engine("dlib")  # one instance per process
     assert isinstance(engine, FaceEngine) and engine.name == "dlib"
-    assert engine.identity_threshold == pytest.approx(0.35)
+    assert engine.identity_threshold == pytest.approx(0.44)
     with pytest.raises(BadInput, match="unknown face engine 'nope'"):
         get_face_engine("nope")
 
