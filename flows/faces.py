@@ -272,7 +272,10 @@ def _found(linker: _Linker, *, source: str, sampled: int, cuts: int, fps: float)
     if not linker.tracks:
         raise BadInput(f"no face found in {source}",
                        hint="the source must show the performer's face")
-    return SourceFaces(source=source, tracks=tuple(linker.tracks), sampled_frames=sampled,
+    ordered = sorted(linker.tracks, key=lambda t: (t.first.frame_index, t.first.box.left))
+    for number, track in enumerate(ordered):  # numbered by first appearance, left to right
+        track.track_id = number
+    return SourceFaces(source=source, tracks=tuple(ordered), sampled_frames=sampled,
                        scene_cuts=cuts, fps=fps)
 
 
