@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import consent.erasure  # noqa: F401 - registers the performer_erasures table
 from consent.registry import RegistryBase
 from provenance.ledger.store import LedgerBase
 
