@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from consent.codes import language_covers
+from consent.evidence import evidence_verified
 from consent.identity import check_threshold, match_identity
 from consent.models import Decision, GrantTerms, IdentityTrack, RenderRequest, SignedGrant
 from consent.registry import AuditLog, Registry
@@ -34,6 +35,7 @@ from likeness.errors import ConsentDenied
 class GatePolicy:
     identity_threshold: float
     face_engine: str = "dlib"
+    require_consent_evidence: bool = False  # a grant must name a verified statement video
 
     def __post_init__(self) -> None:
         check_threshold(self.face_engine, self.identity_threshold)  # 1.5 admits anyone
@@ -128,6 +130,10 @@ def authorize(request: RenderRequest, *, session: Session, audit: AuditLog,
         for row, is_revoked in candidates:
             signed = parse_grant(row.document)
             problems = _grant_problems(signed, row, request, is_revoked)
+            if policy.require_consent_evidence and not evidence_verified(
+                    session, video_sha256=signed.grant.consent_evidence_sha256,
+                    performer_id=request.performer_id):
+                problems.append("no verified consent statement (require_consent_evidence)")
             if problems:
                 reasons.append(f"{row.grant_id}: " + "; ".join(problems))
                 continue

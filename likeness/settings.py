@@ -38,6 +38,7 @@ class StudioConfig(BaseModel):
     identity_threshold: float = Field(default_factory=lambda data: default_threshold(
         str(data["face_engine"])))  # unset: the face engine's documented default
     acknowledged_noncommercial: list[str] = Field(default_factory=list)
+    require_consent_evidence: bool = False  # grants need a verified statement video
     models_dir: Path | None = None
 
     @model_validator(mode="after")

@@ -186,7 +186,8 @@ class Studio:
     @property
     def policy(self) -> GatePolicy:
         s = self.settings.studio
-        return GatePolicy(identity_threshold=s.identity_threshold, face_engine=s.face_engine)
+        return GatePolicy(identity_threshold=s.identity_threshold, face_engine=s.face_engine,
+                          require_consent_evidence=s.require_consent_evidence)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
