@@ -5,8 +5,9 @@ The flow only sequences small tasks; each task does one job:
 1. inputs: probe the video (it must have sound), read the target-language script,
    or recognize the speech (faster-whisper) and translate it (apertium);
    pick the engines (face, TTS, lip-sync) so a missing engine fails before consent;
-2. consent: the face in the source is embedded for identity binding, and the gate
-   must allow ``dubbing`` (+ ``lip_sync`` unless the mouth is left alone);
+2. consent: every face track in the source is embedded for identity binding (only
+   the performer's is lip-synced; flows.faces), and the gate must allow ``dubbing``
+   (+ ``lip_sync`` unless the mouth is left alone);
 3. speech: every cue is spoken in the target language, fitted into its slot,
    placed on a track at the source sample rate (with its phoneme timings moved to
    the cue's start), loudness-normalized and mixed over the ducked original;

@@ -9,8 +9,9 @@ The flow only sequences small tasks:
 1. inputs: read the target (an image, or a video) and probe the driver video; make
    sure the driver shows a face and pick the engines, all before consent, so that
    bad input costs no render budget;
-2. consent: the target's face is embedded for identity binding and the gate must
-   allow ``reenactment`` for the performer (and production, when one is given);
+2. consent: the target's face tracks are embedded for identity binding (only the
+   performer's is reenacted; flows.faces) and the gate must allow ``reenactment``
+   for the performer (and production, when one is given);
 3. sound: the driver's audio track if it has one, else the target video's, else none;
 4. picture: driver (and target) frames stream from the decoder through the face
    tracker and the reenactment engine straight into `provenance.publish.publish`, which
