@@ -35,7 +35,7 @@ from models.face.tracking import FaceTracker
 
 MIN_FACE_COVERAGE = 0.9  # share of sampled frames that must show the performer's face
 MIN_KEY_TERM_SHARE = 0.8  # share of the description's key terms heard
-MIN_LIP_SYNC_CORRELATION = 0.3  # see tests/flows/test_consent_evidence.py for figures
+MIN_LIP_SYNC_CORRELATION = 0.45  # measured figures: docs/consent-evidence.md
 MAX_LAG_FRAMES = 3
 KEY_TERM_MIN_LETTERS = 5
 ENVELOPE_SAMPLE_RATE_HZ = 16000
