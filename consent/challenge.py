@@ -9,6 +9,7 @@ expires (30 minutes by default) and is used once, by the evidence that passed.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import itertools
 import re
@@ -25,6 +26,7 @@ from likeness.errors import BadInput, ConsentDenied
 
 CHALLENGE_WORDS = 4
 DEFAULT_CHALLENGE_TTL = timedelta(minutes=30)
+SAME_WORD_RATIO = 0.8  # difflib ratio at which a heard word counts as a listed one
 MAX_HEARD_CANDIDATES = 40  # wordlist words heard; C(40, 4) = 91 390 hashes at most
 # Common, concrete English words that speech recognizers rarely confuse with each other.
 WORDLIST: tuple[str, ...] = (
@@ -99,9 +101,19 @@ def open_challenge(session: Session, challenge_id: str, *, performer_id: str,
     return row
 
 
+def closest(word: str, vocabulary: tuple[str, ...], *,
+            min_ratio: float = SAME_WORD_RATIO) -> str | None:
+    """The vocabulary word ``word`` most likely is (a recognizer writes "harbour" for
+    "harbor"), or None when none is close enough."""
+    if word in vocabulary:
+        return word
+    best = max(vocabulary, key=lambda v: difflib.SequenceMatcher(None, word, v).ratio())
+    return best if difflib.SequenceMatcher(None, word, best).ratio() >= min_ratio else None
+
+
 def phrase_heard(row: ChallengeRow, heard: list[str]) -> bool:
     """Whether the transcript holds the challenge words, in order (others may interleave)."""
-    vocabulary = set(WORDLIST)
-    candidates = [w for w in heard if w in vocabulary][:MAX_HEARD_CANDIDATES]
+    mapped = (closest(w, WORDLIST) for w in heard)
+    candidates = [w for w in mapped if w is not None][:MAX_HEARD_CANDIDATES]
     return any(phrase_digest(row.challenge_id, combo) == row.phrase_sha256
                for combo in itertools.combinations(candidates, row.words))

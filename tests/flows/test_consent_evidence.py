@@ -61,7 +61,7 @@ def test_statement_passes_binds_the_grant_and_cannot_be_reused(
     checks = {c["name"]: c for c in report["checks"]}
     assert all(c["passed"] for c in checks.values()), checks
     assert checks["face"]["figure"] <= 0.44 and checks["lips"]["figure"] >= 0.45
-    assert checks["words"]["figure"] >= 0.8
+    assert checks["words"]["figure"] >= 0.6
     bound = json.loads(grant.read_text())["grant"]["consent_evidence_sha256"]
     assert bound == report["video_sha256"]
     stored = Path(report["stored"])
