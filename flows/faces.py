@@ -80,10 +80,9 @@ class FaceTrack:
             end_s=round(self.last.time_s, 3), samples=len(self.samples),
             embeddings=tuple(tuple(float(x) for x in s.embedding) for s in self.chosen()))
 
-    def box_at(self, frame_index: int, *, margin_frames: int) -> FaceBox | None:
-        """The track's box at a frame, interpolated between samples; None outside it."""
-        if not (self.first.frame_index - margin_frames <= frame_index
-                <= self.last.frame_index + margin_frames):
+    def box_at(self, frame_index: int, *, span: tuple[int, int]) -> FaceBox | None:
+        """The track's box at a frame, interpolated between samples; None outside ``span``."""
+        if not span[0] <= frame_index <= span[1]:
             return None
         before = [s for s in self.samples if s.frame_index <= frame_index]
         after = [s for s in self.samples if s.frame_index >= frame_index]
@@ -108,14 +107,22 @@ class SourceFaces:
     sampled_frames: int
     scene_cuts: int
     fps: float
+    first_sampled: int = 0  # frame index of the first and the last sampled frame
+    last_sampled: int = 0
 
     def evidence(self) -> tuple[FaceTrackEvidence, ...]:
         return tuple(t.evidence() for t in self.tracks)
 
     def performer_filter(self, decision: Decision) -> PerformerFilter:
+        """The performer's tracks, each altered only between its first and last sample:
+        before and after, the frames are unknown (a cut to someone else may sit there),
+        except where the track starts or ends the scan (the video's own edges)."""
         ids = {t.track_id for t in decision.identity_tracks if t.performer}
-        return PerformerFilter(tuple(t for t in self.tracks if t.track_id in ids),
-                               margin_frames=max(1, round(SAMPLE_PERIOD_S * self.fps)))
+        mine = tuple(t for t in self.tracks if t.track_id in ids)
+        spans = tuple((0 if t.first.frame_index <= self.first_sampled else t.first.frame_index,
+                       10**9 if t.last.frame_index >= self.last_sampled else t.last.frame_index)
+                      for t in mine)
+        return PerformerFilter(mine, spans)
 
 
 def untouched_note(decision: Decision) -> str | None:
@@ -132,10 +139,11 @@ class PerformerFilter:
     """Which faces of the render's frame stream are the performer's."""
 
     tracks: tuple[FaceTrack, ...]
-    margin_frames: int
+    spans: tuple[tuple[int, int], ...]  # per track: the frames it may be altered in
 
     def _boxes(self, frame_index: int) -> list[FaceBox]:
-        found = (t.box_at(frame_index, margin_frames=self.margin_frames) for t in self.tracks)
+        found = (t.box_at(frame_index, span=span)
+                 for t, span in zip(self.tracks, self.spans, strict=True))
         return [b for b in found if b is not None]
 
     def candidates(self, frame_index: int, faces: list[Face]) -> list[Face]:
@@ -249,6 +257,7 @@ def find_faces(engine: FaceEngine, path: Path, *, seed: int | None = None,
     picks = _strata_picks(frame_count, period, rng)
     previous: np.ndarray | None = None
     cuts = sampled = 0
+    seen: list[int] = []
     last: tuple[int, np.ndarray] | None = None
     for frame in iter_frames(path, info=info, cfr_fps=fps):
         last = (frame.index, frame.rgb)
@@ -261,14 +270,18 @@ def find_faces(engine: FaceEngine, path: Path, *, seed: int | None = None,
         previous = thumb
         if frame.index in picks:
             sampled += 1
+            seen.append(frame.index)
             linker.add(frame.rgb, frame.index, frame.index / fps)
     if sampled == 0 and last is not None:  # frame count overstated: sample the last frame
         sampled = 1
+        seen.append(last[0])
         linker.add(last[1], last[0], last[0] / fps)
-    return _found(linker, source=source, sampled=sampled, cuts=cuts, fps=fps)
+    return _found(linker, source=source, sampled=sampled, cuts=cuts, fps=fps,
+                  first=seen[0] if seen else 0, last=seen[-1] if seen else 0)
 
 
-def _found(linker: _Linker, *, source: str, sampled: int, cuts: int, fps: float) -> SourceFaces:
+def _found(linker: _Linker, *, source: str, sampled: int, cuts: int, fps: float,
+           first: int = 0, last: int = 0) -> SourceFaces:
     if not linker.tracks:
         raise BadInput(f"no face found in {source}",
                        hint="the source must show the performer's face")
@@ -276,7 +289,7 @@ def _found(linker: _Linker, *, source: str, sampled: int, cuts: int, fps: float)
     for number, track in enumerate(ordered):  # numbered by first appearance, left to right
         track.track_id = number
     return SourceFaces(source=source, tracks=tuple(ordered), sampled_frames=sampled,
-                       scene_cuts=cuts, fps=fps)
+                       scene_cuts=cuts, fps=fps, first_sampled=first, last_sampled=last)
 
 
 def sample_frames(path: Path, *, count: int) -> list[np.ndarray]:

@@ -172,3 +172,23 @@ def test_real_performer_passes_on_other_footage_and_another_person_is_refused(
     dub = barack.authorize(_request(both, "barack", "one_face"))
     assert dub.allowed and [t.performer for t in dub.identity_tracks] == [True, False]
     assert np.isclose(dub.identity_threshold or 0, 0.44)
+
+
+def test_a_cut_to_another_person_in_the_same_place_is_never_lip_synced(
+        ava: Studio, tmp_path: Path) -> None:
+    """The frames between the performer's last sample and the impostor's first are not
+    known to be hers: they are left untouched too."""
+    parts = [faces_clip(tmp_path / f"{name}.mp4", [FACES / f"{name}.png"], seconds=1.6)
+             for name in ("female01", "male01")]
+    clip = splice(tmp_path / "cut.mp4", parts)
+    engine = get_face_engine("dlib")
+    faces = find_faces(engine, clip, seed=11)
+    dub = ava.authorize(RenderRequest(performer_id="ava", uses=DUB,
+                                      face_tracks=faces.evidence(), face_scope="one_face"))
+    assert dub.allowed and [t.performer for t in dub.identity_tracks] == [True, False]
+    frames = [f.rgb for f in iter_frames(clip, cfr_fps=FPS)]
+    followed = [t.frame_index for t in performer_track(engine, frames, fps=FPS, faces=faces,
+                                                       decision=dub) if t is not None]
+    cut = round(1.6 * FPS)
+    assert followed and max(followed) < cut and min(followed) == 0
+    assert len(followed) >= cut - 2 * round(SAMPLE_PERIOD_S * FPS)
