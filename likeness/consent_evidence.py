@@ -19,7 +19,13 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from consent.challenge import Challenge, new_challenge, open_challenge, phrase_heard
+from consent.challenge import (
+    Challenge,
+    ChallengeRow,
+    new_challenge,
+    open_challenge,
+    phrase_heard,
+)
 from consent.evidence import EvidenceRow
 from consent.models import SignedGrant
 from consent.registry import Registry
@@ -65,15 +71,20 @@ def _read_draft(path: Path) -> SignedGrant:
 
 
 def _store(video: Path, target: Path) -> None:
+    """Copy the statement into the performer's folder, 0600 from creation. Not a render
+    output (no rename into a destination): a copy left by a crash is replaced."""
     target.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(target.parent, 0o700)
-    tmp = target.with_name(f".{target.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, EVIDENCE_FILE_MODE)
-    with os.fdopen(fd, "wb") as out, video.open("rb") as source:
-        shutil.copyfileobj(source, out)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, target)
+    target.unlink(missing_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, EVIDENCE_FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as out, video.open("rb") as source:
+            shutil.copyfileobj(source, out)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
 
 
 def verify_evidence(studio: Studio, *, grant_path: Path, video: Path, challenge_id: str,
@@ -89,9 +100,12 @@ def verify_evidence(studio: Studio, *, grant_path: Path, video: Path, challenge_
     if not video.is_file():
         raise BadInput(f"no statement video at {video}")
     settings = studio.settings.studio
+    digest = sha256_file(video)
     with studio.session() as session:
         row = open_challenge(session, challenge_id, performer_id=grant.performer_id,
                              now=datetime.now(UTC))
+        if session.get(EvidenceRow, digest) is not None:
+            raise BadInput(f"this statement video ({digest[:16]}…) was already used as evidence")
         refs = [v for engine, v in Registry(session).reference_embeddings(grant.performer_id)
                 if engine == settings.face_engine]
         session.expunge(row)
@@ -106,23 +120,34 @@ def verify_evidence(studio: Studio, *, grant_path: Path, video: Path, challenge_
         raise ConsentDenied("the statement does not show consent: "
                             + "; ".join(report.failures()),
                             reasons=[str(c["name"]) for c in checks if not c["passed"]])
-    digest = sha256_file(video)
     now = datetime.now(UTC)
-    with studio.session() as session:
-        open_challenge(session, challenge_id, performer_id=grant.performer_id, now=now)
-        live = session.merge(row)
-        live.used_at = now
-        if session.get(EvidenceRow, digest) is not None:
-            raise BadInput(f"this statement video ({digest[:16]}…) was already used as evidence")
-        session.add(EvidenceRow(video_sha256=digest, performer_id=grant.performer_id,
-                                challenge_id=challenge_id, verified_at=now,
-                                results=json.dumps(checks)))
-        studio.ledger.record(session, "consent_evidence_verified", {
-            "grant_id": grant.grant_id, "performer_id": grant.performer_id,
-            "video_sha256": digest, "challenge_id": challenge_id, "checks": list(checks)})
     stored = studio.performer_dir(grant.performer_id) / "consent" / f"{digest}{video.suffix}"
     _store(video, stored)
+    try:
+        _record(studio, grant_id=grant.grant_id, performer_id=grant.performer_id,
+                challenge_id=challenge_id, row=row, digest=digest, checks=checks, now=now)
+    except BaseException:
+        stored.unlink(missing_ok=True)
+        raise
     updated = signed.model_copy(update={
         "grant": grant.model_copy(update={"consent_evidence_sha256": digest})})
     write_grant(grant_path, updated.model_dump_json(indent=2) + "\n")
     return EvidenceResult(grant.grant_id, grant.performer_id, digest, stored, checks)
+
+
+def _record(studio: Studio, *, grant_id: str, performer_id: str, challenge_id: str,
+            row: ChallengeRow, digest: str, checks: tuple[dict[str, object], ...],
+            now: datetime) -> None:
+    """Use up the challenge, keep the figures, log the evidence: one transaction."""
+    with studio.session() as session:
+        open_challenge(session, challenge_id, performer_id=performer_id, now=now)
+        live = session.merge(row)
+        live.used_at = now
+        if session.get(EvidenceRow, digest) is not None:
+            raise BadInput(f"this statement video ({digest[:16]}…) was already used as evidence")
+        session.add(EvidenceRow(video_sha256=digest, performer_id=performer_id,
+                                challenge_id=challenge_id, verified_at=now,
+                                results=json.dumps(checks)))
+        studio.ledger.record(session, "consent_evidence_verified", {
+            "grant_id": grant_id, "performer_id": performer_id,
+            "video_sha256": digest, "challenge_id": challenge_id, "checks": list(checks)})
