@@ -9,8 +9,8 @@ import sys
 import time
 import traceback
 
-ORDER = ("consent", "ledger", "merkle", "c2pa", "publish", "watermark", "media", "face", "speech",
-         "dub_audio", "lipsync", "footage", "reenact", "wav2lip", "dub")
+ORDER = ("consent", "ledger", "merkle", "c2pa", "publish", "watermark", "media", "face",
+         "identity", "speech", "dub_audio", "lipsync", "footage", "reenact", "wav2lip", "dub")
 
 
 def main(names: list[str]) -> int:

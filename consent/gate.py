@@ -24,8 +24,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from consent.codes import language_covers
-from consent.identity import match_identity
-from consent.models import Decision, GrantTerms, RenderRequest, SignedGrant
+from consent.evidence import evidence_verified
+from consent.identity import check_threshold, match_identity
+from consent.models import Decision, GrantTerms, IdentityTrack, RenderRequest, SignedGrant
 from consent.registry import AuditLog, Registry
 from likeness.errors import ConsentDenied
 
@@ -34,6 +35,10 @@ from likeness.errors import ConsentDenied
 class GatePolicy:
     identity_threshold: float
     face_engine: str = "dlib"
+    require_consent_evidence: bool = False  # a grant must name a verified statement video
+
+    def __post_init__(self) -> None:
+        check_threshold(self.face_engine, self.identity_threshold)  # 1.5 admits anyone
 
 
 def _not_in_force(grant: GrantTerms, *, revoked: bool, at: datetime) -> list[tuple[str, str]]:
@@ -99,6 +104,7 @@ def authorize(request: RenderRequest, *, session: Session, audit: AuditLog,
     reasons: list[str] = []
     chosen: str | None = None
     distance: float | None = None
+    judged: tuple[IdentityTrack, ...] = ()
     rows: list[Any] = []
     revoked: set[str] = set()
 
@@ -107,10 +113,13 @@ def authorize(request: RenderRequest, *, session: Session, audit: AuditLog,
     else:
         # Identity first: a mismatch must not consume render budget.
         refs = [vec for engine, vec in registry.reference_embeddings(request.performer_id)
-                if engine == policy.face_engine] if request.face_embeddings else []
-        match = match_identity(request.face_embeddings, refs,
-                               threshold=policy.identity_threshold)
+                if engine == policy.face_engine] if request.face_tracks else []
+        match = match_identity(request.face_tracks, refs, threshold=policy.identity_threshold,
+                               engine=policy.face_engine, scope=request.face_scope)
         distance = match.best_distance
+        judged = tuple(IdentityTrack(track_id=t.track_id, start_s=t.start_s, end_s=t.end_s,
+                                     distance=t.distance, performer=t.performer)
+                       for t in match.tracks)
         if not match.matched:
             reasons.append(match.reason or "identity mismatch")
         candidates = registry.candidate_grants(request.performer_id)
@@ -121,6 +130,10 @@ def authorize(request: RenderRequest, *, session: Session, audit: AuditLog,
         for row, is_revoked in candidates:
             signed = parse_grant(row.document)
             problems = _grant_problems(signed, row, request, is_revoked)
+            if policy.require_consent_evidence and not evidence_verified(
+                    session, video_sha256=signed.grant.consent_evidence_sha256,
+                    performer_id=request.performer_id):
+                problems.append("no verified consent statement (require_consent_evidence)")
             if problems:
                 reasons.append(f"{row.grant_id}: " + "; ".join(problems))
                 continue
@@ -143,6 +156,8 @@ def authorize(request: RenderRequest, *, session: Session, audit: AuditLog,
         grant_ids=(chosen,) if chosen else (),
         registry_state=_registry_state(rows, revoked), decided_at=decided_at,
         identity_distance=distance,
+        identity_threshold=policy.identity_threshold if request.face_tracks else None,
+        identity_tracks=judged,
         render_id=new_render_id() if allowed and request.reserve else None,
     )
     audit.record(session, "decision", decision.model_dump(mode="json"))

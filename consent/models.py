@@ -262,8 +262,32 @@ class Performer(_Frozen):
         return datetime(birthday.year, birthday.month, birthday.day, tzinfo=UTC)
 
 
+class FaceTrackEvidence(_Frozen):
+    """One face followed through the source: when it is seen and a few of its embeddings
+    (well-spaced, sharp, frontal frames), for the gate's identity decision."""
+
+    track_id: int = Field(ge=0)
+    start_s: float = Field(ge=0)
+    end_s: float = Field(ge=0)
+    samples: int = Field(ge=1)  # sampled frames in which this face was seen
+    embeddings: tuple[tuple[float, ...], ...] = Field(min_length=1)
+
+
+class IdentityTrack(_Frozen):
+    """The gate's verdict on one face track, kept in the decision (and so the ledger)."""
+
+    track_id: int
+    start_s: float
+    end_s: float
+    distance: float
+    performer: bool
+
+
 class RenderRequest(_Frozen):
-    """What a render asks the gate for. ``face_embeddings`` come from the source media."""
+    """What a render asks the gate for. ``face_tracks`` come from the source media;
+    ``face_scope`` says whether the render publishes every face as the performer's
+    (``every_face``: stamp) or alters only the performer's (``one_face``: lip-sync,
+    reenactment, which leave the other tracks untouched)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
     document_name: ClassVar[str] = "request"
@@ -274,7 +298,8 @@ class RenderRequest(_Frozen):
     territory: Territory | None = None
     production: Identifier | None = None
     at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
-    face_embeddings: tuple[tuple[float, ...], ...] = ()
+    face_tracks: tuple[FaceTrackEvidence, ...] = ()
+    face_scope: Literal["every_face", "one_face"] = "every_face"
     reserve: bool = True  # take one render from the budget when allowed
     purpose: str = ""
 
@@ -294,4 +319,6 @@ class Decision(_Frozen):
     registry_state: str  # hash of the grants/revocations the gate read
     decided_at: AwareDatetime
     identity_distance: float | None = None
+    identity_threshold: float | None = None  # the threshold the identity decision used
+    identity_tracks: tuple[IdentityTrack, ...] = ()  # which face tracks are the performer's
     render_id: RenderId | None = None  # reserved for the render when allowed and reserved

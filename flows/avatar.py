@@ -44,7 +44,7 @@ from consent.codes import normalize_language
 from consent.models import Decision, RenderRequest, Use
 from flows.context import RenderContext
 from flows.dub import MAX_STRETCH_RATIO, CueReport, Engines
-from flows.faces import source_embeddings
+from flows.faces import SourceFaces, find_faces
 from flows.prefect_env import flow, offline_prefect
 from flows.runtime import (
     RenderResult,
@@ -300,17 +300,18 @@ def choose_engines(*, language: str, lipsync: str, face_engine: str, models_dir:
 
 
 @io_task("bind-identity", stage="identity")
-def bind_identity(path: Path, *, engine: FaceEngine) -> tuple[tuple[float, ...], ...]:
-    return source_embeddings(engine, path)
+def bind_identity(path: Path, *, engine: FaceEngine) -> SourceFaces:
+    return find_faces(engine, path)
 
 
 @step_task("authorize", stage="consent")
 def authorize_avatar(request: AvatarRequest, *, uses: tuple[Use, ...],
-                     embeddings: tuple[tuple[float, ...], ...]) -> Decision:
+                     faces: SourceFaces) -> Decision:
     """Not retried: an allowed decision reserves one render from the grant's budget."""
     decision = current_studio().authorize(RenderRequest(
         performer_id=request.performer, uses=uses, language=request.language,
-        production=request.production, face_embeddings=embeddings,
+        production=request.production, face_tracks=faces.evidence(),
+        face_scope="every_face",  # every face in the reel or still becomes the avatar's
         purpose=f"avatar {request.out.name} in {request.language}"))
     if not decision.allowed:
         raise ConsentDenied(f"consent denied for an avatar of {request.performer} in "
@@ -474,9 +475,9 @@ def avatar_flow(request: AvatarRequest) -> AvatarResult:
                                  models_dir=settings.models_dir,
                                  policy=settings.engine_policy,
                                  footage=likeness.path if likeness.kind == "reel" else None)
-        embeddings = bind_identity(likeness.path, engine=engines.face)
+        faces = bind_identity(likeness.path, engine=engines.face)
         decision = authorize_avatar(request, uses=avatar_uses(
-            voice_modelled_on_performer=False), embeddings=embeddings)
+            voice_modelled_on_performer=False), faces=faces)
         with failures_logged(decision, flow="avatar", out=request.out):
             spoken = speak_lines(lines, engine=engines.tts, language=request.language,
                                  voice=request.voice)

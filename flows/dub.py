@@ -6,8 +6,9 @@ The flow only sequences small tasks; each task does one job:
    or recognize the speech (faster-whisper) and translate it (the engine registry
    picks the translator: apertium, or identity when the languages match);
    pick the engines (face, TTS, lip-sync) so a missing engine fails before consent;
-2. consent: the face in the source is embedded for identity binding, and the gate
-   must allow ``dubbing`` (+ ``lip_sync`` when the lip-sync engine alters the mouth);
+2. consent: every face track in the source is embedded for identity binding (only
+   the performer's is lip-synced; flows.faces), and the gate must allow ``dubbing``
+   (+ ``lip_sync`` when the lip-sync engine alters the mouth);
 3. speech: every cue is spoken in the target language and placed by
    `media.cue_timing` (natural pace first, then into the pause after it, then sped up
    to the cap, then later lines move: no two lines overlap and no word is cut before
@@ -51,7 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from consent.codes import normalize_language
 from consent.models import Decision, RenderRequest, Use
 from flows.context import RenderContext
-from flows.faces import source_embeddings
+from flows.faces import SourceFaces, find_faces, performer_track, untouched_note
 from flows.prefect_env import flow, offline_prefect, task
 from flows.runtime import (
     RenderResult,
@@ -407,17 +408,20 @@ def choose_engines(*, language: str, lipsync: str, face_engine: str,
 
 
 @io_task("bind-identity", stage="identity")
-def bind_identity(video: Path, *, engine: FaceEngine) -> tuple[tuple[float, ...], ...]:
-    return source_embeddings(engine, video)
+def bind_identity(video: Path, *, engine: FaceEngine) -> SourceFaces:
+    return find_faces(engine, video)
 
 
 @step_task("authorize", stage="consent")
 def authorize_dub(request: DubRequest, *, uses: tuple[Use, ...],
-                  embeddings: tuple[tuple[float, ...], ...]) -> Decision:
-    """Not retried: an allowed decision reserves one render from the grant's budget."""
+                  faces: SourceFaces) -> Decision:
+    """Not retried: an allowed decision reserves one render from the grant's budget.
+    Only the performer's face is lip-synced, so other faces may appear (left untouched);
+    with the mouth left alone the whole picture is published as is: every face counts."""
     decision = current_studio().authorize(RenderRequest(
         performer_id=request.performer, uses=uses, language=request.language,
-        production=request.production, face_embeddings=embeddings,
+        production=request.production, face_tracks=faces.evidence(),
+        face_scope="one_face" if Use.LIP_SYNC in uses else "every_face",
         purpose=f"dub {request.video.name} into {request.language}"))
     if not decision.allowed:
         raise ConsentDenied(f"consent denied for {request.performer} to dub into "
@@ -529,7 +533,8 @@ def _speech_level(original: np.ndarray, rate: int, regions: Sequence[SpeechRegio
 
 @step_task("lipsync-and-publish", stage="render+publish")
 def lipsync_and_publish(request: DubRequest, *, info: MediaInfo, soundtrack: Soundtrack,
-                        engines: Engines, decision: Decision, lines: Lines) -> PublishReceipt:
+                        engines: Engines, decision: Decision, lines: Lines,
+                        faces: SourceFaces) -> PublishReceipt:
     """Decode once, track and move the mouth frame by frame, encode once in `publish`."""
     video = info.require_video()
     fps = video.avg_fps
@@ -537,10 +542,8 @@ def lipsync_and_publish(request: DubRequest, *, info: MediaInfo, soundtrack: Sou
                        name="likeness-decode")  # the decoder runs ahead in its own thread
     to_render, to_track = itertools.tee(decoded)  # in lockstep: one frame buffered
     track: Iterator[TrackedFace | None]
-    if engines.lipsync.needs_track:
-        from models.face.tracking import FaceTracker
-
-        track = FaceTracker(engines.face, fps=fps).track(to_track)
+    if engines.lipsync.needs_track:  # only the performer's face track is handed on
+        track = performer_track(engines.face, to_track, fps=fps, faces=faces, decision=decision)
     else:
         track = (None for _ in to_track)  # one "no face" per frame: nothing to track
     frames: Iterator[np.ndarray] = engines.lipsync.render(
@@ -549,16 +552,21 @@ def lipsync_and_publish(request: DubRequest, *, info: MediaInfo, soundtrack: Sou
     rendered = Rendered(
         frames=frames, fps=video.avg_rate, audio=soundtrack.mixed,
         title=request.out.name, source_type=SOURCE_TYPE, source=request.video,
-        actions=dub_actions(lines, language=request.language, engines=engines),
+        actions=dub_actions(lines, language=request.language, engines=engines,
+                            untouched=untouched_note(decision)),
         engines=(*engines.names, *lines.engines))
     return publish(rendered, decision, ctx=current_studio().publish, out=request.out)
 
 
-def dub_actions(lines: Lines, *, language: str, engines: Engines) -> tuple[C2paAction, ...]:
+def dub_actions(lines: Lines, *, language: str, engines: Engines,
+                untouched: str | None = None) -> tuple[C2paAction, ...]:
     """The manifest's account of the dub: ``c2pa.translated`` only when the lines are in
-    another language than the speech they replace (a script's source is unknown, "und")."""
-    mouth = (f"the mouth lip-synced by the {engines.lipsync.name} engine"
+    another language than the speech they replace (a script's source is unknown, "und");
+    ``untouched`` says which other faces were left as they were."""
+    mouth = (f"the performer's mouth lip-synced by the {engines.lipsync.name} engine"
              if engines.lipsync.alters_mouth else "the mouth left untouched")
+    if untouched:
+        mouth += f", {untouched}"
     edited = C2paAction(action="c2pa.edited", parameters={
         "description": f"speech replaced with synthetic {language} speech "
                        f"({engines.tts.name}), {mouth}"})
@@ -645,8 +653,8 @@ def dub_flow(request: DubRequest) -> DubResult | DubReview:
                                  models_dir=settings.models_dir, policy=policy,
                                  footage=request.video, performer=request.performer,
                                  cache_dir=settings.cache_dir)
-        embeddings = bind_identity(request.video, engine=engines.face)
-        decision = authorize_dub(request, uses=dub_uses(engines.lipsync), embeddings=embeddings)
+        faces = bind_identity(request.video, engine=engines.face)
+        decision = authorize_dub(request, uses=dub_uses(engines.lipsync), faces=faces)
         with failures_logged(decision, flow="dub", out=request.out):
             original = load_original_audio(request.video)
             fitted = synthesize_lines(lines, engine=engines.tts, language=request.language,
@@ -654,7 +662,8 @@ def dub_flow(request: DubRequest) -> DubResult | DubReview:
                                       duration_s=original.duration_s)
             soundtrack = mix_soundtrack(original, fitted, heard_words=lines.heard_words)
         receipt = lipsync_and_publish(request, info=info, soundtrack=soundtrack,
-                                      engines=engines, decision=decision, lines=lines)
+                                      engines=engines, decision=decision, lines=lines,
+                                      faces=faces)
         reports = tuple(line.report for line in fitted)
         sidecar = write_cue_report(reports, soundtrack.report, out=receipt.out)
         subtitles = (write_spoken_subtitles(reports, path=request.subtitles)

@@ -9,8 +9,9 @@ The flow only sequences small tasks:
 1. inputs: read the target (an image, or a video) and probe the driver video; make
    sure the driver shows a face and pick the engines, all before consent, so that
    bad input costs no render budget;
-2. consent: the target's face is embedded for identity binding and the gate must
-   allow ``reenactment`` for the performer (and production, when one is given);
+2. consent: the target's face tracks are embedded for identity binding (only the
+   performer's is reenacted; flows.faces) and the gate must allow ``reenactment``
+   for the performer (and production, when one is given);
 3. sound: the driver's audio track if it has one, else the target video's, else none;
 4. picture: driver (and target) frames stream from the decoder through the face
    tracker and the reenactment engine straight into `provenance.publish.publish`, which
@@ -40,7 +41,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from consent.models import Decision, RenderRequest, Use
 from flows.context import RenderContext
-from flows.faces import embeddings_from_frames, sample_frames, source_embeddings
+from flows.faces import (
+    SourceFaces,
+    find_faces,
+    performer_face,
+    performer_track,
+    sample_frames,
+    untouched_note,
+)
 from flows.prefect_env import flow, offline_prefect
 from flows.runtime import (
     RenderResult,
@@ -190,20 +198,18 @@ def probe_driver(path: Path, *, engine: FaceEngine) -> MediaInfo:
 
 
 @io_task("bind-identity", stage="identity")
-def bind_identity(target: Target, *, engine: FaceEngine) -> tuple[tuple[float, ...], ...]:
+def bind_identity(target: Target, *, engine: FaceEngine) -> SourceFaces:
     """The face the render alters is the target's: that is what must be the performer."""
-    if target.image is not None:
-        return embeddings_from_frames(engine, [target.image], source=f"the target {target.path}")
-    return source_embeddings(engine, target.path)
+    return find_faces(engine, target.path, what=f"the target {target.path}")
 
 
 @step_task("authorize", stage="consent")
-def authorize_reenact(request: ReenactRequest, *,
-                      embeddings: tuple[tuple[float, ...], ...]) -> Decision:
-    """Not retried: an allowed decision reserves one render from the grant's budget."""
+def authorize_reenact(request: ReenactRequest, *, faces: SourceFaces) -> Decision:
+    """Not retried: an allowed decision reserves one render from the grant's budget.
+    Only the performer's face is reenacted; other faces in the target stay untouched."""
     decision = current_studio().authorize(RenderRequest(
         performer_id=request.performer, uses=(Use.REENACTMENT,),
-        production=request.production, face_embeddings=embeddings,
+        production=request.production, face_tracks=faces.evidence(), face_scope="one_face",
         purpose=f"reenact {request.target.name} driven by {request.driver.name}"))
     if not decision.allowed:
         raise ConsentDenied(f"consent denied for {request.performer} to reenact "
@@ -228,7 +234,7 @@ def load_soundtrack(*, driver: MediaInfo, driver_path: Path, target: Target) -> 
 @step_task("reenact-and-publish", stage="render+publish")
 def reenact_and_publish(request: ReenactRequest, *, target: Target, driver: MediaInfo,
                         audio: AudioTrack | None, engines: Engines,
-                        decision: Decision) -> PublishReceipt:
+                        decision: Decision, faces: SourceFaces) -> PublishReceipt:
     """Decode once, track both faces, drive the target frame by frame, encode in `publish`."""
     from models.face.tracking import FaceTracker
 
@@ -243,12 +249,14 @@ def reenact_and_publish(request: ReenactRequest, *, target: Target, driver: Medi
     driver_track = FaceTracker(engines.face, fps=fps).track(to_track)
     if target.kind == "image":
         assert target.image is not None
-        frames = engines.reenact.render(target.image, target.face, driver_frames, driver_track,
+        face = performer_face(engines.face, target.image, faces=faces, decision=decision)
+        frames = engines.reenact.render(target.image, face, driver_frames, driver_track,
                                         fps=fps)
     else:
         decoded = (f.rgb for f in iter_frames(request.target, info=target.info, cfr_fps=fps))
         target_frames, target_to_track = itertools.tee(decoded)
-        target_track = FaceTracker(engines.face, fps=fps).track(target_to_track)
+        target_track = performer_track(engines.face, target_to_track, fps=fps, faces=faces,
+                                       decision=decision)
         frames = engines.reenact.render(target_frames, target_track, driver_frames,
                                         driver_track, fps=fps)
     rendered = Rendered(
@@ -258,7 +266,8 @@ def reenact_and_publish(request: ReenactRequest, *, target: Target, driver: Medi
             "description": f"facial expressions and head motion of the performer in the "
                            f"{target.kind} {request.target.name} driven by another person's "
                            f"video ({request.driver.name}) with the {engines.reenact.name} "
-                           "reenactment engine"}),),
+                           "reenactment engine"
+                           + (f"; {note}" if (note := untouched_note(decision)) else "")}),),
         engines=engines.names)
     return publish(rendered, decision, ctx=current_studio().publish, out=request.out)
 
@@ -276,12 +285,12 @@ def reenact_flow(request: ReenactRequest) -> ReenactResult:
                                  policy=studio.settings.engine_policy)
         target = read_target(request.target, kind=request.target_kind, engine=engines.face)
         driver = probe_driver(request.driver, engine=engines.face)
-        embeddings = bind_identity(target, engine=engines.face)
-        decision = authorize_reenact(request, embeddings=embeddings)
+        faces = bind_identity(target, engine=engines.face)
+        decision = authorize_reenact(request, faces=faces)
         with failures_logged(decision, flow="reenact", out=request.out):
             audio = load_soundtrack(driver=driver, driver_path=request.driver, target=target)
         receipt = reenact_and_publish(request, target=target, driver=driver, audio=audio,
-                                      engines=engines, decision=decision)
+                                      engines=engines, decision=decision, faces=faces)
         return ReenactResult(
             out=receipt.out, render_id=receipt.render_id, decision_id=receipt.decision_id,
             grant_ids=receipt.grant_ids, frames=receipt.frames,

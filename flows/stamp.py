@@ -14,7 +14,7 @@ import numpy as np
 
 from consent.models import Decision, RenderRequest, Use
 from flows.context import RenderContext
-from flows.faces import source_embeddings
+from flows.faces import find_faces
 from likeness.errors import ConsentDenied
 from media.audio import AudioTrack, load_audio
 from media.decode import iter_frames
@@ -42,10 +42,11 @@ def stamp_file(ctx: RenderContext, *, source: Path, performer_id: str, uses: lis
     check_watermarkable(info)
     engine = registry.get("face", face_engine, models_dir=ctx.settings.models_dir,
                           policy=ctx.settings.engine_policy)
-    embeddings = source_embeddings(engine, source)
+    faces = find_faces(engine, source)  # every face is published as the performer's
     decision = ctx.authorize(RenderRequest(
         performer_id=performer_id, uses=tuple(uses), language=language,
-        production=production, face_embeddings=embeddings, purpose=f"stamp {source.name}"))
+        production=production, face_tracks=faces.evidence(), face_scope="every_face",
+        purpose=f"stamp {source.name}"))
     if not decision.allowed:
         raise ConsentDenied(f"consent denied for {performer_id} "
                             f"({len(decision.reasons)} reason(s))",

@@ -2,7 +2,7 @@
 
 A reel (the performer talking and idling, 30 s to 3 min) is what `likeness avatar`
 re-times under new speech. It is biometric data, so it lives in one folder per
-performer, ``<home>/likeness/<performer_id>/`` (0700, the file 0600): erasing a
+performer, ``<home>/performers/<performer_id>/`` (0700, the file 0600): erasing a
 performer's likeness is deleting that folder. The registry keeps its SHA-256, taken
 while the bytes are copied in, so a file swapped later is refused at render time.
 
@@ -30,9 +30,8 @@ from models.registry import EnginePolicy
 # (monkeypatch) to keep their media tiny; nothing else should.
 REEL_MIN_SECONDS = 30.0
 REEL_MAX_SECONDS = 180.0
-REEL_SAMPLED_FRAMES = 8  # spread over the reel for the identity check
 REEL_FACE_SHARE_MIN = 0.5  # the performer must be on screen in most of the reel
-LIKENESS_DIR = "likeness"  # per-performer biometric folders under the studio home
+LIKENESS_DIR = "performers"  # per-performer biometric folders, erased with the performer
 COPY_CHUNK_BYTES = 1 << 20
 
 
@@ -71,20 +70,20 @@ def check_reel_identity(path: Path, *, references: Sequence[np.ndarray], engine_
                         threshold: float) -> None:
     """Every face sampled from the reel must be the performer's, and the performer must
     be on screen in most samples (a reel of someone else, or of an empty room, is refused)."""
-    from flows.faces import sample_frames
+    from flows.faces import find_faces
     from models import registry
 
     engine = registry.get("face", engine_name, models_dir=models_dir, policy=policy)
-    frames = sample_frames(path, count=REEL_SAMPLED_FRAMES)
-    found: list[tuple[float, ...]] = []
-    for frame in frames:
-        faces = engine.detect(frame)
-        if faces:
-            found.append(tuple(float(x) for x in engine.embed(frame, faces[0])))
-    if len(found) < max(1, int(np.ceil(REEL_FACE_SHARE_MIN * len(frames)))):
-        raise BadInput(f"reel {path.name}: a face was found in {len(found)} of {len(frames)} "
-                       "sampled frames", hint="the performer must be on screen throughout")
-    match = match_identity(found, references, threshold=threshold)
+    faces = find_faces(engine, path)
+    seen = sum(len(track.samples) for track in faces.tracks)
+    needed = max(1, int(np.ceil(REEL_FACE_SHARE_MIN * faces.sampled_frames)))
+    if seen < needed:
+        raise BadInput(f"reel {path.name}: a face was found in {seen} of "
+                       f"{faces.sampled_frames} sampled frames",
+                       hint="the performer must be on screen throughout")
+    # every face track of the reel becomes the avatar: each must be the performer's
+    match = match_identity(faces.evidence(), references, threshold=threshold,
+                           engine=engine_name, scope="every_face")
     if not match.matched:
         raise BadInput(f"reel {path.name} does not show this performer: {match.reason}",
                        hint="register a reel of the performer whose reference faces you gave")

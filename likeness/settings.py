@@ -11,10 +11,10 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from consent.identity import DEFAULT_IDENTITY_THRESHOLD
+from consent.identity import SANE_THRESHOLD_RANGES, default_threshold
 from likeness.errors import BadInput
 from provenance.c2pa.assertions import DEFAULT_NAMESPACE, check_namespace
 
@@ -35,9 +35,11 @@ class StudioConfig(BaseModel):
     commercial: bool = True
     visible_label: bool = True
     label: LabelConfig = Field(default_factory=LabelConfig)
-    identity_threshold: float = Field(default=DEFAULT_IDENTITY_THRESHOLD, gt=0, lt=2)
     face_engine: str = "dlib"
+    identity_threshold: float = Field(default_factory=lambda data: default_threshold(
+        str(data["face_engine"])))  # unset: the face engine's documented default
     acknowledged_noncommercial: list[str] = Field(default_factory=list)
+    require_consent_evidence: bool = False  # grants need a verified statement video
     models_dir: Path | None = None
     # C2PA: the reverse domain the studio's own assertion labels live under, an RFC 3161
     # time-stamp authority (none: signatures carry no time-stamp), and that TSA's root
@@ -45,6 +47,17 @@ class StudioConfig(BaseModel):
     assertion_namespace: Annotated[str, AfterValidator(check_namespace)] = DEFAULT_NAMESPACE
     tsa_url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
     tsa_trust_anchor: Path | None = None
+
+    @model_validator(mode="after")
+    def _threshold_in_range(self) -> StudioConfig:
+        """Each engine's threshold has its own metric and range (docs/identity-threshold.md);
+        one outside the range is refused (1.5 would call anyone the performer)."""
+        low, high = SANE_THRESHOLD_RANGES.get(self.face_engine, (0.0, float("inf")))
+        if not low <= self.identity_threshold <= high:
+            raise ValueError(f"identity_threshold {self.identity_threshold} is outside the "
+                             f"range {low}-{high} documented for the {self.face_engine} face "
+                             "engine (docs/identity-threshold.md)")
+        return self
 
 
 class EnvSettings(BaseSettings):

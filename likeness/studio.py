@@ -8,9 +8,10 @@ entry commit together.
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
@@ -44,11 +45,13 @@ from models.registry import EnginePolicy
 from provenance.ledger.store import Ledger
 
 if TYPE_CHECKING:
+    from consent.erasure import Erasure
     from provenance.verify import VerifyReport
 
 STUDIO_KEY_FILE = "keys/studio_ed25519.pem"
 WATERMARK_KEY_FILE = "keys/watermark.key"
 C2PA_DIR = "c2pa"
+PERFORMERS_DIR = "performers"  # per-performer derived files, erased with the performer
 WATERMARK_KEY_BYTES = 32
 
 
@@ -184,7 +187,8 @@ class Studio:
     @property
     def policy(self) -> GatePolicy:
         s = self.settings.studio
-        return GatePolicy(identity_threshold=s.identity_threshold, face_engine=s.face_engine)
+        return GatePolicy(identity_threshold=s.identity_threshold, face_engine=s.face_engine,
+                          require_consent_evidence=s.require_consent_evidence)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -308,6 +312,39 @@ class Studio:
         return ReelRef(path=reels.performer_dir(self.settings.home, performer_id) / row.file_name,
                        sha256=row.sha256, duration_s=row.duration_s, width=row.width,
                        height=row.height)
+
+    def performer_dir(self, performer_id: str) -> Path:
+        """Where any file derived from a performer (reels, statement videos, mouth banks)
+        must live, so that erasing them is one folder (docs/threat-model.md, retention)."""
+        return self.settings.home / PERFORMERS_DIR / performer_id
+
+    def remove_performer(self, performer_id: str, *, key: SigningKey | None) -> Erasure:
+        """Erase a performer's likeness data, with their (or their guardian's) key, or
+        the studio's (key=None); see consent.erasure. Deleted rows are then compacted
+        out of the database files, and the performer's folder is deleted."""
+        from consent.erasure import compact, erase_performer
+
+        with self.session() as session:
+            row = Registry(session).require_performer(performer_id)
+            if key is None:
+                signer, role = self.signing_key, "studio"
+            elif key.verify_key.key_id in (row.public_key_id, row.guardian_key_id):
+                signer = key
+                role = "performer" if key.verify_key.key_id == row.public_key_id else "guardian"
+            else:
+                raise IntegrityFailure(f"key {key.verify_key.key_id[:16]}… is neither the "
+                                       f"performer's nor the guardian's for {performer_id}")
+            erasure = erase_performer(session, performer_id=performer_id, signer=signer,
+                                      role=role, audit=self.ledger, now=datetime.now(UTC))
+        folder = self.performer_dir(performer_id)
+        files = sum(1 for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
+        if folder.exists():
+            shutil.rmtree(folder)
+        from models.lipsync.footage.store import forget_performer_banks
+
+        forget_performer_banks(self.settings.cache_dir, performer_id)  # mouth banks too
+        compact(self.engine)
+        return replace(erasure, files_erased=files)
 
     # grants -----------------------------------------------------------------
     def register_grant(self, signed: SignedGrant) -> SignedGrant:

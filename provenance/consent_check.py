@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from consent.evidence import RenderScope, check_grants
+from consent.embedded import RenderScope, check_grants
 from provenance.c2pa import (
     ConsentAssertion,
     GrantsAssertion,

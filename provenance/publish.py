@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from consent.evidence import evidence_from_registry
+from consent.embedded import evidence_from_registry
 from consent.gate import recheck_consent
 from consent.models import Decision
 from consent.signing import SigningKey

@@ -176,3 +176,52 @@ def consent_check(
     if not decision.allowed:
         raise ConsentDenied(f"consent denied for {performer} ({len(decision.reasons)} "
                             "reason(s))", reasons=list(decision.reasons))
+
+
+@consent_app.command("challenge")
+def consent_challenge(
+    performer: Annotated[str, typer.Option("--performer", help="Whose statement it is for.")],
+    minutes: Annotated[int, typer.Option("--minutes", help="Minutes until it expires.")] = 30,
+    as_json: JsonOpt = False,
+) -> None:
+    """A one-time phrase the performer says in their consent statement video."""
+    from datetime import timedelta
+
+    from likeness.consent_evidence import issue_challenge
+
+    if not 1 <= minutes <= 24 * 60:
+        raise BadInput("--minutes must be between 1 and 1440")
+    challenge = issue_challenge(open_studio(), performer_id=performer,
+                                ttl=timedelta(minutes=minutes))
+    data = {"challenge_id": challenge.challenge_id, "performer_id": performer,
+            "phrase": challenge.phrase, "expires_at": challenge.expires_at}
+    emit(data, as_json=as_json, render=lambda: stdout.print(
+        f"challenge {literal(challenge.challenge_id)} for {literal(performer)}: say "
+        f"[bold]{literal(challenge.phrase)}[/] after reading the grant's description "
+        f"(expires {challenge.expires_at:%H:%M} UTC, single use)"))
+
+
+@consent_app.command("evidence")
+def consent_evidence(
+    grant: Annotated[Path, typer.Argument(help="The draft grant (before it is signed).")],
+    video: Annotated[Path, typer.Option("--video", help="The recorded statement.")],
+    challenge: Annotated[str, typer.Option("--challenge", help="The challenge id.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a consent statement video and bind it into the draft grant (exit 3: it does
+    not show consent; nothing is written then)."""
+    from likeness.consent_evidence import verify_evidence
+
+    result = verify_evidence(open_studio(), grant_path=grant, video=video,
+                             challenge_id=challenge, write_grant=write_document)
+    data = {"grant_id": result.grant_id, "performer_id": result.performer_id,
+            "video_sha256": result.video_sha256, "stored": str(result.stored_at),
+            "checks": list(result.checks)}
+
+    def render() -> None:
+        for check in result.checks:
+            stdout.print(f"[green]pass[/] {check['name']}: {literal(str(check['detail']))}")
+        stdout.print(f"statement {result.video_sha256[:16]}… bound into grant "
+                     f"{literal(result.grant_id)}; the performer can sign it now")
+
+    emit(data, as_json=as_json, render=render)

@@ -104,3 +104,29 @@ def performer_list(as_json: JsonOpt = False) -> None:
         stdout.print(table)
 
     emit({"performers": performers}, as_json=as_json, render=render)
+
+
+@performer_app.command("remove")
+def performer_remove(
+    performer_id: Annotated[str, typer.Argument(help="The performer's id.")],
+    key: Annotated[Path | None, typer.Option(
+        "--key", help="Performer's or guardian's private key.")] = None,
+    studio: Annotated[bool, typer.Option("--studio", help="Remove with the studio key.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Erase a performer's likeness data: embeddings, derived files; revoke every grant.
+
+    The ledger keeps hashes only and stays verifiable; no render is possible afterwards."""
+    from consent.signing import SigningKey
+
+    if (key is None) == (not studio):
+        raise BadInput("give exactly one of --key FILE or --studio")
+    signer = SigningKey.from_file(key) if key else None
+    erasure = open_studio().remove_performer(performer_id, key=signer)
+    data = {"performer_id": erasure.performer_id, "removed_by": erasure.removed_by,
+            "removed_at": erasure.removed_at, "embeddings_erased": erasure.embeddings_erased,
+            "files_erased": erasure.files_erased, "grants_revoked": list(erasure.grants_revoked)}
+    emit(data, as_json=as_json, render=lambda: stdout.print(
+        f"performer [bold]{literal(performer_id)}[/] removed (by {erasure.removed_by}): "
+        f"{erasure.embeddings_erased} reference embedding(s) and {erasure.files_erased} "
+        f"file(s) erased, {len(erasure.grants_revoked)} grant(s) revoked"))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
+import consent.challenge  # noqa: F401 - registers their tables on RegistryBase
+import consent.erasure  # noqa: F401
+import consent.evidence  # noqa: F401
 from consent.registry import RegistryBase
 from provenance.ledger.store import LedgerBase
 

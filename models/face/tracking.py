@@ -15,7 +15,7 @@ those frames untouched.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -138,13 +138,17 @@ class FaceTracker:
         min_cutoff_hz: float = DEFAULT_MIN_CUTOFF_HZ,
         beta: float = DEFAULT_BETA,
         refit_landmarks: bool = True,
+        candidates: Callable[[int, list[Face]], list[Face]] | None = None,
     ) -> None:
+        """``candidates(frame_index, faces)`` narrows the faces a keyframe may follow (the
+        identity binding passes the performer's, so only their face is ever altered)."""
         if detect_every < 1 or detect_when_lost_every < 1:
             raise BadInput("detect_every and detect_when_lost_every must be >= 1")
         self.engine = engine
         self.detect_every = detect_every
         self.detect_when_lost_every = detect_when_lost_every
         self.scene_cut_level = scene_cut_level
+        self.candidates = candidates
         self.refiner = engine if refit_landmarks and isinstance(engine, LandmarkRefiner) else None
         self._filter = OneEuroFilter(rate_hz=fps, min_cutoff_hz=min_cutoff_hz, beta=beta)
         self.keyframe_count = 0
@@ -199,6 +203,8 @@ class FaceTracker:
     def _detect(self, frame: np.ndarray, thumb: np.ndarray, index: int) -> TrackedFace | None:
         self.keyframe_count += 1
         faces = [] if float(thumb.std()) < FLAT_FRAME_STD_LEVEL else self.engine.detect(frame)
+        if self.candidates is not None:
+            faces = self.candidates(index, faces)
         chosen = self._choose_main(faces)
         if chosen is None:
             self._reset_track()

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 
-from consent.evidence import EmbeddedGrant
+from consent.embedded import EmbeddedGrant
 
 if TYPE_CHECKING:
     from consent.models import Decision
@@ -155,7 +155,7 @@ class SourceAssertion(LikenessAssertion):
 
 
 class GrantsAssertion(LikenessAssertion):
-    """The performer's signed consent, checkable from the file alone (`consent.evidence`).
+    """The performer's signed consent, checkable from the file alone (`consent.embedded`).
 
     ``studio_key`` is the studio's Ed25519 public key (raw, base64) whose
     countersignature each grant carries; the C2PA signer attests it by signing this

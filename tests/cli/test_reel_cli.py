@@ -42,7 +42,7 @@ def test_a_reel_is_stored_privately_with_its_hash_in_the_ledger(
     sha256 = hashlib.sha256(reel.read_bytes()).hexdigest()
     assert result.json()["reel_sha256"] == sha256
 
-    folder = sqlite_home / "likeness" / "ava"
+    folder = sqlite_home / "performers" / "ava"
     stored = list(folder.iterdir())
     assert [p.read_bytes() == reel.read_bytes() for p in stored] == [True]
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
@@ -60,7 +60,7 @@ def test_a_reel_of_someone_else_is_refused_and_enrols_nobody(
     assert result.code == 2, result.out
     assert "does not show this performer" in result.err and "Traceback" not in result.err
     assert run_cli("performer", "list", "--json").json()["performers"] == []
-    assert not (sqlite_home / "likeness" / "ben").exists()
+    assert not (sqlite_home / "performers" / "ben").exists()
 
 
 def test_a_too_short_reel_is_refused_at_the_production_minimum(
@@ -69,7 +69,7 @@ def test_a_too_short_reel_is_refused_at_the_production_minimum(
     result = run_cli("performer", "reel", "--id", "ava", reel)
     assert result.code == 2
     assert "an avatar reel lasts 30 s to 180 s" in result.err
-    assert not (sqlite_home / "likeness" / "ava").exists()
+    assert not (sqlite_home / "performers" / "ava").exists()
 
 
 def test_a_new_reel_replaces_the_old_one_and_its_file(
@@ -79,7 +79,7 @@ def test_a_new_reel_replaces_the_old_one_and_its_file(
     result = run_cli("performer", "reel", "--id", "ava", second, "--json")
     assert result.code == 0, result.err
     assert result.json()["reel_sha256"] == hashlib.sha256(second.read_bytes()).hexdigest()
-    stored = list((sqlite_home / "likeness" / "ava").iterdir())
+    stored = list((sqlite_home / "performers" / "ava").iterdir())
     assert [p.read_bytes() == second.read_bytes() for p in stored] == [True]
     entries = run_cli("audit", "show", "--json").json()["entries"]
     replaced = [e["payload"]["replaced_sha256"] for e in entries

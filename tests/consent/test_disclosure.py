@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from consent.disclosure import DIGESTS_KEY, signed_form
-from consent.evidence import RenderScope, check_grants, embed_grant
+from consent.embedded import RenderScope, check_grants, embed_grant
 from consent.grants import (
     countersign,
     sign_as_person,

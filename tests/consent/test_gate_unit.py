@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from consent.gate import recheck_consent
-from consent.models import RenderRequest, Use
+from consent.models import FaceTrackEvidence, RenderRequest, Use
 from likeness.errors import ConsentDenied
 from likeness.settings import load_settings
 from likeness.studio import Studio
@@ -45,15 +45,20 @@ def test_identity_binding(home: Path, tmp_path: Path) -> None:
         image = load_image(FACES / name)
         return tuple(float(x) for x in engine.embed(image, engine.detect(image)[0]))
 
+    def track(*vectors: tuple[float, ...]) -> tuple[FaceTrackEvidence, ...]:
+        return (FaceTrackEvidence(track_id=0, start_s=0.0, end_s=1.0, samples=len(vectors),
+                                  embeddings=vectors),)
+
     studio = _studio()
     same = np.asarray(embedding("female01.png"))
     shifted = tuple(float(x) for x in same + 0.01)
     ok = studio.authorize(RenderRequest(performer_id="ava", uses=(Use.DUBBING,),
-                                        face_embeddings=(shifted,)))
+                                        face_tracks=track(shifted)))
     assert ok.allowed and ok.identity_distance is not None and ok.identity_distance < 0.35
+    assert ok.identity_threshold == 0.44 and ok.identity_tracks[0].performer
     used = [g for g in studio.grants("ava")][0][1]
     bad = studio.authorize(RenderRequest(performer_id="ava", uses=(Use.DUBBING,),
-                                         face_embeddings=(embedding("male01.png"),)))
+                                         face_tracks=track(embedding("male01.png"))))
     assert not bad.allowed and "identity mismatch" in bad.reasons[0]
     # a mismatch takes nothing from the budget
     assert [g for g in studio.grants("ava")][0][1] == used

@@ -379,7 +379,7 @@ def test_a_same_language_transcript_claims_no_translation(tmp_path: Path) -> Non
                       lipsync=engine("lipsync", "viseme"))
     actions = dub_actions(lines, language="en-US", engines=engines)
     assert [a.action for a in actions] == ["c2pa.edited"]
-    assert "lip-synced by the viseme engine" in str(actions[0].description)
+    assert "mouth lip-synced by the viseme engine" in str(actions[0].description)
 
 
 def test_a_translated_transcript_says_so(tmp_path: Path) -> None:

@@ -96,7 +96,7 @@ def test_registry_auto_is_dlib_in_a_commercial_studio() -> None:
     assert statuses["dlib"].available  # exempt from the licence policy, and says why
     auto = engine("face")
     assert isinstance(auto, FaceEngine) and auto.name == "dlib"
-    assert auto.identity_threshold == pytest.approx(0.35)
+    assert auto.identity_threshold == pytest.approx(0.44)
     assert auto._models is engine("face", "dlib")._models  # the models load once per process
     with pytest.raises(BadInput, match="unknown face engine 'nope'"):
         engine("face", "nope")
