@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from flows.server import PREFECT_SUBDIR, running_server_url
 from likeness.errors import LikenessError
 
 OFFLINE_ENV_DEFAULTS: dict[str, str] = {
@@ -34,7 +35,6 @@ OFFLINE_ENV_DEFAULTS: dict[str, str] = {
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
 }
-PREFECT_SUBDIR = "prefect"
 
 
 def apply_offline_env() -> dict[str, str]:
@@ -106,18 +106,25 @@ def _console_handlers() -> list[logging.Handler]:
 
 @contextmanager
 def offline_prefect(*, home: Path, quiet_expected_errors: bool = True) -> Iterator[None]:
-    """Run flows inside with the studio's Prefect home and no heartbeat thread.
+    """Run flows inside with the studio's Prefect home and no heartbeat thread, against
+    the studio's long-lived server when one runs (`likeness server start`).
 
-    ``PREFECT_HOME`` from the environment wins over the studio default, so a user
-    can share one Prefect home (or a long-lived server) between studios.
+    ``PREFECT_HOME`` and ``PREFECT_API_URL`` from the environment win over the studio
+    defaults, so a user can share one Prefect home (or their own server) between studios.
+    Without either, Prefect starts its temporary in-process server (12-15 s).
     """
     from prefect.settings import (
+        PREFECT_API_URL,
         PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
         PREFECT_HOME,
         temporary_settings,
     )
 
     updates: dict[object, object] = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    if "PREFECT_API_URL" not in os.environ:
+        url = running_server_url(home)
+        if url is not None:
+            updates[PREFECT_API_URL] = url
     if "PREFECT_HOME" not in os.environ:
         folder = prefect_home(home)
         folder.mkdir(parents=True, exist_ok=True)
