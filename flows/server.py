@@ -214,10 +214,8 @@ def _terminate(pid: int, *, timeout_s: float = STOP_TIMEOUT_S) -> None:
 def _reap(pid: int) -> None:
     """Collect the exit status when the server is our own child (a test, `start` then
     `stop` in one process), so it does not linger as a zombie that looks alive."""
-    try:
+    with suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def stop(studio_home: Path) -> ServerStatus:

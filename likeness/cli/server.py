@@ -21,8 +21,9 @@ def _print_status(data: dict[str, object]) -> None:
     if not data["running"]:
         stdout.print(f"no Prefect server running (home {literal(data['home'])})")
         return
+    runs = data["runs"] if data["runs"] is not None else "?"
     stdout.print(f"[bold green]running[/] {literal(data['ui_url'])}  pid {data['pid']}  "
-                 f"up {data['uptime_s']} s  runs {data['runs'] if data['runs'] is not None else '?'}")
+                 f"up {data['uptime_s']} s  runs {runs}")
     stdout.print(f"  api {literal(data['url'])}  log {literal(data['log'])}")
 
 
