@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict
 from consent.models import Decision, RenderRequest
 from flows.context import RenderContext
 from flows.jobs import AvatarJob, DubJob, JobFile, ReenactJob, StampJob
-from flows.prefect_env import flow, offline_prefect
+from flows.prefect_env import RunLabels, flow, offline_prefect
 from flows.runtime import bound_studio, current_studio, step_task
 from likeness.errors import BadInput, ConsentDenied, InternalError, LikenessError
 
@@ -112,17 +112,13 @@ class JobRender:
     stages_s: dict[str, float]
 
 
-def _run_options(job: AnyJob) -> dict[str, Any]:
-    return {"flow_run_name": job.name, "tags": job.tags()}
-
-
 def _run_dub(ctx: RenderContext, job: DubJob) -> JobRender:
     from flows.dub import DubRequest, dub_flow
 
     request = DubRequest.build(video=job.input, language=job.language, out=job.out,
                                script=job.script, performer=job.performer, voice=job.voice,
                                lipsync=job.lipsync, production=job.production)
-    result = dub_flow.with_options(**_run_options(job))(request)
+    result = job.run_labels().run(dub_flow, request)
     return JobRender(result.render_id, result.decision_id, dict(result.stages_s))
 
 
@@ -132,7 +128,7 @@ def _run_reenact(ctx: RenderContext, job: ReenactJob) -> JobRender:
     request = ReenactRequest.build(target=job.input, driver=job.driver,
                                    performer=job.performer, out=job.out,
                                    production=job.production)
-    result = reenact_flow.with_options(**_run_options(job))(request)
+    result = job.run_labels().run(reenact_flow, request)
     return JobRender(result.render_id, result.decision_id,
                     dict(getattr(result, "stages_s", {}) or {}))
 
@@ -372,9 +368,8 @@ def run_batch(studio: RenderContext, jobs: JobFile, *, concurrency: int | None =
     slots = concurrency or default_concurrency()
     if slots < 1:
         raise BadInput("--concurrency must be at least 1")
-    configured = batch_flow.with_options(
-        task_runner=ThreadPoolTaskRunner(max_workers=slots),
-        flow_run_name=name or f"batch-{jobs.path.stem}", tags=["kind:batch"])
+    configured = batch_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=slots))
+    labels = RunLabels(name=name or f"batch-{jobs.path.stem}", tags=("kind:batch",))
     with offline_prefect(home=studio.settings.home), bound_studio(studio), \
             _controlled(progress):
-        return configured(jobs, slots)
+        return labels.run(configured, jobs, slots)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -30,6 +30,9 @@ from consent.codes import normalize_language
 from consent.models import Use
 from likeness.errors import BadInput
 from models.registry import LipSyncName
+
+if TYPE_CHECKING:
+    from flows.prefect_env import RunLabels
 
 JobKind = Literal["dub", "avatar", "reenact", "stamp"]
 JOB_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # a flow-run and file-name safe id
@@ -73,16 +76,13 @@ class _Job(BaseModel):
 
     _out = field_validator("out")(_destination)
 
-    def tags(self) -> list[str]:
-        """Prefect tags of the job's flow run (filterable in the Prefect UI)."""
-        found = [f"performer:{self.performer}", f"kind:{self.kind}"]  # type: ignore[attr-defined]
-        found += [f"use:{u}" for u in self.uses()]
-        language = getattr(self, "language", None)
-        if language:
-            found.append(f"language:{language}")
-        if self.production:
-            found.append(f"production:{self.production}")
-        return found
+    def run_labels(self) -> RunLabels:
+        """The flow run's name (the job's) and tags (filterable in the Prefect UI)."""
+        from flows.prefect_env import run_labels
+
+        return run_labels(self.name, performer=self.performer, uses=self.uses(),
+                          language=getattr(self, "language", None),
+                          production=self.production, kind=self.kind)  # type: ignore[attr-defined]
 
     def uses(self) -> tuple[str, ...]:
         return ()
@@ -261,33 +261,42 @@ def load_job_file(path: Path) -> JobFile:
     if not raw_jobs or len(raw_jobs) > MAX_JOBS:
         raise BadJobFile(path, [f"line 1: `jobs:` needs 1 to {MAX_JOBS} jobs"])
     problems: list[str] = []
-    jobs: list[tuple[int, DubJob | AvatarJob | ReenactJob | StampJob]] = []
+    jobs: list[DubJob | AvatarJob | ReenactJob | StampJob] = []
     for index, raw in enumerate(raw_jobs):
         where = located[index] if index < len(located) else None
         name = raw.get("name") if isinstance(raw, dict) else None
         try:
-            jobs.append((index, _JOB.validate_python(raw, context={"base": path.parent})))
+            jobs.append(_JOB.validate_python(raw, context={"base": path.parent}))
         except ValidationError as exc:
             problems.extend(_problem(where, index, name, e) for e in exc.errors())
-    problems.extend(_duplicates(jobs, located))
+    problems.extend(_duplicates(raw_jobs, located, path.parent))
     if problems:
         raise BadJobFile(path, problems)
-    return JobFile(path=path, jobs=tuple(job for _, job in jobs))
+    return JobFile(path=path, jobs=tuple(jobs))
 
 
-def _duplicates(jobs: list[tuple[int, Any]], located: list[_Located]) -> list[str]:
-    """Two jobs with one name (one flow-run name) or one output would overwrite each other."""
-    seen_names: set[str] = set()
-    seen_outs: dict[Path, str] = {}
+def _duplicates(raw_jobs: list[Any], located: list[_Located], base: Path) -> list[str]:
+    """Two jobs with one name (one flow-run name) or one output would overwrite each other
+    (checked on the raw entries, so a job with another problem still counts)."""
+    seen_names: dict[str, int] = {}
+    seen_outs: dict[Path, int] = {}
     problems: list[str] = []
-    for index, job in jobs:
+    for index, raw in enumerate(raw_jobs):
+        if not isinstance(raw, dict):
+            continue
         where = located[index] if index < len(located) else _Located(0, {})
-        if job.name in seen_names:
-            problems.append(f"line {where.keys.get('name', where.line)}: job {index + 1} "
-                            f"({job.name}) name: used by an earlier job")
-        seen_names.add(job.name)
-        if job.out in seen_outs:
-            problems.append(f"line {where.keys.get('out', where.line)}: job {index + 1} "
-                            f"({job.name}) out: also the output of job {seen_outs[job.out]}")
-        seen_outs.setdefault(job.out, job.name)
+        label = f"job {index + 1}" + (f" ({raw['name']})" if isinstance(raw.get("name"), str)
+                                      else "")
+        name, out = raw.get("name"), raw.get("out")
+        if isinstance(name, str):
+            if name in seen_names:
+                problems.append(f"line {where.keys.get('name', where.line)}: {label} name: "
+                                f"used by job {seen_names[name] + 1}")
+            seen_names.setdefault(name, index)
+        if isinstance(out, str):
+            path = (base / Path(out).expanduser()).absolute()
+            if path in seen_outs:
+                problems.append(f"line {where.keys.get('out', where.line)}: {label} out: "
+                                f"also the output of job {seen_outs[path] + 1}")
+            seen_outs.setdefault(path, index)
     return problems

@@ -21,12 +21,16 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from flows.server import PREFECT_SUBDIR, running_server_url
 from likeness.errors import LikenessError
+
+R = TypeVar("R")
 
 OFFLINE_ENV_DEFAULTS: dict[str, str] = {
     "DO_NOT_TRACK": "1",
@@ -50,11 +54,13 @@ from prefect.cache_policies import NONE as NO_CACHE  # noqa: E402
 
 __all__ = [
     "NO_CACHE",
+    "RunLabels",
     "OFFLINE_ENV_DEFAULTS",
     "apply_offline_env",
     "flow",
     "offline_prefect",
     "prefect_home",
+    "run_labels",
     "task",
 ]
 
@@ -139,3 +145,30 @@ def offline_prefect(*, home: Path, quiet_expected_errors: bool = True) -> Iterat
     finally:
         for handler in handlers:
             handler.removeFilter(hider)  # type: ignore[arg-type]
+
+
+
+@dataclass(frozen=True)
+class RunLabels:
+    """A render's flow-run name and tags, so the Prefect UI lists it under the job or
+    output it makes and filters it by performer, use, language and production."""
+
+    name: str
+    tags: tuple[str, ...]
+
+    def run(self, render_flow: Callable[..., R], *args: Any) -> R:
+        """Call ``render_flow`` as a run with these labels (Prefect 3 flows take their tags
+        from the ``tags`` context, which the run's task runs inherit)."""
+        from prefect import tags
+
+        with tags(*self.tags):
+            return render_flow.with_options(flow_run_name=self.name)(*args)  # type: ignore[attr-defined]
+
+
+def run_labels(name: str, *, performer: str, uses: tuple[str, ...] | list[str],
+               language: str | None = None, production: str | None = None,
+               kind: str | None = None) -> RunLabels:
+    tags = [f"performer:{performer}", *(f"use:{u}" for u in uses)]
+    tags += [f"{label}:{value}" for label, value in
+             (("language", language), ("production", production), ("kind", kind)) if value]
+    return RunLabels(name=name, tags=tuple(tags))

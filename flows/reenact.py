@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from consent.models import Decision, RenderRequest, Use
 from flows.context import RenderContext
 from flows.faces import embeddings_from_frames, sample_frames, source_embeddings
-from flows.prefect_env import flow, offline_prefect
+from flows.prefect_env import flow, offline_prefect, run_labels
 from flows.runtime import (
     RenderResult,
     bound_studio,
@@ -298,5 +298,7 @@ def run_reenact(studio: RenderContext, *, target: Path, driver: Path, performer:
     request = ReenactRequest.build(target=target, driver=driver, performer=performer, out=out,
                                    production=production)
     session: AbstractContextManager[Any] = offline_prefect(home=studio.settings.home)
+    labels = run_labels(f"reenact-{request.out.stem}", performer=request.performer,
+                        uses=("reenactment",), production=request.production)
     with session, bound_studio(studio):
-        return reenact_flow(request)
+        return labels.run(reenact_flow, request)

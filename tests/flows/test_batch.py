@@ -1,0 +1,142 @@
+"""`likeness batch`: a job file of allowed, denied and broken jobs through the real CLI.
+
+Media: a fictional flare-game portrait clip with espeak-ng speech (tests/support/media.py);
+Prefect runs against the test harness's temporary server.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import assert_published, run_cli
+from tests.support.media import face_clip
+from tests.support.people import add_performer, registered_grant
+
+SPANISH_SRT = """1
+00:00:00,300 --> 00:00:01,700
+Hola, soy Ava.
+"""
+
+JOBS = """jobs:
+  - name: intro-es
+    kind: dub
+    input: media/ava.mp4
+    script: media/ava.es.srt
+    language: es
+    lipsync: viseme
+    performer: ava
+    production: spring
+    out: out/intro-es.mp4
+  - name: stamped
+    kind: stamp
+    input: media/ava.mp4
+    use: [dubbing]
+    language: es
+    performer: ava
+    out: out/stamped.mp4
+  - name: intro-fr
+    kind: dub
+    input: media/ava.mp4
+    script: media/ava.es.srt
+    language: fr
+    lipsync: viseme
+    performer: ava
+    out: out/intro-fr.mp4
+  - name: broken
+    kind: dub
+    input: media/ava.mp4
+    script: media/garbage.srt
+    language: es
+    lipsync: viseme
+    performer: ava
+    out: out/broken.mp4
+"""
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return face_clip(tmp_path_factory.mktemp("media") / "ava.mp4", seconds=3.0)
+
+
+@pytest.fixture
+def job_file(sqlite_home: Path, tmp_path: Path, clip: Path) -> Path:
+    key = add_performer(tmp_path)
+    registered_grant(tmp_path, key, "ava", "--language", "es", "--max-renders", "10")
+    media = tmp_path / "batch" / "media"
+    media.mkdir(parents=True)
+    (tmp_path / "batch" / "out").mkdir()
+    (media / "ava.mp4").write_bytes(clip.read_bytes())
+    (media / "ava.es.srt").write_text(SPANISH_SRT, encoding="utf-8")
+    (media / "garbage.srt").write_text("this is not a subtitle file\n", encoding="utf-8")
+    path = tmp_path / "batch" / "jobs.yaml"
+    path.write_text(JOBS, encoding="utf-8")
+    return path
+
+
+def test_bad_jobs_are_all_reported_with_their_lines_before_anything_renders(
+        job_file: Path) -> None:
+    text = job_file.read_text(encoding="utf-8")
+    text = text.replace("lipsync: viseme\n    performer: ava\n    production",
+                        "lipsync: magic\n    performer: ava\n    production")
+    text = text.replace("input: media/ava.mp4\n    use:", "input: media/missing.mp4\n    use:")
+    text = text.replace("name: broken", "name: intro-es")
+    bad = job_file.with_name("bad.yaml")
+    bad.write_text(text, encoding="utf-8")
+    result = run_cli("batch", bad)
+    assert result.code == 2, result.err
+    assert result.err.startswith("error: ") and "3 problem(s)" in result.err
+    assert "line 7: job 1 (intro-es) lipsync: Input should be" in result.err
+    assert "line 13: job 2 (stamped) input: no such file" in result.err
+    assert "line 26: job 4 (intro-es) name: used by job 1" in result.err
+    assert list((job_file.parent / "out").iterdir()) == []
+
+
+def test_batch_publishes_each_job_on_its_own_and_a_rerun_skips_what_is_published(
+        prefect_server: None, job_file: Path) -> None:
+    first = run_cli("batch", job_file, "--concurrency", "2", "--json")
+    assert first.code == 3, first.err  # a denied job makes the batch exit 3
+    report = first.json()
+    by_name = {j["name"]: j for j in report["jobs"]}
+    assert [j["name"] for j in report["jobs"]] == ["intro-es", "stamped", "intro-fr", "broken"]
+    assert by_name["intro-es"]["status"] == "published"
+    assert by_name["stamped"]["status"] == "published"
+    assert by_name["intro-fr"]["status"] == "denied" and by_name["intro-fr"]["reason"]
+    assert by_name["broken"]["status"] == "failed" and by_name["broken"]["reason"]
+    assert "orchestration" in by_name["intro-es"]["stages_s"]
+    outs = job_file.parent / "out"
+    assert sorted(p.name for p in outs.iterdir()) == ["intro-es.mp4", "stamped.mp4"]
+    for name in ("intro-es", "stamped"):
+        assert_published(Path(by_name[name]["out"]), render_id=by_name[name]["render_id"],
+                         decision_id=by_name[name]["decision_id"])
+
+    # the dub ran as a subflow named after the job, tagged for the Prefect UI
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            name=FlowRunFilterName(any_=["intro-es"])))
+    assert runs and {"performer:ava", "use:dubbing", "language:es",
+                     "production:spring", "kind:dub"} <= set(runs[0].tags)
+
+    before = {p.name: p.stat().st_mtime_ns for p in outs.iterdir()}
+    second = run_cli("batch", job_file, "--json")
+    assert second.code == 3, second.err
+    again = {j["name"]: j for j in second.json()["jobs"]}
+    assert again["intro-es"]["status"] == again["stamped"]["status"] == "skipped"
+    assert again["intro-es"]["render_id"] == by_name["intro-es"]["render_id"]
+    assert again["intro-fr"]["status"] == "denied" and again["broken"]["status"] == "failed"
+    assert {p.name: p.stat().st_mtime_ns for p in outs.iterdir()} == before
+
+    # a changed input is a different job: the dub renders again
+    (job_file.parent / "media" / "ava.es.srt").write_text(
+        SPANISH_SRT.replace("Hola", "Buenas"), encoding="utf-8")
+    only_dub = job_file.with_name("one.yaml")
+    only_dub.write_text(JOBS.split("  - name: stamped")[0], encoding="utf-8")
+    third = run_cli("batch", only_dub, "--json")
+    assert third.code == 0, third.err
+    rerendered = third.json()["jobs"][0]
+    assert rerendered["status"] == "published"
+    assert rerendered["render_id"] != by_name["intro-es"]["render_id"]
