@@ -10,7 +10,7 @@ import time
 import traceback
 
 ORDER = ("consent", "ledger", "merkle", "c2pa", "publish", "watermark", "media", "face", "speech",
-         "lipsync", "reenact", "wav2lip")
+         "lipsync", "reenact", "wav2lip", "server")
 
 
 def main(names: list[str]) -> int:
