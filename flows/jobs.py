@@ -236,11 +236,16 @@ def _problem(located: _Located | None, index: int, name: object, err: dict[str, 
     return f"line {line}: {label} {'.'.join(loc) or 'job'}: {message}"
 
 
-def load_job_file(path: Path) -> JobFile:
-    """Read and validate a job file; any problem is `BadJobFile` listing all of them."""
+def load_job_file(path: Path, *, base: Path | None = None) -> JobFile:
+    """Read and validate a job file; any problem is `BadJobFile` listing all of them.
+
+    Relative paths are relative to ``base`` (default: the job file's folder; the watch
+    folder passes the folder the file was dropped into after moving it).
+    """
     import yaml
 
     path = path.absolute()
+    base = (base or path.parent).absolute()
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -266,10 +271,10 @@ def load_job_file(path: Path) -> JobFile:
         where = located[index] if index < len(located) else None
         name = raw.get("name") if isinstance(raw, dict) else None
         try:
-            jobs.append(_JOB.validate_python(raw, context={"base": path.parent}))
+            jobs.append(_JOB.validate_python(raw, context={"base": base}))
         except ValidationError as exc:
             problems.extend(_problem(where, index, name, e) for e in exc.errors())
-    problems.extend(_duplicates(raw_jobs, located, path.parent))
+    problems.extend(_duplicates(raw_jobs, located, base))
     if problems:
         raise BadJobFile(path, problems)
     return JobFile(path=path, jobs=tuple(jobs))
@@ -300,3 +305,13 @@ def _duplicates(raw_jobs: list[Any], located: list[_Located], base: Path) -> lis
                                 f"also the output of job {seen_outs[path] + 1}")
             seen_outs.setdefault(path, index)
     return problems
+
+
+def single_job(options: dict[str, Any], *, base: Path) -> JobFile:
+    """One job given as options (a deployment's parameters), validated like a file's."""
+    try:
+        job = _JOB.validate_python(options, context={"base": base})
+    except ValidationError as exc:
+        raise BadJobFile(base, [_problem(None, 0, options.get("name"), e)
+                                for e in exc.errors()]) from None
+    return JobFile(path=base / f"{job.name}.yaml", jobs=(job,))
