@@ -131,6 +131,7 @@ def run(jobs: int) -> dict[str, object]:
         finally:
             server.stop(home)
     return {"clip_s": CLIP_S, "cpu_count": os.cpu_count(), "platform": platform.platform(),
+            "load_average_1m": round(os.getloadavg()[0], 1),  # other work slows every figure
             "temporary_server": temporary, "long_lived_server": long_lived,
             "server_start_s": round(start_s, 1), "batch_with_server": batch,
             "flow_runs_recorded": runs, "goal_overhead_s": GOAL_OVERHEAD_S,
@@ -147,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'likeness dub of a 4 s clip':34} {'wall s':>8} {'stages s':>9} {'overhead s':>11}")
     for label, row in (("temporary in-process server", t), ("long-lived server", s)):
         print(f"{label:34} {row['wall_s']:8.2f} {row['stages_s']:9.2f} {row['overhead_s']:11.2f}")
-    print(f"server start (once): {figures['server_start_s']} s")
+    print(f"server start (once): {figures['server_start_s']} s; load average "
+          f"{figures['load_average_1m']} on {figures['cpu_count']} cores")
     print(f"batch of {b['jobs']} dubs, one process: wall {b['wall_s']} s, "
           f"stages {b['stages_s']} s, "
           f"first job +{b['first_job_overhead_s']} s, each further job "
