@@ -140,3 +140,37 @@ def test_batch_publishes_each_job_on_its_own_and_a_rerun_skips_what_is_published
     rerendered = third.json()["jobs"][0]
     assert rerendered["status"] == "published"
     assert rerendered["render_id"] != by_name["intro-es"]["render_id"]
+
+
+def test_ctrl_c_leaves_no_output_and_logs_render_cancelled(
+        prefect_server: None, job_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C arrives while the first job encodes: it must not publish, the queued job
+    must not start, and the ledger names the cancelled render."""
+    import signal
+    import threading
+
+    import provenance.publish
+
+    encode = provenance.publish.encode_marked
+
+    def interrupted(*args: object, **kwargs: object) -> int:
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)  # the user's Ctrl-C
+        return encode(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(provenance.publish, "encode_marked", interrupted)
+    two = job_file.with_name("two.yaml")
+    two.write_text(JOBS.split("  - name: intro-fr")[0].replace(
+        "kind: dub\n    input: media/ava.mp4\n    script: media/ava.es.srt\n    language: es\n"
+        "    lipsync: viseme\n", "kind: stamp\n    input: media/ava.mp4\n    use: [dubbing]\n"
+        "    language: es\n"), encoding="utf-8")
+    result = run_cli("batch", two, "--concurrency", "1")
+    assert result.code == 130, result.err
+    assert list((job_file.parent / "out").iterdir()) == []  # not even a temporary file
+    entries = run_cli("audit", "show", "--json").json()["entries"]
+    kinds = [e["kind"] for e in entries]
+    assert "render_published" not in kinds
+    assert kinds.count("render_cancelled") == 1
+    cancelled = next(e for e in entries if e["kind"] == "render_cancelled")
+    assert cancelled["payload"]["output"] == "intro-es.mp4"
+    decisions = [e for e in entries if e["kind"] == "decision"]
+    assert len(decisions) == 1  # the queued job never reached the gate
