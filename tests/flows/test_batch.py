@@ -60,17 +60,24 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return face_clip(tmp_path_factory.mktemp("media") / "ava.mp4", seconds=3.0)
 
 
-@pytest.fixture
-def job_file(sqlite_home: Path, tmp_path: Path, clip: Path) -> Path:
+def _batch_folder(tmp_path: Path, clip: Path, *, max_renders: int) -> Path:
     key = add_performer(tmp_path)
-    registered_grant(tmp_path, key, "ava", "--language", "es", "--max-renders", "10")
+    registered_grant(tmp_path, key, "ava", "--language", "es", "--max-renders",
+                     str(max_renders))
     media = tmp_path / "batch" / "media"
     media.mkdir(parents=True)
     (tmp_path / "batch" / "out").mkdir()
     (media / "ava.mp4").write_bytes(clip.read_bytes())
-    (media / "ava.es.srt").write_text(SPANISH_SRT, encoding="utf-8")
-    (media / "garbage.srt").write_text("this is not a subtitle file\n", encoding="utf-8")
-    path = tmp_path / "batch" / "jobs.yaml"
+    return tmp_path / "batch"
+
+
+@pytest.fixture
+def job_file(sqlite_home: Path, tmp_path: Path, clip: Path) -> Path:
+    folder = _batch_folder(tmp_path, clip, max_renders=10)
+    (folder / "media" / "ava.es.srt").write_text(SPANISH_SRT, encoding="utf-8")
+    (folder / "media" / "garbage.srt").write_text("this is not a subtitle file\n",
+                                                  encoding="utf-8")
+    path = folder / "jobs.yaml"
     path.write_text(JOBS, encoding="utf-8")
     return path
 
@@ -174,3 +181,19 @@ def test_ctrl_c_leaves_no_output_and_logs_render_cancelled(
     assert cancelled["payload"]["output"] == "intro-es.mp4"
     decisions = [e for e in entries if e["kind"] == "decision"]
     assert len(decisions) == 1  # the queued job never reached the gate
+
+
+def test_eight_concurrent_jobs_on_a_budget_of_five_publish_exactly_five(
+        prefect_server: None, sqlite_home: Path, tmp_path: Path, clip: Path) -> None:
+    folder = _batch_folder(tmp_path, clip, max_renders=5)
+    jobs = "jobs:\n" + "".join(
+        f"  - name: s{i}\n    kind: stamp\n    input: media/ava.mp4\n    use: [dubbing]\n"
+        f"    language: es\n    performer: ava\n    out: out/s{i}.mp4\n" for i in range(8))
+    path = folder / "jobs.yaml"
+    path.write_text(jobs, encoding="utf-8")
+    result = run_cli("batch", path, "--concurrency", "8", "--json")
+    assert result.code == 3, result.err
+    statuses = [j["status"] for j in result.json()["jobs"]]
+    assert statuses.count("published") == 5 and statuses.count("denied") == 3
+    assert all("budget" in j["reason"] for j in result.json()["jobs"] if j["status"] == "denied")
+    assert len(list((folder / "out").iterdir())) == 5
