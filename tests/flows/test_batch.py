@@ -62,8 +62,9 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _batch_folder(tmp_path: Path, clip: Path, *, max_renders: int) -> Path:
     key = add_performer(tmp_path)
-    registered_grant(tmp_path, key, "ava", "--language", "es", "--max-renders",
-                     str(max_renders))
+    grant = registered_grant(tmp_path, key, "ava", "--language", "es", "--max-renders",
+                             str(max_renders))
+    (tmp_path / "grant.id").write_text(grant, encoding="utf-8")
     media = tmp_path / "batch" / "media"
     media.mkdir(parents=True)
     (tmp_path / "batch" / "out").mkdir()
@@ -197,3 +198,39 @@ def test_eight_concurrent_jobs_on_a_budget_of_five_publish_exactly_five(
     assert statuses.count("published") == 5 and statuses.count("denied") == 3
     assert all("budget" in j["reason"] for j in result.json()["jobs"] if j["status"] == "denied")
     assert len(list((folder / "out").iterdir())) == 5
+
+
+def test_a_revocation_during_a_batch_stops_every_job_not_yet_published(
+        prefect_server: None, sqlite_home: Path, tmp_path: Path, clip: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The performer's grant is revoked while the first job encodes: that job is refused
+    at publish (the second registry check) and the later ones at the gate."""
+    import provenance.publish
+    from likeness.settings import load_settings
+    from likeness.studio import Studio
+
+    folder = _batch_folder(tmp_path, clip, max_renders=10)
+    grant_id = (tmp_path / "grant.id").read_text(encoding="utf-8")
+    encode = provenance.publish.encode_marked
+    revoked: list[bool] = []
+
+    def revoke_then_encode(*args: object, **kwargs: object) -> int:
+        if not revoked:
+            studio = Studio(load_settings())
+            try:
+                studio.revoke(grant_id, key=None, reason="the performer withdrew consent")
+            finally:
+                studio.close()
+            revoked.append(True)
+        return encode(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(provenance.publish, "encode_marked", revoke_then_encode)
+    jobs = "jobs:\n" + "".join(
+        f"  - name: r{i}\n    kind: stamp\n    input: media/ava.mp4\n    use: [dubbing]\n"
+        f"    language: es\n    performer: ava\n    out: out/r{i}.mp4\n" for i in range(3))
+    path = folder / "jobs.yaml"
+    path.write_text(jobs, encoding="utf-8")
+    result = run_cli("batch", path, "--concurrency", "1", "--json")
+    assert result.code == 3, result.err
+    assert [j["status"] for j in result.json()["jobs"]] == ["denied"] * 3
+    assert list((folder / "out").iterdir()) == []
