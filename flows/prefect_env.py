@@ -13,8 +13,10 @@ registration at server start (~2 s saved). A variable the user already set wins.
 
 ``offline_prefect(home=...)`` is the per-run part: Prefect's state lives in the
 studio home (``$LIKENESS_HOME/prefect``) and the flow heartbeat thread, whose join
-costs ~1 s per synchronous run, is off. Without ``PREFECT_API_URL`` Prefect starts
-its temporary local server (ephemeral mode); with it, the user's server is used.
+costs ~1 s per synchronous run, is off. ``PREFECT_API_URL`` from the environment
+names the user's server; otherwise the studio's long-lived server (`flows.server`,
+``likeness server start``) is used when it runs, and else Prefect starts its temporary
+local server (ephemeral mode), with the user's folder kept off its ``sys.path``.
 """
 
 from __future__ import annotations
@@ -127,10 +129,12 @@ def offline_prefect(*, home: Path, quiet_expected_errors: bool = True) -> Iterat
     )
 
     updates: dict[object, object] = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
-    if "PREFECT_API_URL" not in os.environ:
+    temporary_server = "PREFECT_API_URL" not in os.environ
+    if temporary_server:
         url = running_server_url(home)
         if url is not None:
             updates[PREFECT_API_URL] = url
+            temporary_server = False
     if "PREFECT_HOME" not in os.environ:
         folder = prefect_home(home)
         folder.mkdir(parents=True, exist_ok=True)
@@ -140,11 +144,27 @@ def offline_prefect(*, home: Path, quiet_expected_errors: bool = True) -> Iterat
     for handler in handlers:
         handler.addFilter(hider)  # type: ignore[arg-type]
     try:
-        with temporary_settings(updates=updates):  # type: ignore[arg-type]
+        with temporary_settings(updates=updates), _safe_path(temporary_server):  # type: ignore[arg-type]
             yield
     finally:
         for handler in handlers:
             handler.removeFilter(hider)  # type: ignore[arg-type]
+
+
+@contextmanager
+def _safe_path(active: bool) -> Iterator[None]:
+    """Prefect starts its temporary server as ``python -m uvicorn`` in the current folder,
+    which puts that folder first on the server's ``sys.path``: a ``secrets.py`` there
+    would replace the standard library's (issue 16, D9). ``PYTHONSAFEPATH`` (Python
+    3.11's ``-P``) keeps it off for the server started inside this block."""
+    if not active or "PYTHONSAFEPATH" in os.environ:
+        yield
+        return
+    os.environ["PYTHONSAFEPATH"] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop("PYTHONSAFEPATH", None)
 
 
 

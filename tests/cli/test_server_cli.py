@@ -58,3 +58,33 @@ def test_server_start_status_stop_and_renders_find_it(
         os.kill(state["pid"], 0)
     assert run_cli("server", "status", "--json").json()["running"] is False
     assert run_cli("server", "stop").code == 2  # nothing to stop: one error line
+
+
+def test_the_temporary_server_fallback_never_imports_the_users_secrets(tmp_path: Path) -> None:
+    """Without a running server a render starts Prefect's temporary one (`python -m
+    uvicorn` in the current folder); the user's `secrets.py` there must stay unimported."""
+    import subprocess
+    import sys
+
+    from tests.support.cli import ROOT
+
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "secrets.py").write_text(
+        f"open({str(user / MARKER)!r}, 'w').write('x')\n", encoding="utf-8")
+    program = (
+        "from pathlib import Path\n"
+        "from flows.prefect_env import flow, offline_prefect\n"
+        "@flow(name='isolation-check', persist_result=False)\n"
+        "def check() -> int:\n    return 7\n"
+        f"with offline_prefect(home=Path({str(tmp_path / 'studio')!r})):\n"
+        "    print('result', check())\n")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PREFECT_") and k != "PYTHONSAFEPATH"}
+    env["PYTHONPATH"] = str(ROOT)
+    # -P: like the `likeness` console script, the caller itself has no cwd on sys.path
+    done = subprocess.run([sys.executable, "-P", "-c", program], cwd=user, env=env,  # noqa: S603
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "result 7" in done.stdout
+    assert not (user / MARKER).exists(), "the temporary server imported the user's secrets.py"
