@@ -21,7 +21,17 @@ from typing import Annotated
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer vendors click
 
-from likeness.cli import batch, consent, models, performer, render, server, studio, verify
+from likeness.cli import (
+    batch,
+    consent,
+    deploy,
+    models,
+    performer,
+    render,
+    server,
+    studio,
+    verify,
+)
 from likeness.errors import ConsentDenied, LikenessError
 from likeness.output import stderr
 
@@ -38,7 +48,7 @@ def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks."
 
 # The order here is the order of `likeness --help`.
 for command in (studio.init, render.stamp, render.dub, render.reenact, batch.batch,
-                verify.verify, studio.demo):
+                verify.verify, deploy.deploy, studio.demo):
     app.command()(command)
 app.add_typer(performer.keys_app, name="keys")
 app.add_typer(performer.performer_app, name="performer")

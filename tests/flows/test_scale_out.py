@@ -1,7 +1,8 @@
 """Scale-out for real (docs/scale-out.md): a long-lived Prefect server on 127.0.0.1, a
 throw-away PostgreSQL registry, a process work pool with a concurrency limit, two
-workers, the batch deployment from prefect.yaml, and a job file of four jobs (one
-denied) submitted as one flow run per job. Outputs verify intact; the ledger verifies.
+workers, the batch deployment from prefect.yaml (created by `likeness deploy`), and a
+job file of four jobs (one denied) submitted as one flow run per job. Outputs verify
+intact; the ledger verifies.
 
 Slow (a server, two workers and a Python process per flow run): `make test-all`.
 """
@@ -36,13 +37,6 @@ JOB = """  - name: {name}
 JOBS = {"clip-1": "es", "clip-2": "es", "clip-3": "es", "clip-fr": "fr"}  # fr is not granted
 
 
-def _prefect(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([sys.executable, "-m", "prefect", *args], cwd=ROOT, env=env,  # noqa: S603
-                          capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, f"prefect {' '.join(args)}: {done.stdout}\n{done.stderr}"
-    return done
-
-
 @pytest.fixture
 def pg_studio(pg_server: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     url = pg_server.create_database(f"scale_{os.getpid()}")  # type: ignore[attr-defined]
@@ -69,10 +63,9 @@ def prefect_stack(pg_studio: Path, tmp_path: Path) -> Iterator[dict[str, str]]:
                 "DO_NOT_TRACK": "1", "PYTHONPATH": str(ROOT)})
     workers: list[subprocess.Popen[bytes]] = []
     try:
-        _prefect("work-pool", "create", POOL, "--type", "process", env=env)
-        _prefect("work-pool", "set-concurrency-limit", POOL, str(SLOTS), env=env)
-        _prefect("--no-prompt", "deploy", "--prefect-file", "prefect.yaml", "--name", "batch",
-                 env=env)
+        deployed = run_cli("deploy", "--pool", POOL, "--slots", str(SLOTS), "--json")
+        assert deployed.code == 0, deployed.err
+        assert "batch" in deployed.json()["deployments"]
         for name in ("worker-a", "worker-b"):
             log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the worker
             workers.append(subprocess.Popen(  # noqa: S603
@@ -114,6 +107,7 @@ def test_four_jobs_through_two_workers_on_a_pool(
             "jobs_file": str(jobs_file), "only": [name]}) for name in JOBS}
         deadline = time.monotonic() + RUN_TIMEOUT_S
         with get_client(sync_client=True) as client:
+            assert client.read_work_pool(POOL).concurrency_limit == SLOTS
             while True:
                 states = {n: client.read_flow_run(r.id).state for n, r in runs.items()}
                 if all(s is not None and s.is_final() for s in states.values()):
