@@ -144,16 +144,20 @@ def _run_stamp(ctx: RenderContext, job: StampJob) -> JobRender:
 
 
 def _run_avatar(ctx: RenderContext, job: AvatarJob) -> JobRender:
-    """The avatar flow is built separately; it is looked up when a job needs it."""
-    try:
-        from flows import avatar  # type: ignore[attr-defined]
-    except ImportError:
-        avatar = None
+    """The avatar flow is built separately; it is looked up when a job needs it (an
+    installed but broken module fails the job with its own error, not as "absent")."""
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("flows.avatar") is None:
+        raise InternalError("avatar jobs need the avatar flow (flows/avatar.py), which this "
+                            "installation does not have")
+    avatar = importlib.import_module("flows.avatar")
     run = getattr(avatar, "run_avatar", None)
     build = getattr(getattr(avatar, "AvatarRequest", None), "build", None)
     if run is None or build is None:
-        raise InternalError("avatar jobs need flows.avatar (run_avatar, AvatarRequest), "
-                            "which this installation does not have")
+        raise InternalError("flows.avatar has no run_avatar(studio, request) and "
+                            "AvatarRequest.build(**options) for batch jobs")
     options = job.model_dump(exclude={"name", "kind"})
     result = run(ctx, build(**options))
     return JobRender(result.render_id, result.decision_id,
