@@ -158,8 +158,11 @@ def _run_avatar(ctx: RenderContext, job: AvatarJob) -> JobRender:
     if run is None or build is None:
         raise InternalError("flows.avatar has no run_avatar(studio, request) and "
                             "AvatarRequest.build(**options) for batch jobs")
-    options = job.model_dump(exclude={"name", "kind"})
-    result = run(ctx, build(**options))
+    from prefect import tags
+
+    request = build(**job.model_dump(exclude={"name", "kind"}))
+    with tags(*job.run_labels().tags):  # run_avatar names its own flow run
+        result = run(ctx, request)
     return JobRender(result.render_id, result.decision_id,
                     dict(getattr(result, "stages_s", {}) or {}))
 

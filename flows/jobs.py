@@ -119,10 +119,13 @@ class AvatarJob(_Job):
     language: str
     text: str | None = Field(default=None, min_length=1)
     script: Path | None = None
+    still: Path | None = None  # the likeness, when not the performer's registered reel
     background: Path | None = None
     voice: str | None = None
+    lipsync: LipSyncName = "auto"
+    subtitles: bool = False  # also write the lines as OUT.srt
 
-    _files = field_validator("script", "background")(_existing)
+    _files = field_validator("script", "still", "background")(_existing)
 
     @field_validator("language")
     @classmethod
@@ -139,7 +142,8 @@ class AvatarJob(_Job):
         return (Use.AVATAR,)
 
     def inputs(self) -> dict[str, Path]:
-        return {k: v for k, v in (("script", self.script), ("background", self.background)) if v}
+        return {k: v for k, v in (("script", self.script), ("still", self.still),
+                                  ("background", self.background)) if v}
 
 
 class ReenactJob(_Job):

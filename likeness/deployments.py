@@ -104,13 +104,15 @@ def reenact_deployment(input: str, driver: str, out: str, performer: str,  # noq
 
 @flow(name="avatar-deployment", persist_result=False, log_prints=False)
 def avatar_deployment(performer: str, language: str, out: str, text: str | None = None,
-                      script: str | None = None, background: str | None = None,
-                      voice: str | None = None, production: str | None = None,
-                      name: str | None = None) -> dict[str, Any]:
+                      script: str | None = None, still: str | None = None,
+                      background: str | None = None, voice: str | None = None,
+                      lipsync: str = "auto", subtitles: bool = False,
+                      production: str | None = None, name: str | None = None
+                      ) -> dict[str, Any]:
     return _render_one("avatar", name, {
         "performer": performer, "language": language, "out": out, "text": text,
-        "script": script, "background": background, "voice": voice,
-        "production": production})
+        "script": script, "still": still, "background": background, "voice": voice,
+        "lipsync": lipsync, "subtitles": subtitles, "production": production})
 
 
 def settled(path: Path, *, settle_s: float, now: float | None = None) -> bool:
