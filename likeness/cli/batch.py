@@ -54,11 +54,12 @@ def print_summary(report: BatchReport) -> None:
     for job in report.jobs:
         style = STATUS_STYLE[job.status]
         table.add_row(literal(job.name), job.kind, f"[{style}]{job.status}[/]",
-                      literal(job.out), job.render_id or "", f"{job.seconds:.1f}",
+                      literal(Path(job.out).name), job.render_id or "", f"{job.seconds:.1f}",
                       literal(job.reason or ""))
     stdout.print(table)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(report.counts().items()))
-    stdout.print(f"{len(report.jobs)} jobs in {report.seconds:.1f} s: {counts}")
+    stdout.print(f"{len(report.jobs)} jobs in {report.seconds:.1f} s: {counts}; outputs in "
+                 f"{literal(Path(report.jobs[0].out).parent)}" if report.jobs else "no jobs")
 
 
 def batch(
