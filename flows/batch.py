@@ -309,24 +309,26 @@ def run_job(job: AnyJob) -> JobOutcome:
         control.progress(job.name, "published")
         return _outcome(job, "published", began, render_id=rendered.render_id,
                         decision_id=rendered.decision_id, stages_s=rendered.stages_s)
-    except RenderCancelled as exc:
+    except Exception as exc:  # noqa: BLE001 - one job's crash is its outcome, not the batch's
+        return _failed_outcome(job, exc, guard, control, began)
+
+
+def _failed_outcome(job: AnyJob, exc: Exception, guard: _JobGuard, control: _BatchControl,
+                    began: float) -> JobOutcome:
+    """Cancelled (the guard refused, or any failure once the batch is cancelled: it is
+    the cancellation that stopped it), denied, or failed."""
+    if isinstance(exc, RenderCancelled) or control.cancelled.is_set():
         guard.record_cancelled(job.out)
         control.progress(job.name, "cancelled")
-        return _outcome(job, "cancelled", began, reason=exc.message, **_ids(guard))
-    except ConsentDenied as exc:
-        if control.cancelled.is_set():  # the guard's refusal surfaced as a denial
-            guard.record_cancelled(job.out)
-            return _outcome(job, "cancelled", began, reason="the batch was cancelled")
+        return _outcome(job, "cancelled", began, reason="the batch was cancelled",
+                        **_ids(guard))
+    if isinstance(exc, ConsentDenied):
         control.progress(job.name, "denied")
         reasons = "; ".join(exc.reasons) if exc.reasons else exc.message
         return _outcome(job, "denied", began, reason=reasons, **_ids(guard))
-    except Exception as exc:  # noqa: BLE001 - one job's crash is its outcome, not the batch's
-        if control.cancelled.is_set():
-            guard.record_cancelled(job.out)
-            return _outcome(job, "cancelled", began, reason="the batch was cancelled")
-        control.progress(job.name, "failed")
-        reason = exc.diagnostics() if isinstance(exc, LikenessError) else repr(exc)
-        return _outcome(job, "failed", began, reason=reason, **_ids(guard))
+    control.progress(job.name, "failed")
+    reason = exc.diagnostics() if isinstance(exc, LikenessError) else repr(exc)
+    return _outcome(job, "failed", began, reason=reason, **_ids(guard))
 
 
 def _ids(guard: _JobGuard) -> dict[str, Any]:
