@@ -53,7 +53,7 @@ from consent.codes import normalize_language
 from consent.models import Decision, RenderRequest, Use
 from flows.context import RenderContext
 from flows.faces import SourceFaces, find_faces, performer_track, untouched_note
-from flows.prefect_env import flow, offline_prefect, task
+from flows.prefect_env import flow, offline_prefect, run_labels, task
 from flows.runtime import (
     RenderResult,
     bound_studio,
@@ -690,5 +690,8 @@ def run_dub(studio: RenderContext, request: DubRequest) -> DubResult | DubReview
     on any failure nothing is written at ``request.out``.
     """
     session: AbstractContextManager[Any] = offline_prefect(home=studio.settings.home)
+    labels = run_labels(f"dub-{request.out.stem}", performer=request.performer,
+                        uses=("dubbing",), language=request.language,
+                        production=request.production)
     with session, bound_studio(studio):
-        return dub_flow(request)
+        return labels.run(dub_flow, request)

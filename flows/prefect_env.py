@@ -13,19 +13,26 @@ registration at server start (~2 s saved). A variable the user already set wins.
 
 ``offline_prefect(home=...)`` is the per-run part: Prefect's state lives in the
 studio home (``$LIKENESS_HOME/prefect``) and the flow heartbeat thread, whose join
-costs ~1 s per synchronous run, is off. Without ``PREFECT_API_URL`` Prefect starts
-its temporary local server (ephemeral mode); with it, the user's server is used.
+costs ~1 s per synchronous run, is off. ``PREFECT_API_URL`` from the environment
+names the user's server; otherwise the studio's long-lived server (`flows.server`,
+``likeness server start``) is used when it runs, and else Prefect starts its temporary
+local server (ephemeral mode), with the user's folder kept off its ``sys.path``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
+from flows.server import PREFECT_SUBDIR, running_server_url
 from likeness.errors import LikenessError
+
+R = TypeVar("R")
 
 OFFLINE_ENV_DEFAULTS: dict[str, str] = {
     "DO_NOT_TRACK": "1",
@@ -34,7 +41,6 @@ OFFLINE_ENV_DEFAULTS: dict[str, str] = {
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
 }
-PREFECT_SUBDIR = "prefect"
 
 
 def apply_offline_env() -> dict[str, str]:
@@ -50,11 +56,13 @@ from prefect.cache_policies import NONE as NO_CACHE  # noqa: E402
 
 __all__ = [
     "NO_CACHE",
+    "RunLabels",
     "OFFLINE_ENV_DEFAULTS",
     "apply_offline_env",
     "flow",
     "offline_prefect",
     "prefect_home",
+    "run_labels",
     "task",
 ]
 
@@ -106,18 +114,27 @@ def _console_handlers() -> list[logging.Handler]:
 
 @contextmanager
 def offline_prefect(*, home: Path, quiet_expected_errors: bool = True) -> Iterator[None]:
-    """Run flows inside with the studio's Prefect home and no heartbeat thread.
+    """Run flows inside with the studio's Prefect home and no heartbeat thread, against
+    the studio's long-lived server when one runs (`likeness server start`).
 
-    ``PREFECT_HOME`` from the environment wins over the studio default, so a user
-    can share one Prefect home (or a long-lived server) between studios.
+    ``PREFECT_HOME`` and ``PREFECT_API_URL`` from the environment win over the studio
+    defaults, so a user can share one Prefect home (or their own server) between studios.
+    Without either, Prefect starts its temporary in-process server (12-15 s).
     """
     from prefect.settings import (
+        PREFECT_API_URL,
         PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
         PREFECT_HOME,
         temporary_settings,
     )
 
     updates: dict[object, object] = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    temporary_server = "PREFECT_API_URL" not in os.environ
+    if temporary_server:
+        url = running_server_url(home)
+        if url is not None:
+            updates[PREFECT_API_URL] = url
+            temporary_server = False
     if "PREFECT_HOME" not in os.environ:
         folder = prefect_home(home)
         folder.mkdir(parents=True, exist_ok=True)
@@ -127,8 +144,51 @@ def offline_prefect(*, home: Path, quiet_expected_errors: bool = True) -> Iterat
     for handler in handlers:
         handler.addFilter(hider)  # type: ignore[arg-type]
     try:
-        with temporary_settings(updates=updates):  # type: ignore[arg-type]
+        with temporary_settings(updates=updates), _safe_path(temporary_server):  # type: ignore[arg-type]
             yield
     finally:
         for handler in handlers:
             handler.removeFilter(hider)  # type: ignore[arg-type]
+
+
+@contextmanager
+def _safe_path(active: bool) -> Iterator[None]:
+    """Prefect starts its temporary server as ``python -m uvicorn`` in the current folder,
+    which puts that folder first on the server's ``sys.path``: a ``secrets.py`` there
+    would replace the standard library's (issue 16, D9). ``PYTHONSAFEPATH`` (Python
+    3.11's ``-P``) keeps it off for the server started inside this block."""
+    if not active or "PYTHONSAFEPATH" in os.environ:
+        yield
+        return
+    os.environ["PYTHONSAFEPATH"] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop("PYTHONSAFEPATH", None)
+
+
+
+@dataclass(frozen=True)
+class RunLabels:
+    """A render's flow-run name and tags, so the Prefect UI lists it under the job or
+    output it makes and filters it by performer, use, language and production."""
+
+    name: str
+    tags: tuple[str, ...]
+
+    def run(self, render_flow: Callable[..., R], *args: Any) -> R:
+        """Call ``render_flow`` as a run with these labels (Prefect 3 flows take their tags
+        from the ``tags`` context, which the run's task runs inherit)."""
+        from prefect import tags
+
+        with tags(*self.tags):
+            return render_flow.with_options(flow_run_name=self.name)(*args)  # type: ignore[attr-defined]
+
+
+def run_labels(name: str, *, performer: str, uses: tuple[str, ...] | list[str],
+               language: str | None = None, production: str | None = None,
+               kind: str | None = None) -> RunLabels:
+    tags = [f"performer:{performer}", *(f"use:{u}" for u in uses)]
+    tags += [f"{label}:{value}" for label, value in
+             (("language", language), ("production", production), ("kind", kind)) if value]
+    return RunLabels(name=name, tags=tuple(tags))

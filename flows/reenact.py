@@ -49,7 +49,7 @@ from flows.faces import (
     sample_frames,
     untouched_note,
 )
-from flows.prefect_env import flow, offline_prefect
+from flows.prefect_env import flow, offline_prefect, run_labels
 from flows.runtime import (
     RenderResult,
     bound_studio,
@@ -308,5 +308,7 @@ def run_reenact(studio: RenderContext, *, target: Path, driver: Path, performer:
     request = ReenactRequest.build(target=target, driver=driver, performer=performer, out=out,
                                    production=production)
     session: AbstractContextManager[Any] = offline_prefect(home=studio.settings.home)
+    labels = run_labels(f"reenact-{request.out.stem}", performer=request.performer,
+                        uses=("reenactment",), production=request.production)
     with session, bound_studio(studio):
-        return reenact_flow(request)
+        return labels.run(reenact_flow, request)

@@ -1,7 +1,8 @@
 """The `likeness` command line (Typer + Rich): one module per command group.
 
 ``studio`` (init, demo), ``performer`` (keys, performers), ``consent`` (grants),
-``render`` (stamp, dub, reenact, avatar), ``verify`` (verify, audit), ``verifier`` (the public
+``render`` (stamp, dub, reenact, avatar), ``batch`` (job files), ``server`` (the
+long-lived Prefect server), ``verify`` (verify, audit), ``verifier`` (the public
 verification service) and ``models``; shared
 option parsing and output helpers live in ``common``. The commands only parse options
 and print: the work is done by `likeness.studio.Studio`, the consent models and the flows.
@@ -21,7 +22,18 @@ from typing import Annotated
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer vendors click
 
-from likeness.cli import consent, models, performer, render, studio, verifier, verify
+from likeness.cli import (
+    batch,
+    consent,
+    deploy,
+    models,
+    performer,
+    render,
+    server,
+    studio,
+    verifier,
+    verify,
+)
 from likeness.errors import ConsentDenied, LikenessError
 from likeness.output import stderr
 
@@ -38,13 +50,14 @@ def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks."
 
 # The order here is the order of `likeness --help`.
 for command in (studio.init, render.stamp, render.dub, render.reenact, render.avatar,
-                verify.verify, verifier.verifier, studio.demo):
+                batch.batch, verify.verify, verifier.verifier, deploy.deploy, studio.demo):
     app.command()(command)
 app.add_typer(performer.keys_app, name="keys")
 app.add_typer(performer.performer_app, name="performer")
 app.add_typer(consent.consent_app, name="consent")
 app.add_typer(models.models_app, name="models")
 app.add_typer(verify.audit_app, name="audit")
+app.add_typer(server.server_app, name="server")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,6 +13,7 @@ landmarks and the descriptor use the full-resolution image for precision.
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,12 @@ def _import_dlib() -> Any:
     return dlib
 
 
+# One set of models per process is shared by every engine instance; used concurrently
+# from two threads (batch jobs) they gave a wrong descriptor (distance 0.54 for the same
+# face: a false identity mismatch), so their calls are serialized.
+_MODELS_LOCK = threading.Lock()
+
+
 @functools.cache
 def _load_models() -> _DlibModels:
     """Load (and verify) the three dlib models once per process."""
@@ -188,7 +195,8 @@ class DlibFaceEngine:
         """Face rectangles only (no landmarks), mapped to `image`'s pixel coordinates."""
         check_rgb_image(image)
         small, scale = _downscale_for_detection(image, self.detect_max_side_px)
-        rects, scores, _ = self._models.detector.run(small, self.upsample, self.min_score)
+        with _MODELS_LOCK:
+            rects, scores, _ = self._models.detector.run(small, self.upsample, self.min_score)
         height, width = image.shape[:2]
         boxes = []
         for rect, score in zip(rects, scores, strict=True):
@@ -210,7 +218,8 @@ class DlibFaceEngine:
         """Fit the 68-point shape predictor inside `box` (about a millisecond)."""
         dlib = _import_dlib()
         rect = dlib.rectangle(int(box.left), int(box.top), int(box.right) - 1, int(box.bottom) - 1)
-        shape = self._models.predictor(image, rect)
+        with _MODELS_LOCK:
+            shape = self._models.predictor(image, rect)
         points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
         if points.shape != (LANDMARK_COUNT, 2):  # pragma: no cover - model contract
             raise BadInput(f"shape predictor returned {points.shape[0]} points, expected 68")
@@ -226,9 +235,10 @@ class DlibFaceEngine:
         rect = dlib.rectangle(int(box.left), int(box.top), int(box.right) - 1, int(box.bottom) - 1)
         parts = dlib.points([dlib.point(int(round(x)), int(round(y))) for x, y in face.landmarks])
         shape = dlib.full_object_detection(rect, parts)
-        descriptor = self._models.encoder.compute_face_descriptor(
-            np.ascontiguousarray(image), shape, DESCRIPTOR_JITTERS
-        )
+        with _MODELS_LOCK:  # shared by every thread (concurrent batch jobs)
+            descriptor = self._models.encoder.compute_face_descriptor(
+                np.ascontiguousarray(image), shape, DESCRIPTOR_JITTERS
+            )
         return np.asarray(descriptor, dtype=np.float32).reshape(DESCRIPTOR_DIM)
 
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:
