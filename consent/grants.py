@@ -15,12 +15,26 @@ from likeness.errors import BadInput, IntegrityFailure
 
 
 def performer_payload(grant: GrantTerms) -> dict:
-    return grant.model_dump(mode="json")
+    return grant.signed_fields()
 
 
 def studio_payload(signed: SignedGrant) -> dict:
     people = [s.model_dump(mode="json") for s in signed.signatures if s.role != "studio"]
-    return {"grant": signed.grant.model_dump(mode="json"), "signatures": people}
+    return {"grant": signed.grant.signed_fields(), "signatures": people}
+
+
+def check_given_to(signed: SignedGrant, studio_key: VerifyKey) -> None:
+    """A grant is given to one studio: refuse to register one that names another (or
+    none), so a grant signed for studio A cannot be replayed at studio B."""
+    named = signed.grant.studio_key_id
+    what = f"grant {signed.grant.grant_id}"
+    if named is None:
+        raise IntegrityFailure(f"{what} names no studio, so it could be replayed anywhere",
+                               hint="draft it again with `likeness consent draft` at this "
+                                    "studio (or --studio-key FILE.pub) and have it signed")
+    if named != studio_key.key_id:
+        raise IntegrityFailure(f"{what} is given to another studio (key {named[:16]}…), "
+                               f"not this one ({studio_key.key_id[:16]}…)")
 
 
 def sign_as_person(signed: SignedGrant, key: SigningKey, *, guardian: bool) -> SignedGrant:

@@ -145,6 +145,17 @@ class GrantTerms(_Frozen):
     contract_sha256: Sha256Hex | None = None
     consent_evidence_sha256: Sha256Hex | None = None
     created_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+    # the studio the grant is given to: SHA-256 of its Ed25519 public key. Grants drafted
+    # before this field existed lack it; they stay valid where they were countersigned.
+    studio_key_id: Sha256Hex | None = None
+
+    def signed_fields(self) -> dict[str, Any]:
+        """The JSON the signatures cover. ``studio_key_id`` is left out when absent, so a
+        grant signed before the field existed still verifies byte for byte."""
+        fields = self.model_dump(mode="json")
+        if fields["studio_key_id"] is None:
+            del fields["studio_key_id"]
+        return fields
 
     @model_validator(mode="after")
     def _term(self) -> Self:

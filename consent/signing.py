@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +30,30 @@ def canonical_json(value: Any) -> bytes:
     return rfc8785.dumps(value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class VerifyKey:
+    """A public key, equal to and hashed as its raw bytes (so it can key the gate's caches)."""
+
     key: Ed25519PublicKey
+    _raw: bytes = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_raw", self.key.public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+
+    def __hash__(self) -> int:
+        return hash(self._raw)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, VerifyKey) and other._raw == self._raw
 
     @property
     def raw(self) -> bytes:
-        return self.key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return self._raw
 
     @property
     def key_id(self) -> str:
-        return hashlib.sha256(self.raw).hexdigest()
+        return hashlib.sha256(self._raw).hexdigest()
 
     def pem(self) -> bytes:
         return self.key.public_bytes(
@@ -67,10 +80,14 @@ class VerifyKey:
 
     def verify(self, signature: Signature, payload: Any, *, what: str) -> None:
         """Raise `IntegrityFailure` unless ``signature`` signs ``payload`` with this key."""
+        self.verify_canonical(signature, canonical_json(payload), what=what)
+
+    def verify_canonical(self, signature: Signature, data: bytes, *, what: str) -> None:
+        """`verify` for a payload already in canonical form (the caller built the bytes)."""
         if signature.key_id != self.key_id:
             raise IntegrityFailure(f"{what}: {signature.role} signature was made with another key")
         try:
-            self.key.verify(signature.raw(), canonical_json(payload))
+            self.key.verify(signature.raw(), data)
         except InvalidSignature:
             raise IntegrityFailure(
                 f"{what}: {signature.role} signature does not match the signed content",

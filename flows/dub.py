@@ -35,7 +35,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from consent.codes import normalize_language
+from consent.codes import normalize_language, normalize_territory
 from consent.models import Decision, RenderRequest, Use
 from flows.context import RenderContext
 from flows.faces import source_embeddings
@@ -107,11 +107,17 @@ class DubRequest(BaseModel):
     voice: str | None = None
     lipsync: LipSyncOption = "auto"
     production: str | None = None
+    territory: str | None = None  # where it is shown: a grant limited to territories needs it
 
     @field_validator("language")
     @classmethod
     def _language(cls, value: str) -> str:
         return normalize_language(value)
+
+    @field_validator("territory")
+    @classmethod
+    def _territory(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_territory(value)
 
     @classmethod
     def build(cls, **options: Any) -> DubRequest:
@@ -282,8 +288,8 @@ def authorize_dub(request: DubRequest, *,
     """Not retried: an allowed decision reserves one render from the grant's budget."""
     decision = current_studio().authorize(RenderRequest(
         performer_id=request.performer, uses=request.uses, language=request.language,
-        production=request.production, face_embeddings=embeddings,
-        purpose=f"dub {request.video.name} into {request.language}"))
+        production=request.production, territory=request.territory,
+        face_embeddings=embeddings, purpose=f"dub {request.video.name} into {request.language}"))
     if not decision.allowed:
         raise ConsentDenied(f"consent denied for {request.performer} to dub into "
                             f"{request.language}: {'; '.join(decision.reasons)}",

@@ -32,7 +32,7 @@ from provenance.publish import (
 
 def stamp_file(ctx: RenderContext, *, source: Path, performer_id: str, uses: list[Use],
                language: str | None, production: str | None, out: Path,
-               face_engine: str = "dlib",
+               territory: str | None = None, face_engine: str = "dlib",
                on_frame: Callable[[int], None] | None = None) -> tuple[Decision, PublishReceipt]:
     """``on_frame(total_frames)`` is called once per frame published (progress display)."""
     out = check_destination(out)  # before the gate takes a render from the budget
@@ -43,7 +43,8 @@ def stamp_file(ctx: RenderContext, *, source: Path, performer_id: str, uses: lis
     embeddings = source_embeddings(engine, source)
     decision = ctx.authorize(RenderRequest(
         performer_id=performer_id, uses=tuple(uses), language=language,
-        production=production, face_embeddings=embeddings, purpose=f"stamp {source.name}"))
+        production=production, territory=territory, face_embeddings=embeddings,
+        purpose=f"stamp {source.name}"))
     if not decision.allowed:
         raise ConsentDenied(f"consent denied for {performer_id} "
                             f"({len(decision.reasons)} reason(s))",

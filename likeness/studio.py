@@ -8,6 +8,7 @@ entry commit together.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from consent.gate import GatePolicy, authorize
 from consent.grants import (
+    check_given_to,
     check_term_limits,
     countersign,
     verify_person_signatures,
@@ -36,6 +38,7 @@ from consent.models import (
 )
 from consent.registry import FaceRow, PerformerRow, Registry, embedding_to_bytes
 from consent.signing import SigningKey, VerifyKey, write_secret
+from consent.trust import PerformerFacts, TrustedPerformer, seal_performer, trusted_performer
 from flows.context import RenderContext, RenderSettings
 from likeness.db import make_engine, migrate, schema_is_current, transaction
 from likeness.errors import BadInput, IntegrityFailure
@@ -117,6 +120,12 @@ def init_studio(settings: Settings, *, studio_name: str | None) -> InitReport:
         raise BadInput(f"cannot open registry database: {exc.orig}") from None
     finally:
         engine.dispose()
+    studio = Studio(settings)
+    try:
+        sealed = studio.seal_unsealed_performers()
+    finally:
+        studio.close()
+    created.extend(f"studio seal on performer {pid}" for pid in sealed)
     return InitReport(home=home, created=tuple(created), database_url=settings.database_url)
 
 
@@ -183,7 +192,8 @@ class Studio:
     @property
     def policy(self) -> GatePolicy:
         s = self.settings.studio
-        return GatePolicy(identity_threshold=s.identity_threshold, face_engine=s.face_engine)
+        return GatePolicy(studio_key=self.verify_key, identity_threshold=s.identity_threshold,
+                          face_engine=s.face_engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -221,11 +231,14 @@ class Studio:
         with self.session() as session:
             registry = Registry(session)
             registry.add_performer(row, face_rows)
+            facts = _sealed_facts(registry, performer_id)
+            registry.set_seal(performer_id, seal_performer(facts, self.signing_key))
             performer = registry.performer_model(row)
             self.ledger.record(session, "performer_added", {
                 "performer_id": performer_id, "public_key_id": public_key.key_id,
                 "guardian_key_id": row.guardian_key_id, "faces": len(face_rows),
                 "face_image_sha256": [f.image_sha256 for f in faces],
+                "record_sha256": facts.digest(),
                 "voice_sha256": voice_sha256,
                 "minor": date_of_birth is not None and performer.adult_on() is not None
                 and now < performer.adult_on()})  # type: ignore[operator]
@@ -235,6 +248,39 @@ class Studio:
         with self.session() as session:
             return Registry(session).performers()
 
+    def seal_unsealed_performers(self) -> list[str]:
+        """Seal records made before performer records were sealed (migration 0002), but only
+        those whose keys agree with their `performer_added` ledger entry: a record edited in
+        the database before the upgrade stays unsealed, so the gate keeps refusing it."""
+        from sqlalchemy import select
+
+        from provenance.ledger.store import EntryRow
+
+        sealed: list[str] = []
+        with self.session() as session:
+            registry = Registry(session)
+            unsealed = [p for p in session.scalars(select(PerformerRow).where(
+                PerformerRow.record_signature.is_(None)))]
+            if not unsealed:
+                return []
+            logged: dict[str, dict] = {}
+            for body in session.scalars(select(EntryRow.body).where(
+                    EntryRow.kind == "performer_added").order_by(EntryRow.seq)):
+                payload = json.loads(body)["payload"]
+                logged.setdefault(str(payload.get("performer_id")), payload)
+            for row in unsealed:
+                entry = logged.get(row.performer_id)
+                if (entry is None or entry.get("public_key_id") != row.public_key_id
+                        or entry.get("guardian_key_id") != row.guardian_key_id):
+                    continue
+                facts = _sealed_facts(registry, row.performer_id)
+                registry.set_seal(row.performer_id, seal_performer(facts, self.signing_key))
+                self.ledger.record(session, "performer_sealed", {
+                    "performer_id": row.performer_id, "public_key_id": row.public_key_id,
+                    "record_sha256": facts.digest()})
+                sealed.append(row.performer_id)
+        return sealed
+
     # grants -----------------------------------------------------------------
     def register_grant(self, signed: SignedGrant) -> SignedGrant:
         now = datetime.now(UTC)
@@ -242,12 +288,11 @@ class Studio:
             registry = Registry(session)
             row = registry.require_performer(signed.grant.performer_id)
             performer = registry.performer_model(row)
-            guardian = (VerifyKey.from_pem(row.guardian_key_pem.encode())
-                        if row.guardian_key_pem else None)
+            trusted = _trusted_record(registry, row.performer_id, self.verify_key)
             verify_person_signatures(
-                signed, performer=performer,
-                performer_key=VerifyKey.from_pem(row.public_key_pem.encode()),
-                guardian_key=guardian, now=now)
+                signed, performer=performer, performer_key=trusted.performer_key,
+                guardian_key=trusted.guardian_key, now=now)
+            check_given_to(signed, self.verify_key)
             check_term_limits(signed.grant, performer, now=now)
             if signed.grant.valid_until <= now:
                 raise BadInput(f"grant {signed.grant.grant_id} has already expired "
@@ -339,6 +384,26 @@ class Studio:
         with self.session() as session:
             return verify_file(path, session=session, studio_key=self.verify_key,
                                trust_anchor_pem=trust_anchor, watermark_key=self.watermark_key)
+
+
+def _sealed_facts(registry: Registry, performer_id: str) -> PerformerFacts:
+    session = registry.session
+    session.flush()
+    found = registry.performer_facts(performer_id)
+    if found is None:  # pragma: no cover - flushed just above
+        raise BadInput(f"unknown performer {performer_id!r}")
+    return found[0]
+
+
+def _trusted_record(registry: Registry, performer_id: str,
+                    studio_key: VerifyKey) -> TrustedPerformer:
+    """The performer's keys, only from a record that carries the studio's seal: a key
+    swapped in the database must not be what a new grant is checked against."""
+    found = registry.performer_facts(performer_id)
+    if found is None:
+        raise BadInput(f"unknown performer {performer_id!r}",
+                       hint="add them with `likeness performer add`")
+    return trusted_performer(found[0], found[1], studio_key)
 
 
 def _reference_faces(images: Sequence[Path], *, engine_name: str) -> list[FaceReference]:

@@ -175,7 +175,8 @@ def encode_marked(rendered: Rendered, tmp: Path, *, label: LabelSpec | None,
 def append_published(ctx: PublishContext, decision: Decision, payload: dict[str, Any]
                      ) -> tuple[LedgerEntry, SignedTreeHead, InclusionProof]:
     with ctx.session() as session:
-        recheck_consent(decision, session=session, now=datetime.now(UTC))
+        recheck_consent(decision, session=session, now=datetime.now(UTC), audit=ctx.ledger,
+                        studio_key=ctx.signing_key.verify_key)
         entry = ctx.ledger.record(session, "render_published", payload)
         head = sign_tree_head(session, ctx.signing_key)
         proof = inclusion_proof(session, seq=entry.seq, head=head)
@@ -238,7 +239,8 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
     stage = "recheck"
     try:
         with ctx.session() as session:
-            recheck_consent(decision, session=session, now=datetime.now(UTC))
+            recheck_consent(decision, session=session, now=datetime.now(UTC),
+                            audit=ctx.ledger, studio_key=ctx.signing_key.verify_key)
         stage = "label+watermark+encode"
         frames = encode_marked(rendered, encoded, label=label, key=ctx.watermark_key,
                                render_id=render_id)

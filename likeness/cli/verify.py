@@ -73,7 +73,9 @@ def audit_verify(
     """Check every entry, the hash chain, the Merkle tree and the signed tree heads (exit 4)."""
     from consent.signing import VerifyKey
     from provenance.ledger.log import read_export, verify_export, verify_ledger
+    from provenance.ledger.registry_check import verify_registry
 
+    registry = None
     if export is not None:
         key = VerifyKey.from_file(public_key) if public_key else None
         report = verify_export(read_export(export), key)
@@ -81,11 +83,17 @@ def audit_verify(
         studio = open_studio()
         with studio.session() as session:
             report = verify_ledger(session, studio.verify_key)
+            registry = verify_registry(session, studio.verify_key)
     data = {"status": "intact", "entries": report.entries, "tree_heads": report.tree_heads,
             "root_hash": report.root_hash, "signatures_checked": report.signatures_checked}
+    if registry is not None:
+        data["registry"] = {"performers": registry.performers, "grants": registry.grants,
+                            "revocations": registry.revocations, "matches_ledger": True}
+    tables = (f"; registry matches it ({registry.performers} performers, {registry.grants} "
+              f"grants, {registry.revocations} revocations)" if registry else "")
     emit(data, as_json=as_json, render=lambda: stdout.print(
         f"[bold green]ledger intact[/]: {report.entries} entries, {report.tree_heads} signed "
-        f"tree heads, root {report.root_hash[:16]}…"))
+        f"tree heads, root {report.root_hash[:16]}…{tables}"))
 
 
 @audit_app.command("show")
