@@ -21,6 +21,7 @@ import numpy as np
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from consent.enrolment import check_enrolment
 from consent.gate import GatePolicy, authorize
 from consent.grants import (
     check_given_to,
@@ -204,12 +205,15 @@ class Studio:
     def add_performer(self, *, performer_id: str, name: str, public_key: VerifyKey,
                       face_images: Sequence[Path], voice: Path | None = None,
                       date_of_birth: date | None = None,
-                      guardian_key: VerifyKey | None = None) -> Performer:
+                      guardian_key: VerifyKey | None = None,
+                      look_alike_of: Sequence[str] = ()) -> Performer:
         """Enrol a performer: every reference image must show exactly one face, whose
         embedding the gate later matches against the face a render alters.
 
         All checks (id, birth date, voice, faces) run before the registry is touched,
-        so a refusal leaves no performer and no ledger entry behind.
+        so a refusal leaves no performer and no ledger entry behind. Nobody already
+        registered can be enrolled again (consent/enrolment.py): a matching face is
+        refused unless ``look_alike_of`` names that performer, which is logged.
         """
         check_identifier(performer_id, field="--id")
         now = datetime.now(UTC)
@@ -230,6 +234,11 @@ class Studio:
                              image_sha256=f.image_sha256) for f in faces]
         with self.session() as session:
             registry = Registry(session)
+            self.ledger.lock(session)  # no concurrent enrolment between check and insert
+            overridden = check_enrolment(
+                registry, performer_id=performer_id, public_key_id=public_key.key_id,
+                faces=[(f.engine, f.embedding) for f in faces],
+                threshold=self.settings.studio.identity_threshold, look_alike_of=look_alike_of)
             registry.add_performer(row, face_rows)
             facts = _sealed_facts(registry, performer_id)
             registry.set_seal(performer_id, seal_performer(facts, self.signing_key))
@@ -238,7 +247,7 @@ class Studio:
                 "performer_id": performer_id, "public_key_id": public_key.key_id,
                 "guardian_key_id": row.guardian_key_id, "faces": len(face_rows),
                 "face_image_sha256": [f.image_sha256 for f in faces],
-                "record_sha256": facts.digest(),
+                "record_sha256": facts.digest(), "look_alike_of": overridden,
                 "voice_sha256": voice_sha256,
                 "minor": date_of_birth is not None and performer.adult_on() is not None
                 and now < performer.adult_on()})  # type: ignore[operator]

@@ -46,6 +46,9 @@ def performer_add(
         "--date-of-birth", help="YYYY-MM-DD; minors need a guardian.")] = None,
     guardian_key: Annotated[Path | None, typer.Option(
         "--guardian-key", help="Guardian's FILE.pub (required for minors).")] = None,
+    look_alike_of: Annotated[list[str] | None, typer.Option(
+        "--look-alike-of", help="A registered performer this different person looks like "
+                                "(the override is logged).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Register a performer with reference face embeddings and a public key."""
@@ -56,7 +59,7 @@ def performer_add(
     dob = parse_when(date_of_birth, field="--date-of-birth").date() if date_of_birth else None
     performer = open_studio().add_performer(
         performer_id=performer_id, name=name, public_key=pub, face_images=face, voice=voice,
-        date_of_birth=dob, guardian_key=guardian)
+        date_of_birth=dob, guardian_key=guardian, look_alike_of=look_alike_of or [])
     emit(performer, as_json=as_json, render=lambda: stdout.print(
         f"performer [bold]{literal(performer_id)}[/] added with {performer.face_count} "
         "reference face(s)"))
