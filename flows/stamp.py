@@ -15,7 +15,7 @@ import numpy as np
 from consent.models import Decision, RenderRequest, Use
 from flows.context import RenderContext
 from flows.faces import source_embeddings
-from likeness.errors import ConsentDenied
+from likeness.errors import BadInput, ConsentDenied
 from media.audio import AudioTrack, load_audio
 from media.decode import iter_frames
 from media.probe import probe
@@ -36,6 +36,8 @@ def stamp_file(ctx: RenderContext, *, source: Path, performer_id: str, uses: lis
                on_frame: Callable[[int], None] | None = None) -> tuple[Decision, PublishReceipt]:
     """``on_frame(total_frames)`` is called once per frame published (progress display)."""
     out = check_destination(out)  # before the gate takes a render from the budget
+    if out.resolve() == source.resolve():
+        raise BadInput(f"the output would overwrite the input {source}")
     info = probe(source)
     video = info.require_video()
     check_watermarkable(info)

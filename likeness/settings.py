@@ -7,11 +7,12 @@ database and the ledger; ``LIKENESS_DATABASE_URL`` overrides the registry URL.
 from __future__ import annotations
 
 import os
+import string
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from consent.identity import DEFAULT_IDENTITY_THRESHOLD
@@ -24,6 +25,26 @@ class LabelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = "AI-generated · {studio}"
     position: Literal["top-left", "top-right", "bottom-left", "bottom-right"] = "bottom-right"
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        """Checked when the config is read, not when a render has already taken a render
+        from the budget: ``{studio}`` is the one placeholder, and an empty label would be a
+        manifest claiming a visible label that is not there."""
+        try:
+            fields = {name for _, name, _, _ in string.Formatter().parse(value)
+                      if name is not None}
+        except ValueError as exc:
+            raise ValueError(f"label text {value!r} is not a valid template: {exc}") from None
+        unknown = sorted(fields - {"studio"})
+        if unknown:
+            raise ValueError(f"label text {value!r}: unknown placeholder {{{unknown[0]}}} "
+                             "(only {studio} is known)")
+        if not value.format(studio="x").strip():
+            raise ValueError("label text is empty; set visible_label = false to publish "
+                             "without a label")
+        return value
 
 
 class StudioConfig(BaseModel):

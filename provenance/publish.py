@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
@@ -140,7 +141,20 @@ def check_destination(out: Path) -> Path:
         raise BadInput(f"output folder {out.parent} does not exist")
     if out.is_dir():
         raise BadInput(f"output {out} is a folder")
+    _check_writable(out.parent)
     return out
+
+
+def _check_writable(folder: Path) -> None:
+    """Create and remove a probe file: the only test that holds for root, read-only mounts
+    and ACLs alike (``os.access`` does not)."""
+    try:
+        fd, probe_path = tempfile.mkstemp(dir=folder, prefix=".likeness-probe-")
+    except OSError as exc:
+        raise BadInput(f"output folder {folder} is not writable: "
+                       f"{exc.strerror or exc}") from None
+    os.close(fd)
+    os.unlink(probe_path)
 
 
 def mark_frames(frames: Iterable[np.ndarray], *, label: LabelSpec | None,
