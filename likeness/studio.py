@@ -36,6 +36,7 @@ from consent.models import (
     Revocation,
     SignedGrant,
     check_identifier,
+    check_plain_text,
 )
 from consent.registry import FaceRow, PerformerRow, Registry, embedding_to_bytes
 from consent.signing import SigningKey, VerifyKey, write_secret
@@ -216,9 +217,19 @@ class Studio:
         refused unless ``look_alike_of`` names that performer, which is logged.
         """
         check_identifier(performer_id, field="--id")
+        _check_name(name)
         now = datetime.now(UTC)
         if date_of_birth is not None and date_of_birth > now.date():
             raise BadInput("--date-of-birth is in the future")
+        if date_of_birth is not None and guardian_key is None:
+            probe = Performer(performer_id=performer_id, name=name, public_key_id="0" * 64,
+                              date_of_birth=date_of_birth, created_at=now)
+            adult_on = probe.adult_on()
+            if adult_on is not None and now < adult_on:
+                raise BadInput(f"performer {performer_id} is a minor until "
+                               f"{adult_on.date().isoformat()}: --guardian-key is required",
+                               hint="a minor's grants are signed by a guardian; without "
+                                    "their key the record could never hold a grant")
         if not face_images:
             raise BadInput("--face: at least one reference image is needed")
         voice_sha256 = _voice_sha256(voice) if voice is not None else None
@@ -347,7 +358,7 @@ class Studio:
                         f"key {kid[:16]}… is neither the performer's nor the guardian's "
                         f"for grant {grant_id}")
                 signer = key
-            unsigned = Revocation(grant_id=grant_id, revoked_by=role, reason=reason)
+            unsigned = Revocation.parse(grant_id=grant_id, revoked_by=role, reason=reason)
             sig = signer.sign(unsigned.model_dump(mode="json", exclude={"signature"}), role=role)
             revocation = unsigned.model_copy(update={"signature": sig})
             registry.add_revocation(revocation)
@@ -393,6 +404,16 @@ class Studio:
         with self.session() as session:
             return verify_file(path, session=session, studio_key=self.verify_key,
                                trust_anchor_pem=trust_anchor, watermark_key=self.watermark_key)
+
+
+def _check_name(name: str) -> None:
+    """The name is printed in tables and manifests: plain text, bounded, not blank."""
+    try:
+        check_plain_text(name, field="--name")
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    if not name.strip() or len(name) > 200:
+        raise BadInput("--name must be 1 to 200 characters")
 
 
 def _sealed_facts(registry: Registry, performer_id: str) -> PerformerFacts:
