@@ -22,7 +22,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer v
 
 from likeness.cli import consent, models, performer, render, studio, verify
 from likeness.errors import ConsentDenied, LikenessError
-from likeness.output import stderr
+from likeness.output import discard_stdout, stderr
 
 app = typer.Typer(name="likeness", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         stderr.print("error: interrupted", markup=False)
         sys.exit(130)
+    except BrokenPipeError:  # the reader went away while a command printed progress
+        discard_stdout()
+        sys.exit(141)  # 128 + SIGPIPE, as a shell reports a program its pipe closed
     except Exception as exc:  # noqa: BLE001 - the one place that catches everything
         if debug:
             traceback.print_exc()
