@@ -58,6 +58,8 @@ class StudioConfig(BaseModel):
     identity_threshold: float = Field(default=DEFAULT_IDENTITY_THRESHOLD, gt=0, lt=2)
     face_engine: str = "dlib"
     acknowledged_noncommercial: list[str] = Field(default_factory=list)
+    # more copies of the witness file (signed tree heads), ideally on another machine
+    witness_mirrors: list[Path] = Field(default_factory=list)
     models_dir: Path | None = None
 
 

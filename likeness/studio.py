@@ -45,7 +45,9 @@ from flows.context import RenderContext, RenderSettings
 from likeness.db import make_engine, migrate, schema_is_current, transaction
 from likeness.errors import BadInput, IntegrityFailure
 from likeness.settings import Settings
+from provenance.ledger.log import sign_tree_head
 from provenance.ledger.store import Ledger
+from provenance.ledger.witness import WITNESS_FILE, Witness
 
 if TYPE_CHECKING:
     from provenance.verify import VerifyReport
@@ -181,7 +183,22 @@ class Studio:
 
     @cached_property
     def ledger(self) -> Ledger:
-        return Ledger(self.signing_key)
+        return Ledger(self.signing_key, witness=self.witness)
+
+    @cached_property
+    def witness(self) -> Witness:
+        return Witness(self.settings.home / WITNESS_FILE,
+                       mirrors=self.settings.studio.witness_mirrors)
+
+    @contextmanager
+    def _checkpointed(self) -> Iterator[Session]:
+        """A transaction that ends with a signed tree head, witnessed once committed: a
+        registry change (performer, grant, revocation) is then covered by a head others
+        hold, so deleting it shows even with the heads table emptied."""
+        with self.session() as session:
+            yield session
+            head = sign_tree_head(session, self.signing_key)
+        self.ledger.witness_head(head)
 
     @property
     def watermark_key(self) -> bytes:
@@ -243,7 +260,7 @@ class Studio:
         face_rows = [FaceRow(performer_id=performer_id, engine=f.engine,
                              embedding=embedding_to_bytes(f.embedding),
                              image_sha256=f.image_sha256) for f in faces]
-        with self.session() as session:
+        with self._checkpointed() as session:
             registry = Registry(session)
             self.ledger.lock(session)  # no concurrent enrolment between check and insert
             overridden = check_enrolment(
@@ -304,7 +321,7 @@ class Studio:
     # grants -----------------------------------------------------------------
     def register_grant(self, signed: SignedGrant) -> SignedGrant:
         now = datetime.now(UTC)
-        with self.session() as session:
+        with self._checkpointed() as session:
             registry = Registry(session)
             row = registry.require_performer(signed.grant.performer_id)
             performer = registry.performer_model(row)
@@ -337,7 +354,7 @@ class Studio:
 
     def revoke(self, grant_id: str, *, key: SigningKey | None, reason: str) -> Revocation:
         """Revoke with the performer's/guardian's key, or with the studio key (key=None)."""
-        with self.session() as session:
+        with self._checkpointed() as session:
             registry = Registry(session)
             row = registry.grant_row(grant_id)
             if row is None:

@@ -194,6 +194,7 @@ def append_published(ctx: PublishContext, decision: Decision, payload: dict[str,
         entry = ctx.ledger.record(session, "render_published", payload)
         head = sign_tree_head(session, ctx.signing_key)
         proof = inclusion_proof(session, seq=entry.seq, head=head)
+    ctx.ledger.witness_head(head)  # committed: now the head may be seen outside
     return entry, head, proof
 
 

@@ -68,24 +68,36 @@ def audit_verify(
     public_key: Annotated[Path | None, typer.Option(
         "--public-key", help="Studio public key for --export (default: the one in the file).")]
     = None,
+    against: Annotated[list[Path] | None, typer.Option(
+        "--against", help="Witness file (.jsonl) or published file whose signed tree head "
+                          "the ledger must extend (repeatable).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check every entry, the hash chain, the Merkle tree and the signed tree heads (exit 4)."""
+    """Check every entry, the hash chain, the Merkle tree and the signed tree heads, the
+    registry tables against the ledger, and consistency with every witnessed tree head
+    (exit 4)."""
     from consent.signing import VerifyKey
     from provenance.ledger.log import read_export, verify_export, verify_ledger
     from provenance.ledger.registry_check import verify_registry
+    from provenance.ledger.witness import check_consistency, heads_from_files
 
     registry = None
+    witnessed = 0
     if export is not None:
+        if against:
+            raise BadInput("--against checks the studio's ledger, not an --export file")
         key = VerifyKey.from_file(public_key) if public_key else None
         report = verify_export(read_export(export), key)
     else:
         studio = open_studio()
+        seen = studio.witness.heads() + heads_from_files(against or [])
         with studio.session() as session:
             report = verify_ledger(session, studio.verify_key)
+            witnessed = check_consistency(session, seen, studio.verify_key)
             registry = verify_registry(session, studio.verify_key)
     data = {"status": "intact", "entries": report.entries, "tree_heads": report.tree_heads,
-            "root_hash": report.root_hash, "signatures_checked": report.signatures_checked}
+            "root_hash": report.root_hash, "signatures_checked": report.signatures_checked,
+            "witnessed_heads_checked": witnessed}
     if registry is not None:
         data["registry"] = {"performers": registry.performers, "grants": registry.grants,
                             "revocations": registry.revocations, "matches_ledger": True}

@@ -17,7 +17,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import BigInteger, Integer, String, Text, func, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -94,11 +94,21 @@ def signed_render_id(render_id: Any) -> int | None:
     return value - (1 << 64) if value >= (1 << 63) else value
 
 
+class HeadWitness(Protocol):
+    def record(self, head: Any) -> None: ...
+
+
 class Ledger:
     """Appends studio-signed entries; implements consent's ``AuditLog``."""
 
-    def __init__(self, signer: SigningKey) -> None:
+    def __init__(self, signer: SigningKey, *, witness: HeadWitness | None = None) -> None:
         self._signer = signer
+        self._witness = witness
+
+    def witness_head(self, head: Any) -> None:
+        """Hand a committed signed tree head to the witness (provenance/ledger/witness.py)."""
+        if self._witness is not None:
+            self._witness.record(head)
 
     @property
     def verify_key(self) -> VerifyKey:
