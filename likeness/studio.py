@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -56,6 +58,8 @@ STUDIO_KEY_FILE = "keys/studio_ed25519.pem"
 WATERMARK_KEY_FILE = "keys/watermark.key"
 C2PA_DIR = "c2pa"
 WATERMARK_KEY_BYTES = 32
+HOME_MODE = 0o700
+DATABASE_MODE = 0o600
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,8 @@ def init_studio(settings: Settings, *, studio_name: str | None) -> InitReport:
     created: list[str] = []
     home = settings.home
     try:
-        home.mkdir(parents=True, exist_ok=True)
+        home.mkdir(mode=HOME_MODE, parents=True, exist_ok=True)
+        _restrict(home, HOME_MODE)  # it holds face embeddings and keys: owner only
         (home / "keys").mkdir(mode=0o700, exist_ok=True)
         probe = home / ".write-test"
         probe.write_bytes(b"")
@@ -115,6 +120,7 @@ def init_studio(settings: Settings, *, studio_name: str | None) -> InitReport:
         write_secret(wm_path, secrets.token_bytes(WATERMARK_KEY_BYTES))
         created.append(str(wm_path))
     created.extend(_ensure_c2pa_chain(home / C2PA_DIR, studio_name or settings.studio.studio_name))
+    _private_sqlite_file(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
         if not schema_is_current(engine):
@@ -131,6 +137,30 @@ def init_studio(settings: Settings, *, studio_name: str | None) -> InitReport:
         studio.close()
     created.extend(f"studio seal on performer {pid}" for pid in sealed)
     return InitReport(home=home, created=tuple(created), database_url=settings.database_url)
+
+
+def _restrict(path: Path, mode: int) -> None:
+    """Tighten an existing file or folder we own; someone else's is left as it is."""
+    with suppress(OSError):
+        if stat.S_IMODE(path.stat().st_mode) != mode:
+            os.chmod(path, mode)
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create the SQLite registry as 0600 before SQLite does (its default is 0644 less
+    the umask), and tighten an older one: it holds performers' face embeddings. SQLite
+    gives its -wal and -shm files the database file's mode."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == prefix + ":memory:":
+        return
+    db = Path(url.removeprefix(prefix))
+    if not db.parent.is_dir():
+        return
+    with suppress(OSError):
+        os.close(os.open(db, os.O_WRONLY | os.O_CREAT, DATABASE_MODE))
+    for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        if path.exists():
+            _restrict(path, DATABASE_MODE)
 
 
 def _ensure_c2pa_chain(directory: Path, studio_name: str) -> list[str]:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, suppress
@@ -232,12 +233,22 @@ def commit_file(signed: Path, out: Path) -> None:
         os.close(dir_fd)
 
 
+_ABSOLUTE_PATH = re.compile(r"/(?:[^/\s'\"]+/)+(?=[^/\s'\"]+)")
+
+
+def without_folders(text: str) -> str:
+    """``/home/ann/work/.out.mp4.1f.encoded.mp4`` -> ``.out.mp4.1f.encoded.mp4``: the ledger
+    is exportable, and folder names say who rendered where."""
+    return _ABSOLUTE_PATH.sub("", text)
+
+
 def record_failure(ctx: PublishContext, decision: Decision, *, stage: str,
                    reason: str, out: Path) -> None:
     with suppress(Exception), ctx.session() as session:
         ctx.ledger.record(session, "render_failed", {
             "render_id": decision.render_id, "decision_id": decision.decision_id,
-            "stage": stage, "reason": reason[:500], "output": out.name})
+            "stage": stage, "output": out.name,
+            "reason": without_folders(reason.replace(f"{out.parent}{os.sep}", ""))[:500]})
 
 
 def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
