@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from consent.enrolment import check_enrolment
@@ -44,7 +44,14 @@ from consent.registry import FaceRow, PerformerRow, Registry, embedding_to_bytes
 from consent.signing import SigningKey, VerifyKey, write_secret
 from consent.trust import PerformerFacts, TrustedPerformer, seal_performer, trusted_performer
 from flows.context import RenderContext, RenderSettings
-from likeness.db import make_engine, migrate, schema_is_current, transaction
+from likeness.db import (
+    database_error,
+    make_engine,
+    migrate,
+    read_only,
+    schema_is_current,
+    transaction,
+)
 from likeness.errors import BadInput, IntegrityFailure
 from likeness.settings import Settings
 from provenance.ledger.log import sign_tree_head
@@ -127,7 +134,7 @@ def init_studio(settings: Settings, *, studio_name: str | None) -> InitReport:
             migrate(engine)
             created.append(f"registry database {redact_url(settings.database_url)}")
     except OperationalError as exc:
-        raise BadInput(f"cannot open registry database: {exc.orig}") from None
+        raise database_error(exc) from None
     finally:
         engine.dispose()
     studio = Studio(settings)
@@ -190,15 +197,16 @@ class Studio:
         self._key_path = key_path
         self.engine = make_engine(settings.database_url)
         try:
-            current = schema_is_current(self.engine)
-        except OperationalError as exc:
-            raise IntegrityFailure(f"cannot read registry database: {exc.orig}") from None
-        except Exception as exc:  # sqlite3.DatabaseError on a corrupt file
+            current = schema_is_current(read_only(self.engine))
+        except DBAPIError as exc:  # unreachable server, read-only or corrupt file
+            raise database_error(exc) from None
+        except Exception as exc:  # noqa: BLE001 - a driver error outside DBAPIError
             raise IntegrityFailure(f"registry database is unreadable: {exc}") from None
         if not current:
             raise BadInput("registry database schema is not current",
                            hint="run `likeness init` to migrate it")
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(read_only(self.engine), expire_on_commit=False)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -247,6 +255,12 @@ class Studio:
     @contextmanager
     def session(self) -> Iterator[Session]:
         with transaction(self._sessions) as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A transaction that only reads: it works on a read-only home or database."""
+        with transaction(self._read_sessions) as session:
             yield session
 
     # performers -------------------------------------------------------------
@@ -312,7 +326,7 @@ class Studio:
         return performer
 
     def performers(self) -> list[Performer]:
-        with self.session() as session:
+        with self.reading() as session:
             return Registry(session).performers()
 
     def seal_unsealed_performers(self) -> list[str]:
@@ -375,7 +389,7 @@ class Studio:
 
     def grants(self, performer_id: str | None = None) -> list[tuple[SignedGrant, int, bool]]:
         """(grant, renders used, revoked) for every registered grant."""
-        with self.session() as session:
+        with self.reading() as session:
             registry = Registry(session)
             rows = registry.grants_for(performer_id)
             revoked = registry.revoked_ids([r.grant_id for r in rows])
@@ -448,7 +462,7 @@ class Studio:
         from provenance.verify import verify_file
 
         trust_anchor = (self.c2pa_dir / ROOT_CERT_NAME).read_bytes()
-        with self.session() as session:
+        with self.reading() as session:
             return verify_file(path, session=session, studio_key=self.verify_key,
                                trust_anchor_pem=trust_anchor, watermark_key=self.watermark_key)
 

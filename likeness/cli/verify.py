@@ -91,7 +91,7 @@ def audit_verify(
     else:
         studio = open_studio()
         seen = studio.witness.heads() + heads_from_files(against or [])
-        with studio.session() as session:
+        with studio.reading() as session:
             report = verify_ledger(session, studio.verify_key)
             witnessed = check_consistency(session, seen, studio.verify_key)
             registry = verify_registry(session, studio.verify_key)
@@ -124,7 +124,7 @@ def audit_show(render: Annotated[str | None, typer.Option(
             rid = int(render, 16)
         except ValueError:
             raise BadInput(f"--render {render!r} is not a hex render id") from None
-    with studio.session() as session:
+    with studio.reading() as session:
         found = (recent_entries(session, limit=limit) if rid is None
                  else [row_to_entry(row) for row in entries_for_render(session, rid)])
     entries = [{"seq": e.seq, "kind": e.kind, "at": e.at, "leaf_hash": e.leaf_hash,
@@ -149,7 +149,7 @@ def audit_export(out: Annotated[Path, typer.Option("--out", help="JSON-lines fil
     from provenance.ledger.log import export_lines
 
     studio = open_studio()
-    with studio.session() as session:
+    with studio.reading() as session:
         lines = list(export_lines(session, studio.verify_key))
     write_document(out, "\n".join(lines) + "\n")
     emit({"file": str(out), "lines": len(lines)}, as_json=as_json,
