@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 
 from consent.gate import recheck_consent
 from consent.models import Decision
+from consent.registry import Registry
 from consent.signing import SigningKey
 from likeness.errors import BadInput, ConsentDenied, LikenessError
 from media.audio import AudioTrack
@@ -63,6 +64,7 @@ from provenance.c2pa.certs import ensure_chain
 from provenance.label import LabelBurner, LabelSpec
 from provenance.ledger.log import InclusionProof, SignedTreeHead, inclusion_proof, sign_tree_head
 from provenance.ledger.store import Ledger, LedgerEntry
+from provenance.leftovers import remove, settle_interrupted, stale_leftovers, temp_paths
 from provenance.watermark.audio import ALGORITHM as AUDIO_ALGORITHM
 from provenance.watermark.audio import MIN_SECONDS as AUDIO_MIN_SECONDS
 from provenance.watermark.audio import AudioWatermarker, with_noise_floor
@@ -245,10 +247,25 @@ def without_folders(text: str) -> str:
 def record_failure(ctx: PublishContext, decision: Decision, *, stage: str,
                    reason: str, out: Path) -> None:
     with suppress(Exception), ctx.session() as session:
+        registry = Registry(session)
+        for gid in decision.grant_ids:  # nothing was delivered: the render is given back
+            registry.release_render(gid)
         ctx.ledger.record(session, "render_failed", {
             "render_id": decision.render_id, "decision_id": decision.decision_id,
-            "stage": stage, "output": out.name,
+            "stage": stage, "output": out.name, "released": True,
             "reason": without_folders(reason.replace(f"{out.parent}{os.sep}", ""))[:500]})
+
+
+def sweep_leftovers(ctx: PublishContext, folder: Path) -> None:
+    """Remove the temp files of publishes into ``folder`` that died, and close their story
+    in the ledger (provenance/leftovers.py)."""
+    stale = stale_leftovers(folder)
+    if not stale:
+        return
+    with ctx.session() as session:
+        settle_interrupted(session, ctx.ledger,
+                           sorted({(item.render_id, item.output) for item in stale}))
+    remove(stale)
 
 
 def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
@@ -260,8 +277,8 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
     out = check_destination(out)
     render_id = int(decision.render_id, 16)
     label = ctx.label
-    stem = f".{out.name}.{decision.render_id}"
-    encoded, signed = out.with_name(stem + ".encoded.mp4"), out.with_name(stem + ".signed.mp4")
+    sweep_leftovers(ctx, out.parent)
+    encoded, signed = temp_paths(out, decision.render_id)
     stage = "recheck"
     try:
         with ctx.session() as session:

@@ -13,8 +13,10 @@ inside the commands that need them so ``--help`` and consent commands stay fast.
 
 from __future__ import annotations
 
+import signal
 import sys
 import traceback
+from contextlib import suppress
 from typing import Annotated
 
 import typer
@@ -46,10 +48,21 @@ app.add_typer(models.models_app, name="models")
 app.add_typer(verify.audit_app, name="audit")
 
 
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM (a service stop, `kill`) unwinds like Ctrl-C: publish removes its temp files,
+    gives the reservation back and logs `render_failed`, instead of dying mid-write."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    with suppress(ValueError):  # only the main thread may set handlers
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> None:
     """The console script: run one command and exit with its documented code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    _sigterm_as_interrupt()
     try:
         code = app(args=args, standalone_mode=False, prog_name="likeness")
     except LikenessError as exc:
