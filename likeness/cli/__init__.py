@@ -23,6 +23,7 @@ import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer vendors click
 
 from likeness.cli import consent, models, performer, render, studio, verify
+from likeness.cli.common import visible
 from likeness.errors import ConsentDenied, LikenessError
 from likeness.output import discard_stdout, stderr
 
@@ -68,10 +69,10 @@ def main(argv: list[str] | None = None) -> None:
     except LikenessError as exc:
         if debug:
             traceback.print_exc()
-        stderr.print(f"error: {exc.diagnostics()}", markup=False, soft_wrap=True)
+        stderr.print(f"error: {visible(exc.diagnostics())}", markup=False, soft_wrap=True)
         if isinstance(exc, ConsentDenied):
             for reason in exc.reasons:
-                stderr.print(f"  - {reason}", markup=False, soft_wrap=True)
+                stderr.print(f"  - {visible(reason)}", markup=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.Abort:
         stderr.print("error: aborted", markup=False)
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         print(exc.ctx.get_help() if exc.ctx else "")
         sys.exit(2)
     except ClickException as exc:
-        stderr.print(f"error: {exc.format_message()}", markup=False, soft_wrap=True)
+        stderr.print(f"error: {visible(exc.format_message())}", markup=False, soft_wrap=True)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - the one place that catches everything
         if debug:
             traceback.print_exc()
-        stderr.print(f"error: internal error: {type(exc).__name__}: {exc}", markup=False,
+        stderr.print(f"error: internal error: {type(exc).__name__}: {visible(exc)}", markup=False,
                      soft_wrap=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

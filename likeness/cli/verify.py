@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from likeness.cli.common import JsonOpt, literal, open_studio, write_document
+from likeness.cli.common import JsonOpt, literal, open_studio, visible, write_document
 from likeness.errors import BadInput
 from likeness.output import emit, stderr, stdout
 
@@ -44,11 +44,12 @@ def verify(file: Annotated[Path, typer.Argument(help="Media file to check.")],
         for r in report.revoked_since:
             stdout.print(f"  [red]revoked since[/]: {literal(r)}")
         for reason in report.reasons:
-            stdout.print(f"  - {reason}", markup=False)
+            stdout.print(f"  - {visible(reason)}", markup=False)
 
     emit(report.to_dict(), as_json=as_json, render=render)
     if report.status == "tampered":
-        stderr.print(f"error: {file} is tampered: {'; '.join(report.reasons)}", markup=False,
+        stderr.print(f"error: {visible(file)} is tampered: {visible('; '.join(report.reasons))}",
+                     markup=False,
                      soft_wrap=True)
     raise typer.Exit(report.exit_code)
 
