@@ -35,6 +35,7 @@ OFFLINE_ENV_DEFAULTS: dict[str, str] = {
     "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
 }
 PREFECT_SUBDIR = "prefect"
+SAFE_PATH_VARIABLE = "PYTHONSAFEPATH"
 
 
 def apply_offline_env() -> dict[str, str]:
@@ -127,8 +128,25 @@ def offline_prefect(*, home: Path, quiet_expected_errors: bool = True) -> Iterat
     for handler in handlers:
         handler.addFilter(hider)  # type: ignore[arg-type]
     try:
-        with temporary_settings(updates=updates):  # type: ignore[arg-type]
+        with temporary_settings(updates=updates), _safe_child_path():  # type: ignore[arg-type]
             yield
     finally:
         for handler in handlers:
             handler.removeFilter(hider)  # type: ignore[arg-type]
+
+
+@contextmanager
+def _safe_child_path() -> Iterator[None]:
+    """Children started meanwhile (the temporary Prefect server runs ``python -m
+    uvicorn``) must not import from the user's current folder: with ``-m`` Python puts
+    the cwd first on ``sys.path``, so a ``secrets.py`` there would run. PYTHONSAFEPATH
+    (Python 3.11+) keeps it off; set only for the run, not for the whole process."""
+    saved = os.environ.get(SAFE_PATH_VARIABLE)
+    os.environ[SAFE_PATH_VARIABLE] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(SAFE_PATH_VARIABLE, None)
+        else:
+            os.environ[SAFE_PATH_VARIABLE] = saved
