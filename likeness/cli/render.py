@@ -72,6 +72,7 @@ def dub(
     request = DubRequest.build(video=video, language=language, out=out, script=script,
                                performer=performer, voice=voice, lipsync=lipsync,
                                production=production, territory=territory)
+    _precheck_dub_media(request.video, request.script)
     if not as_json:
         stderr.print(f"dubbing {literal(video.name)} into {literal(language)} (Prefect flow; "
                      "the first run in a process starts a local server)…")
@@ -84,6 +85,22 @@ def dub(
                      f"engines {literal(', '.join(result.engines))}")
 
     emit(result.model_dump(mode="json"), as_json=as_json, render=render)
+
+
+def _precheck_dub_media(video: Path, script: Path | None) -> None:
+    """Read the video's header and the subtitles before the flow starts: a bad file is one
+    error line now, not 15-25 s later from inside a Prefect run (the flow reads them
+    again; parsing a subtitle file costs milliseconds)."""
+    from media.probe import probe
+    from media.subtitles import load_subtitles
+    from provenance.publish import check_watermarkable
+
+    info = probe(video)
+    info.require_video()
+    info.require_audio()
+    check_watermarkable(info)
+    if script is not None:
+        load_subtitles(script, video_duration=info.duration_s)
 
 
 def reenact(
