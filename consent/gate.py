@@ -133,9 +133,11 @@ def authorize(request: RenderRequest, *, session: Session, audit: AuditLog,
     revoked: set[str] = set()
     used: dict[str, int] = {}
 
-    facts, performer, problems = _trusted(registry, request.performer_id, policy.studio_key)
-    reasons.extend(problems)
-    if facts is not None and performer is not None:
+    found = registry.performer_facts(request.performer_id)
+    if found is None:
+        reasons.append(f"unknown performer {request.performer_id}")
+    else:
+        facts, seal = found
         # Identity first: a mismatch must not consume render budget. The reference faces
         # are the ones the studio sealed with the record, not a separate read.
         refs = [embedding_from_bytes(vec) for engine, vec in facts.faces
@@ -171,6 +173,9 @@ def authorize(request: RenderRequest, *, session: Session, audit: AuditLog,
                 reasons.append(f"{row.grant_id}: " + "; ".join(problems))
                 continue
             try:
+                # the seal is checked only now, when a grant would be relied on: a denial
+                # needs no signature, and an unsealed record can only lead to one
+                performer = trusted_performer(facts, seal, policy.studio_key)
                 verified_grant(row.document, performer=performer, studio_key=policy.studio_key)
             except IntegrityFailure as exc:
                 reasons.append(f"{row.grant_id}: {exc.message}")

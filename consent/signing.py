@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +26,39 @@ from likeness.errors import BadInput, IntegrityFailure
 PRIVATE_KEY_MODE = 0o600
 
 
+_EXACT_INT = 2**53 - 1
+
+
+def _plain(value: Any) -> bool:
+    """JSON made only of objects with ASCII keys, lists, strings, booleans, null and
+    integers within +-(2^53-1): no floats, whose RFC 8785 form needs ECMAScript's
+    number formatting, and no key whose UTF-16 order could differ from code-point order."""
+    if isinstance(value, str) or value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return -_EXACT_INT <= value <= _EXACT_INT
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and k.isascii() and _plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return False
+
+
 def canonical_json(value: Any) -> bytes:
-    """RFC 8785 bytes: the only form we ever sign or hash."""
+    """RFC 8785 bytes: the only form we ever sign or hash.
+
+    For plain JSON (see `_plain`) RFC 8785 is exactly sorted keys, no whitespace, UTF-8,
+    and only ``"``, ``\\`` and control characters escaped -- which is what the C-accelerated
+    `json.dumps` writes with these options, ~10x faster than the pure-Python encoder the
+    gate's cold path would otherwise spend most of its time in. Anything else (floats,
+    huge integers, lone surrogates) goes to `rfc8785`, which formats or refuses it.
+    """
+    if _plain(value):
+        try:
+            return json.dumps(value, sort_keys=True, separators=(",", ":"),
+                              ensure_ascii=False, allow_nan=False).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: not valid JSON text
+            pass
     return rfc8785.dumps(value)
 
 
