@@ -33,9 +33,11 @@ def signed_form(grant: GrantTerms) -> dict[str, Any]:
     Format 1: every field, as it was signed before selective disclosure existed.
     Format 2: the public fields, with ``private_digests`` in place of the private ones.
     """
+    # ``studio_key_id`` is left out when absent: grants signed before it existed verify
+    absent = {"studio_key_id"} if grant.studio_key_id is None else set()
     if grant.schema_version == 1:
-        return grant.model_dump(mode="json", exclude=set(FORMAT_1_ONLY_EXCLUDED))
-    data = grant.model_dump(mode="json", exclude={"salts", *PRIVATE_FIELDS})
+        return grant.model_dump(mode="json", exclude=set(FORMAT_1_ONLY_EXCLUDED) | absent)
+    data = grant.model_dump(mode="json", exclude={"salts", *PRIVATE_FIELDS} | absent)
     data[DIGESTS_KEY] = {name: disclosure_digest(name=name, salt=grant.salts[name],
                                                  value=getattr(grant, name))
                          for name in PRIVATE_FIELDS}

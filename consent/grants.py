@@ -28,6 +28,20 @@ def studio_payload(signed: SignedGrant) -> dict:
     return {"grant": signed_form(signed.grant), "signatures": people}
 
 
+def check_given_to(signed: SignedGrant, studio_key: VerifyKey) -> None:
+    """A grant is given to one studio: refuse to register one that names another (or
+    none), so a grant signed for studio A cannot be replayed at studio B."""
+    named = signed.grant.studio_key_id
+    what = f"grant {signed.grant.grant_id}"
+    if named is None:
+        raise IntegrityFailure(f"{what} names no studio, so it could be replayed anywhere",
+                               hint="draft it again with `likeness consent draft` at this "
+                                    "studio (or --studio-key FILE.pub) and have it signed")
+    if named != studio_key.key_id:
+        raise IntegrityFailure(f"{what} is given to another studio (key {named[:16]}…), "
+                               f"not this one ({studio_key.key_id[:16]}…)")
+
+
 def sign_as_person(signed: SignedGrant, key: SigningKey, *, guardian: bool) -> SignedGrant:
     role = "guardian" if guardian else "performer"
     if signed.by_role("studio"):

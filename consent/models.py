@@ -8,6 +8,7 @@ with the field that is wrong, never a half-built object.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import secrets
 import uuid
@@ -20,6 +21,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -69,6 +71,46 @@ def check_identifier(value: str, *, field: str) -> str:
     return value
 
 
+# Control characters a terminal or a viewer acts on: C0 (but tab and newline), DEL, C1
+# (ESC starts ANSI/OSC sequences), and the bidi controls that reorder what a reader
+# sees (a description that displays as something other than what was signed).
+_UNSAFE_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f"
+                          "\u202a-\u202e\u2066-\u2069]")
+MAX_RENDERS = 2**31 - 1  # the registry's INTEGER column; also exact in every JSON reader
+MAX_DOCUMENT_BYTES = 1 << 20  # a grant or revocation file: text fields are capped far below
+
+
+def check_plain_text(value: str, *, field: str = "text") -> str:
+    """Refuse control and bidi characters in text people read (names, descriptions)."""
+    found = _UNSAFE_TEXT.search(value)
+    if found:
+        raise ValueError(f"{field} contains the control character "
+                         f"U+{ord(found.group()):04X}; plain text only")
+    return value
+
+
+PlainText = Annotated[str, AfterValidator(check_plain_text)]
+
+
+def _exact_int(value: Any) -> Any:
+    """JSON ``true`` and ``1.0`` are not the integer 1 (Python says they are equal)."""
+    if type(value) is not int:
+        raise ValueError("must be an integer")
+    return value
+
+StrictCount = Annotated[int, Field(strict=True, ge=1, le=MAX_RENDERS)]
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object with a key twice is ambiguous (one viewer keeps the first value, we
+    the last): refused, so what is shown is what was signed."""
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        dup = next(k for k in keys if keys.count(k) > 1)
+        raise ValueError(f"duplicate key {dup!r}")
+    return dict(pairs)
+
+
 GrantStatus = Literal["active", "not yet valid", "expired", "revoked"]
 
 
@@ -91,6 +133,13 @@ class _Frozen(BaseModel):
 
     @classmethod
     def from_json(cls, data: str | bytes, *, source: str = "input") -> Self:
+        if len(data) > MAX_DOCUMENT_BYTES:
+            raise BadInput(f"{source}: {len(data)} bytes; a {cls.document_name} document is "
+                           f"at most {MAX_DOCUMENT_BYTES} bytes")
+        try:
+            json.loads(data, object_pairs_hook=_reject_duplicate_keys)
+        except ValueError as exc:  # JSONDecodeError is a ValueError
+            raise BadInput(f"{source}: Invalid JSON: {exc}") from None
         try:
             return cls.model_validate_json(data)
         except ValidationError as exc:
@@ -99,7 +148,8 @@ class _Frozen(BaseModel):
     @classmethod
     def from_file(cls, path: Path) -> Self:
         try:
-            data = Path(path).read_bytes()
+            with Path(path).open("rb") as fh:
+                data = fh.read(MAX_DOCUMENT_BYTES + 1)
         except OSError as exc:
             raise BadInput(f"cannot read {path}: {exc.strerror or exc}") from None
         return cls.from_json(data, source=str(path))
@@ -146,20 +196,20 @@ class GrantTerms(_Frozen):
     """
 
     document_name: ClassVar[str] = "grant"
-    schema_version: Literal[1, 2] = 2
+    schema_version: Annotated[Literal[1, 2], BeforeValidator(_exact_int)] = 2
     grant_id: Identifier = Field(default_factory=lambda: new_id("grant"))
     performer_id: Identifier
     uses: Annotated[tuple[Use, ...], AfterValidator(_sorted_unique)] = Field(min_length=1)
-    description: str = Field(min_length=20, max_length=4000)
+    description: PlainText = Field(min_length=20, max_length=4000)
     languages: Annotated[tuple[Language, ...], AfterValidator(_sorted_unique)] = ()
     territories: Annotated[tuple[Territory, ...], AfterValidator(_sorted_unique)] = ()
     productions: Annotated[tuple[Identifier, ...], AfterValidator(_sorted_unique)] = ()
     valid_from: AwareDatetime
     valid_until: AwareDatetime
-    max_renders: int | None = Field(default=None, ge=1)
-    content_restrictions: str = ""
+    max_renders: StrictCount | None = None
+    content_restrictions: PlainText = Field(default="", max_length=4000)
     content_tags: Annotated[tuple[ContentTag, ...], AfterValidator(_sorted_unique)] = ()
-    compensation_ref: str | None = None
+    compensation_ref: PlainText | None = Field(default=None, max_length=200)
     contract_sha256: Sha256Hex | None = None
     consent_evidence_sha256: Sha256Hex | None = None
     created_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
@@ -184,6 +234,18 @@ class GrantTerms(_Frozen):
             raise ValueError(f"a format-2 grant needs one salt for each of "
                              f"{', '.join(PRIVATE_FIELDS)}")
         return self
+
+    # the studio the grant is given to: SHA-256 of its Ed25519 public key. Grants drafted
+    # before this field existed lack it; they stay valid where they were countersigned.
+    studio_key_id: Sha256Hex | None = None
+
+    def signed_fields(self) -> dict[str, Any]:
+        """The JSON the signatures cover (`consent.disclosure.signed_form`): format 2
+        hides private values behind salted digests; ``studio_key_id`` is left out when
+        absent, so a grant signed before the field existed still verifies byte for byte."""
+        from consent.disclosure import signed_form  # it builds on these models
+
+        return signed_form(self)
 
     @model_validator(mode="after")
     def _term(self) -> Self:
@@ -235,14 +297,14 @@ class Revocation(_Frozen):
     revocation_id: Identifier = Field(default_factory=lambda: new_id("revocation"))
     grant_id: Identifier
     revoked_by: Literal["performer", "guardian", "studio"]
-    reason: str = ""
+    reason: PlainText = Field(default="", max_length=1000)
     revoked_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
     signature: Signature | None = None  # over the revocation without this field
 
 
 class Performer(_Frozen):
     performer_id: Identifier
-    name: str = Field(min_length=1, max_length=200)
+    name: PlainText = Field(min_length=1, max_length=200)
     public_key_id: Sha256Hex
     date_of_birth: date | None = None
     guardian_key_id: Sha256Hex | None = None

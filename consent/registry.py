@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     bindparam,
+    case,
     select,
     update,
 )
@@ -29,6 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from consent.models import Performer, Revocation, SignedGrant
+from consent.trust import PerformerFacts, faces_of
 from likeness.errors import BadInput
 
 
@@ -66,6 +68,8 @@ class PerformerRow(RegistryBase):
     date_of_birth: Mapped[date | None] = mapped_column(Date, nullable=True)
     voice_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # the studio's seal over the record and its faces (consent/trust.py); NULL until sealed
+    record_signature: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class FaceRow(RegistryBase):
@@ -112,14 +116,25 @@ class RevocationRow(RegistryBase):
     revoked_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class LedgerConsent(Protocol):
+    """What the ledger says about consent (revocations, reservations) at this moment."""
+
+    def is_revoked(self, grant_id: str) -> bool: ...
+
+    def reserved_by(self, grant_id: str) -> int: ...
+
+
 class AuditLog(Protocol):
     """Where registry changes and decisions are recorded (the provenance ledger).
 
     Injected so that consent does not depend on provenance; ``record`` must write
-    in the given session so the change and its entry commit together.
+    in the given session so the change and its entry commit together, and
+    ``consent_state`` reads the ledger's own account of revocations and budgets in it.
     """
 
     def record(self, session: Session, kind: str, payload: dict[str, Any]) -> Any: ...
+
+    def consent_state(self, session: Session) -> LedgerConsent: ...
 
 
 def embedding_to_bytes(vec: np.ndarray) -> bytes:
@@ -204,6 +219,26 @@ class Registry:
     def performer_exists(self, performer_id: str) -> bool:
         return self.session.scalar(_PERFORMER_EXISTS, {"pid": performer_id}) is not None
 
+    def performer_facts(self, performer_id: str) -> tuple[PerformerFacts, str | None] | None:
+        """The sealed fields of a performer record and its seal (hot path: one prebuilt
+        query joining the faces, no ORM objects)."""
+        rows = self.session.execute(_PERFORMER_FACTS, {"pid": performer_id}).all()
+        if not rows:
+            return None
+        row = rows[0]
+        faces = [r for r in rows if r.face_id is not None]
+        return PerformerFacts(
+            performer_id=row.performer_id, name=row.name, public_key_pem=row.public_key_pem,
+            public_key_id=row.public_key_id, guardian_key_pem=row.guardian_key_pem,
+            guardian_key_id=row.guardian_key_id, date_of_birth=row.date_of_birth,
+            voice_sha256=row.voice_sha256, created_at=row.created_at,
+            faces=faces_of([(f.engine, f.embedding) for f in faces])), row.record_signature
+
+    def set_seal(self, performer_id: str, seal: str) -> None:
+        table = PerformerRow.__table__
+        self.session.execute(table.update().where(table.c.performer_id == performer_id)
+                             .values(record_signature=seal))
+
     def candidate_grants(self, performer_id: str) -> list[tuple[Any, bool]]:
         """Every grant of the performer with its revoked flag, in one query (hot path).
 
@@ -228,13 +263,22 @@ class Registry:
             select(RevocationRow).where(RevocationRow.grant_id == grant_id))
         return [Revocation.model_validate_json(r.document) for r in rows]
 
-    def reserve_render(self, grant_id: str) -> bool:
+    def reserve_render(self, grant_id: str, *, max_renders: int | None,
+                       ledger_reserved: int) -> bool:
         """Take one render from the grant's budget atomically; False when none is left.
 
         A single conditional UPDATE: two concurrent renders cannot both take the last one.
+        The budget is the signed grant's ``max_renders`` (never the column), and the count
+        starts from the ledger's reservations when the row's counter is lower (reset).
         """
-        result = self.session.execute(_RESERVE_RENDER, {"gid": grant_id})
+        result = self.session.execute(_RESERVE_RENDER, {
+            "gid": grant_id, "floor": ledger_reserved,
+            "limit": max_renders if max_renders is not None else _NO_LIMIT})
         return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def release_render(self, grant_id: str) -> None:
+        """Give back the render a failed publish had reserved."""
+        self.session.execute(_RELEASE_RENDER, {"gid": grant_id})
 
 
 # The gate's statements, built once: constructing them per call cost more than running them.
@@ -246,9 +290,24 @@ _CANDIDATE_GRANTS = (
            .where(RevocationRow.grant_id == GrantRow.grant_id).exists().label("revoked"))
     .where(GrantRow.performer_id == bindparam("pid"))
     .order_by(GrantRow.valid_until.desc(), GrantRow.grant_id))
+_PERFORMER_FACTS = (select(
+    PerformerRow.performer_id, PerformerRow.name, PerformerRow.public_key_pem,
+    PerformerRow.public_key_id, PerformerRow.guardian_key_pem, PerformerRow.guardian_key_id,
+    PerformerRow.date_of_birth, PerformerRow.voice_sha256, PerformerRow.created_at,
+    PerformerRow.record_signature, FaceRow.id.label("face_id"), FaceRow.engine,
+    FaceRow.embedding).outerjoin(FaceRow, FaceRow.performer_id == PerformerRow.performer_id)
+    .where(PerformerRow.performer_id == bindparam("pid")).order_by(FaceRow.id))
+_NO_LIMIT = 2**31 - 1  # the column is a 32-bit INTEGER; grants are bounded below it
+_grants = GrantRow.__table__.c
+_used_from = case((_grants.renders_used < bindparam("floor"), bindparam("floor")),
+                  else_=_grants.renders_used)
 _RESERVE_RENDER = (
     update(GrantRow.__table__)
-    .where(GrantRow.__table__.c.grant_id == bindparam("gid"))
-    .where(GrantRow.__table__.c.max_renders.is_(None)
-           | (GrantRow.__table__.c.renders_used < GrantRow.__table__.c.max_renders))
-    .values(renders_used=GrantRow.__table__.c.renders_used + 1))
+    .where(_grants.grant_id == bindparam("gid"))
+    .where(_used_from < bindparam("limit"))
+    .values(renders_used=_used_from + 1))
+_RELEASE_RENDER = (
+    update(GrantRow.__table__)
+    .where(_grants.grant_id == bindparam("gid"))
+    .where(_grants.renders_used > 0)
+    .values(renders_used=_grants.renders_used - 1))

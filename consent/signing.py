@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +26,66 @@ from likeness.errors import BadInput, IntegrityFailure
 PRIVATE_KEY_MODE = 0o600
 
 
+_EXACT_INT = 2**53 - 1
+
+
+def _plain(value: Any) -> bool:
+    """JSON made only of objects with ASCII keys, lists, strings, booleans, null and
+    integers within +-(2^53-1): no floats, whose RFC 8785 form needs ECMAScript's
+    number formatting, and no key whose UTF-16 order could differ from code-point order."""
+    if isinstance(value, str) or value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return -_EXACT_INT <= value <= _EXACT_INT
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and k.isascii() and _plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return False
+
+
 def canonical_json(value: Any) -> bytes:
-    """RFC 8785 bytes: the only form we ever sign or hash."""
+    """RFC 8785 bytes: the only form we ever sign or hash.
+
+    For plain JSON (see `_plain`) RFC 8785 is exactly sorted keys, no whitespace, UTF-8,
+    and only ``"``, ``\\`` and control characters escaped -- which is what the C-accelerated
+    `json.dumps` writes with these options, ~10x faster than the pure-Python encoder the
+    gate's cold path would otherwise spend most of its time in. Anything else (floats,
+    huge integers, lone surrogates) goes to `rfc8785`, which formats or refuses it.
+    """
+    if _plain(value):
+        try:
+            return json.dumps(value, sort_keys=True, separators=(",", ":"),
+                              ensure_ascii=False, allow_nan=False).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: not valid JSON text
+            pass
     return rfc8785.dumps(value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class VerifyKey:
+    """A public key, equal to and hashed as its raw bytes (so it can key the gate's caches)."""
+
     key: Ed25519PublicKey
+    _raw: bytes = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_raw", self.key.public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+
+    def __hash__(self) -> int:
+        return hash(self._raw)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, VerifyKey) and other._raw == self._raw
 
     @property
     def raw(self) -> bytes:
-        return self.key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return self._raw
 
     @property
     def key_id(self) -> str:
-        return hashlib.sha256(self.raw).hexdigest()
+        return hashlib.sha256(self._raw).hexdigest()
 
     def pem(self) -> bytes:
         return self.key.public_bytes(
@@ -67,10 +112,14 @@ class VerifyKey:
 
     def verify(self, signature: Signature, payload: Any, *, what: str) -> None:
         """Raise `IntegrityFailure` unless ``signature`` signs ``payload`` with this key."""
+        self.verify_canonical(signature, canonical_json(payload), what=what)
+
+    def verify_canonical(self, signature: Signature, data: bytes, *, what: str) -> None:
+        """`verify` for a payload already in canonical form (the caller built the bytes)."""
         if signature.key_id != self.key_id:
             raise IntegrityFailure(f"{what}: {signature.role} signature was made with another key")
         try:
-            self.key.verify(signature.raw(), canonical_json(payload))
+            self.key.verify(signature.raw(), data)
         except InvalidSignature:
             raise IntegrityFailure(
                 f"{what}: {signature.role} signature does not match the signed content",

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from consent.codes import normalize_language
+from consent.codes import normalize_language, normalize_territory
 from consent.models import Decision, RenderRequest, Use
 from flows.context import RenderContext
 from flows.faces import SourceFaces, find_faces, performer_track, untouched_note
@@ -145,11 +145,17 @@ class DubRequest(BaseModel):
     review: bool = False  # write the lines as an SRT and stop before consent
     subtitles: Path | None = None  # the new-language subtitles, timed to the new speech
     production: str | None = None
+    territory: str | None = None  # where it is shown: a grant limited to territories needs it
 
     @field_validator("language")
     @classmethod
     def _language(cls, value: str) -> str:
         return normalize_language(value)
+
+    @field_validator("territory")
+    @classmethod
+    def _territory(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_territory(value)
 
     @classmethod
     def build(cls, **options: Any) -> DubRequest:
@@ -420,7 +426,8 @@ def authorize_dub(request: DubRequest, *, uses: tuple[Use, ...],
     with the mouth left alone the whole picture is published as is: every face counts."""
     decision = current_studio().authorize(RenderRequest(
         performer_id=request.performer, uses=uses, language=request.language,
-        production=request.production, face_tracks=faces.evidence(),
+        production=request.production, territory=request.territory,
+        face_tracks=faces.evidence(),
         face_scope="one_face" if Use.LIP_SYNC in uses else "every_face",
         purpose=f"dub {request.video.name} into {request.language}"))
     if not decision.allowed:

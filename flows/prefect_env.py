@@ -41,6 +41,7 @@ OFFLINE_ENV_DEFAULTS: dict[str, str] = {
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
 }
+SAFE_PATH_VARIABLE = "PYTHONSAFEPATH"
 
 
 def apply_offline_env() -> dict[str, str]:
@@ -144,7 +145,7 @@ def offline_prefect(*, home: Path, quiet_expected_errors: bool = True) -> Iterat
     for handler in handlers:
         handler.addFilter(hider)  # type: ignore[arg-type]
     try:
-        with temporary_settings(updates=updates), _safe_path(temporary_server):  # type: ignore[arg-type]
+        with temporary_settings(updates=updates), _safe_child_path():  # type: ignore[arg-type]
             yield
     finally:
         for handler in handlers:
@@ -152,20 +153,20 @@ def offline_prefect(*, home: Path, quiet_expected_errors: bool = True) -> Iterat
 
 
 @contextmanager
-def _safe_path(active: bool) -> Iterator[None]:
-    """Prefect starts its temporary server as ``python -m uvicorn`` in the current folder,
-    which puts that folder first on the server's ``sys.path``: a ``secrets.py`` there
-    would replace the standard library's (issue 16, D9). ``PYTHONSAFEPATH`` (Python
-    3.11's ``-P``) keeps it off for the server started inside this block."""
-    if not active or "PYTHONSAFEPATH" in os.environ:
-        yield
-        return
-    os.environ["PYTHONSAFEPATH"] = "1"
+def _safe_child_path() -> Iterator[None]:
+    """Children started meanwhile (the temporary Prefect server runs ``python -m
+    uvicorn``) must not import from the user's current folder: with ``-m`` Python puts
+    the cwd first on ``sys.path``, so a ``secrets.py`` there would run. PYTHONSAFEPATH
+    (Python 3.11+) keeps it off; set only for the run, not for the whole process."""
+    saved = os.environ.get(SAFE_PATH_VARIABLE)
+    os.environ[SAFE_PATH_VARIABLE] = "1"
     try:
         yield
     finally:
-        os.environ.pop("PYTHONSAFEPATH", None)
-
+        if saved is None:
+            os.environ.pop(SAFE_PATH_VARIABLE, None)
+        else:
+            os.environ[SAFE_PATH_VARIABLE] = saved
 
 
 @dataclass(frozen=True)

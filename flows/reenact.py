@@ -37,8 +37,9 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from consent.codes import normalize_territory
 from consent.models import Decision, RenderRequest, Use
 from flows.context import RenderContext
 from flows.faces import (
@@ -104,6 +105,12 @@ class ReenactRequest(BaseModel):
     performer: str = Field(min_length=1)
     out: Path
     production: str | None = None
+    territory: str | None = None  # where it is shown: a grant limited to territories needs it
+
+    @field_validator("territory")
+    @classmethod
+    def _territory(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_territory(value)
 
     @classmethod
     def build(cls, **options: Any) -> ReenactRequest:
@@ -209,7 +216,8 @@ def authorize_reenact(request: ReenactRequest, *, faces: SourceFaces) -> Decisio
     Only the performer's face is reenacted; other faces in the target stay untouched."""
     decision = current_studio().authorize(RenderRequest(
         performer_id=request.performer, uses=(Use.REENACTMENT,),
-        production=request.production, face_tracks=faces.evidence(), face_scope="one_face",
+        production=request.production, territory=request.territory,
+        face_tracks=faces.evidence(), face_scope="one_face",
         purpose=f"reenact {request.target.name} driven by {request.driver.name}"))
     if not decision.allowed:
         raise ConsentDenied(f"consent denied for {request.performer} to reenact "
@@ -299,14 +307,15 @@ def reenact_flow(request: ReenactRequest) -> ReenactResult:
 
 
 def run_reenact(studio: RenderContext, *, target: Path, driver: Path, performer: str,
-                out: Path, production: str | None = None) -> ReenactResult:
+                out: Path, production: str | None = None,
+                territory: str | None = None) -> ReenactResult:
     """Drive ``target`` (the performer) with ``driver``'s expressions as a Prefect flow run.
 
     Raises `BadInput` (exit 2), `ConsentDenied` (3) or another `LikenessError`;
     on any failure nothing is written at ``out``.
     """
     request = ReenactRequest.build(target=target, driver=driver, performer=performer, out=out,
-                                   production=production)
+                                   production=production, territory=territory)
     session: AbstractContextManager[Any] = offline_prefect(home=studio.settings.home)
     labels = run_labels(f"reenact-{request.out.stem}", performer=request.performer,
                         uses=("reenactment",), production=request.production)

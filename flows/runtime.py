@@ -223,5 +223,5 @@ def check_paths(*, inputs: dict[str, Path | None], out: Path,
             raise BadInput(f"cannot read {role} {path}: no such file")
     check_destination(out)
     for name, path in protected.items():
-        if out.absolute() == path.absolute():
+        if out.resolve() == path.resolve():  # resolved: `..` and symlinks name the same file
             raise BadInput(f"the output would overwrite the {name}")

@@ -15,7 +15,7 @@ import numpy as np
 from consent.models import Decision, RenderRequest, Use
 from flows.context import RenderContext
 from flows.faces import find_faces
-from likeness.errors import ConsentDenied
+from likeness.errors import BadInput, ConsentDenied
 from media.audio import AudioTrack, load_audio
 from media.decode import iter_frames
 from media.pipeline import prefetch
@@ -33,10 +33,12 @@ from provenance.publish import (
 
 def stamp_file(ctx: RenderContext, *, source: Path, performer_id: str, uses: list[Use],
                language: str | None, production: str | None, out: Path,
-               face_engine: str = "dlib",
+               territory: str | None = None, face_engine: str = "dlib",
                on_frame: Callable[[int], None] | None = None) -> tuple[Decision, PublishReceipt]:
     """``on_frame(total_frames)`` is called once per frame published (progress display)."""
     out = check_destination(out)  # before the gate takes a render from the budget
+    if out.resolve() == source.resolve():
+        raise BadInput(f"the output would overwrite the input {source}")
     info = probe(source)
     video = info.require_video()
     check_watermarkable(info)
@@ -45,7 +47,8 @@ def stamp_file(ctx: RenderContext, *, source: Path, performer_id: str, uses: lis
     faces = find_faces(engine, source)  # every face is published as the performer's
     decision = ctx.authorize(RenderRequest(
         performer_id=performer_id, uses=tuple(uses), language=language,
-        production=production, face_tracks=faces.evidence(), face_scope="every_face",
+        production=production, territory=territory, face_tracks=faces.evidence(),
+        face_scope="every_face",
         purpose=f"stamp {source.name}"))
     if not decision.allowed:
         raise ConsentDenied(f"consent denied for {performer_id} "

@@ -9,7 +9,7 @@ The schema is owned by Alembic (likeness/migrations), applied on ``init``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,34 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from likeness.errors import BadInput, IntegrityFailure
+from likeness.errors import BadInput, EnvironmentFailure, IntegrityFailure, LikenessError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY_OPTION = "likeness_read_only"
+# what the database driver says when the machine, not the data, is at fault
+_ENVIRONMENT_MARKERS = ("readonly", "read-only", "disk is full", "no space", "unable to open",
+                        "could not connect", "connection refused", "connection failed",
+                        "server closed", "timeout expired", "disk i/o error")
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine, for transactions that only read (no ``BEGIN IMMEDIATE``)."""
+    return engine.execution_options(**{READ_ONLY_OPTION: True})
+
+
+def database_error(exc: DBAPIError | SQLAlchemyError) -> LikenessError:
+    """Classify a database error: corrupt (4), the environment (7) or bad input (2)."""
+    orig = getattr(exc, "orig", None)
+    msg = (str(orig) if orig is not None else str(exc)).splitlines()[0]
+    low = msg.lower()
+    if "malformed" in low or "not a database" in low:
+        return IntegrityFailure(f"registry database is corrupt: {msg}")
+    if any(marker in low for marker in _ENVIRONMENT_MARKERS):
+        return EnvironmentFailure(f"registry database unavailable: {msg}",
+                                  hint="check that the studio home and its database are "
+                                       "writable, the disk has room and the server is up")
+    return BadInput(f"registry database error: {msg}")
 
 
 def make_engine(url: str) -> Engine:
@@ -43,7 +67,9 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # readers take no write lock, so they work on a read-only database too
+            readonly = conn.get_execution_options().get(READ_ONLY_OPTION, False)
+            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -75,15 +101,10 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     try:
         yield session
         session.commit()
-    except DBAPIError as exc:
-        session.rollback()
-        msg = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
-        if "malformed" in msg or "not a database" in msg:
-            raise IntegrityFailure(f"registry database is corrupt: {msg}") from None
-        raise BadInput(f"registry database error: {msg}") from None
-    except SQLAlchemyError as exc:
-        session.rollback()
-        raise BadInput(f"registry database error: {exc}") from None
+    except (DBAPIError, SQLAlchemyError) as exc:
+        with suppress(Exception):
+            session.rollback()
+        raise database_error(exc) from None
     except BaseException:
         session.rollback()
         raise

@@ -87,6 +87,7 @@ def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
         performer_id="ava", uses=(Use.DUBBING, Use.LIP_SYNC), languages=("es",),
         productions=("demo-intro",), valid_from=now - timedelta(minutes=1),
         valid_until=now + timedelta(days=90), max_renders=5,
+        studio_key_id=studio.verify_key.key_id,  # given to this studio only
         description="Spanish dub with lip-sync of the Likeness demo intro clip, for the "
                     "project's own documentation; no advertising or political content.")
     signed = sign_as_person(SignedGrant(grant=grant), key, guardian=False)

@@ -53,5 +53,12 @@ class IntegrityFailure(LikenessError):
     exit_code = 4
 
 
+class EnvironmentFailure(LikenessError):
+    """The machine, not the data: a read-only home or database, a full disk, a database
+    server that cannot be reached (exit 7). Never 4, which says something was tampered."""
+
+    exit_code = 7
+
+
 class MissingWeights(BadInput):
     """A model file the engine needs is not installed; the message names it."""

@@ -7,13 +7,25 @@ Data goes to stdout; progress, warnings and errors go to stderr so that
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
 from rich.console import Console
 
-stdout = Console(highlight=False)
+
+class _StdoutConsole(Console):
+    """Rich answers a closed pipe with ``SystemExit(1)``; we drop the rest of the output
+    and let the command finish with its own exit code."""
+
+    def on_broken_pipe(self) -> None:
+        discard_stdout()
+        self.quiet = True
+
+
+stdout = _StdoutConsole(highlight=False)
 stderr = Console(stderr=True, highlight=False)
 
 
@@ -34,7 +46,24 @@ def to_json(data: Any) -> str:
 
 
 def emit(data: Any, *, as_json: bool, render: Callable[[], None]) -> None:
-    if as_json:
-        print(to_json(data))
-    else:
-        render()
+    """Print the command's result. A reader that stops early (``likeness verify F | head
+    -1``) closes the pipe: that is not an error, and the command still exits with its own
+    code (a verify status), so the rest of the output goes nowhere instead."""
+    try:
+        if as_json:
+            print(to_json(data))
+        else:
+            render()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        discard_stdout()
+
+
+def discard_stdout() -> None:
+    """Point stdout at /dev/null, so that nothing more (not even the flush at exit) fails."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor (tests capture stdout)
+        pass

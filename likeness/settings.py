@@ -7,11 +7,20 @@ database and the ledger; ``LIKENESS_DATABASE_URL`` overrides the registry URL.
 from __future__ import annotations
 
 import os
+import string
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from consent.identity import SANE_THRESHOLD_RANGES, default_threshold
@@ -25,6 +34,26 @@ class LabelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = "AI-generated · {studio}"
     position: Literal["top-left", "top-right", "bottom-left", "bottom-right"] = "bottom-right"
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        """Checked when the config is read, not when a render has already taken a render
+        from the budget: ``{studio}`` is the one placeholder, and an empty label would be a
+        manifest claiming a visible label that is not there."""
+        try:
+            fields = {name for _, name, _, _ in string.Formatter().parse(value)
+                      if name is not None}
+        except ValueError as exc:
+            raise ValueError(f"label text {value!r} is not a valid template: {exc}") from None
+        unknown = sorted(fields - {"studio"})
+        if unknown:
+            raise ValueError(f"label text {value!r}: unknown placeholder {{{unknown[0]}}} "
+                             "(only {studio} is known)")
+        if not value.format(studio="x").strip():
+            raise ValueError("label text is empty; set visible_label = false to publish "
+                             "without a label")
+        return value
 
 
 class StudioConfig(BaseModel):
@@ -40,6 +69,8 @@ class StudioConfig(BaseModel):
         str(data["face_engine"])))  # unset: the face engine's documented default
     acknowledged_noncommercial: list[str] = Field(default_factory=list)
     require_consent_evidence: bool = False  # grants need a verified statement video
+    # more copies of the witness file (signed tree heads), ideally on another machine
+    witness_mirrors: list[Path] = Field(default_factory=list)
     models_dir: Path | None = None
     # C2PA: the reverse domain the studio's own assertion labels live under, an RFC 3161
     # time-stamp authority (none: signatures carry no time-stamp), and that TSA's root

@@ -8,9 +8,12 @@ entry commit together.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import shutil
+import stat
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -18,11 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from consent.enrolment import check_enrolment
 from consent.gate import GatePolicy, authorize
 from consent.grants import (
+    check_given_to,
     check_term_limits,
     countersign,
     verify_person_signatures,
@@ -34,15 +39,26 @@ from consent.models import (
     Revocation,
     SignedGrant,
     check_identifier,
+    check_plain_text,
 )
 from consent.registry import FaceRow, PerformerRow, Registry, embedding_to_bytes
 from consent.signing import SigningKey, VerifyKey, write_secret
+from consent.trust import PerformerFacts, TrustedPerformer, seal_performer, trusted_performer
 from flows.context import ReelRef, RenderContext, RenderSettings
-from likeness.db import make_engine, migrate, schema_is_current, transaction
+from likeness.db import (
+    database_error,
+    make_engine,
+    migrate,
+    read_only,
+    schema_is_current,
+    transaction,
+)
 from likeness.errors import BadInput, IntegrityFailure
 from likeness.settings import Settings
 from models.registry import EnginePolicy
+from provenance.ledger.log import sign_tree_head
 from provenance.ledger.store import Ledger
+from provenance.ledger.witness import WITNESS_FILE, Witness
 
 if TYPE_CHECKING:
     from consent.erasure import Erasure
@@ -53,6 +69,8 @@ WATERMARK_KEY_FILE = "keys/watermark.key"
 C2PA_DIR = "c2pa"
 PERFORMERS_DIR = "performers"  # per-performer derived files, erased with the performer
 WATERMARK_KEY_BYTES = 32
+HOME_MODE = 0o700
+DATABASE_MODE = 0o600
 
 
 @dataclass(frozen=True)
@@ -84,7 +102,8 @@ def init_studio(settings: Settings, *, studio_name: str | None) -> InitReport:
     created: list[str] = []
     home = settings.home
     try:
-        home.mkdir(parents=True, exist_ok=True)
+        home.mkdir(mode=HOME_MODE, parents=True, exist_ok=True)
+        _restrict(home, HOME_MODE)  # it holds face embeddings and keys: owner only
         (home / "keys").mkdir(mode=0o700, exist_ok=True)
         probe = home / ".write-test"
         probe.write_bytes(b"")
@@ -112,16 +131,47 @@ def init_studio(settings: Settings, *, studio_name: str | None) -> InitReport:
         write_secret(wm_path, secrets.token_bytes(WATERMARK_KEY_BYTES))
         created.append(str(wm_path))
     created.extend(_ensure_c2pa_chain(home / C2PA_DIR, studio_name or settings.studio.studio_name))
+    _private_sqlite_file(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
         if not schema_is_current(engine):
             migrate(engine)
             created.append(f"registry database {redact_url(settings.database_url)}")
     except OperationalError as exc:
-        raise BadInput(f"cannot open registry database: {exc.orig}") from None
+        raise database_error(exc) from None
     finally:
         engine.dispose()
+    studio = Studio(settings)
+    try:
+        sealed = studio.seal_unsealed_performers()
+    finally:
+        studio.close()
+    created.extend(f"studio seal on performer {pid}" for pid in sealed)
     return InitReport(home=home, created=tuple(created), database_url=settings.database_url)
+
+
+def _restrict(path: Path, mode: int) -> None:
+    """Tighten an existing file or folder we own; someone else's is left as it is."""
+    with suppress(OSError):
+        if stat.S_IMODE(path.stat().st_mode) != mode:
+            os.chmod(path, mode)
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create the SQLite registry as 0600 before SQLite does (its default is 0644 less
+    the umask), and tighten an older one: it holds performers' face embeddings. SQLite
+    gives its -wal and -shm files the database file's mode."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == prefix + ":memory:":
+        return
+    db = Path(url.removeprefix(prefix))
+    if not db.parent.is_dir():
+        return
+    with suppress(OSError):
+        os.close(os.open(db, os.O_WRONLY | os.O_CREAT, DATABASE_MODE))
+    for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        if path.exists():
+            _restrict(path, DATABASE_MODE)
 
 
 def _ensure_c2pa_chain(directory: Path, studio_name: str) -> list[str]:
@@ -151,15 +201,16 @@ class Studio:
         self._key_path = key_path
         self.engine = make_engine(settings.database_url)
         try:
-            current = schema_is_current(self.engine)
-        except OperationalError as exc:
-            raise IntegrityFailure(f"cannot read registry database: {exc.orig}") from None
-        except Exception as exc:  # sqlite3.DatabaseError on a corrupt file
+            current = schema_is_current(read_only(self.engine))
+        except DBAPIError as exc:  # unreachable server, read-only or corrupt file
+            raise database_error(exc) from None
+        except Exception as exc:  # noqa: BLE001 - a driver error outside DBAPIError
             raise IntegrityFailure(f"registry database is unreadable: {exc}") from None
         if not current:
             raise BadInput("registry database schema is not current",
                            hint="run `likeness init` to migrate it")
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(read_only(self.engine), expire_on_commit=False)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -174,7 +225,22 @@ class Studio:
 
     @cached_property
     def ledger(self) -> Ledger:
-        return Ledger(self.signing_key)
+        return Ledger(self.signing_key, witness=self.witness)
+
+    @cached_property
+    def witness(self) -> Witness:
+        return Witness(self.settings.home / WITNESS_FILE,
+                       mirrors=self.settings.studio.witness_mirrors)
+
+    @contextmanager
+    def _checkpointed(self) -> Iterator[Session]:
+        """A transaction that ends with a signed tree head, witnessed once committed: a
+        registry change (performer, grant, revocation) is then covered by a head others
+        hold, so deleting it shows even with the heads table emptied."""
+        with self.session() as session:
+            yield session
+            head = sign_tree_head(session, self.signing_key)
+        self.ledger.witness_head(head)
 
     @property
     def watermark_key(self) -> bytes:
@@ -187,7 +253,8 @@ class Studio:
     @property
     def policy(self) -> GatePolicy:
         s = self.settings.studio
-        return GatePolicy(identity_threshold=s.identity_threshold, face_engine=s.face_engine,
+        return GatePolicy(studio_key=self.verify_key, identity_threshold=s.identity_threshold,
+                          face_engine=s.face_engine,
                           require_consent_evidence=s.require_consent_evidence)
 
     @contextmanager
@@ -195,21 +262,40 @@ class Studio:
         with transaction(self._sessions) as session:
             yield session
 
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A transaction that only reads: it works on a read-only home or database."""
+        with transaction(self._read_sessions) as session:
+            yield session
+
     # performers -------------------------------------------------------------
     def add_performer(self, *, performer_id: str, name: str, public_key: VerifyKey,
                       face_images: Sequence[Path], voice: Path | None = None,
                       date_of_birth: date | None = None,
-                      guardian_key: VerifyKey | None = None) -> Performer:
+                      guardian_key: VerifyKey | None = None,
+                      look_alike_of: Sequence[str] = ()) -> Performer:
         """Enrol a performer: every reference image must show exactly one face, whose
         embedding the gate later matches against the face a render alters.
 
         All checks (id, birth date, voice, faces) run before the registry is touched,
-        so a refusal leaves no performer and no ledger entry behind.
+        so a refusal leaves no performer and no ledger entry behind. Nobody already
+        registered can be enrolled again (consent/enrolment.py): a matching face is
+        refused unless ``look_alike_of`` names that performer, which is logged.
         """
         check_identifier(performer_id, field="--id")
+        _check_name(name)
         now = datetime.now(UTC)
         if date_of_birth is not None and date_of_birth > now.date():
             raise BadInput("--date-of-birth is in the future")
+        if date_of_birth is not None and guardian_key is None:
+            probe = Performer(performer_id=performer_id, name=name, public_key_id="0" * 64,
+                              date_of_birth=date_of_birth, created_at=now)
+            adult_on = probe.adult_on()
+            if adult_on is not None and now < adult_on:
+                raise BadInput(f"performer {performer_id} is a minor until "
+                               f"{adult_on.date().isoformat()}: --guardian-key is required",
+                               hint="a minor's grants are signed by a guardian; without "
+                                    "their key the record could never hold a grant")
         if not face_images:
             raise BadInput("--face: at least one reference image is needed")
         voice_sha256 = _voice_sha256(voice) if voice is not None else None
@@ -225,21 +311,29 @@ class Studio:
         face_rows = [FaceRow(performer_id=performer_id, engine=f.engine,
                              embedding=embedding_to_bytes(f.embedding),
                              image_sha256=f.image_sha256) for f in faces]
-        with self.session() as session:
+        with self._checkpointed() as session:
             registry = Registry(session)
+            self.ledger.lock(session)  # no concurrent enrolment between check and insert
+            overridden = check_enrolment(
+                registry, performer_id=performer_id, public_key_id=public_key.key_id,
+                faces=[(f.engine, f.embedding) for f in faces],
+                threshold=self.settings.studio.identity_threshold, look_alike_of=look_alike_of)
             registry.add_performer(row, face_rows)
+            facts = _sealed_facts(registry, performer_id)
+            registry.set_seal(performer_id, seal_performer(facts, self.signing_key))
             performer = registry.performer_model(row)
             self.ledger.record(session, "performer_added", {
                 "performer_id": performer_id, "public_key_id": public_key.key_id,
                 "guardian_key_id": row.guardian_key_id, "faces": len(face_rows),
                 "face_image_sha256": [f.image_sha256 for f in faces],
+                "record_sha256": facts.digest(), "look_alike_of": overridden,
                 "voice_sha256": voice_sha256,
                 "minor": date_of_birth is not None and performer.adult_on() is not None
                 and now < performer.adult_on()})  # type: ignore[operator]
         return performer
 
     def performers(self) -> list[Performer]:
-        with self.session() as session:
+        with self.reading() as session:
             return Registry(session).performers()
 
     # avatar reels (biometric footage, see likeness.reels) -------------------
@@ -336,6 +430,14 @@ class Studio:
                                        f"performer's nor the guardian's for {performer_id}")
             erasure = erase_performer(session, performer_id=performer_id, signer=signer,
                                       role=role, audit=self.ledger, now=datetime.now(UTC))
+            # the erased record (no faces, no name) is what the studio now vouches for:
+            # sealed again and logged, so `audit verify` still matches table and ledger
+            registry = Registry(session)
+            facts = _sealed_facts(registry, performer_id)
+            registry.set_seal(performer_id, seal_performer(facts, self.signing_key))
+            self.ledger.record(session, "performer_sealed", {
+                "performer_id": performer_id, "public_key_id": row.public_key_id,
+                "record_sha256": facts.digest(), "reason": "erased"})
         folder = self.performer_dir(performer_id)
         files = sum(1 for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
         if folder.exists():
@@ -346,19 +448,51 @@ class Studio:
         compact(self.engine)
         return replace(erasure, files_erased=files)
 
+    def seal_unsealed_performers(self) -> list[str]:
+        """Seal records made before performer records were sealed (migration 0004), but only
+        those whose keys agree with their `performer_added` ledger entry: a record edited in
+        the database before the upgrade stays unsealed, so the gate keeps refusing it."""
+        from sqlalchemy import select
+
+        from provenance.ledger.store import EntryRow
+
+        sealed: list[str] = []
+        with self.session() as session:
+            registry = Registry(session)
+            unsealed = [p for p in session.scalars(select(PerformerRow).where(
+                PerformerRow.record_signature.is_(None)))]
+            if not unsealed:
+                return []
+            logged: dict[str, dict] = {}
+            for body in session.scalars(select(EntryRow.body).where(
+                    EntryRow.kind == "performer_added").order_by(EntryRow.seq)):
+                payload = json.loads(body)["payload"]
+                logged.setdefault(str(payload.get("performer_id")), payload)
+            for row in unsealed:
+                entry = logged.get(row.performer_id)
+                if (entry is None or entry.get("public_key_id") != row.public_key_id
+                        or entry.get("guardian_key_id") != row.guardian_key_id):
+                    continue
+                facts = _sealed_facts(registry, row.performer_id)
+                registry.set_seal(row.performer_id, seal_performer(facts, self.signing_key))
+                self.ledger.record(session, "performer_sealed", {
+                    "performer_id": row.performer_id, "public_key_id": row.public_key_id,
+                    "record_sha256": facts.digest()})
+                sealed.append(row.performer_id)
+        return sealed
+
     # grants -----------------------------------------------------------------
     def register_grant(self, signed: SignedGrant) -> SignedGrant:
         now = datetime.now(UTC)
-        with self.session() as session:
+        with self._checkpointed() as session:
             registry = Registry(session)
             row = registry.require_performer(signed.grant.performer_id)
             performer = registry.performer_model(row)
-            guardian = (VerifyKey.from_pem(row.guardian_key_pem.encode())
-                        if row.guardian_key_pem else None)
+            trusted = _trusted_record(registry, row.performer_id, self.verify_key)
             verify_person_signatures(
-                signed, performer=performer,
-                performer_key=VerifyKey.from_pem(row.public_key_pem.encode()),
-                guardian_key=guardian, now=now)
+                signed, performer=performer, performer_key=trusted.performer_key,
+                guardian_key=trusted.guardian_key, now=now)
+            check_given_to(signed, self.verify_key)
             check_term_limits(signed.grant, performer, now=now)
             if signed.grant.valid_until <= now:
                 raise BadInput(f"grant {signed.grant.grant_id} has already expired "
@@ -374,7 +508,7 @@ class Studio:
 
     def grants(self, performer_id: str | None = None) -> list[tuple[SignedGrant, int, bool]]:
         """(grant, renders used, revoked) for every registered grant."""
-        with self.session() as session:
+        with self.reading() as session:
             registry = Registry(session)
             rows = registry.grants_for(performer_id)
             revoked = registry.revoked_ids([r.grant_id for r in rows])
@@ -383,7 +517,7 @@ class Studio:
 
     def revoke(self, grant_id: str, *, key: SigningKey | None, reason: str) -> Revocation:
         """Revoke with the performer's/guardian's key, or with the studio key (key=None)."""
-        with self.session() as session:
+        with self._checkpointed() as session:
             registry = Registry(session)
             row = registry.grant_row(grant_id)
             if row is None:
@@ -404,7 +538,7 @@ class Studio:
                         f"key {kid[:16]}… is neither the performer's nor the guardian's "
                         f"for grant {grant_id}")
                 signer = key
-            unsigned = Revocation(grant_id=grant_id, revoked_by=role, reason=reason)
+            unsigned = Revocation.parse(grant_id=grant_id, revoked_by=role, reason=reason)
             sig = signer.sign(unsigned.model_dump(mode="json", exclude={"signature"}), role=role)
             revocation = unsigned.model_copy(update={"signature": sig})
             registry.add_revocation(revocation)
@@ -447,7 +581,7 @@ class Studio:
         `likeness verify` and the demo share)."""
         from provenance.verify import verify_file
 
-        with self.session() as session:
+        with self.reading() as session:
             return verify_file(path, session=session, studio_key=self.verify_key,
                                trust_anchor_pem=self.trust_anchors(),
                                watermark_key=self.watermark_key,
@@ -466,6 +600,36 @@ class Studio:
             except OSError as exc:
                 raise BadInput(f"cannot read tsa_trust_anchor {tsa_root}: {exc}") from None
         return anchors
+
+
+def _check_name(name: str) -> None:
+    """The name is printed in tables and manifests: plain text, bounded, not blank."""
+    try:
+        check_plain_text(name, field="--name")
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    if not name.strip() or len(name) > 200:
+        raise BadInput("--name must be 1 to 200 characters")
+
+
+def _sealed_facts(registry: Registry, performer_id: str) -> PerformerFacts:
+    session = registry.session
+    session.flush()
+    found = registry.performer_facts(performer_id)
+    if found is None:  # pragma: no cover - flushed just above
+        raise BadInput(f"unknown performer {performer_id!r}")
+    return found[0]
+
+
+def _trusted_record(registry: Registry, performer_id: str,
+                    studio_key: VerifyKey) -> TrustedPerformer:
+    """The performer's keys, only from a record that carries the studio's seal: a key
+    swapped in the database must not be what a new grant is checked against."""
+    found = registry.performer_facts(performer_id)
+    if found is None:
+        raise BadInput(f"unknown performer {performer_id!r}",
+                       hint="add them with `likeness performer add`")
+    return trusted_performer(found[0], found[1], studio_key)
 
 
 def _reference_faces(images: Sequence[Path], *, engine_name: str, models_dir: Path,

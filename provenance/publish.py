@@ -33,6 +33,8 @@ import base64
 import logging
 import mimetypes
 import os
+import re
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, suppress
@@ -48,6 +50,7 @@ from sqlalchemy.orm import Session
 from consent.embedded import evidence_from_registry
 from consent.gate import recheck_consent
 from consent.models import Decision
+from consent.registry import Registry
 from consent.signing import SigningKey
 from likeness.errors import BadInput, ConsentDenied, LikenessError
 from media.audio import AudioTrack
@@ -72,6 +75,7 @@ from provenance.c2pa.store import save_store
 from provenance.label import LabelBurner, LabelSpec
 from provenance.ledger.log import InclusionProof, SignedTreeHead, inclusion_proof, sign_tree_head
 from provenance.ledger.store import Ledger, LedgerEntry
+from provenance.leftovers import remove, settle_interrupted, stale_leftovers, temp_paths
 from provenance.sources import inspect_source
 from provenance.watermark.audio import ALGORITHM as AUDIO_ALGORITHM
 from provenance.watermark.audio import MIN_SECONDS as AUDIO_MIN_SECONDS
@@ -154,7 +158,20 @@ def check_destination(out: Path) -> Path:
         raise BadInput(f"output folder {out.parent} does not exist")
     if out.is_dir():
         raise BadInput(f"output {out} is a folder")
+    _check_writable(out.parent)
     return out
+
+
+def _check_writable(folder: Path) -> None:
+    """Create and remove a probe file: the only test that holds for root, read-only mounts
+    and ACLs alike (``os.access`` does not)."""
+    try:
+        fd, probe_path = tempfile.mkstemp(dir=folder, prefix=".likeness-probe-")
+    except OSError as exc:
+        raise BadInput(f"output folder {folder} is not writable: "
+                       f"{exc.strerror or exc}") from None
+    os.close(fd)
+    os.unlink(probe_path)
 
 
 def mark_frames(frames: Iterable[np.ndarray], *, label: LabelSpec | None,
@@ -220,10 +237,12 @@ def encode_marked(rendered: Rendered, tmp: Path, *, label: LabelSpec | None,
 def append_published(ctx: PublishContext, decision: Decision, payload: dict[str, Any]
                      ) -> tuple[LedgerEntry, SignedTreeHead, InclusionProof]:
     with ctx.session() as session:
-        recheck_consent(decision, session=session, now=datetime.now(UTC))
+        recheck_consent(decision, session=session, now=datetime.now(UTC), audit=ctx.ledger,
+                        studio_key=ctx.signing_key.verify_key)
         entry = ctx.ledger.record(session, "render_published", payload)
         head = sign_tree_head(session, ctx.signing_key)
         proof = inclusion_proof(session, seq=entry.seq, head=head)
+    ctx.ledger.witness_head(head)  # committed: now the head may be seen outside
     return entry, head, proof
 
 
@@ -274,12 +293,37 @@ def commit_file(signed: Path, out: Path) -> None:
         os.close(dir_fd)
 
 
+_ABSOLUTE_PATH = re.compile(r"/(?:[^/\s'\"]+/)+(?=[^/\s'\"]+)")
+
+
+def without_folders(text: str) -> str:
+    """``/home/ann/work/.out.mp4.1f.encoded.mp4`` -> ``.out.mp4.1f.encoded.mp4``: the ledger
+    is exportable, and folder names say who rendered where."""
+    return _ABSOLUTE_PATH.sub("", text)
+
+
 def record_failure(ctx: PublishContext, decision: Decision, *, stage: str,
                    reason: str, out: Path) -> None:
     with suppress(Exception), ctx.session() as session:
+        registry = Registry(session)
+        for gid in decision.grant_ids:  # nothing was delivered: the render is given back
+            registry.release_render(gid)
         ctx.ledger.record(session, "render_failed", {
             "render_id": decision.render_id, "decision_id": decision.decision_id,
-            "stage": stage, "reason": reason[:500], "output": out.name})
+            "stage": stage, "output": out.name, "released": True,
+            "reason": without_folders(reason.replace(f"{out.parent}{os.sep}", ""))[:500]})
+
+
+def sweep_leftovers(ctx: PublishContext, folder: Path) -> None:
+    """Remove the temp files of publishes into ``folder`` that died, and close their story
+    in the ledger (provenance/leftovers.py)."""
+    stale = stale_leftovers(folder)
+    if not stale:
+        return
+    with ctx.session() as session:
+        settle_interrupted(session, ctx.ledger,
+                           sorted({(item.render_id, item.output) for item in stale}))
+    remove(stale)
 
 
 def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
@@ -291,13 +335,14 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
     out = check_destination(out)
     render_id = int(decision.render_id, 16)
     label = ctx.label
-    stem = f".{out.name}.{decision.render_id}"
-    encoded, signed = out.with_name(stem + ".encoded.mp4"), out.with_name(stem + ".signed.mp4")
+    sweep_leftovers(ctx, out.parent)
+    encoded, signed = temp_paths(out, decision.render_id)
     stage = "recheck"
     spent: dict[str, float] = {}  # seconds per step: the benchmarks' per-stage table
     try:
         with ctx.session() as session:
-            recheck_consent(decision, session=session, now=datetime.now(UTC))
+            recheck_consent(decision, session=session, now=datetime.now(UTC),
+                            audit=ctx.ledger, studio_key=ctx.signing_key.verify_key)
             grants = GrantsAssertion(
                 studio_key=base64.b64encode(ctx.signing_key.verify_key.raw).decode(),
                 grants=evidence_from_registry(session, decision.grant_ids))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
@@ -38,7 +39,7 @@ from provenance.consent_check import consent_from_file
 from provenance.ledger.log import InclusionProof, entries_for_render, verify_tree_head
 from provenance.ledger.log import heads as signed_heads
 from provenance.ledger.merkle import MerkleTree
-from provenance.ledger.store import EntryRow
+from provenance.ledger.store import EntryRow, leaf_hash_hex
 from provenance.watermark.audio import MIN_SECONDS as AUDIO_MIN_SECONDS
 from provenance.watermark.audio import AudioWatermarker
 from provenance.watermark.detection import WatermarkDetection
@@ -82,6 +83,7 @@ class VerifyReport:
     revoked_since: list[str] = field(default_factory=list)
     chain: list[dict[str, Any]] = field(default_factory=list)  # provenance.chain
     consent: dict[str, Any] = field(default_factory=dict)  # provenance.consent_check
+    signer: str | None = None  # who signed a file that is validly signed by another party
 
     @property
     def exit_code(self) -> int:
@@ -104,16 +106,43 @@ def detect_watermarks(path: Path, key: bytes) -> tuple[WatermarkFinding, Waterma
     return WatermarkFinding.of(video), WatermarkFinding.of(audio_det)
 
 
-def _published_entry(session: Session, render_id: str) -> tuple[EntryRow | None, bool]:
-    rows = entries_for_render(session, int(render_id, 16))
-    published = next((r for r in rows if r.kind == "render_published"), None)
+@dataclass(frozen=True)
+class _Entry:
+    """A ledger entry as its body says (re-hashed), not as the row's columns say: the
+    ``leaf_hash``, ``kind``, ``at`` and ``render_id`` columns are copies anyone with
+    database access could edit."""
+
+    seq: int
+    kind: str
+    at: datetime
+    payload: dict[str, Any]
+    leaf_hash: str
+
+
+def _from_body(row: EntryRow) -> _Entry:
+    body = row.body.encode()
+    leaf = leaf_hash_hex(body)
+    if leaf != row.leaf_hash:
+        raise IntegrityFailure(f"ledger entry {row.seq} was edited (its body does not hash to "
+                               "its leaf hash)")
+    doc = json.loads(body)
+    if doc.get("seq") != row.seq or doc.get("kind") != row.kind:
+        raise IntegrityFailure(f"ledger entry {row.seq} was moved or relabelled")
+    return _Entry(seq=doc["seq"], kind=doc["kind"], at=datetime.fromisoformat(doc["at"]),
+                  payload=doc["payload"], leaf_hash=leaf)
+
+
+def _published_entry(session: Session, render_id: str) -> tuple[_Entry | None, bool]:
+    entries = [_from_body(r) for r in entries_for_render(session, int(render_id, 16))]
+    entries = [e for e in entries if e.payload.get("render_id") == render_id]
+    published = next((e for e in entries if e.kind == "render_published"), None)
     failed_after = published is not None and any(
-        r.kind == "render_failed" and r.seq > published.seq for r in rows)
+        e.kind == "render_failed" and e.seq > published.seq for e in entries)
     return published, failed_after
 
 
-def _prove(session: Session, entry: EntryRow, studio_key: VerifyKey) -> dict[str, Any]:
-    """Inclusion of the entry under the latest signed tree head (verified first)."""
+def _prove(session: Session, entry: _Entry, studio_key: VerifyKey) -> dict[str, Any]:
+    """Inclusion of the entry (its re-hashed body) under the latest signed tree head."""
     heads = signed_heads(session)
     if not heads or heads[-1].tree_size <= entry.seq:
         raise IntegrityFailure("no signed tree head covers the render's ledger entry")
@@ -169,6 +198,14 @@ def verify_file(path: Path, *, session: Session, studio_key: VerifyKey,
     if not manifest.present and not wm_ids:
         return VerifyReport(status="unknown", reasons=["no C2PA manifest and no watermark of "
                                                       "this studio"], **base)
+    if manifest.validation_state == "Valid" and not wm_ids:
+        # a valid signature that does not chain to our root, on media without our mark:
+        # someone else's file (another studio, even one running Likeness), not a forgery
+        signer = (manifest.signature_common_name or manifest.signature_issuer
+                  or "an unnamed signer")
+        return VerifyReport(status="unknown", signer=signer, reasons=[
+            f"signed by another party: {signer} (valid C2PA signature, not this studio's "
+            "certificate chain; no watermark of this studio)"], **base)
     if len(wm_ids) > 1:
         reasons.append(f"video and audio watermarks disagree: {', '.join(sorted(wm_ids))}")
     if manifest.present:
@@ -191,9 +228,14 @@ def verify_file(path: Path, *, session: Session, studio_key: VerifyKey,
     ledger: dict[str, Any] = {}
     details: dict[str, Any] = {"consent": consent}
     if render_id:
-        entry, failed_after = _published_entry(session, render_id)
+        try:
+            entry, failed_after = _published_entry(session, render_id)
+        except IntegrityFailure as exc:
+            entry, failed_after = None, False
+            reasons.append(f"the ledger was tampered with: {exc.message}")
         if entry is None:
-            reasons.append(f"render {render_id} was never published by this studio")
+            if not reasons or not reasons[-1].startswith("the ledger was tampered"):
+                reasons.append(f"render {render_id} was never published by this studio")
         else:
             if failed_after:
                 reasons.append(f"render {render_id} was recorded as failed after publishing")
@@ -203,7 +245,7 @@ def verify_file(path: Path, *, session: Session, studio_key: VerifyKey,
                 reasons.append(f"ledger proof failed: {exc.message}")
             if ledger_claim is not None and ledger_claim.entry_hash != entry.leaf_hash:
                 reasons.append("the manifest's ledger entry hash differs from the ledger")
-            payload = json.loads(entry.body)["payload"]
+            payload = entry.payload
             grant_ids = list(payload.get("grant_ids", []))
             revoked = [r for gid in grant_ids for r in Registry(session).revocations_of(gid)
                        if r.revoked_at > entry.at]

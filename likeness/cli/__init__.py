@@ -15,8 +15,10 @@ inside the commands that need them so ``--help`` and consent commands stay fast.
 
 from __future__ import annotations
 
+import signal
 import sys
 import traceback
+from contextlib import suppress
 from typing import Annotated
 
 import typer
@@ -34,8 +36,9 @@ from likeness.cli import (
     verifier,
     verify,
 )
+from likeness.cli.common import visible
 from likeness.errors import ConsentDenied, LikenessError
-from likeness.output import stderr
+from likeness.output import discard_stdout, stderr
 
 app = typer.Typer(name="likeness", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
@@ -60,19 +63,30 @@ app.add_typer(verify.audit_app, name="audit")
 app.add_typer(server.server_app, name="server")
 
 
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM (a service stop, `kill`) unwinds like Ctrl-C: publish removes its temp files,
+    gives the reservation back and logs `render_failed`, instead of dying mid-write."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    with suppress(ValueError):  # only the main thread may set handlers
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> None:
     """The console script: run one command and exit with its documented code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    _sigterm_as_interrupt()
     try:
         code = app(args=args, standalone_mode=False, prog_name="likeness")
     except LikenessError as exc:
         if debug:
             traceback.print_exc()
-        stderr.print(f"error: {exc.diagnostics()}", markup=False, soft_wrap=True)
+        stderr.print(f"error: {visible(exc.diagnostics())}", markup=False, soft_wrap=True)
         if isinstance(exc, ConsentDenied):
             for reason in exc.reasons:
-                stderr.print(f"  - {reason}", markup=False, soft_wrap=True)
+                stderr.print(f"  - {visible(reason)}", markup=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.Abort:
         stderr.print("error: aborted", markup=False)
@@ -81,17 +95,20 @@ def main(argv: list[str] | None = None) -> None:
         print(exc.ctx.get_help() if exc.ctx else "")
         sys.exit(2)
     except ClickException as exc:
-        stderr.print(f"error: {exc.format_message()}", markup=False, soft_wrap=True)
+        stderr.print(f"error: {visible(exc.format_message())}", markup=False, soft_wrap=True)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         stderr.print("error: interrupted", markup=False)
         sys.exit(130)
+    except BrokenPipeError:  # the reader went away while a command printed progress
+        discard_stdout()
+        sys.exit(141)  # 128 + SIGPIPE, as a shell reports a program its pipe closed
     except Exception as exc:  # noqa: BLE001 - the one place that catches everything
         if debug:
             traceback.print_exc()
-        stderr.print(f"error: internal error: {type(exc).__name__}: {exc}", markup=False,
+        stderr.print(f"error: internal error: {type(exc).__name__}: {visible(exc)}", markup=False,
                      soft_wrap=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

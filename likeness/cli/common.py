@@ -8,6 +8,7 @@ and ``likeness --help`` must not pay for media, models or Prefect.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,10 +42,24 @@ def open_studio() -> Studio:
     return Studio(load_studio_settings())
 
 
+# what a terminal would act on instead of showing: C0/C1 controls (ESC opens ANSI and OSC
+# sequences), DEL, and the bidi controls that reorder the rest of a line
+_TERMINAL_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
+                                "\u2066-\u2069]")
+
+
+def visible(value: object) -> str:
+    """``value`` with every terminal control shown as an escape (``\\x1b``), so a file
+    name or an old ledger entry cannot recolour, retitle or reorder the output."""
+    return _TERMINAL_CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode(),
+                                  str(value))
+
+
 def literal(value: object) -> str:
     """User data (names, paths, reasons) inside a Rich markup string prints as typed:
-    a performer called ``[bold]`` must not restyle the output."""
-    return escape(str(value))
+    a performer called ``[bold]`` must not restyle the output, nor an ESC in a path
+    reach the terminal."""
+    return escape(visible(value))
 
 
 def parse_when(value: str, *, field: str) -> datetime:

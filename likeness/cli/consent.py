@@ -16,6 +16,7 @@ from rich.table import Table
 from likeness.cli.common import (
     JsonOpt,
     literal,
+    load_studio_settings,
     open_studio,
     parse_when,
     sha256_file,
@@ -51,10 +52,14 @@ def consent_draft(
     disclose: Annotated[list[str] | None, typer.Option(
         "--disclose", help="A private field the performer agrees to show in published files: "
                            "compensation_ref, contract_sha256, consent_evidence_sha256")] = None,
+    studio_key: Annotated[Path | None, typer.Option(
+        "--studio-key", help="Public key of the studio the grant is given to "
+                             "(default: this studio's).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write an unsigned grant for the performer to read and sign."""
     from consent.models import GrantTerms, SignedGrant
+    from consent.signing import VerifyKey
 
     uses = list(use) + (["voice_clone"] if voice_clone else [])
     start = parse_when(valid_from, field="--valid-from") if valid_from else datetime.now(UTC)
@@ -66,12 +71,24 @@ def consent_draft(
         content_tags=content_tag or [], compensation_ref=compensation_ref,
         contract_sha256=sha256_file(contract) if contract else None,
         consent_evidence_sha256=sha256_file(consent_evidence) if consent_evidence else None,
-        disclose=disclose or [])
+        disclose=disclose or [],
+        studio_key_id=VerifyKey.from_file(studio_key or _own_studio_key()).key_id)
     signed = SignedGrant(grant=grant)
     write_document(out, signed.model_dump_json(indent=2) + "\n")
     emit({"grant_id": grant.grant_id, "file": str(out), "grant": grant}, as_json=as_json,
          render=lambda: stdout.print(f"draft grant {grant.grant_id} written to {literal(out)}; "
                                      "the performer signs it with `likeness consent sign`"))
+
+
+def _own_studio_key() -> Path:
+    """The public half of this studio's key, written beside it by `likeness init`."""
+    from likeness.studio import STUDIO_KEY_FILE
+
+    pub = load_studio_settings().home / (STUDIO_KEY_FILE + ".pub")
+    if not pub.is_file():
+        raise BadInput(f"no studio public key at {pub}: a grant names the studio it is "
+                       "given to", hint="give --studio-key FILE.pub, or run `likeness init`")
+    return pub
 
 
 @consent_app.command("sign")

@@ -48,6 +48,9 @@ def performer_add(
         "--guardian-key", help="Guardian's FILE.pub (required for minors).")] = None,
     reel: Annotated[Path | None, typer.Option(
         "--reel", help="Avatar reel: VIDEO of the performer talking and idling.")] = None,
+    look_alike_of: Annotated[list[str] | None, typer.Option(
+        "--look-alike-of", help="A registered performer this different person looks like "
+                                "(the override is logged).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Register a performer with reference face embeddings and a public key."""
@@ -61,7 +64,7 @@ def performer_add(
         studio.check_reel(reel, face_images=face)
     performer = studio.add_performer(
         performer_id=performer_id, name=name, public_key=pub, face_images=face, voice=voice,
-        date_of_birth=dob, guardian_key=guardian)
+        date_of_birth=dob, guardian_key=guardian, look_alike_of=look_alike_of or [])
     stored = studio.add_reel(performer_id, reel) if reel is not None else None
     data = performer.model_dump(mode="json")
     if stored is not None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from likeness.cli.common import JsonOpt, literal, open_studio, write_document
+from likeness.cli.common import JsonOpt, literal, open_studio, visible, write_document
 from likeness.errors import BadInput
 from likeness.output import emit, stderr, stdout
 
@@ -46,11 +46,12 @@ def verify(file: Annotated[Path, typer.Argument(help="Media file to check.")],
         for r in report.revoked_since:
             stdout.print(f"  [red]revoked since[/]: {literal(r)}")
         for reason in report.reasons:
-            stdout.print(f"  - {reason}", markup=False)
+            stdout.print(f"  - {visible(reason)}", markup=False)
 
     emit(report.to_dict(), as_json=as_json, render=render)
     if report.status == "tampered":
-        stderr.print(f"error: {file} is tampered: {'; '.join(report.reasons)}", markup=False,
+        stderr.print(f"error: {visible(file)} is tampered: {visible('; '.join(report.reasons))}",
+                     markup=False,
                      soft_wrap=True)
     raise typer.Exit(report.exit_code)
 
@@ -98,24 +99,44 @@ def audit_verify(
     public_key: Annotated[Path | None, typer.Option(
         "--public-key", help="Studio public key for --export (default: the one in the file).")]
     = None,
+    against: Annotated[list[Path] | None, typer.Option(
+        "--against", help="Witness file (.jsonl) or published file whose signed tree head "
+                          "the ledger must extend (repeatable).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check every entry, the hash chain, the Merkle tree and the signed tree heads (exit 4)."""
+    """Check every entry, the hash chain, the Merkle tree and the signed tree heads, the
+    registry tables against the ledger, and consistency with every witnessed tree head
+    (exit 4)."""
     from consent.signing import VerifyKey
     from provenance.ledger.log import read_export, verify_export, verify_ledger
+    from provenance.ledger.registry_check import verify_registry
+    from provenance.ledger.witness import check_consistency, heads_from_files
 
+    registry = None
+    witnessed = 0
     if export is not None:
+        if against:
+            raise BadInput("--against checks the studio's ledger, not an --export file")
         key = VerifyKey.from_file(public_key) if public_key else None
         report = verify_export(read_export(export), key)
     else:
         studio = open_studio()
-        with studio.session() as session:
+        seen = studio.witness.heads() + heads_from_files(against or [])
+        with studio.reading() as session:
             report = verify_ledger(session, studio.verify_key)
+            witnessed = check_consistency(session, seen, studio.verify_key)
+            registry = verify_registry(session, studio.verify_key)
     data = {"status": "intact", "entries": report.entries, "tree_heads": report.tree_heads,
-            "root_hash": report.root_hash, "signatures_checked": report.signatures_checked}
+            "root_hash": report.root_hash, "signatures_checked": report.signatures_checked,
+            "witnessed_heads_checked": witnessed}
+    if registry is not None:
+        data["registry"] = {"performers": registry.performers, "grants": registry.grants,
+                            "revocations": registry.revocations, "matches_ledger": True}
+    tables = (f"; registry matches it ({registry.performers} performers, {registry.grants} "
+              f"grants, {registry.revocations} revocations)" if registry else "")
     emit(data, as_json=as_json, render=lambda: stdout.print(
         f"[bold green]ledger intact[/]: {report.entries} entries, {report.tree_heads} signed "
-        f"tree heads, root {report.root_hash[:16]}…"))
+        f"tree heads, root {report.root_hash[:16]}…{tables}"))
 
 
 @audit_app.command("show")
@@ -134,7 +155,7 @@ def audit_show(render: Annotated[str | None, typer.Option(
             rid = int(render, 16)
         except ValueError:
             raise BadInput(f"--render {render!r} is not a hex render id") from None
-    with studio.session() as session:
+    with studio.reading() as session:
         found = (recent_entries(session, limit=limit) if rid is None
                  else [row_to_entry(row) for row in entries_for_render(session, rid)])
     entries = [{"seq": e.seq, "kind": e.kind, "at": e.at, "leaf_hash": e.leaf_hash,
@@ -159,7 +180,7 @@ def audit_export(out: Annotated[Path, typer.Option("--out", help="JSON-lines fil
     from provenance.ledger.log import export_lines
 
     studio = open_studio()
-    with studio.session() as session:
+    with studio.reading() as session:
         lines = list(export_lines(session, studio.verify_key))
     write_document(out, "\n".join(lines) + "\n")
     emit({"file": str(out), "lines": len(lines)}, as_json=as_json,

@@ -99,6 +99,11 @@ def _tree(session: Session) -> MerkleTree:
     return MerkleTree([bytes.fromhex(h) for h in hashes])
 
 
+def ledger_tree(session: Session) -> MerkleTree:
+    """The Merkle tree over every stored entry (for consistency checks against heads)."""
+    return _tree(session)
+
+
 def sign_tree_head(session: Session, signer: SigningKey) -> SignedTreeHead:
     """Sign the current tree (idempotent per size) and store the head."""
     tree = _tree(session)

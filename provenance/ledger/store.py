@@ -17,13 +17,14 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import BigInteger, Integer, String, Text, func, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from consent.registry import UTCDateTime
 from consent.signing import SigningKey, VerifyKey, canonical_json
+from provenance.ledger.consent_state import LedgerConsentState, consent_state
 
 ENTRY_VERSION = 1
 GENESIS_PREV = "0" * 64
@@ -93,11 +94,21 @@ def signed_render_id(render_id: Any) -> int | None:
     return value - (1 << 64) if value >= (1 << 63) else value
 
 
+class HeadWitness(Protocol):
+    def record(self, head: Any) -> None: ...
+
+
 class Ledger:
     """Appends studio-signed entries; implements consent's ``AuditLog``."""
 
-    def __init__(self, signer: SigningKey) -> None:
+    def __init__(self, signer: SigningKey, *, witness: HeadWitness | None = None) -> None:
         self._signer = signer
+        self._witness = witness
+
+    def witness_head(self, head: Any) -> None:
+        """Hand a committed signed tree head to the witness (provenance/ledger/witness.py)."""
+        if self._witness is not None:
+            self._witness.record(head)
 
     @property
     def verify_key(self) -> VerifyKey:
@@ -107,6 +118,15 @@ class Ledger:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LEDGER_LOCK_ID})
 
+    def lock(self, session: Session) -> None:
+        """Serialize this transaction with every ledger writer (checks that must not race,
+        such as "no other performer has this key", take it before they read)."""
+        self._tail(session)
+
+    def consent_state(self, session: Session) -> LedgerConsentState:
+        """Revocations and reservations as the ledger records them (consent's AuditLog)."""
+        return consent_state(session)
+
     def _tail(self, session: Session) -> tuple[int, str]:
         """(next seq, previous leaf hash), read once per transaction under the lock."""
         key = (_TAIL_KEY, id(session.get_transaction()))
@@ -115,6 +135,7 @@ class Ledger:
             self._lock(session)
             last = session.execute(_LAST_ENTRY).first()
             tail = (0, GENESIS_PREV) if last is None else (last.seq + 1, last.leaf_hash)
+            session.info[key] = tail
         return tail
 
     def record(self, session: Session, kind: str, payload: dict[str, Any]) -> LedgerEntry:

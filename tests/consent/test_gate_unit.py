@@ -93,7 +93,8 @@ def test_recheck_at_publish_applies_the_gates_window_and_revocation(home: Path,
     def denial(now: datetime) -> ConsentDenied | None:
         with studio.session() as session:
             try:
-                recheck_consent(decision, session=session, now=now)
+                recheck_consent(decision, session=session, now=now, audit=studio.ledger,
+                                studio_key=studio.verify_key)
             except ConsentDenied as exc:
                 return exc
         return None

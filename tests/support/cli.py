@@ -67,3 +67,19 @@ def assert_published(out: Path, *, render_id: str, decision_id: str) -> dict:
     assert len(published) == 1
     assert published[0]["payload"]["decision_id"] == decision_id
     return published[0]["payload"]
+
+
+def db_execute(sql: str, params: dict | None = None) -> int:
+    """Run one statement on the studio's database as an attacker with write access (and
+    no key) would; returns the number of rows it changed."""
+    from sqlalchemy import text
+
+    from likeness.db import make_engine
+    from likeness.settings import load_settings
+
+    engine = make_engine(load_settings().database_url)
+    try:
+        with engine.begin() as conn:
+            return int(conn.execute(text(sql), params or {}).rowcount)
+    finally:
+        engine.dispose()
