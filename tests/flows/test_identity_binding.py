@@ -15,6 +15,7 @@ import pytest
 
 from consent.gate import GatePolicy
 from consent.models import RenderRequest, Use
+from consent.signing import SigningKey
 from flows.faces import SAMPLE_PERIOD_S, find_faces, performer_track
 from likeness.errors import BadInput
 from likeness.settings import StudioConfig, load_settings
@@ -112,7 +113,8 @@ def test_thresholds_outside_the_documented_range_are_refused(sqlite_home: Path) 
     with pytest.raises(ValueError, match="outside the range 0.25-0.6"):
         StudioConfig(identity_threshold=1.5)
     with pytest.raises(BadInput, match="outside the range"):
-        GatePolicy(identity_threshold=1.5, face_engine="dlib")
+        GatePolicy(studio_key=SigningKey.generate().verify_key, identity_threshold=1.5,
+                   face_engine="dlib")
     assert StudioConfig(face_engine="insightface").identity_threshold == 0.6
     (sqlite_home / "config.toml").write_text("identity_threshold = 1.5\n")
     r = run_cli("consent", "list")
