@@ -1,4 +1,5 @@
-"""Invisible audio watermark: keyed dither modulation of STFT tile-energy differences.
+"""Invisible audio watermark (``likeness-stft-ss/1``): keyed dither modulation of STFT
+tile-energy differences.
 
 How it works, and why:
 
@@ -48,6 +49,7 @@ from provenance.watermark import payload
 from provenance.watermark.detection import WatermarkDetection
 from provenance.watermark.keys import balanced_assignment, keyed_rng, validate_key
 
+ALGORITHM = "likeness-stft-ss/1"
 WORK_RATE_HZ = 16_000
 N_FFT = 512
 HOP = N_FFT // 2
@@ -359,4 +361,5 @@ class AudioWatermarker:
         render_id, info = payload.decode(period_soft.sum(axis=0))
         return WatermarkDetection(render_id=render_id, confidence=info.confidence,
                                   bit_accuracy=info.bit_accuracy, margin=info.margin,
-                                  frames_used=n_frames)
+                                  frames_used=n_frames,
+                                  algorithm=ALGORITHM if render_id is not None else "")
