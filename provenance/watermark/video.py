@@ -57,7 +57,8 @@ BAND_LOW = 0.025  # cycles per work sample
 BAND_HIGH = 0.16
 SYNC_SHARE = 0.2
 FLAT_LEVELS = 0.7  # mark RMS on a flat area, 8-bit code values
-TEXTURE_GAIN = 0.5  # extra RMS per level of local standard deviation
+TEXTURE_GAIN = 0.5  # extra RMS per level of local standard deviation above the floor
+TEXTURE_FLOOR_LEVELS = 2.0  # sensor noise below this does not count as texture
 MAX_LEVELS = 6.0
 FRAME_RMS_CAP_LEVELS = 1.9
 MIN_FRAME_PX = (128, 72)
@@ -168,7 +169,9 @@ def jnd_amplitude(gray_work: np.ndarray) -> np.ndarray:
     mean = cv2.boxFilter(gray_work, -1, window)
     mean_sq = cv2.boxFilter(gray_work * gray_work, -1, window)
     local_sd = np.sqrt(np.maximum(mean_sq - mean * mean, 0.0))
-    amplitude = np.minimum(FLAT_LEVELS + TEXTURE_GAIN * local_sd, MAX_LEVELS)
+    amplitude = np.minimum(
+        FLAT_LEVELS + TEXTURE_GAIN * np.maximum(local_sd - TEXTURE_FLOOR_LEVELS, 0.0),
+        MAX_LEVELS)
     rms = float(np.sqrt(np.mean(amplitude * amplitude)))
     if rms > FRAME_RMS_CAP_LEVELS:
         amplitude *= FRAME_RMS_CAP_LEVELS / rms
