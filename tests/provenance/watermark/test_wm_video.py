@@ -83,7 +83,7 @@ def test_survives_aspect_crops_and_padding(marked: np.ndarray) -> None:
 
 def test_survives_speed_up_with_a_new_frame_rate(marked: np.ndarray) -> None:
     retimed = attacks.retime_video(marked, fps=FPS, speed=1.1, out_fps=30)
-    assert 0 < len(retimed) and _found(retimed) == RENDER_ID
+    assert len(retimed) > 0 and _found(retimed) == RENDER_ID
 
 
 def test_v1_marks_still_verify(clip: np.ndarray) -> None:
