@@ -54,14 +54,14 @@ from provenance.c2pa.certs import ensure_chain
 from provenance.label import LabelBurner, LabelSpec
 from provenance.ledger.log import InclusionProof, SignedTreeHead, inclusion_proof, sign_tree_head
 from provenance.ledger.store import Ledger, LedgerEntry
+from provenance.watermark.audio import ALGORITHM as AUDIO_WATERMARK_ALGORITHM
 from provenance.watermark.audio import MIN_SECONDS as AUDIO_MIN_SECONDS
 from provenance.watermark.audio import AudioWatermarker
+from provenance.watermark.video import ALGORITHM as WATERMARK_ALGORITHM
 from provenance.watermark.video import VideoWatermarker
 
 log = logging.getLogger(__name__)
 
-WATERMARK_ALGORITHM = "likeness-dct-ss/1"
-AUDIO_WATERMARK_ALGORITHM = "likeness-stft-ss/1"
 CLAIM_VERSION = "0.1.0"
 AUDIO_NOISE_FLOOR_DBFS = -54.0  # RMS; below typical room tone in recordings
 AUDIO_NOISE_FLOOR = 10 ** (AUDIO_NOISE_FLOOR_DBFS / 20)

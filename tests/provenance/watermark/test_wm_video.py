@@ -1,5 +1,5 @@
-"""Video watermark v2: invisible on flat areas, keyed, robust to codecs and geometry,
-and still able to read v1 marks.
+"""Video watermark v2: invisible on flat areas, keyed, robust to codecs and geometry;
+the front door embeds the published scheme and reads both versions.
 
 Media: a presenter shot (a portrait from assets/faces on a flat studio backdrop,
 tests.support.attacks.studio_clip) and an ffmpeg lavfi test pattern; codecs are the
@@ -13,9 +13,11 @@ import pytest
 
 from likeness.errors import BadInput
 from provenance.watermark.keys import new_watermark_key
-from provenance.watermark.video import ALGORITHM, VideoWatermarker
+from provenance.watermark.video import ALGORITHM as PUBLISHED_ALGORITHM
+from provenance.watermark.video import VideoWatermarker
 from provenance.watermark.video_v1 import ALGORITHM as V1_ALGORITHM
 from provenance.watermark.video_v1 import VideoWatermarkerV1
+from provenance.watermark.video_v2 import ALGORITHM
 from tests.support import attacks
 
 KEY = bytes(range(32))
@@ -31,7 +33,8 @@ def clip() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def marked(clip: np.ndarray) -> np.ndarray:
-    return np.stack(list(VideoWatermarker(KEY).embed(iter(clip), RENDER_ID)))
+    return np.stack(list(VideoWatermarker(KEY, algorithm=ALGORITHM).embed(iter(clip),
+                                                                          RENDER_ID)))
 
 
 def _found(video: np.ndarray) -> int | None:
@@ -86,6 +89,13 @@ def test_survives_speed_up_with_a_new_frame_rate(marked: np.ndarray) -> None:
     assert len(retimed) > 0 and _found(retimed) == RENDER_ID
 
 
+def test_default_embeds_the_published_scheme(clip: np.ndarray) -> None:
+    wm = VideoWatermarker(KEY)
+    assert wm.algorithm == PUBLISHED_ALGORITHM
+    found = wm.detect(iter(list(wm.embed(iter(clip[:12]), RENDER_ID))))
+    assert found.render_id == RENDER_ID and found.algorithm == PUBLISHED_ALGORITHM
+
+
 def test_v1_marks_still_verify(clip: np.ndarray) -> None:
     old = np.stack(list(VideoWatermarkerV1(KEY).embed(iter(clip[:12]), RENDER_ID)))
     found = VideoWatermarker(KEY).detect(iter(attacks.transcode_video(old, fps=FPS, crf=28)))
@@ -102,6 +112,8 @@ def test_bad_input_is_refused() -> None:
         wm.detect([])
     with pytest.raises(BadInput):
         VideoWatermarker(b"too short")
+    with pytest.raises(BadInput):
+        VideoWatermarker(KEY, algorithm="likeness-dct-ss/9")
 
 
 @pytest.mark.slow
@@ -109,7 +121,7 @@ def test_bad_input_is_refused() -> None:
 def test_generated_patterns_after_common_edits(source: str) -> None:
     """Synthetic content with film grain: re-encode, 360p, crop, flip, pad."""
     frames = attacks.lavfi_video(source, seconds=3, fps=FPS, vf="noise=alls=4:allf=t")
-    wm = VideoWatermarker(KEY)
+    wm = VideoWatermarker(KEY, algorithm=ALGORITHM)
     marked = np.stack(list(wm.embed(iter(frames), RENDER_ID)))
     variants = {
         "crf23": attacks.transcode_video(marked, fps=FPS, crf=23),
