@@ -55,24 +55,36 @@ def lavfi_video(source: str, *, seconds: float, width: int = 1280, height: int =
     return _frames_from_raw(raw, width, height)
 
 
+# codec -> (encoder arguments before the CRF value, container suffix)
+_VIDEO_CODECS: dict[str, tuple[list[str], str]] = {
+    "h264": (["-c:v", "libx264", "-preset", "{preset}"], ".mp4"),
+    "hevc": (["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=none"],
+             ".mp4"),
+    "vp9": (["-c:v", "libvpx-vp9", "-b:v", "0", "-deadline", "realtime", "-cpu-used", "8",
+             "-row-mt", "1"], ".webm"),
+}
+
+
 def transcode_video(frames: np.ndarray, *, fps: int = 25, crf: int = 28,
                     preset: str = "veryfast", vf: str | None = None,
-                    out_size: tuple[int, int] | None = None, trim_start_s: float = 0.0
-                    ) -> np.ndarray:
-    """Encode with libx264 (yuv420p) then decode back to RGB frames.
+                    out_size: tuple[int, int] | None = None, trim_start_s: float = 0.0,
+                    codec: str = "h264") -> np.ndarray:
+    """Encode (libx264 by default; ``hevc`` = libx265, ``vp9`` = libvpx-vp9; yuv420p)
+    then decode back to RGB frames.
 
     `vf` is an ffmpeg filter applied at encode time (e.g. ``scale=640:360``),
     `out_size` the (width, height) it produces, `trim_start_s` cuts the start on
     decode (as an editor would).
     """
+    encoder, suffix = _VIDEO_CODECS[codec]
     count, height, width, _ = frames.shape
     out_w, out_h = out_size or (width, height)
     with tempfile.TemporaryDirectory(prefix="likeness-wm-") as tmp:
-        path = Path(tmp) / "clip.mp4"
+        path = Path(tmp) / f"clip{suffix}"
         filters = ["-vf", vf] if vf else []
         _run(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r",
-              str(fps), "-i", "-", *filters, "-c:v", "libx264", "-preset", preset, "-crf",
-              str(crf), "-pix_fmt", "yuv420p", "-y", str(path)],
+              str(fps), "-i", "-", *filters, *(a.format(preset=preset) for a in encoder),
+              "-crf", str(crf), "-pix_fmt", "yuv420p", "-y", str(path)],
              stdin=np.ascontiguousarray(frames).tobytes())
         trim = ["-ss", f"{trim_start_s}"] if trim_start_s > 0 else []
         raw = _run([*trim, "-i", str(path), "-pix_fmt", "rgb24", "-f", "rawvideo", "-"])
