@@ -77,8 +77,7 @@ class VideoWatermarker:
         mean = MeanLuma()
         v1_evidence = np.zeros(payload.CODEWORD_BITS)
         for frame in islice(frames, limit):
-            mean.add(frame)
-            v1_evidence += self._v1.frame_evidence(frame)
+            v1_evidence += self._v1.gray_evidence(mean.add(frame))
         found = self._v2.detect_mean(mean)
         if found.found:
             return found

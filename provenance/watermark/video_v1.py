@@ -112,7 +112,11 @@ def _check_frame(frame: np.ndarray) -> None:
 
 def luma_midband(frame: np.ndarray) -> np.ndarray:
     """Mid-band DCT coefficients (blocks, N_MIDBAND) of the frame's luma on the work grid."""
-    gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    return gray_midband(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))
+
+
+def gray_midband(gray: np.ndarray) -> np.ndarray:
+    """`luma_midband` of an already converted (H, W) uint8 luma plane."""
     small = cv2.resize(gray, (WORK_WIDTH_PX, WORK_HEIGHT_PX), interpolation=cv2.INTER_AREA)
     blocks = _image_to_blocks(small.astype(np.float64))
     coefs = _DCT @ blocks @ _DCT.T
@@ -177,7 +181,11 @@ class VideoWatermarkerV1:
     def frame_evidence(self, frame: np.ndarray) -> np.ndarray:
         """Per-bit weighted correlations (144,) from one frame; sum them over frames."""
         _check_frame(frame)
-        coefs = luma_midband(frame)
+        return self.gray_evidence(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))
+
+    def gray_evidence(self, gray: np.ndarray) -> np.ndarray:
+        """`frame_evidence` of a frame's (H, W) uint8 luma (shared with the v2 detector)."""
+        coefs = gray_midband(gray)
         energy = np.mean(coefs**2, axis=1, keepdims=True)
         floor = (0.5 * self._strength_rms_levels) ** 2
         weighted = coefs * self._layout.chip_sign / (energy + floor)

@@ -147,9 +147,12 @@ def work_size(height: int, width: int) -> tuple[int, int]:
 
 
 def _work_gray(frame: np.ndarray) -> np.ndarray:
-    height, width = work_size(frame.shape[0], frame.shape[1])
-    gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    shrink = height < frame.shape[0]
+    return _gray_to_work(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))
+
+
+def _gray_to_work(gray: np.ndarray) -> np.ndarray:
+    height, width = work_size(gray.shape[0], gray.shape[1])
+    shrink = height < gray.shape[0]
     small = cv2.resize(gray, (width, height),
                        interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     return small.astype(np.float32)
@@ -306,9 +309,11 @@ class MeanLuma:
         self._work_per_px = 1.0
         self.used = 0
 
-    def add(self, frame: np.ndarray) -> None:
+    def add(self, frame: np.ndarray) -> np.ndarray:
+        """Add one RGB frame; returns its (H, W) uint8 luma for other detectors to reuse."""
         _check_frame(frame)
-        gray = _work_gray(frame)
+        luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        gray = _gray_to_work(luma)
         if self._total is None:
             self._total = np.zeros_like(gray, dtype=np.float64)
             self._work_per_px = gray.shape[0] / frame.shape[0]
@@ -316,6 +321,7 @@ class MeanLuma:
             raise BadInput("video frames change size mid-stream")
         self._total += gray
         self.used += 1
+        return luma
 
     def mean(self) -> np.ndarray:
         if self._total is None:
