@@ -119,19 +119,35 @@ def test_bad_input_is_refused() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("source", ["testsrc2", "mandelbrot"])
 def test_generated_patterns_after_common_edits(source: str) -> None:
-    """Synthetic content with film grain: re-encode, 360p, crop, flip, pad."""
+    """Synthetic content with film grain: a light re-encode, crop, flip, pad (v2; a
+    360p downscale and a CRF 28 trim of testsrc2 are documented v2 losses, see the
+    next test and docs/watermark.md)."""
     frames = attacks.lavfi_video(source, seconds=3, fps=FPS, vf="noise=alls=4:allf=t")
     wm = VideoWatermarker(KEY, algorithm=ALGORITHM)
     marked = np.stack(list(wm.embed(iter(frames), RENDER_ID)))
     variants = {
         "crf23": attacks.transcode_video(marked, fps=FPS, crf=23),
-        "360p": attacks.transcode_video(marked, fps=FPS, vf="scale=640:360",
-                                        out_size=(640, 360)),
         "crop 20%": attacks.crop_fraction(marked, fraction=0.2, anchor=(1.0, 0.0)),
         "flip": attacks.hflip(marked),
         "pillarbox": attacks.letterbox(marked, width=1280, height=960),
-        "trim": attacks.transcode_video(marked, fps=FPS, trim_start_s=1.3),
     }
     for name, video in variants.items():
         assert wm.detect(iter(video)).render_id == RENDER_ID, name
     assert wm.detect(iter(frames)).render_id is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["testsrc2", "mandelbrot"])
+def test_published_scheme_survives_360p_and_trim(source: str) -> None:
+    """Why publish still embeds v1: it survives the re-encodes that v2 loses."""
+    frames = attacks.lavfi_video(source, seconds=3, fps=FPS, vf="noise=alls=4:allf=t")
+    wm = VideoWatermarker(KEY)
+    marked = np.stack(list(wm.embed(iter(frames), RENDER_ID)))
+    variants = {
+        "360p": attacks.transcode_video(marked, fps=FPS, vf="scale=640:360",
+                                        out_size=(640, 360)),
+        "trim": attacks.transcode_video(marked, fps=FPS, trim_start_s=1.3),
+    }
+    for name, video in variants.items():
+        found = wm.detect(iter(video))
+        assert found.render_id == RENDER_ID and found.algorithm == PUBLISHED_ALGORITHM, name
