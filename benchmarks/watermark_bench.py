@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -332,7 +333,7 @@ def main() -> int:
                       args.attacks)
     audio = None if args.no_audio else run_audio(args.clips, args.audio_seconds, key, rng)
     result = {"benchmark": "watermark",
-              "command": " ".join(["python", "benchmarks/watermark_bench.py", *sys.argv[1:]]),
+              "command": shlex.join(["python", "benchmarks/watermark_bench.py", *sys.argv[1:]]),
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
               "config": {"clips": args.clips, "video_seconds": args.seconds,
                          "audio_seconds": args.audio_seconds, "video_size": "1280x720",
