@@ -1,4 +1,5 @@
-"""Invisible audio watermark: keyed dither modulation of STFT tile-energy differences.
+"""Invisible audio watermark (``likeness-stft-ss/1``): keyed dither modulation of STFT
+tile-energy differences.
 
 How it works, and why:
 
@@ -373,4 +374,5 @@ class AudioWatermarker:
         render_id, info = payload.decode(period_soft.sum(axis=0))
         return WatermarkDetection(render_id=render_id, confidence=info.confidence,
                                   bit_accuracy=info.bit_accuracy, margin=info.margin,
-                                  frames_used=n_frames)
+                                  frames_used=n_frames,
+                                  algorithm=ALGORITHM if render_id is not None else "")

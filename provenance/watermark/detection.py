@@ -14,7 +14,8 @@ class WatermarkDetection:
     seen would arise from random bits (0 when nothing was found); `bit_accuracy` is
     the share of raw bits that matched the decoded codeword and `margin` the
     reliability-weighted agreement in [-1, 1]. `frames_used` counts video frames, or
-    for audio the analysis frames (16 ms hops at 16 kHz) that were read.
+    for audio the analysis frames that were read. `algorithm` names the scheme version
+    that decoded (e.g. ``likeness-dct-ss/2``), so a report can say which one matched.
     """
 
     render_id: int | None
@@ -22,6 +23,7 @@ class WatermarkDetection:
     bit_accuracy: float
     margin: float
     frames_used: int
+    algorithm: str = ""
 
     @property
     def found(self) -> bool:
