@@ -43,8 +43,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from consent.codes import normalize_language
 from consent.models import Decision, RenderRequest, Use
 from flows.context import RenderContext
-from flows.dub import MAX_STRETCH_RATIO, CueReport, Engines
-from flows.faces import SourceFaces, find_faces
+from flows.dub import MAX_STRETCH_RATIO, CueReport, Engines, bind_identity, choose_engines
+from flows.faces import SourceFaces
 from flows.prefect_env import flow, offline_prefect
 from flows.runtime import (
     RenderResult,
@@ -69,7 +69,7 @@ from media.timed_text import Cue, PhonemeTiming, validate_cues
 from models import registry
 from models.face import FaceEngine
 from models.face.idle import idle_frames
-from models.registry import EnginePolicy, LipSyncName
+from models.registry import LipSyncName
 from models.tts import TTSEngine
 from provenance.c2pa import C2paAction
 from provenance.publish import PublishReceipt, Rendered, publish
@@ -284,26 +284,6 @@ def load_lines(request: AvatarRequest) -> Lines:
     return Lines(texts=sentences, slots=None)
 
 
-@step_task("choose-engines", stage="engines")
-def choose_engines(*, language: str, lipsync: str, face_engine: str, models_dir: Path,
-                   policy: EnginePolicy, footage: Path | None) -> Engines:
-    """Resolve every engine before consent. A lip-sync engine that re-sequences the
-    performer's own mouth may use the reel (``footage``); the others ignore it."""
-    extra = {"footage": footage} if footage is not None else {}
-    choices = (
-        registry.choose("face", face_engine, models_dir=models_dir, policy=policy),
-        registry.choose("tts", models_dir=models_dir, policy=policy, language=language),
-        registry.choose("lipsync", lipsync, models_dir=models_dir, policy=policy, **extra),
-    )
-    face, tts, mouth = (registry.build(choice) for choice in choices)
-    return Engines(face=face, tts=tts, lipsync=mouth, choices=choices)
-
-
-@io_task("bind-identity", stage="identity")
-def bind_identity(path: Path, *, engine: FaceEngine) -> SourceFaces:
-    return find_faces(engine, path)
-
-
 @step_task("authorize", stage="consent")
 def authorize_avatar(request: AvatarRequest, *, uses: tuple[Use, ...],
                      faces: SourceFaces) -> Decision:
@@ -474,7 +454,8 @@ def avatar_flow(request: AvatarRequest) -> AvatarResult:
                                  face_engine=settings.face_engine,
                                  models_dir=settings.models_dir,
                                  policy=settings.engine_policy,
-                                 footage=likeness.path if likeness.kind == "reel" else None)
+                                 footage=likeness.path if likeness.kind == "reel" else None,
+                                 performer=request.performer, cache_dir=settings.cache_dir)
         faces = bind_identity(likeness.path, engine=engines.face)
         decision = authorize_avatar(request, uses=avatar_uses(
             voice_modelled_on_performer=False), faces=faces)
