@@ -148,6 +148,29 @@ def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
              render_id=result.render_id, out=str(dubbed))
         statuses["dubbed"] = _verify(studio, dubbed, step, "the Spanish dub")
 
+        from flows.avatar import AvatarRequest, run_avatar
+
+        avatar_grant = GrantTerms(
+            performer_id="ava", uses=(Use.AVATAR,), languages=("en",),
+            productions=("demo-intro",), valid_from=now - timedelta(minutes=1),
+            valid_until=now + timedelta(days=90), max_renders=2,
+            studio_key_id=studio.verify_key.key_id,
+            description="An English avatar of the fictional portrait saying one sentence, "
+                        "for the Likeness demo; no advertising or political content.")
+        studio.register_grant(sign_as_person(SignedGrant(grant=avatar_grant), key,
+                                             guardian=False))
+        step("a second grant, for an English avatar, signed and registered")
+        avatar = out / "hello-avatar.mp4"
+        avatar.unlink(missing_ok=True)
+        made = run_avatar(studio.render_context, AvatarRequest.build(
+            performer="ava", language="en", out=avatar, still=DEMO_FACE,
+            text="Hello. I am a licensed avatar of a fictional painted character.",
+            production="demo-intro"))
+        step("avatar from the registered still, spoken and lip-synced (a Prefect flow)",
+             f"{avatar}  render {made.render_id}", render_id=made.render_id,
+             out=str(avatar))
+        statuses["avatar"] = _verify(studio, avatar, step, "the avatar")
+
     studio.revoke(gid, key=key, reason="demo: the performer withdraws consent")
     step("performer revoked the grant", gid)
     denied_revoked = not ask("es", "demo-intro")
@@ -157,10 +180,11 @@ def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
          entries=audit.entries)
     ok = (allowed_es and denied_fr and denied_other and denied_revoked and statuses == {
         "published": "intact", "re-encoded": "derived", "one byte changed": "tampered",
-        "the source": "unknown", "dubbed": "intact"})
+        "the source": "unknown", "dubbed": "intact", "avatar": "intact"})
     return {"ok": ok, "home": str(studio.settings.home), "grant_id": gid,
             "published": str(published), "render_id": decision.render_id,
             "dubbed": str(dubbed), "dub_render_id": result.render_id,
+            "avatar": str(avatar), "avatar_render_id": made.render_id,
             "verify": statuses, "ledger_entries": audit.entries, "steps": step.log}
 
 

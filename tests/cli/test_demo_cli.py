@@ -14,12 +14,12 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert result["ok"] is True
     assert result["verify"] == {"published": "intact", "re-encoded": "derived",
                                 "one byte changed": "tampered", "the source": "unknown",
-                                "dubbed": "intact"}
+                                "dubbed": "intact", "avatar": "intact"}
     assert Path(result["published"]).is_file() and Path(result["dubbed"]).is_file()
     # only the published outputs and the throw-away studio/keys land in the folder
     names = sorted(p.name for p in (tmp_path / "demo").iterdir())
-    assert names == ["ava.key", "ava.key.pub", "intro-es.cues.json", "intro-es.mp4",
-                     "intro-stamped.mp4", "studio"]  # the dub's cue report beside it
+    assert names == ["ava.key", "ava.key.pub", "hello-avatar.mp4", "intro-es.cues.json",
+                     "intro-es.mp4", "intro-stamped.mp4", "studio"]  # the dub's cue report too
 
 
 def test_help_is_fast_and_lists_commands() -> None:
