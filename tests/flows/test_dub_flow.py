@@ -441,3 +441,24 @@ def test_recognize_and_translate_is_cached_by_footage_language_and_model(
         "Hello, I am Ava.", "This video is dubbed."]
     twice("another-model")
     assert recognizer.calls == 2
+
+
+def test_a_dub_of_a_stamped_file_keeps_its_provenance_chain(
+        prefect_server: None, studio: object, clip: Path, script: Path, tmp_path: Path) -> None:
+    """Issue 13 §3: stamp -> dub; `verify` of the dub shows both renders, and the stamped
+    file's manifest is kept as the dub's parent ingredient, never stripped."""
+    stamped = tmp_path / "stamped.mp4"
+    r = run_cli("stamp", clip, "--performer", "ava", "--use", "dubbing", "--use", "lip_sync",
+                "--language", "es", "--out", stamped, "--json")
+    assert r.code == 0, r.err
+    first = r.json()["render_id"]
+    dubbed = tmp_path / "stamped.es.mp4"
+    result = _dub(studio, stamped, dubbed, script=script)
+    v = run_cli("verify", dubbed, "--json")
+    assert v.code == 0, v.out
+    report = v.json()
+    assert report["status"] == "intact" and report["render_id"] == result.render_id
+    chain = report["chain"]
+    assert [link["render_id"] for link in chain] == [result.render_id, first]
+    assert chain[0]["source_watermark_ids"] == [first]  # the stamp's mark was found in it
+    assert chain[1]["ingredient_failures"] == []  # and its manifest still validates
