@@ -33,6 +33,32 @@ Hola, soy un personaje ficticio.
 00:00:02,000 --> 00:00:03,800
 Doblado con permiso firmado.
 """
+BATCH_JOBS = """jobs:
+  - name: restamp
+    kind: stamp
+    input: {source}
+    use: [dubbing, lip_sync]
+    language: es
+    production: demo-intro
+    performer: ava
+    out: {out}/restamp.mp4
+  - name: hello-again
+    kind: avatar
+    performer: ava
+    language: en
+    still: {face}
+    text: "A second sentence from the same licensed avatar."
+    production: demo-intro
+    out: {out}/hello-again.mp4
+  - name: intro-fr
+    kind: dub
+    input: {source}
+    script: {script}
+    language: fr
+    performer: ava
+    production: demo-intro
+    out: {out}/intro-fr.mp4
+"""
 DEMO_FACE = ASSETS / "faces" / "female01.png"
 
 
@@ -171,6 +197,25 @@ def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
              out=str(avatar))
         statuses["avatar"] = _verify(studio, avatar, step, "the avatar")
 
+        from flows.batch import run_batch
+        from flows.jobs import load_job_file
+
+        batch_dir = out / "batch"
+        batch_dir.mkdir(exist_ok=True)
+        for stale in batch_dir.glob("*.mp4"):
+            stale.unlink()
+        jobs_file = scratch / "jobs.yaml"
+        jobs_file.write_text(BATCH_JOBS.format(source=source, script=script, face=DEMO_FACE,
+                                               out=batch_dir), encoding="utf-8")
+        step("a batch of three jobs: a stamp, an avatar, a French dub no grant covers",
+             str(jobs_file.name))
+        batch = run_batch(studio.render_context, load_job_file(jobs_file), concurrency=1)
+        outcomes = {job.name: job.status for job in batch.jobs}
+        step("batch finished: " + ", ".join(f"{k} {v}" for k, v in outcomes.items()),
+             f"exit code {batch.exit_code}", jobs=outcomes)
+        batch_ok = outcomes == {"restamp": "published", "hello-again": "published",
+                                "intro-fr": "denied"} and batch.exit_code == 3
+
     studio.revoke(gid, key=key, reason="demo: the performer withdraws consent")
     step("performer revoked the grant", gid)
     denied_revoked = not ask("es", "demo-intro")
@@ -178,13 +223,14 @@ def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
         audit = verify_ledger(session, studio.verify_key)
     step("ledger verified", f"{audit.entries} entries, {audit.tree_heads} signed tree heads",
          entries=audit.entries)
-    ok = (allowed_es and denied_fr and denied_other and denied_revoked and statuses == {
+    ok = (allowed_es and denied_fr and denied_other and denied_revoked and batch_ok
+          and statuses == {
         "published": "intact", "re-encoded": "derived", "one byte changed": "tampered",
         "the source": "unknown", "dubbed": "intact", "avatar": "intact"})
     return {"ok": ok, "home": str(studio.settings.home), "grant_id": gid,
             "published": str(published), "render_id": decision.render_id,
             "dubbed": str(dubbed), "dub_render_id": result.render_id,
-            "avatar": str(avatar), "avatar_render_id": made.render_id,
+            "avatar": str(avatar), "avatar_render_id": made.render_id, "batch": outcomes,
             "verify": statuses, "ledger_entries": audit.entries, "steps": step.log}
 
 

@@ -18,7 +18,11 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert Path(result["published"]).is_file() and Path(result["dubbed"]).is_file()
     # only the published outputs and the throw-away studio/keys land in the folder
     names = sorted(p.name for p in (tmp_path / "demo").iterdir())
-    assert names == ["ava.key", "ava.key.pub", "hello-avatar.mp4", "intro-es.cues.json",
+    assert result["batch"] == {"restamp": "published", "hello-again": "published",
+                               "intro-fr": "denied"}
+    assert sorted(p.name for p in (tmp_path / "demo" / "batch").iterdir() if p.suffix == ".mp4"
+                  ) == ["hello-again.mp4", "restamp.mp4"]  # the denied job wrote nothing
+    assert names == ["ava.key", "ava.key.pub", "batch", "hello-avatar.mp4", "intro-es.cues.json",
                      "intro-es.mp4", "intro-stamped.mp4", "studio"]  # the dub's cue report too
 
 
