@@ -33,6 +33,10 @@ Hola, soy un personaje ficticio.
 00:00:02,000 --> 00:00:03,800
 Doblado con permiso firmado.
 """
+AVATAR_SPANISH_SCRIPT = """1
+00:00:00,300 --> 00:00:02,400
+Hola desde un avatar con licencia.
+"""
 BATCH_JOBS = """jobs:
   - name: restamp
     kind: stamp
@@ -196,6 +200,16 @@ def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
              f"{avatar}  render {made.render_id}", render_id=made.render_id,
              out=str(avatar))
         statuses["avatar"] = _verify(studio, avatar, step, "the avatar")
+        avatar_script = scratch / "hello.es.srt"
+        avatar_script.write_text(AVATAR_SPANISH_SCRIPT, encoding="utf-8")
+        avatar_es = out / "hello-avatar.es.mp4"
+        avatar_es.unlink(missing_ok=True)
+        dubbed_avatar = run_dub(studio.render_context, DubRequest.build(
+            video=avatar, language="es", out=avatar_es, script=avatar_script,
+            performer="ava", production="demo-intro"))
+        step("the avatar dubbed into Spanish (its source manifest kept as the parent)",
+             f"{avatar_es}  render {dubbed_avatar.render_id}", out=str(avatar_es))
+        statuses["avatar dubbed"] = _verify(studio, avatar_es, step, "the avatar's Spanish dub")
 
         from flows.batch import run_batch
         from flows.jobs import load_job_file
@@ -226,7 +240,8 @@ def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
     ok = (allowed_es and denied_fr and denied_other and denied_revoked and batch_ok
           and statuses == {
         "published": "intact", "re-encoded": "derived", "one byte changed": "tampered",
-        "the source": "unknown", "dubbed": "intact", "avatar": "intact"})
+        "the source": "unknown", "dubbed": "intact", "avatar": "intact",
+        "avatar dubbed": "intact"})
     return {"ok": ok, "home": str(studio.settings.home), "grant_id": gid,
             "published": str(published), "render_id": decision.render_id,
             "dubbed": str(dubbed), "dub_render_id": result.render_id,

@@ -14,7 +14,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert result["ok"] is True
     assert result["verify"] == {"published": "intact", "re-encoded": "derived",
                                 "one byte changed": "tampered", "the source": "unknown",
-                                "dubbed": "intact", "avatar": "intact"}
+                                "dubbed": "intact", "avatar": "intact",
+                                "avatar dubbed": "intact"}
     assert Path(result["published"]).is_file() and Path(result["dubbed"]).is_file()
     # only the published outputs and the throw-away studio/keys land in the folder
     names = sorted(p.name for p in (tmp_path / "demo").iterdir())
@@ -22,8 +23,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
                                "intro-fr": "denied"}
     assert sorted(p.name for p in (tmp_path / "demo" / "batch").iterdir() if p.suffix == ".mp4"
                   ) == ["hello-again.mp4", "restamp.mp4"]  # the denied job wrote nothing
-    assert names == ["ava.key", "ava.key.pub", "batch", "hello-avatar.mp4", "intro-es.cues.json",
-                     "intro-es.mp4", "intro-stamped.mp4", "studio"]  # the dub's cue report too
+    assert names == ["ava.key", "ava.key.pub", "batch", "hello-avatar.es.cues.json",
+                     "hello-avatar.es.mp4", "hello-avatar.mp4", "intro-es.cues.json",
+                     "intro-es.mp4", "intro-stamped.mp4", "studio"]  # the dubs' cue reports
 
 
 def test_help_is_fast_and_lists_commands() -> None:
