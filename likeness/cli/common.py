@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from likeness.studio import Studio
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+TerritoryOpt = Annotated[str | None, typer.Option(
+    "--territory", help="Where it is shown (ISO 3166-1, e.g. ES).")]
 
 
 def load_studio_settings() -> Settings:

@@ -11,7 +11,7 @@ from typing import Annotated, get_args
 
 import typer
 
-from likeness.cli.common import JsonOpt, frame_progress, literal, open_studio
+from likeness.cli.common import JsonOpt, TerritoryOpt, frame_progress, literal, open_studio
 from likeness.output import emit, stderr, stdout
 from models.registry import LipSyncName
 
@@ -23,8 +23,7 @@ def stamp(
     out: Annotated[Path, typer.Option("--out", help="OUT.mp4")],
     language: Annotated[str | None, typer.Option("--language")] = None,
     production: Annotated[str | None, typer.Option("--production")] = None,
-    territory: Annotated[str | None, typer.Option(
-        "--territory", help="Where it is shown (ISO 3166-1, e.g. ES).")] = None,
+    territory: TerritoryOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Publish an existing file under a consent decision (the same publish path)."""
@@ -71,8 +70,7 @@ def dub(
         "--subtitles", help="OUT.srt|.vtt: the new-language subtitles, timed to the new "
                             "speech.")] = None,
     production: Annotated[str | None, typer.Option("--production")] = None,
-    territory: Annotated[str | None, typer.Option(
-        "--territory", help="Where it is shown (ISO 3166-1, e.g. ES).")] = None,
+    territory: TerritoryOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Dub a video into another language with lip-synced speech (a Prefect flow)."""
@@ -137,8 +135,7 @@ def reenact(
     performer: Annotated[str, typer.Option("--performer")],
     out: Annotated[Path, typer.Option("--out", help="OUT.mp4")],
     production: Annotated[str | None, typer.Option("--production")] = None,
-    territory: Annotated[str | None, typer.Option(
-        "--territory", help="Where it is shown (ISO 3166-1, e.g. ES).")] = None,
+    territory: TerritoryOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Transfer a driver's expressions onto a consenting performer (a Prefect flow)."""
