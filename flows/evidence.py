@@ -165,13 +165,14 @@ def check_statement(engine: FaceEngine, video: Path, *, references: Sequence[np.
     ))
 
 
-def transcript_words(video: Path, *, language: str, models_dir: Path, cache_dir: Path,
+def transcript_words(video: Path, *, language: str | None, models_dir: Path, cache_dir: Path,
                      policy: EnginePolicy) -> list[str]:
     from models import registry
 
     if probe(video).audio is None:
         return []  # nothing was said: the words and lips checks fail with their reasons
     recognizer = registry.get("asr", models_dir=models_dir, policy=policy, cache_dir=cache_dir)
-    transcript = recognizer.transcribe(video, language=language.split("-")[0])
+    transcript = recognizer.transcribe(
+        video, language=language.split("-")[0] if language else None)
     text = " ".join(cue.text for cue in transcript.cues)
     return re.findall(r"[a-z]+", text.lower())

@@ -88,10 +88,12 @@ def _store(video: Path, target: Path) -> None:
 
 
 def verify_evidence(studio: Studio, *, grant_path: Path, video: Path, challenge_id: str,
-                    write_grant: Callable[[Path, str], None]) -> EvidenceResult:
+                    write_grant: Callable[[Path, str], None],
+                    language: str | None = None) -> EvidenceResult:
     """Check the statement; on success bind it into the draft grant (``write_grant(path,
     text)`` writes the document atomically) and record it. Exit 3 when it does not show
-    consent, 2 for bad input."""
+    consent, 2 for bad input. ``language`` is what the performer speaks (None: detect
+    it); a grant for Spanish dubs says nothing about the performer's own language."""
     from flows.evidence import check_statement, transcript_words
     from models import registry
     from models.registry import EnginePolicy
@@ -110,7 +112,6 @@ def verify_evidence(studio: Studio, *, grant_path: Path, video: Path, challenge_
         refs = [v for engine, v in Registry(session).reference_embeddings(grant.performer_id)
                 if engine == settings.face_engine]
         session.expunge(row)
-    language = grant.languages[0] if grant.languages else "en"
     heard = transcript_words(video, language=language, models_dir=studio.settings.models_dir,
                              cache_dir=studio.settings.cache_dir,
                              policy=EnginePolicy.for_studio(settings))

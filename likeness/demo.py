@@ -80,7 +80,10 @@ class _Steps:
                          + (f"  [dim]{escape(detail)}[/]" if detail else ""))
 
 
-def run_demo(out: Path, *, as_json: bool = False) -> dict[str, Any]:
+def run_demo(out: Path, *, as_json: bool = False, statement: bool = False) -> dict[str, Any]:
+    """``statement`` adds the optional consent-statement step: a one-time challenge, a
+    statement video "recorded" by the fictional performer, checked and bound into the
+    grant before she signs it."""
     out = out.absolute()
     home = out / "studio"
     if home.exists():
@@ -93,12 +96,12 @@ def run_demo(out: Path, *, as_json: bool = False) -> dict[str, Any]:
     settings = load_settings({"LIKENESS_HOME": str(home)})
     studio = Studio(settings)
     try:
-        return _story(studio, out, step)
+        return _story(studio, out, step, statement=statement)
     finally:
         studio.close()
 
 
-def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
+def _story(studio: Studio, out: Path, step: _Steps, *, statement: bool) -> dict[str, Any]:
     from flows.stamp import stamp_file
 
     key = SigningKey.generate()
@@ -120,7 +123,11 @@ def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
         studio_key_id=studio.verify_key.key_id,  # given to this studio only
         description="Spanish dub with lip-sync of the Likeness demo intro clip, for the "
                     "project's own documentation; no advertising or political content.")
-    signed = sign_as_person(SignedGrant(grant=grant), key, guardian=False)
+    draft = SignedGrant(grant=grant)
+    evidence: dict[str, Any] | None = None
+    if statement:
+        draft, evidence = _consent_statement(studio, draft, step)
+    signed = sign_as_person(draft, key, guardian=False)
     registered = studio.register_grant(signed)
     gid = registered.grant.grant_id
     step("grant drafted, signed by the performer, countersigned by the studio", gid,
@@ -238,6 +245,7 @@ def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
     step("ledger verified", f"{audit.entries} entries, {audit.tree_heads} signed tree heads",
          entries=audit.entries)
     ok = (allowed_es and denied_fr and denied_other and denied_revoked and batch_ok
+          and (evidence is None or evidence["passed"])
           and statuses == {
         "published": "intact", "re-encoded": "derived", "one byte changed": "tampered",
         "the source": "unknown", "dubbed": "intact", "avatar": "intact",
@@ -246,7 +254,42 @@ def _story(studio: Studio, out: Path, step: _Steps) -> dict[str, Any]:
             "published": str(published), "render_id": decision.render_id,
             "dubbed": str(dubbed), "dub_render_id": result.render_id,
             "avatar": str(avatar), "avatar_render_id": made.render_id, "batch": outcomes,
-            "verify": statuses, "ledger_entries": audit.entries, "steps": step.log}
+            "verify": statuses, "ledger_entries": audit.entries, "evidence": evidence,
+            "steps": step.log}
+
+
+def _consent_statement(studio: Studio, draft: SignedGrant,
+                       step: _Steps) -> tuple[SignedGrant, dict[str, Any]]:
+    """Challenge, statement, automatic check; the checked grant comes back with the
+    statement's SHA-256 in it, still unsigned."""
+    from likeness.consent_evidence import issue_challenge, verify_evidence
+    from likeness.demo_statement import record_statement
+
+    performer = draft.grant.performer_id
+    challenge = issue_challenge(studio, performer_id=performer)
+    step("one-time consent challenge issued", f"{challenge.challenge_id}: "
+         f"\"{challenge.phrase}\" (single use, expires {challenge.expires_at:%H:%M} UTC)",
+         challenge_id=challenge.challenge_id)
+    with tempfile.TemporaryDirectory(prefix="likeness-statement-") as folder:
+        video = Path(folder) / "statement.mp4"
+        record_statement(video, text=f"My words are {challenge.phrase}. "
+                         f"{draft.grant.description}", face=DEMO_FACE,
+                         models_dir=studio.settings.models_dir)
+        step("the performer records her statement: the grant's description and the phrase",
+             "(the demo animates the fictional portrait; a real performer films herself)")
+        draft_path = Path(folder) / "grant.draft.json"
+        draft_path.write_text(draft.model_dump_json(indent=2), encoding="utf-8")
+        result = verify_evidence(studio, grant_path=draft_path, video=video,
+                                 challenge_id=challenge.challenge_id,
+                                 write_grant=lambda path, text: path.write_text(
+                                     text, encoding="utf-8"))
+        checked = SignedGrant.model_validate_json(draft_path.read_bytes())
+    figures = ", ".join(f"{c['name']} {float(c['figure']):.2f}" for c in result.checks)
+    step("statement checked automatically and bound into the grant",
+         f"{figures}; video {result.video_sha256[:16]}… stored 0600",
+         checks=list(result.checks))
+    return checked, {"passed": all(c["passed"] for c in result.checks),
+                     "video_sha256": result.video_sha256, "checks": list(result.checks)}
 
 
 def _verify(studio: Studio, path: Path, step: _Steps, what: str) -> str:

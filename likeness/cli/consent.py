@@ -223,6 +223,9 @@ def consent_evidence(
     grant: Annotated[Path, typer.Argument(help="The draft grant (before it is signed).")],
     video: Annotated[Path, typer.Option("--video", help="The recorded statement.")],
     challenge: Annotated[str, typer.Option("--challenge", help="The challenge id.")],
+    language: Annotated[str | None, typer.Option(
+        "--language", help="Language the statement is spoken in (default: detected). "
+                           "Not the grant's languages: those are the renders'.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check a consent statement video and bind it into the draft grant (exit 3: it does
@@ -230,7 +233,8 @@ def consent_evidence(
     from likeness.consent_evidence import verify_evidence
 
     result = verify_evidence(open_studio(), grant_path=grant, video=video,
-                             challenge_id=challenge, write_grant=write_document)
+                             challenge_id=challenge, write_grant=write_document,
+                             language=language)
     data = {"grant_id": result.grant_id, "performer_id": result.performer_id,
             "video_sha256": result.video_sha256, "stored": str(result.stored_at),
             "checks": list(result.checks)}

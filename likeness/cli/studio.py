@@ -34,12 +34,16 @@ def init(studio: Annotated[str | None, typer.Option("--studio", help="Studio nam
 
 
 def demo(out: Annotated[Path | None, typer.Option("--out", help="Folder for the demo.")] = None,
+         statement: Annotated[bool, typer.Option(
+             "--statement", help="Add the consent-statement step: a one-time challenge and "
+                                 "a statement video checked before the grant is signed.")
+         ] = False,
          as_json: JsonOpt = False) -> None:
     """A complete run on bundled media, in a fresh studio home; no arguments needed."""
     from likeness.demo import run_demo
     from likeness.errors import InternalError
 
-    result = run_demo(out or Path("demo-out"), as_json=as_json)
+    result = run_demo(out or Path("demo-out"), as_json=as_json, statement=statement)
     emit(result, as_json=as_json, render=lambda: stdout.print(
         f"\n[bold green]demo complete[/]: published {literal(result['published'])} and the "
         f"Spanish dub {literal(result['dubbed'])}; studio home {literal(result['home'])}"

@@ -8,10 +8,17 @@ from tests.support.cli import run_cli
 
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
-    r = run_cli("demo", "--out", tmp_path / "demo", "--json")
+    """With the optional consent-statement step, so one run covers the whole story."""
+    r = run_cli("demo", "--out", tmp_path / "demo", "--statement", "--json")
     assert r.code == 0, r.err
     result = r.json()
     assert result["ok"] is True
+    checks = {c["name"]: c for c in result["evidence"]["checks"]}
+    assert set(checks) >= {"face", "words", "lips"} and all(c["passed"] for c in checks.values())
+    stored = Path(result["home"]) / "performers" / "ava" / "consent"
+    kept = list(stored.iterdir())
+    assert [p.stem for p in kept] == [result["evidence"]["video_sha256"]]
+    assert kept[0].stat().st_mode & 0o777 == 0o600
     assert result["verify"] == {"published": "intact", "re-encoded": "derived",
                                 "one byte changed": "tampered", "the source": "unknown",
                                 "dubbed": "intact", "avatar": "intact",

@@ -54,7 +54,7 @@ def test_statement_passes_binds_the_grant_and_cannot_be_reused(
         ava: tuple[Path, Path], sqlite_home: Path, tmp_path: Path) -> None:
     key, grant = ava
     challenge, phrase = _challenge()
-    video = statement_video(tmp_path / "ok.mp4", text=f"{DESCRIPTION}. My words are {phrase}.")
+    video = statement_video(tmp_path / "ok.mp4", text=f"My words are {phrase}. {DESCRIPTION}.")
     r = _evidence(grant, video, challenge)
     assert r.code == 0, r.err
     report = r.json()
@@ -99,7 +99,7 @@ def test_statements_that_do_not_show_consent(case: str, ava: tuple[Path, Path],
     _, grant = ava
     before = grant.read_bytes()
     challenge, phrase = _challenge()
-    right = f"{DESCRIPTION}. My words are {phrase}."
+    right = f"My words are {phrase}. {DESCRIPTION}."
     video = tmp_path / f"{case}.mp4"
     if case == "wrong-phrase":
         statement_video(video, text=f"{DESCRIPTION}. My words are lemon comet violin zebra.")
