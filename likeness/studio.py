@@ -545,7 +545,38 @@ class Studio:
             self.ledger.record(session, "grant_revoked", {
                 "grant_id": grant_id, "revocation_id": revocation.revocation_id,
                 "revoked_by": role, "reason": reason})
+        self.forget_unneeded_banks(performer_ids=[row.performer_id])
         return revocation
+
+    def forget_unneeded_banks(self, performer_ids: list[str] | None = None, *,
+                              now: datetime | None = None) -> list[str]:
+        """Delete the footage-derived mouth banks of performers who no longer hold a live
+        grant (every grant revoked or expired): a bank is a cache for renders under a
+        grant, and biometric, so it goes when no grant needs it (docs/threat-model.md).
+        Returns the performers whose banks went; each deletion is logged."""
+        from models.lipsync.footage.store import BANK_FOLDER, forget_performer_banks
+
+        root = self.settings.cache_dir / "performers"
+        if performer_ids is None:  # the cheap part first: only performers with a bank
+            performer_ids = sorted(p.parent.name for p in root.glob(f"*/{BANK_FOLDER}"))
+        now = now or datetime.now(UTC)
+        forgotten: list[str] = []
+        for performer in performer_ids:
+            folder = root / performer / BANK_FOLDER
+            if not folder.is_dir():
+                continue
+            live = [g for g, _, revoked in self.grants(performer)
+                    if not revoked and g.grant.valid_until > now]
+            if live:
+                continue
+            digests = sorted(p.stem for p in folder.glob("*.npz"))
+            if forget_performer_banks(self.settings.cache_dir, performer):
+                with self.session() as session:
+                    self.ledger.record(session, "performer_banks_deleted", {
+                        "performer_id": performer, "footage_sha256": digests,
+                        "reason": "no live grant"})
+                forgotten.append(performer)
+        return forgotten
 
     # the gate ---------------------------------------------------------------
     def authorize(self, request: RenderRequest) -> Decision:
@@ -560,6 +591,7 @@ class Studio:
         from provenance.label import LabelSpec
         from provenance.publish import PublishContext
 
+        self.forget_unneeded_banks()  # expired grants leave no bank behind either
         s = self.settings.studio
         label = (LabelSpec(text=s.label.text.format(studio=s.studio_name),
                            position=s.label.position) if s.visible_label else None)

@@ -4,6 +4,7 @@ hashes only and still verifies, and no render is possible afterwards (issue 12 Â
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -107,3 +108,50 @@ def test_remove_refuses_bad_requests(home: Path, tmp_path: Path) -> None:
     assert run_cli("performer", "remove", "ava", "--key", key).code == 0
     twice = run_cli("performer", "remove", "ava", "--key", key)
     assert twice.code == 2 and "already removed" in twice.err
+
+
+def _bank(performer: str) -> Path:
+    """A cached mouth bank as the footage engine leaves it (the content does not matter
+    to the retention rule; tests/models/lipsync covers building real ones)."""
+    from models.lipsync.footage.store import bank_path
+
+    path = bank_path(load_settings().cache_dir, performer, "ab" * 32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"mouths of " + performer.encode())
+    return path
+
+
+def test_banks_go_when_the_last_grant_is_revoked(sqlite_home: Path, tmp_path: Path) -> None:
+    key = add_performer(tmp_path, "ava", "female01.png")
+    first = registered_grant(tmp_path, key, name="one.json")
+    second = registered_grant(tmp_path, key, name="two.json")
+    bank = _bank("ava")
+    assert run_cli("consent", "revoke", first, "--key", key, "--reason", "one of two").code == 0
+    assert bank.is_file()  # another grant still needs it
+    assert run_cli("consent", "revoke", second, "--key", key, "--reason", "the last").code == 0
+    assert not bank.exists() and not bank.parent.exists()
+    [entry] = _entries("performer_banks_deleted")
+    assert entry["payload"] == {"performer_id": "ava", "footage_sha256": ["ab" * 32],
+                                "reason": "no live grant"}
+    assert run_cli("audit", "verify").code == 0
+
+
+def test_banks_of_a_performer_whose_grants_expired_go_at_the_next_render(
+        sqlite_home: Path, tmp_path: Path) -> None:
+    key = add_performer(tmp_path, "ava", "female01.png")
+    registered_grant(tmp_path, key, "ava", "--valid-until", "2035-01-01")
+    live = _bank("ava")
+    other = add_performer(tmp_path, "bob", "male01.png")
+    registered_grant(tmp_path, other, "bob", "--valid-until", "2030-01-01", name="bob.json")
+    stale = _bank("bob")
+    studio = Studio(load_settings())
+    try:
+        assert studio.render_context is not None  # a render today: both grants live
+        assert live.is_file() and stale.is_file()
+        # in 2031 bob's only grant has run out; the signed document says so, not a row
+        assert studio.forget_unneeded_banks(now=datetime(2031, 1, 1, tzinfo=UTC)) == ["bob"]
+    finally:
+        studio.close()
+    assert live.is_file() and not stale.exists()
+    assert [e["payload"]["performer_id"] for e in _entries("performer_banks_deleted")
+            ] == ["bob"]
