@@ -189,7 +189,7 @@ def main() -> int:
         original = AudioTrack(source.samples, RATE_HZ)
         lines = Lines(cues=source.cues, source_language="en", translated=True, engines=())
         fitted = synthesize_lines.fn(lines, engine=tts, language="es", voice=None,
-                                     sample_rate=RATE_HZ, duration_s=original.duration_s)
+                                     sample_rate=RATE_HZ, duration_s=original.duration_s).lines
         dub = mix_soundtrack.fn(original, fitted)
         ducked = duck_and_mix(source.samples, dub.speech, RATE_HZ)  # the old mix, for contrast
 

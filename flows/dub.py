@@ -77,7 +77,7 @@ from media.audio import (
     resample,
     time_stretch,
 )
-from media.cue_timing import FitAction, FitMode, Placement, place_lines
+from media.cue_timing import FitAction, FitMode, Placement, on_output, picture_plan, place_lines
 from media.decode import iter_frames
 from media.dialogue import (
     SpeechRegion,
@@ -90,7 +90,9 @@ from media.digest import sha256_file
 from media.loudness import master
 from media.pipeline import prefetch
 from media.probe import MediaInfo, probe
+from media.slow_motion import slowed_audio, slowed_frames
 from media.subtitles import WRITE_FORMATS, load_subtitles, write_subtitles
+from media.time_map import TimeMap
 from media.timed_text import Cue, PhonemeTiming, validate_cues
 from models import registry
 from models.asr.base import Recognizer
@@ -165,8 +167,8 @@ class DubRequest(BaseModel):
         except ValidationError as exc:
             raise options_error("dub", exc, hints={
                 "lipsync": f"--lipsync is one of {', '.join(registry.names('lipsync'))}",
-                "fit": "--fit is speech (a long line moves the next ones); slowing the "
-                       "picture (video, both) is not available yet"}
+                "fit": "--fit is speech (a long line is sped up, then moves the next "
+                       "ones), video (the picture slows around it) or both"}
             ) from None
         request.check_paths()
         return request
@@ -211,6 +213,7 @@ class CueReport(BaseModel):
     fits: bool  # spoken inside its own slot, at its place
     overflow_s: float  # how far the speech runs past the slot's end
     cut_s: float = 0.0  # speech lost at the video's end: the script outlasts it at the cap
+    picture_stretch: float = 1.0  # how much the picture around it was slowed (--fit video)
 
 
 class MixReport(BaseModel):
@@ -304,6 +307,15 @@ class FittedLine:
     start_sample: int
     samples: np.ndarray  # (n,) float32, already cut to the room it has
     phonemes: tuple[PhonemeTiming, ...]  # absolute times in the video
+
+
+@dataclass(frozen=True, eq=False)
+class Fitted:
+    """The lines placed on the output's timeline, and how the picture is slowed for them
+    (the identity map with ``--fit speech``): the sound and the frames follow one map."""
+
+    lines: tuple[FittedLine, ...]
+    picture: TimeMap
 
 
 @dataclass(frozen=True, eq=False)
@@ -445,17 +457,37 @@ def load_original_audio(video: Path) -> AudioTrack:
 
 @step_task("synthesize-lines", stage="tts")
 def synthesize_lines(lines: Lines, *, engine: TTSEngine, language: str, voice: str | None,
-                     sample_rate: int, duration_s: float) -> tuple[FittedLine, ...]:
-    """Speak each cue, then place all of them at once (a long line moves the next)."""
+                     sample_rate: int, duration_s: float, fit: FitMode = "speech") -> Fitted:
+    """Speak each cue, slow the picture where ``fit`` lets it, then place all lines at
+    once on the (slowed) output timeline (a long line moves the next)."""
     spoken = [engine.synthesize(cue.text, language=language, voice=voice) for cue in lines.cues]
-    placements = place_lines(lines.cues, [speech.duration_s for speech in spoken],
-                             duration_s=duration_s, max_tempo=MAX_STRETCH_RATIO)
-    return tuple(_fitted(cue, speech, placement, sample_rate=sample_rate)
-                 for cue, speech, placement in zip(lines.cues, spoken, placements, strict=True))
+    lengths = [speech.duration_s for speech in spoken]
+    picture = picture_plan(lines.cues, lengths, mode=fit, duration_s=duration_s)
+    slots = on_output(lines.cues, picture)
+    placements = place_lines(slots, lengths, duration_s=picture.output_duration_s,
+                             max_tempo=MAX_STRETCH_RATIO)
+    return Fitted(lines=tuple(
+        _fitted(cue, speech, placement, sample_rate=sample_rate, slot=slot,
+                stretch=picture.factor_at(cue.start_s))
+        for cue, slot, speech, placement in zip(lines.cues, slots, spoken, placements,
+                                                strict=True)),
+        picture=picture)
 
 
-def _fitted(cue: Cue, speech: Any, placement: Placement, *, sample_rate: int) -> FittedLine:
-    """One line at the track rate and its tempo, whole: nothing is cut at the next cue."""
+@step_task("slow-original", stage="audio")
+def slow_original(original: AudioTrack, picture: TimeMap) -> AudioTrack:
+    """The source's sound on the output's timeline (as is, unless the picture slows)."""
+    if picture.identity:
+        return original
+    return AudioTrack(slowed_audio(original.samples, original.sample_rate, picture),
+                      original.sample_rate)
+
+
+def _fitted(cue: Cue, speech: Any, placement: Placement, *, sample_rate: int,
+            slot: Cue | None = None, stretch: float = 1.0) -> FittedLine:
+    """One line at the track rate and its tempo, whole: nothing is cut at the next cue.
+    ``slot`` is the cue on the output's timeline (where a slowed picture moved it)."""
+    slot = slot if slot is not None else cue
     samples = resample(speech.samples, from_rate=speech.sample_rate, to_rate=sample_rate)
     if placement.tempo != 1.0:
         samples = time_stretch(samples, sample_rate, tempo=placement.tempo)
@@ -469,14 +501,14 @@ def _fitted(cue: Cue, speech: Any, placement: Placement, *, sample_rate: int) ->
                                    min(placement.start_s + p.end_s / tempo, placement.end_s))
                      for p in speech.phonemes
                      if placement.start_s + p.start_s / tempo < placement.end_s)
-    overflow = max(0.0, placement.end_s - cue.end_s)
+    overflow = max(0.0, placement.end_s - slot.end_s)
     report = CueReport(
         index=cue.index, start_s=cue.start_s, end_s=cue.end_s, text=cue.text,
-        speech_s=round(speech.duration_s, 3), slot_s=round(cue.duration_s, 3),
+        speech_s=round(speech.duration_s, 3), slot_s=round(slot.duration_s, 3),
         ratio=round(tempo, 3), action=placement.action,
         spoken_start_s=round(placement.start_s, 3), spoken_end_s=round(placement.end_s, 3),
         fits=placement.action in ("fits", "sped"), overflow_s=round(overflow, 3),
-        cut_s=round(placement.cut_s, 3))
+        cut_s=round(placement.cut_s, 3), picture_stretch=round(stretch, 3))
     return FittedLine(report=report, start_sample=int(round(placement.start_s * sample_rate)),
                       samples=np.ascontiguousarray(samples[:, 0]), phonemes=phonemes)
 
@@ -541,11 +573,13 @@ def _speech_level(original: np.ndarray, rate: int, regions: Sequence[SpeechRegio
 @step_task("lipsync-and-publish", stage="render+publish")
 def lipsync_and_publish(request: DubRequest, *, info: MediaInfo, soundtrack: Soundtrack,
                         engines: Engines, decision: Decision, lines: Lines,
-                        faces: SourceFaces) -> PublishReceipt:
+                        faces: SourceFaces, picture: TimeMap | None = None) -> PublishReceipt:
     """Decode once, track and move the mouth frame by frame, encode once in `publish`."""
     video = info.require_video()
     fps = video.avg_fps
-    decoded = prefetch((f.rgb for f in iter_frames(request.video, info=info, cfr_fps=fps)),
+    picture = picture if picture is not None else TimeMap(duration_s=info.duration_s)
+    decoded = prefetch(slowed_frames((f.rgb for f in iter_frames(request.video, info=info,
+                                                                 cfr_fps=fps)), picture, fps=fps),
                        name="likeness-decode")  # the decoder runs ahead in its own thread
     to_render, to_track = itertools.tee(decoded)  # in lockstep: one frame buffered
     track: Iterator[TrackedFace | None]
@@ -560,13 +594,23 @@ def lipsync_and_publish(request: DubRequest, *, info: MediaInfo, soundtrack: Sou
         frames=frames, fps=video.avg_rate, audio=soundtrack.mixed,
         title=request.out.name, source_type=SOURCE_TYPE, source=request.video,
         actions=dub_actions(lines, language=request.language, engines=engines,
-                            untouched=untouched_note(decision)),
+                            untouched=untouched_note(decision), slowed=slowed_note(picture)),
         engines=(*engines.names, *lines.engines))
     return publish(rendered, decision, ctx=current_studio().publish, out=request.out)
 
 
+def slowed_note(picture: TimeMap) -> str | None:
+    """The manifest says when the picture's timing was changed, and by how much."""
+    if picture.identity:
+        return None
+    most = max(s.factor for s in picture.stretches)
+    return (f"the picture slowed in {len(picture.stretches)} span(s), at most {most:.2f}x, "
+            "for the new lines to fit")
+
+
 def dub_actions(lines: Lines, *, language: str, engines: Engines,
-                untouched: str | None = None) -> tuple[C2paAction, ...]:
+                untouched: str | None = None, slowed: str | None = None
+                ) -> tuple[C2paAction, ...]:
     """The manifest's account of the dub: ``c2pa.translated`` only when the lines are in
     another language than the speech they replace (a script's source is unknown, "und");
     ``untouched`` says which other faces were left as they were."""
@@ -574,6 +618,8 @@ def dub_actions(lines: Lines, *, language: str, engines: Engines,
              if engines.lipsync.alters_mouth else "the mouth left untouched")
     if untouched:
         mouth += f", {untouched}"
+    if slowed:
+        mouth += f", {slowed}"
     edited = C2paAction(action="c2pa.edited", parameters={
         "description": f"speech replaced with synthetic {language} speech "
                        f"({engines.tts.name}), {mouth}"})
@@ -666,12 +712,14 @@ def dub_flow(request: DubRequest) -> DubResult | DubReview:
             original = load_original_audio(request.video)
             fitted = synthesize_lines(lines, engine=engines.tts, language=request.language,
                                       voice=request.voice, sample_rate=original.sample_rate,
-                                      duration_s=original.duration_s)
-            soundtrack = mix_soundtrack(original, fitted, heard_words=lines.heard_words)
+                                      duration_s=original.duration_s, fit=request.fit)
+            soundtrack = mix_soundtrack(
+                slow_original(original, fitted.picture), fitted.lines,
+                heard_words=fitted.picture.map_spans(lines.heard_words))
         receipt = lipsync_and_publish(request, info=info, soundtrack=soundtrack,
                                       engines=engines, decision=decision, lines=lines,
-                                      faces=faces)
-        reports = tuple(line.report for line in fitted)
+                                      faces=faces, picture=fitted.picture)
+        reports = tuple(line.report for line in fitted.lines)
         sidecar = write_cue_report(reports, soundtrack.report, out=receipt.out)
         subtitles = (write_spoken_subtitles(reports, path=request.subtitles)
                      if request.subtitles is not None else None)

@@ -61,8 +61,10 @@ def dub(
     lipsync: Annotated[str, typer.Option("--lipsync", help="|".join(get_args(LipSyncName)))
                        ] = "auto",
     fit: Annotated[str, typer.Option(
-        "--fit", help="What gives when a line is too long at the speed-up cap: speech "
-                      "(later lines move; the picture is never slowed yet).")] = "speech",
+        "--fit", help="What gives when a line is longer than its slot: speech (sped up to "
+                      "1.35x, then later lines move), video (the picture and its sound slow "
+                      "around the line, at most 1.25x, then speech as above) or both (split "
+                      "evenly).")] = "speech",
     review: Annotated[bool, typer.Option(
         "--review", help="Write the lines as an SRT (--subtitles, else OUT.srt) and stop "
                          "before consent; correct it, re-run with --script.")] = False,

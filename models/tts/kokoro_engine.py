@@ -68,8 +68,11 @@ class KokoroEngine:
     supports_voice_clone = False
     weights = WEIGHTS
 
-    def __init__(self, *, models_dir: Path) -> None:
+    def __init__(self, *, models_dir: Path, speed: float = 1.0) -> None:
+        if not 0.5 <= speed <= 2.0:
+            raise BadInput(f"kokoro: speed {speed} is outside 0.5..2.0")
         self._dir = models_subdir(models_dir, "kokoro")
+        self._speed = speed
 
     def find_files(self) -> KokoroFiles:
         """The model, voice pack and config, or `MissingWeights` naming what is absent."""
@@ -120,7 +123,8 @@ class KokoroEngine:
         session = _session(str(files.model))
         sentences = phonemize_ipa(text, voice=espeak_voice_for(language))
         audio_parts = [
-            _run_sentence(session, vocab, table[chosen], sentence) for sentence in sentences
+            _run_sentence(session, vocab, table[chosen], sentence, speed=self._speed)
+            for sentence in sentences
         ]
         samples = np.concatenate(audio_parts).astype(np.float32) if audio_parts else None
         if samples is None or samples.size == 0:
@@ -142,7 +146,7 @@ def _first(folder: Path, patterns: tuple[str, ...]) -> Path | None:
 
 
 def _run_sentence(session: object, vocab: dict[str, int], style_table: np.ndarray,
-                  sentence: list[list[str]]) -> np.ndarray:
+                  sentence: list[list[str]], *, speed: float = 1.0) -> np.ndarray:
     """One sentence of IPA -> audio; the style row is picked by token count, as Kokoro does."""
     ipa = unicodedata.normalize("NFC", " ".join("".join(word) for word in sentence))
     ids = [vocab[char] for char in ipa if char in vocab][:KOKORO_MAX_TOKENS]
@@ -157,7 +161,8 @@ def _run_sentence(session: object, vocab: dict[str, int], style_table: np.ndarra
         elif spec.name == "style":
             inputs[spec.name] = style
         elif spec.name == "speed":
-            inputs[spec.name] = np.ones(1, dtype=np.float32 if "float" in spec.type else np.int32)
+            inputs[spec.name] = np.full(1, speed, dtype=np.float32) if "float" in spec.type \
+                else np.ones(1, dtype=np.int32)
     audio = session.run(None, inputs)[0]  # type: ignore[attr-defined]
     return np.asarray(audio, dtype=np.float32).reshape(-1)
 

@@ -255,7 +255,7 @@ def test_a_same_language_dub_claims_no_translation(
     ("out", "in.mp4", "would overwrite the input"),
     ("video", "absent.mp4", "cannot read video .*absent.mp4: no such file"),
     ("script", "absent.srt", "cannot read script .*absent.srt: no such file"),
-    ("fit", "video", "dub fit"),
+    ("fit", "stretch", "dub fit"),
     ("subtitles", "subs.txt", "must be a .*srt"),
     ("subtitles", "in.mp4", "must be a .*srt"),
     ("subtitles", "missing/subs.srt", "folder .* does not exist"),
@@ -299,7 +299,7 @@ def test_lines_are_placed_whole_and_mixed_without_the_original_voice() -> None:
                   source_language="und", translated=False, engines=())
     fitted: tuple[FittedLine, ...] = synthesize_lines.fn(
         lines, engine=_FakeTTS(), language="es", voice=None, sample_rate=RATE_HZ,
-        duration_s=4.0)
+        duration_s=4.0).lines
     first, second = fitted
     assert first.report.fits and first.report.ratio == 1.0 and first.report.action == "fits"
     assert first.start_sample == int(0.5 * RATE_HZ)
@@ -329,7 +329,7 @@ def test_a_script_longer_than_the_video_is_cut_at_its_end_and_says_so() -> None:
     lines = Lines(cues=(Cue(1, 0.5, 1.0, "far too long"),), source_language="und",
                   translated=False, engines=())
     (line,) = synthesize_lines.fn(lines, engine=_FakeTTS(), language="es", voice=None,
-                                  sample_rate=RATE_HZ, duration_s=1.5)
+                                  sample_rate=RATE_HZ, duration_s=1.5).lines
     assert line.report.action == "cut" and line.report.ratio == pytest.approx(1.35)
     assert line.report.cut_s == pytest.approx(0.5 + 3.0 / 1.35 - 1.5, abs=1e-3)
     assert line.report.spoken_end_s == pytest.approx(1.5)
