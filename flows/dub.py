@@ -99,7 +99,8 @@ from models.asr.base import Recognizer
 from models.face import FaceEngine
 from models.lipsync import LipSync
 from models.mt.base import Translator, primary
-from models.registry import Choice, EnginePolicy, LipSyncName
+from models.registry import Choice, EnginePolicy, LipSyncName, SeparationName
+from models.separation import Separator, Stems
 from models.tts import TTSEngine
 from provenance.c2pa import C2paAction
 from provenance.publish import (
@@ -144,6 +145,8 @@ class DubRequest(BaseModel):
     voice: str | None = None
     lipsync: LipSyncName = "auto"
     fit: FitMode = "speech"  # what gives when a line is too long at the speed-up cap
+    separation: SeparationName = "auto"  # demucs when a checkpoint is there, else none
+    separation_weights: Path | None = None  # a Demucs checkpoint (else models/demucs/*.th)
     review: bool = False  # write the lines as an SRT and stop before consent
     subtitles: Path | None = None  # the new-language subtitles, timed to the new speech
     production: str | None = None
@@ -168,13 +171,16 @@ class DubRequest(BaseModel):
             raise options_error("dub", exc, hints={
                 "lipsync": f"--lipsync is one of {', '.join(registry.names('lipsync'))}",
                 "fit": "--fit is speech (a long line is sped up, then moves the next "
-                       "ones), video (the picture slows around it) or both"}
+                       "ones), video (the picture slows around it) or both",
+                "separation": "--separation is one of "
+                              f"{', '.join(registry.names('separation'))}"}
             ) from None
         request.check_paths()
         return request
 
     def check_paths(self) -> None:
-        check_paths(inputs={"video": self.video, "script": self.script}, out=self.out,
+        check_paths(inputs={"video": self.video, "script": self.script,
+                            "separation weights": self.separation_weights}, out=self.out,
                     protected={"input video": self.video})
         if self.subtitles is not None:
             check_subtitles_path(self.subtitles, protected=(self.video, self.out, self.script))
@@ -222,6 +228,7 @@ class MixReport(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     dialogue_detection: str  # vad:silero-v6, plus +asr-words when the dub transcribed
+    separation: str | None = None  # the model that split voice from M&E, with its SHA-256
     dialogue_regions: int
     dialogue_removed_s: float
     attenuation_db: float
@@ -327,6 +334,11 @@ class Soundtrack:
     timings: tuple[PhonemeTiming, ...]
     report: MixReport
     regions: tuple[SpeechRegion, ...]  # where the original dialogue was removed
+
+    @property
+    def engines(self) -> tuple[str, ...]:
+        """The separation engine, when one split the source (the manifest names it)."""
+        return ("separation:demucs",) if self.report.separation else ()
 
 
 # -- tasks ----------------------------------------------------------------------------------
@@ -513,9 +525,34 @@ def _fitted(cue: Cue, speech: Any, placement: Placement, *, sample_rate: int,
                       samples=np.ascontiguousarray(samples[:, 0]), phonemes=phonemes)
 
 
+@step_task("choose-separator", stage="engines")
+def choose_separator(name: str, *, weights: Path | None, models_dir: Path,
+                     policy: EnginePolicy) -> Separator:
+    """Before consent, like the other engines: a named engine that cannot run fails here."""
+    return registry.get("separation", name, models_dir=models_dir, policy=policy,
+                        weights=weights)
+
+
+@step_task("separate-original", stage="mix")
+def separate_original(original: AudioTrack, separator: Separator) -> Stems | None:
+    """The source split into its voice and its music and effects (None: not separated)."""
+    return separator.separate(original.samples, original.sample_rate)
+
+
+def _without_dialogue(original: AudioTrack, regions: Sequence[SpeechRegion],
+                      stems: Stems | None) -> tuple[np.ndarray, float, float]:
+    """(background, attenuation dB, room tone s): the music-and-effects stem as it is when
+    separated, else the source with its dialogue regions removed in time."""
+    if stems is not None:
+        return stems.background, 0.0, 0.0
+    removal = remove_dialogue(original.samples, original.sample_rate, regions)
+    return removal.samples, removal.attenuation_db, removal.room_tone_s
+
+
 @step_task("mix-soundtrack", stage="mix")
 def mix_soundtrack(original: AudioTrack, lines: Sequence[FittedLine], *,
-                   heard_words: Sequence[tuple[float, float]] = ()) -> Soundtrack:
+                   heard_words: Sequence[tuple[float, float]] = (),
+                   stems: Stems | None = None) -> Soundtrack:
     """The original without its dialogue, the new lines over it, mastered for delivery.
 
     Balance: the new lines get the loudness the original dialogue had (so the
@@ -528,13 +565,12 @@ def mix_soundtrack(original: AudioTrack, lines: Sequence[FittedLine], *,
     for line in lines:  # placed inside the track: only rounding can reach past its end
         end = min(length, line.start_sample + line.samples.shape[0])
         speech[line.start_sample:end] += line.samples[:end - line.start_sample]
-    regions = detect_speech(original.samples, rate)
-    detection = "vad:silero-v6"
+    regions = detect_speech(stems.vocals if stems is not None else original.samples, rate)
+    detection = "vad:silero-v6" + ("-on-vocals" if stems is not None else "")
     if heard_words:
         regions = merge_regions((*regions, *word_regions(heard_words)))
         detection += "+asr-words"
-    removal = remove_dialogue(original.samples, rate, regions)
-    background = removal.samples
+    background, attenuation_db, room_tone_s = _without_dialogue(original, regions, stems)
     background_lufs = measure_loudness(background, rate)
     target = _speech_level(original.samples, rate, regions, background_lufs=background_lufs)
     # centred: the same voice in every channel, measured as it will be heard (BS.1770 sums
@@ -545,9 +581,10 @@ def mix_soundtrack(original: AudioTrack, lines: Sequence[FittedLine], *,
     gain = (10.0 ** ((mastered.loudness_lufs - measure_loudness(background + voice, rate)) / 20)
             if np.isfinite(mastered.loudness_lufs) else 1.0)
     report = MixReport(
-        dialogue_detection=detection, dialogue_regions=len(regions),
+        dialogue_detection=detection, separation=stems.model if stems is not None else None,
+        dialogue_regions=len(regions),
         dialogue_removed_s=round(sum(r.duration_s for r in regions), 3),
-        attenuation_db=removal.attenuation_db, room_tone_s=removal.room_tone_s,
+        attenuation_db=attenuation_db, room_tone_s=room_tone_s,
         background_lufs=round(background_lufs, 2) if np.isfinite(background_lufs) else None,
         speech_lufs=round(measure_loudness(voice, rate), 2),
         loudness_lufs=round(mastered.loudness_lufs, 2),
@@ -595,7 +632,7 @@ def lipsync_and_publish(request: DubRequest, *, info: MediaInfo, soundtrack: Sou
         title=request.out.name, source_type=SOURCE_TYPE, source=request.video,
         actions=dub_actions(lines, language=request.language, engines=engines,
                             untouched=untouched_note(decision), slowed=slowed_note(picture)),
-        engines=(*engines.names, *lines.engines))
+        engines=(*engines.names, *soundtrack.engines, *lines.engines))
     return publish(rendered, decision, ctx=current_studio().publish, out=request.out)
 
 
@@ -706,6 +743,8 @@ def dub_flow(request: DubRequest) -> DubResult | DubReview:
                                  models_dir=settings.models_dir, policy=policy,
                                  footage=request.video, performer=request.performer,
                                  cache_dir=settings.cache_dir)
+        separator = choose_separator(request.separation, weights=request.separation_weights,
+                                     models_dir=settings.models_dir, policy=policy)
         faces = bind_identity(request.video, engine=engines.face)
         decision = authorize_dub(request, uses=dub_uses(engines.lipsync), faces=faces)
         with failures_logged(decision, flow="dub", out=request.out):
@@ -713,9 +752,10 @@ def dub_flow(request: DubRequest) -> DubResult | DubReview:
             fitted = synthesize_lines(lines, engine=engines.tts, language=request.language,
                                       voice=request.voice, sample_rate=original.sample_rate,
                                       duration_s=original.duration_s, fit=request.fit)
+            source = slow_original(original, fitted.picture)
             soundtrack = mix_soundtrack(
-                slow_original(original, fitted.picture), fitted.lines,
-                heard_words=fitted.picture.map_spans(lines.heard_words))
+                source, fitted.lines, heard_words=fitted.picture.map_spans(lines.heard_words),
+                stems=separate_original(source, separator))
         receipt = lipsync_and_publish(request, info=info, soundtrack=soundtrack,
                                       engines=engines, decision=decision, lines=lines,
                                       faces=faces, picture=fitted.picture)
@@ -730,7 +770,7 @@ def dub_flow(request: DubRequest) -> DubResult | DubReview:
             translated=lines.translated, cues=reports,
             cues_not_fitting=tuple(r.index for r in reports if not r.fits),
             mix=soundtrack.report, sidecar=sidecar, subtitles=subtitles,
-            engines=(*engines.names, *lines.engines),
+            engines=(*engines.names, *soundtrack.engines, *lines.engines),
             engine_choices=tuple(choice.describe() for choice in engines.choices),
             frames=receipt.frames, frames_lipsynced=frames_changed(engines.lipsync),
             stages_s=clock.report(), publish_stages_s=publish_stages(receipt))

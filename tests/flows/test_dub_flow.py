@@ -247,6 +247,51 @@ def test_a_same_language_dub_claims_no_translation(
 # -- fast checks without Prefect or media --------------------------------------------------
 
 
+LONG_LINE_SRT = """1
+00:00:00,300 --> 00:00:01,300
+Buenos días a todos los que nos acompañan hoy.
+
+2
+00:00:02,400 --> 00:00:03,600
+Gracias.
+"""
+
+
+def test_fit_video_slows_the_picture_and_keeps_sound_and_picture_together(
+        prefect_server: None, studio: object, clip: Path, tmp_path: Path) -> None:
+    """A first line far longer than its slot: the picture and the original sound slow
+    from its cue to the next (at most 1.25x), the line plays nearer its natural pace,
+    and the output's video and audio streams both last the slowed length."""
+    script = tmp_path / "long.es.srt"
+    script.write_text(LONG_LINE_SRT, encoding="utf-8")
+    speech_only = synthesize_lines.fn(
+        load_subtitles_lines(script), engine=engine("tts", "espeak-ng"), language="es",
+        voice=None, sample_rate=RATE_HZ, duration_s=4.0)
+    assert speech_only.lines[0].report.ratio > 1.0  # without --fit video it is sped up
+    out = tmp_path / "slow.es.mp4"
+    result = _dub(studio, clip, out, script=script, fit="video")
+
+    first, second = result.cues
+    assert first.picture_stretch == pytest.approx(1.25)  # capped
+    assert second.picture_stretch == 1.0
+    assert first.ratio < speech_only.lines[0].report.ratio  # less speed-up than speech-only
+    extra_s = (2.4 - 0.3) * 0.25  # the slowed span lasts a quarter longer
+    assert second.spoken_start_s == pytest.approx(2.4 + extra_s, abs=0.01)  # moved with it
+    source, dubbed = probe(clip), probe(out)
+    video, audio = dubbed.require_video(), dubbed.require_audio()
+    assert video.duration_s == pytest.approx(source.duration_s + extra_s, abs=0.1)
+    assert abs(video.duration_s - audio.duration_s) <= 0.04  # no drift between the streams
+    assert video.frame_count == result.frames
+    assert result.frames_lipsynced is not None and result.frames_lipsynced > result.frames // 2
+    payload = assert_published(out, render_id=result.render_id, decision_id=result.decision_id)
+    assert payload["language"] == "es"
+
+
+def load_subtitles_lines(script: Path) -> Lines:
+    return Lines(cues=tuple(load_subtitles(script, video_duration=4.0)), source_language="und",
+                 translated=False, engines=())
+
+
 @pytest.mark.parametrize(("option", "value", "message"), [
     ("lipsync", "magic", "dub lipsync"),
     ("language", "xx-nope", "dub language"),
