@@ -29,7 +29,6 @@ import json
 import os
 import sys
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.dub_audio_bench import SPANISH, edit_counts, words  # noqa: E402
+from benchmarks.dub_audio_bench import SPANISH, edit_counts, folded, words  # noqa: E402
 from benchmarks.engines import engine as registry_engine  # noqa: E402
 from benchmarks.report import write_results  # noqa: E402
 from likeness.settings import load_settings  # noqa: E402
@@ -141,12 +140,6 @@ def spoken(voice: Voice, sentences: tuple[str, ...]) -> tuple[np.ndarray, float]
             clip = time_stretch(clip, RATE_HZ, tempo=voice.tempo)
         pieces += [clip[:, 0].astype(np.float32), pause]
     return np.concatenate(pieces), (time.perf_counter() - began) / max(audio_s, 1e-6)
-
-
-def folded(text: str) -> str:
-    """Accents dropped: "más" and "mas" count as one word."""
-    return "".join(ch for ch in unicodedata.normalize("NFD", text)
-                   if unicodedata.category(ch) != "Mn")
 
 
 def spelt(text: str, language: str) -> str:
