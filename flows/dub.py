@@ -211,10 +211,10 @@ class CueReport(BaseModel):
     end_s: float
     text: str
     speech_s: float  # synthesized length at its natural pace
-    slot_s: float
+    slot_s: float  # the cue's length in the output (longer where the picture was slowed)
     ratio: float  # tempo applied (1.0 untouched); never above the cap
     action: FitAction  # fits | extended | sped | shifted | cut (media.cue_timing)
-    spoken_start_s: float  # where the new speech was placed
+    spoken_start_s: float  # where the new speech was placed, on the output's timeline
     spoken_end_s: float
     fits: bool  # spoken inside its own slot, at its place
     overflow_s: float  # how far the speech runs past the slot's end

@@ -507,3 +507,18 @@ def test_a_dub_of_a_stamped_file_keeps_its_provenance_chain(
     assert [link["render_id"] for link in chain] == [result.render_id, first]
     assert chain[0]["source_watermark_ids"] == [first]  # the stamp's mark was found in it
     assert chain[1]["ingredient_failures"] == []  # and its manifest still validates
+
+
+def test_a_job_file_takes_the_fit_mode(tmp_path: Path) -> None:
+    from flows.jobs import BadJobFile, load_job_file
+
+    (tmp_path / "in.mp4").write_bytes(b"")
+    job = ("jobs:\n  - name: slow\n    kind: dub\n    input: in.mp4\n    language: es\n"
+           "    performer: ava\n    out: out.mp4\n    fit: {fit}\n")
+    path = tmp_path / "jobs.yaml"
+    path.write_text(job.format(fit="both"), encoding="utf-8")
+    (loaded,) = load_job_file(path).jobs
+    assert loaded.fit == "both"  # type: ignore[union-attr]
+    path.write_text(job.format(fit="stretch"), encoding="utf-8")
+    with pytest.raises(BadJobFile, match="fit"):
+        load_job_file(path)
