@@ -9,8 +9,9 @@ model in four parts, joined in memory and checked against its SHA-256 (nothing i
 written). No package ships Spanish or French styles, but the model speaks any IPA:
 phonemes come from espeak-ng (as Kokoro's own pipeline does for non-English
 languages), so es/fr speak with an accent, and whisper still understands them far
-better than espeak-ng's own voice (`benchmarks/dub_voice_bench.py`: WER 0.01-0.04
-against 0.13-0.26 on the same Spanish sentences). Timings are estimated from those
+better than espeak-ng's own voice (`benchmarks/dub_voice_bench.py`, whisper base:
+Spanish WER 0.010 with jf_alpha against 0.13-0.26 for espeak-ng's voices and rates;
+French 0.125 with jf_gongitsune against 0.34). German is not a Kokoro language. Timings are estimated from those
 phonemes.
 """
 
@@ -46,7 +47,7 @@ KOKORO_LANGUAGES = frozenset({"en", "es", "fr", "it", "pt", "hi", "ja"})
 PACKAGED_MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
 # the style each language sounds clearest in, by whisper's word error rate on the
 # voice study (benchmarks/results/dub_voices.json); others take the pack's first style
-PREFERRED_STYLE = {"es": "jf_alpha", "fr": "jf_alpha"}
+PREFERRED_STYLE = {"es": "jf_alpha", "fr": "jf_gongitsune"}
 _PART_SHA256 = ("154b26dacc58115b69d89caad830935a5202e4ccab807f25a9d909a35814b815",
                 "bea3157699a125749162d9dd3c18f69c3693be6e4798e194c93af22150f42eb9",
                 "665d3df5f2dc2a86cccc18fe046ab0c71d351c4d371aa73a5cf7135e77bd6202",
