@@ -11,8 +11,8 @@ phonemes come from espeak-ng (as Kokoro's own pipeline does for non-English
 languages), so es/fr speak with an accent, and whisper still understands them far
 better than espeak-ng's own voice (`benchmarks/dub_voice_bench.py`, whisper base:
 Spanish WER 0.010 with jf_alpha against 0.13-0.26 for espeak-ng's voices and rates;
-French 0.125 with jf_gongitsune against 0.34). German is not a Kokoro language. Timings are estimated from those
-phonemes.
+French 0.125 with jf_gongitsune against 0.34). German is not a Kokoro language.
+Timings are estimated from those phonemes.
 """
 
 from __future__ import annotations
