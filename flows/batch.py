@@ -117,7 +117,7 @@ def _run_dub(ctx: RenderContext, job: DubJob) -> JobRender:
 
     request = DubRequest.build(video=job.input, language=job.language, out=job.out,
                                script=job.script, performer=job.performer, voice=job.voice,
-                               lipsync=job.lipsync, production=job.production)
+                               lipsync=job.lipsync, fit=job.fit, production=job.production)
     result = job.run_labels().run(dub_flow, request)
     return JobRender(result.render_id, result.decision_id, dict(result.stages_s))
 

@@ -77,7 +77,7 @@ from media.audio import (
     resample,
     time_stretch,
 )
-from media.cue_timing import FitAction, FitMode, Placement, place_lines
+from media.cue_timing import FitAction, FitMode, Placement, on_output, picture_plan, place_lines
 from media.decode import iter_frames
 from media.dialogue import (
     SpeechRegion,
@@ -90,14 +90,17 @@ from media.digest import sha256_file
 from media.loudness import master
 from media.pipeline import prefetch
 from media.probe import MediaInfo, probe
+from media.slow_motion import slowed_audio, slowed_frames
 from media.subtitles import WRITE_FORMATS, load_subtitles, write_subtitles
+from media.time_map import TimeMap
 from media.timed_text import Cue, PhonemeTiming, validate_cues
 from models import registry
 from models.asr.base import Recognizer
 from models.face import FaceEngine
 from models.lipsync import LipSync
 from models.mt.base import Translator, primary
-from models.registry import Choice, EnginePolicy, LipSyncName
+from models.registry import Choice, EnginePolicy, LipSyncName, SeparationName
+from models.separation import Separator, Stems
 from models.tts import TTSEngine
 from provenance.c2pa import C2paAction
 from provenance.publish import (
@@ -142,6 +145,8 @@ class DubRequest(BaseModel):
     voice: str | None = None
     lipsync: LipSyncName = "auto"
     fit: FitMode = "speech"  # what gives when a line is too long at the speed-up cap
+    separation: SeparationName = "auto"  # demucs when a checkpoint is there, else none
+    separation_weights: Path | None = None  # a Demucs checkpoint (else models/demucs/*.th)
     review: bool = False  # write the lines as an SRT and stop before consent
     subtitles: Path | None = None  # the new-language subtitles, timed to the new speech
     production: str | None = None
@@ -165,14 +170,17 @@ class DubRequest(BaseModel):
         except ValidationError as exc:
             raise options_error("dub", exc, hints={
                 "lipsync": f"--lipsync is one of {', '.join(registry.names('lipsync'))}",
-                "fit": "--fit is speech (a long line moves the next ones); slowing the "
-                       "picture (video, both) is not available yet"}
+                "fit": "--fit is speech (a long line is sped up, then moves the next "
+                       "ones), video (the picture slows around it) or both",
+                "separation": "--separation is one of "
+                              f"{', '.join(registry.names('separation'))}"}
             ) from None
         request.check_paths()
         return request
 
     def check_paths(self) -> None:
-        check_paths(inputs={"video": self.video, "script": self.script}, out=self.out,
+        check_paths(inputs={"video": self.video, "script": self.script,
+                            "separation weights": self.separation_weights}, out=self.out,
                     protected={"input video": self.video})
         if self.subtitles is not None:
             check_subtitles_path(self.subtitles, protected=(self.video, self.out, self.script))
@@ -203,14 +211,15 @@ class CueReport(BaseModel):
     end_s: float
     text: str
     speech_s: float  # synthesized length at its natural pace
-    slot_s: float
+    slot_s: float  # the cue's length in the output (longer where the picture was slowed)
     ratio: float  # tempo applied (1.0 untouched); never above the cap
     action: FitAction  # fits | extended | sped | shifted | cut (media.cue_timing)
-    spoken_start_s: float  # where the new speech was placed
+    spoken_start_s: float  # where the new speech was placed, on the output's timeline
     spoken_end_s: float
     fits: bool  # spoken inside its own slot, at its place
     overflow_s: float  # how far the speech runs past the slot's end
     cut_s: float = 0.0  # speech lost at the video's end: the script outlasts it at the cap
+    picture_stretch: float = 1.0  # how much the picture around it was slowed (--fit video)
 
 
 class MixReport(BaseModel):
@@ -219,6 +228,7 @@ class MixReport(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     dialogue_detection: str  # vad:silero-v6, plus +asr-words when the dub transcribed
+    separation: str | None = None  # the model that split voice from M&E, with its SHA-256
     dialogue_regions: int
     dialogue_removed_s: float
     attenuation_db: float
@@ -307,6 +317,15 @@ class FittedLine:
 
 
 @dataclass(frozen=True, eq=False)
+class Fitted:
+    """The lines placed on the output's timeline, and how the picture is slowed for them
+    (the identity map with ``--fit speech``): the sound and the frames follow one map."""
+
+    lines: tuple[FittedLine, ...]
+    picture: TimeMap
+
+
+@dataclass(frozen=True, eq=False)
 class Soundtrack:
     """The dubbed audio: the mix to publish and the speech alone (it drives the mouth)."""
 
@@ -315,6 +334,11 @@ class Soundtrack:
     timings: tuple[PhonemeTiming, ...]
     report: MixReport
     regions: tuple[SpeechRegion, ...]  # where the original dialogue was removed
+
+    @property
+    def engines(self) -> tuple[str, ...]:
+        """The separation engine, when one split the source (the manifest names it)."""
+        return ("separation:demucs",) if self.report.separation else ()
 
 
 # -- tasks ----------------------------------------------------------------------------------
@@ -445,17 +469,37 @@ def load_original_audio(video: Path) -> AudioTrack:
 
 @step_task("synthesize-lines", stage="tts")
 def synthesize_lines(lines: Lines, *, engine: TTSEngine, language: str, voice: str | None,
-                     sample_rate: int, duration_s: float) -> tuple[FittedLine, ...]:
-    """Speak each cue, then place all of them at once (a long line moves the next)."""
+                     sample_rate: int, duration_s: float, fit: FitMode = "speech") -> Fitted:
+    """Speak each cue, slow the picture where ``fit`` lets it, then place all lines at
+    once on the (slowed) output timeline (a long line moves the next)."""
     spoken = [engine.synthesize(cue.text, language=language, voice=voice) for cue in lines.cues]
-    placements = place_lines(lines.cues, [speech.duration_s for speech in spoken],
-                             duration_s=duration_s, max_tempo=MAX_STRETCH_RATIO)
-    return tuple(_fitted(cue, speech, placement, sample_rate=sample_rate)
-                 for cue, speech, placement in zip(lines.cues, spoken, placements, strict=True))
+    lengths = [speech.duration_s for speech in spoken]
+    picture = picture_plan(lines.cues, lengths, mode=fit, duration_s=duration_s)
+    slots = on_output(lines.cues, picture)
+    placements = place_lines(slots, lengths, duration_s=picture.output_duration_s,
+                             max_tempo=MAX_STRETCH_RATIO)
+    return Fitted(lines=tuple(
+        _fitted(cue, speech, placement, sample_rate=sample_rate, slot=slot,
+                stretch=picture.factor_at(cue.start_s))
+        for cue, slot, speech, placement in zip(lines.cues, slots, spoken, placements,
+                                                strict=True)),
+        picture=picture)
 
 
-def _fitted(cue: Cue, speech: Any, placement: Placement, *, sample_rate: int) -> FittedLine:
-    """One line at the track rate and its tempo, whole: nothing is cut at the next cue."""
+@step_task("slow-original", stage="audio")
+def slow_original(original: AudioTrack, picture: TimeMap) -> AudioTrack:
+    """The source's sound on the output's timeline (as is, unless the picture slows)."""
+    if picture.identity:
+        return original
+    return AudioTrack(slowed_audio(original.samples, original.sample_rate, picture),
+                      original.sample_rate)
+
+
+def _fitted(cue: Cue, speech: Any, placement: Placement, *, sample_rate: int,
+            slot: Cue | None = None, stretch: float = 1.0) -> FittedLine:
+    """One line at the track rate and its tempo, whole: nothing is cut at the next cue.
+    ``slot`` is the cue on the output's timeline (where a slowed picture moved it)."""
+    slot = slot if slot is not None else cue
     samples = resample(speech.samples, from_rate=speech.sample_rate, to_rate=sample_rate)
     if placement.tempo != 1.0:
         samples = time_stretch(samples, sample_rate, tempo=placement.tempo)
@@ -469,21 +513,46 @@ def _fitted(cue: Cue, speech: Any, placement: Placement, *, sample_rate: int) ->
                                    min(placement.start_s + p.end_s / tempo, placement.end_s))
                      for p in speech.phonemes
                      if placement.start_s + p.start_s / tempo < placement.end_s)
-    overflow = max(0.0, placement.end_s - cue.end_s)
+    overflow = max(0.0, placement.end_s - slot.end_s)
     report = CueReport(
         index=cue.index, start_s=cue.start_s, end_s=cue.end_s, text=cue.text,
-        speech_s=round(speech.duration_s, 3), slot_s=round(cue.duration_s, 3),
+        speech_s=round(speech.duration_s, 3), slot_s=round(slot.duration_s, 3),
         ratio=round(tempo, 3), action=placement.action,
         spoken_start_s=round(placement.start_s, 3), spoken_end_s=round(placement.end_s, 3),
         fits=placement.action in ("fits", "sped"), overflow_s=round(overflow, 3),
-        cut_s=round(placement.cut_s, 3))
+        cut_s=round(placement.cut_s, 3), picture_stretch=round(stretch, 3))
     return FittedLine(report=report, start_sample=int(round(placement.start_s * sample_rate)),
                       samples=np.ascontiguousarray(samples[:, 0]), phonemes=phonemes)
 
 
+@step_task("choose-separator", stage="engines")
+def choose_separator(name: str, *, weights: Path | None, models_dir: Path,
+                     policy: EnginePolicy) -> Separator:
+    """Before consent, like the other engines: a named engine that cannot run fails here."""
+    return registry.get("separation", name, models_dir=models_dir, policy=policy,
+                        weights=weights)
+
+
+@step_task("separate-original", stage="mix")
+def separate_original(original: AudioTrack, separator: Separator) -> Stems | None:
+    """The source split into its voice and its music and effects (None: not separated)."""
+    return separator.separate(original.samples, original.sample_rate)
+
+
+def _without_dialogue(original: AudioTrack, regions: Sequence[SpeechRegion],
+                      stems: Stems | None) -> tuple[np.ndarray, float, float]:
+    """(background, attenuation dB, room tone s): the music-and-effects stem as it is when
+    separated, else the source with its dialogue regions removed in time."""
+    if stems is not None:
+        return stems.background, 0.0, 0.0
+    removal = remove_dialogue(original.samples, original.sample_rate, regions)
+    return removal.samples, removal.attenuation_db, removal.room_tone_s
+
+
 @step_task("mix-soundtrack", stage="mix")
 def mix_soundtrack(original: AudioTrack, lines: Sequence[FittedLine], *,
-                   heard_words: Sequence[tuple[float, float]] = ()) -> Soundtrack:
+                   heard_words: Sequence[tuple[float, float]] = (),
+                   stems: Stems | None = None) -> Soundtrack:
     """The original without its dialogue, the new lines over it, mastered for delivery.
 
     Balance: the new lines get the loudness the original dialogue had (so the
@@ -496,13 +565,12 @@ def mix_soundtrack(original: AudioTrack, lines: Sequence[FittedLine], *,
     for line in lines:  # placed inside the track: only rounding can reach past its end
         end = min(length, line.start_sample + line.samples.shape[0])
         speech[line.start_sample:end] += line.samples[:end - line.start_sample]
-    regions = detect_speech(original.samples, rate)
-    detection = "vad:silero-v6"
+    regions = detect_speech(stems.vocals if stems is not None else original.samples, rate)
+    detection = "vad:silero-v6" + ("-on-vocals" if stems is not None else "")
     if heard_words:
         regions = merge_regions((*regions, *word_regions(heard_words)))
         detection += "+asr-words"
-    removal = remove_dialogue(original.samples, rate, regions)
-    background = removal.samples
+    background, attenuation_db, room_tone_s = _without_dialogue(original, regions, stems)
     background_lufs = measure_loudness(background, rate)
     target = _speech_level(original.samples, rate, regions, background_lufs=background_lufs)
     # centred: the same voice in every channel, measured as it will be heard (BS.1770 sums
@@ -513,9 +581,10 @@ def mix_soundtrack(original: AudioTrack, lines: Sequence[FittedLine], *,
     gain = (10.0 ** ((mastered.loudness_lufs - measure_loudness(background + voice, rate)) / 20)
             if np.isfinite(mastered.loudness_lufs) else 1.0)
     report = MixReport(
-        dialogue_detection=detection, dialogue_regions=len(regions),
+        dialogue_detection=detection, separation=stems.model if stems is not None else None,
+        dialogue_regions=len(regions),
         dialogue_removed_s=round(sum(r.duration_s for r in regions), 3),
-        attenuation_db=removal.attenuation_db, room_tone_s=removal.room_tone_s,
+        attenuation_db=attenuation_db, room_tone_s=room_tone_s,
         background_lufs=round(background_lufs, 2) if np.isfinite(background_lufs) else None,
         speech_lufs=round(measure_loudness(voice, rate), 2),
         loudness_lufs=round(mastered.loudness_lufs, 2),
@@ -541,11 +610,13 @@ def _speech_level(original: np.ndarray, rate: int, regions: Sequence[SpeechRegio
 @step_task("lipsync-and-publish", stage="render+publish")
 def lipsync_and_publish(request: DubRequest, *, info: MediaInfo, soundtrack: Soundtrack,
                         engines: Engines, decision: Decision, lines: Lines,
-                        faces: SourceFaces) -> PublishReceipt:
+                        faces: SourceFaces, picture: TimeMap | None = None) -> PublishReceipt:
     """Decode once, track and move the mouth frame by frame, encode once in `publish`."""
     video = info.require_video()
     fps = video.avg_fps
-    decoded = prefetch((f.rgb for f in iter_frames(request.video, info=info, cfr_fps=fps)),
+    picture = picture if picture is not None else TimeMap(duration_s=info.duration_s)
+    decoded = prefetch(slowed_frames((f.rgb for f in iter_frames(request.video, info=info,
+                                                                 cfr_fps=fps)), picture, fps=fps),
                        name="likeness-decode")  # the decoder runs ahead in its own thread
     to_render, to_track = itertools.tee(decoded)  # in lockstep: one frame buffered
     track: Iterator[TrackedFace | None]
@@ -560,13 +631,23 @@ def lipsync_and_publish(request: DubRequest, *, info: MediaInfo, soundtrack: Sou
         frames=frames, fps=video.avg_rate, audio=soundtrack.mixed,
         title=request.out.name, source_type=SOURCE_TYPE, source=request.video,
         actions=dub_actions(lines, language=request.language, engines=engines,
-                            untouched=untouched_note(decision)),
-        engines=(*engines.names, *lines.engines))
+                            untouched=untouched_note(decision), slowed=slowed_note(picture)),
+        engines=(*engines.names, *soundtrack.engines, *lines.engines))
     return publish(rendered, decision, ctx=current_studio().publish, out=request.out)
 
 
+def slowed_note(picture: TimeMap) -> str | None:
+    """The manifest says when the picture's timing was changed, and by how much."""
+    if picture.identity:
+        return None
+    most = max(s.factor for s in picture.stretches)
+    return (f"the picture slowed in {len(picture.stretches)} span(s), at most {most:.2f}x, "
+            "for the new lines to fit")
+
+
 def dub_actions(lines: Lines, *, language: str, engines: Engines,
-                untouched: str | None = None) -> tuple[C2paAction, ...]:
+                untouched: str | None = None, slowed: str | None = None
+                ) -> tuple[C2paAction, ...]:
     """The manifest's account of the dub: ``c2pa.translated`` only when the lines are in
     another language than the speech they replace (a script's source is unknown, "und");
     ``untouched`` says which other faces were left as they were."""
@@ -574,6 +655,8 @@ def dub_actions(lines: Lines, *, language: str, engines: Engines,
              if engines.lipsync.alters_mouth else "the mouth left untouched")
     if untouched:
         mouth += f", {untouched}"
+    if slowed:
+        mouth += f", {slowed}"
     edited = C2paAction(action="c2pa.edited", parameters={
         "description": f"speech replaced with synthetic {language} speech "
                        f"({engines.tts.name}), {mouth}"})
@@ -660,18 +743,23 @@ def dub_flow(request: DubRequest) -> DubResult | DubReview:
                                  models_dir=settings.models_dir, policy=policy,
                                  footage=request.video, performer=request.performer,
                                  cache_dir=settings.cache_dir)
+        separator = choose_separator(request.separation, weights=request.separation_weights,
+                                     models_dir=settings.models_dir, policy=policy)
         faces = bind_identity(request.video, engine=engines.face)
         decision = authorize_dub(request, uses=dub_uses(engines.lipsync), faces=faces)
         with failures_logged(decision, flow="dub", out=request.out):
             original = load_original_audio(request.video)
             fitted = synthesize_lines(lines, engine=engines.tts, language=request.language,
                                       voice=request.voice, sample_rate=original.sample_rate,
-                                      duration_s=original.duration_s)
-            soundtrack = mix_soundtrack(original, fitted, heard_words=lines.heard_words)
+                                      duration_s=original.duration_s, fit=request.fit)
+            source = slow_original(original, fitted.picture)
+            soundtrack = mix_soundtrack(
+                source, fitted.lines, heard_words=fitted.picture.map_spans(lines.heard_words),
+                stems=separate_original(source, separator))
         receipt = lipsync_and_publish(request, info=info, soundtrack=soundtrack,
                                       engines=engines, decision=decision, lines=lines,
-                                      faces=faces)
-        reports = tuple(line.report for line in fitted)
+                                      faces=faces, picture=fitted.picture)
+        reports = tuple(line.report for line in fitted.lines)
         sidecar = write_cue_report(reports, soundtrack.report, out=receipt.out)
         subtitles = (write_spoken_subtitles(reports, path=request.subtitles)
                      if request.subtitles is not None else None)
@@ -682,7 +770,7 @@ def dub_flow(request: DubRequest) -> DubResult | DubReview:
             translated=lines.translated, cues=reports,
             cues_not_fitting=tuple(r.index for r in reports if not r.fits),
             mix=soundtrack.report, sidecar=sidecar, subtitles=subtitles,
-            engines=(*engines.names, *lines.engines),
+            engines=(*engines.names, *soundtrack.engines, *lines.engines),
             engine_choices=tuple(choice.describe() for choice in engines.choices),
             frames=receipt.frames, frames_lipsynced=frames_changed(engines.lipsync),
             stages_s=clock.report(), publish_stages_s=publish_stages(receipt))

@@ -29,6 +29,7 @@ from pydantic import (
 from consent.codes import normalize_language
 from consent.models import Use
 from likeness.errors import BadInput
+from media.cue_timing import FitMode
 from models.registry import LipSyncName
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ class DubJob(_Job):
     script: Path | None = None
     voice: str | None = None
     lipsync: LipSyncName = "auto"
+    fit: FitMode = "speech"  # as `likeness dub --fit`
 
     _files = field_validator("input", "script")(_existing)
 

@@ -17,6 +17,13 @@ fails too, the script is longer than the video even at the cap: with the picture
 as it is (``--fit speech``), the speech that would run past the video's last frame is
 cut there with a short fade (``cut``, with the seconds lost reported) -- the one place
 a word can be lost, since no later line exists to move and the picture is not slowed.
+
+With ``--fit video`` the picture gives instead: a line that would have to be sped up
+(longer than its slot and the pause after it) slows the source from its cue to the
+next cue, by at most ``MAX_PICTURE_STRETCH``, until it fits at its natural pace
+(`picture_plan`; `media.slow_motion` slows frames and sound alike); only what is still
+too long is then sped up by the rules above, on the slowed timeline. ``--fit both``
+splits the need evenly (the same factor on the picture as on the speech, each capped).
 """
 
 from __future__ import annotations
@@ -26,12 +33,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from likeness.errors import BadInput
+from media.time_map import Stretch, TimeMap
 from media.timed_text import Cue
 
 FitAction = Literal["fits", "extended", "sped", "shifted", "cut"]
-FitMode = Literal["speech"]  # what gives beyond the cap; the picture ("video") is not slowed yet
+FitMode = Literal["speech", "video", "both"]  # what gives when a line is longer than its room
 LINE_GAP_S = 0.05  # a breath between two lines: they never touch
 TEMPO_EPSILON = 1e-3
+MAX_PICTURE_STRETCH = 1.25  # slower than this and the slow motion shows
 
 
 @dataclass(frozen=True)
@@ -117,3 +126,35 @@ def _cut_at_end(placements: list[Placement], *, duration_s: float) -> tuple[Plac
         cut.append(Placement(start, duration_s, placement.tempo, "cut",
                              cut_s=placement.end_s - max(placement.start_s, duration_s)))
     return tuple(cut)
+
+
+def picture_plan(cues: Sequence[Cue], speech_s: Sequence[float], *, mode: FitMode,
+                 duration_s: float, max_stretch: float = MAX_PICTURE_STRETCH,
+                 gap_s: float = LINE_GAP_S) -> TimeMap:
+    """How much to slow the picture around each line that is too long (see the module
+    docstring); the identity map for ``speech``. Each span runs from its cue's start to
+    the next cue's start (the video's end for the last), so the pause after the line is
+    slowed too and the next line moves with the picture it belongs to."""
+    if max_stretch < 1.0:
+        raise BadInput(f"invalid picture stretch cap {max_stretch}: must be at least 1.0")
+    stretches: list[Stretch] = []
+    if mode == "speech":
+        return TimeMap(duration_s=duration_s)
+    for position, (cue, natural) in enumerate(zip(cues, speech_s, strict=True)):
+        last = position + 1 == len(cues)
+        end = min(duration_s, duration_s if last else cues[position + 1].start_s)
+        span = end - cue.start_s
+        room = span - (0.0 if last else gap_s)
+        if span <= TEMPO_EPSILON or room <= TEMPO_EPSILON or natural <= room:
+            continue
+        need = (natural + (0.0 if last else gap_s)) / span  # the stretch that fits it at 1.0x
+        factor = min(max_stretch, need if mode == "video" else need ** 0.5)
+        if factor > 1.0 + TEMPO_EPSILON:
+            stretches.append(Stretch(cue.start_s, end, factor))
+    return TimeMap(duration_s=duration_s, stretches=tuple(stretches))
+
+
+def on_output(cues: Sequence[Cue], timemap: TimeMap) -> tuple[Cue, ...]:
+    """The cues where they fall on the slowed timeline."""
+    return tuple(Cue(index=cue.index, start_s=timemap.to_output(cue.start_s),
+                     end_s=timemap.to_output(cue.end_s), text=cue.text) for cue in cues)

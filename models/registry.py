@@ -20,7 +20,8 @@ Every engine module honours the same contract (after facefusion's processors):
 
 ``options`` are the kind's own: tts ``language``; asr ``model``, ``cache_dir``; lipsync
 ``footage``, ``performer``, ``cache_dir`` (the footage engine); mt
-``source``, ``target``, ``script``. Each engine takes the ones it uses and ignores the rest.
+``source``, ``target``, ``script``; separation ``weights`` (a checkpoint path).
+Each engine takes the ones it uses and ignores the rest.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from models.weights import WeightFile
 
 LOG = logging.getLogger(__name__)
 
-Kind = Literal["face", "tts", "lipsync", "reenact", "asr", "mt"]
+Kind = Literal["face", "tts", "lipsync", "reenact", "asr", "mt", "separation"]
 AUTO = "auto"
 
 # The one list of names per kind ("auto" first). Order here is the order of help texts;
@@ -50,6 +51,7 @@ LipSyncName = Literal["auto", "wav2lip", "footage", "viseme", "none"]
 ReenactName = Literal["auto", "landmark"]
 ASRName = Literal["auto", "faster-whisper"]
 MTName = Literal["auto", "script", "identity", "apertium"]
+SeparationName = Literal["auto", "demucs", "none"]
 
 # The opt-in to slow CPU inference for engines that `auto` otherwise picks only with CUDA.
 # Read here, in `EnginePolicy.for_studio`, and nowhere else.
@@ -143,6 +145,8 @@ KINDS: Mapping[Kind, KindSpec] = {
     "reenact": KindSpec("reenactment", get_args(ReenactName), "models.reenact.base:Reenactor"),
     "asr": KindSpec("speech recognition", get_args(ASRName), "models.asr.base:Recognizer"),
     "mt": KindSpec("translation", get_args(MTName), "models.mt.base:Translator"),
+    "separation": KindSpec("source separation", get_args(SeparationName),
+                           "models.separation.base:Separator"),
 }
 
 
@@ -214,6 +218,9 @@ SPECS: tuple[EngineSpec, ...] = (
     EngineSpec("mt", "script", "models.mt.script_engine"),
     EngineSpec("mt", "identity", "models.mt.identity_engine"),
     EngineSpec("mt", "apertium", "models.mt.apertium_engine"),
+    # separation: demucs with a user checkpoint; else none (the dialogue removed in time)
+    EngineSpec("separation", "demucs", "models.separation.demucs_engine"),
+    EngineSpec("separation", "none", "models.separation.none_engine", probe=None),
 )
 
 

@@ -61,8 +61,17 @@ def dub(
     lipsync: Annotated[str, typer.Option("--lipsync", help="|".join(get_args(LipSyncName)))
                        ] = "auto",
     fit: Annotated[str, typer.Option(
-        "--fit", help="What gives when a line is too long at the speed-up cap: speech "
-                      "(later lines move; the picture is never slowed yet).")] = "speech",
+        "--fit", help="What gives when a line is longer than its slot: speech (sped up to "
+                      "1.35x, then later lines move), video (the picture and its sound slow "
+                      "around the line, at most 1.25x, then speech as above) or both (split "
+                      "evenly).")] = "speech",
+    separation: Annotated[str, typer.Option(
+        "--separation", help="Split the original voice from music and effects first: "
+                             "auto (demucs when a checkpoint is in place, else none: the "
+                             "dialogue is removed in time)|demucs|none.")] = "auto",
+    separation_weights: Annotated[Path | None, typer.Option(
+        "--separation-weights", help="An HT-Demucs checkpoint (.th, Demucs' own format); "
+                                     "default: the first models/demucs/*.th.")] = None,
     review: Annotated[bool, typer.Option(
         "--review", help="Write the lines as an SRT (--subtitles, else OUT.srt) and stop "
                          "before consent; correct it, re-run with --script.")] = False,
@@ -80,6 +89,7 @@ def dub(
     # validate everything cheap first: a typo must not wait for a Prefect server
     request = DubRequest.build(video=video, language=language, out=out, script=script,
                                performer=performer, voice=voice, lipsync=lipsync, fit=fit,
+                               separation=separation, separation_weights=separation_weights,
                                review=review, subtitles=subtitles, production=production,
                                territory=territory)
     _precheck_dub_media(request.video, request.script)

