@@ -6,11 +6,12 @@ shots built from the six portraits in assets/faces on flat studio backdrops
 gets a random render id; every attack of the grid is applied with the real tools
 (libx264, libx265, libvpx-vp9, swscale, OpenCV) and scored by exact 64-bit id
 recovery with the detector `likeness verify` uses. Each video scheme is an *arm*
-(``likeness-dct-ss/1`` and ``/2`` by default): every arm marks the same clips with
-the same ids and meets the same attacks in the same run, so the table compares them
-directly. Invisibility is whole-frame PSNR and PSNR over flat 16x16 blocks; a PNG
-sheet shows a 4x crop of a flat area before/after (of the last arm). False positives
-are checked on unmarked variants of every clip and on clips marked under another key.
+(``likeness-dct-ss/1`` and ``/3`` by default; ``--algorithms`` can add ``/2``): every
+arm marks the same clips with the same ids and meets the same attacks in the same
+run, so the table compares them directly. Invisibility is whole-frame PSNR and PSNR
+over flat 16x16 blocks; a PNG sheet shows a 4x crop of a flat area before/after (of
+the last arm). False positives are checked on unmarked variants of every clip and on
+clips marked under another key.
 Cost: embedding time / x264 veryfast encode of the same frames (same run), and the
 detection time of a 10 s 720p clip. Audio: speech over noise and tones through the
 codec and time/pitch grid. Writes benchmarks/results/watermark.json and
@@ -47,7 +48,7 @@ from provenance.watermark.keys import keyed_rng, new_watermark_key  # noqa: E402
 from provenance.watermark.video import ALGORITHM as PUBLISHED_VIDEO_ALGORITHM  # noqa: E402
 from provenance.watermark.video import VideoWatermarker  # noqa: E402
 from provenance.watermark.video_v1 import ALGORITHM as V1_ALGORITHM  # noqa: E402
-from provenance.watermark.video_v2 import ALGORITHM as V2_ALGORITHM  # noqa: E402
+from provenance.watermark.video_v3 import ALGORITHM as V3_ALGORITHM  # noqa: E402
 from tests.support import attacks as A  # noqa: E402
 
 FPS = 25
@@ -317,7 +318,7 @@ def main() -> int:
     parser.add_argument("--clips", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=5.0, help="video clip length")
     parser.add_argument("--audio-seconds", type=float, default=6.0)
-    parser.add_argument("--algorithms", nargs="+", default=[V1_ALGORITHM, V2_ALGORITHM],
+    parser.add_argument("--algorithms", nargs="+", default=[V1_ALGORITHM, V3_ALGORITHM],
                         help="video schemes to embed, one arm each")
     parser.add_argument("--attacks", nargs="*", default=[],
                         help="only video attacks whose name contains one of these words")
