@@ -50,6 +50,7 @@ from provenance.watermark.video_tiling import (
     aligned_candidates,
     check_frame,
     keyed_tile,
+    refine_offset,
     work_size,
 )
 
@@ -58,13 +59,14 @@ TILE_SAMPLES = 125  # odd, and no multiple of the codecs' 8/16 px block grid
 BAND_LOW = 0.02  # cycles per work sample
 BAND_HIGH = 0.09
 SYNC_SHARE = 0.2
-FLAT_LEVELS = 0.8  # mark RMS on a flat area, 8-bit code values
+FLAT_LEVELS = 0.76  # mark RMS on a flat area, 8-bit code values
 TEXTURE_GAIN = 0.5  # extra RMS per level of local standard deviation above the floor
 TEXTURE_FLOOR_LEVELS = 1.0  # sensor noise below this does not count as texture
 MAX_LEVELS = 6.0
 FRAME_RMS_CAP_LEVELS = 1.9
 SATURATION_GAIN_MAX = 3.0
 DECODE_ATTEMPTS = 4
+LATTICE_DECIMATION = 2  # the band tops out at 0.09 cycles/sample: search on a 2x grid
 RESIDUAL_SIGMA = 6.0
 _NORM_SIGMA = 8.0
 _NOISE_FLOOR = 1.0  # residual energy floor (code values squared) in the weighting
@@ -105,13 +107,25 @@ def capped_delta(texture: np.ndarray, carrier: np.ndarray) -> np.ndarray:
     return (FLAT_LEVELS + np.float32(share) * texture) * carrier
 
 
-def saturation_gain(rgb_work: np.ndarray, delta: np.ndarray) -> np.ndarray:
+def saturation_gain(rgb_work: np.ndarray, delta: np.ndarray) -> np.ndarray | float:
     """Factor by which to scale `delta` so that, after R, G and B clip, luma still
-    moves by about `delta`: 1 / (luma weight of the room the channels have that way)."""
-    step = np.maximum(np.abs(delta), 0.25)[:, :, None]
-    up = np.minimum((255.0 - rgb_work) / step, 1.0)
-    down = np.minimum(rgb_work / step, 1.0)
-    room = np.where(delta > 0, up @ _LUMA_WEIGHTS, down @ _LUMA_WEIGHTS)
+    moves by about `delta`: 1 / (luma weight of the room the channels have that way).
+
+    1.0 when no channel comes within reach of 0 or 255 (most natural footage).
+    """
+    reach = float(np.abs(delta).max())
+    channels = cv2.split(rgb_work)
+    top = cv2.max(cv2.max(channels[0], channels[1]), channels[2])
+    bottom = cv2.min(cv2.min(channels[0], channels[1]), channels[2])
+    if float(top.max()) < 255.0 - reach and float(bottom.min()) > reach:
+        return 1.0
+    step = np.maximum(np.abs(delta), 0.25)
+    room_up = np.zeros_like(delta)
+    room_down = np.zeros_like(delta)
+    for weight, channel in zip(_LUMA_WEIGHTS, channels, strict=True):
+        room_up += weight * np.minimum((255.0 - channel) / step, 1.0)
+        room_down += weight * np.minimum(channel / step, 1.0)
+    room = np.where(delta > 0, room_up, room_down)
     return 1.0 / np.maximum(room, 1.0 / SATURATION_GAIN_MAX)
 
 
@@ -171,8 +185,12 @@ class VideoWatermarkerV3:
         carrier = pattern * saturation_gain(rgb, (FLAT_LEVELS + texture) * pattern)
         delta = capped_delta(texture, carrier)
         full = cv2.resize(delta, (width, height), interpolation=cv2.INTER_LINEAR)
-        return cv2.add(np.ascontiguousarray(frame), cv2.merge([full, full, full]),
-                       dtype=cv2.CV_8U)
+        # Rounded positive and negative parts as uint8: two saturating integer ops
+        # instead of a float add over three channels.
+        pos = cv2.convertScaleAbs(cv2.max(full, 0.0))
+        neg = cv2.convertScaleAbs(cv2.min(full, 0.0))
+        out = cv2.add(np.ascontiguousarray(frame), cv2.merge([pos, pos, pos]))
+        return cv2.subtract(out, cv2.merge([neg, neg, neg]), dst=out)
 
     def embed(self, frames: Iterable[np.ndarray], render_id: int) -> Iterator[np.ndarray]:
         """Lazily mark a stream of frames (constant memory)."""
@@ -185,7 +203,8 @@ class VideoWatermarkerV3:
                       ) -> list[tuple[float, np.ndarray]]:
         """Best-first (sync z-score, aligned tile spectrum) candidates."""
         return aligned_candidates(normalized_residual(mean_gray), self._tile,
-                                  block_period=block_period, keep=DECODE_ATTEMPTS)
+                                  block_period=block_period, keep=DECODE_ATTEMPTS,
+                                  decimate=LATTICE_DECIMATION)
 
     def soft_bits_of(self, aligned: np.ndarray) -> np.ndarray:
         """(144,) soft bits from an aligned tile spectrum (positive = 1)."""
@@ -195,7 +214,8 @@ class VideoWatermarkerV3:
         """Undo the geometry of the averaged frames and decode the best candidates."""
         for _, aligned in self.aligned_tiles(evidence.mean(),
                                              block_period=evidence.block_period):
-            render_id, info = decode_soft(self.soft_bits_of(aligned))
+            render_id, info = decode_soft(self.soft_bits_of(refine_offset(self._tile,
+                                                                          aligned)))
             if render_id is not None:
                 return WatermarkDetection(render_id=render_id, confidence=info.confidence,
                                           bit_accuracy=info.bit_accuracy, margin=info.margin,
