@@ -129,6 +129,26 @@ def unmarked_variants(frames: np.ndarray) -> list[np.ndarray]:
             A.scale_brightness(short, factor=0.9), frames[-12:], frames[::4]]
 
 
+def run_false_positives(count: int, key: bytes, algorithm: str) -> dict[str, object]:
+    """`count` distinct unmarked clips (0.5 s, every source and variant of the grid in
+    turn) and as many marked under another studio's key, each checked by the
+    front-door detector (every version) under `key`: any id found is a false positive."""
+    detector = VideoWatermarker(key)
+    unmarked_hits = foreign_hits = 0
+    for index in range(count):
+        name, frames = make_clip(index, 0.5)
+        variant = unmarked_variants(frames)[index % 10]
+        unmarked_hits += detector.detect(iter(variant)).render_id is not None
+        foreign = VideoWatermarker(new_watermark_key(), algorithm=algorithm)
+        marked = np.stack([foreign.embed_frame(f, index + 1, i) for i, f in enumerate(frames)])
+        foreign_hits += detector.detect(iter(marked)).render_id is not None
+        print(f"false positives {index + 1}/{count} ({name}): unmarked {unmarked_hits}, "
+              f"foreign key {foreign_hits}", file=sys.stderr, flush=True)
+    return {"unmarked_clips": count, "unmarked_hits": unmarked_hits,
+            "foreign_key_clips": count, "foreign_key_hits": foreign_hits,
+            "foreign_algorithm": algorithm}
+
+
 def x264_encode_seconds(frames: np.ndarray) -> float:
     """Wall time of libx264 veryfast encoding these RGB frames (piped, to /dev/null)."""
     _, height, width, _ = frames.shape
@@ -323,6 +343,8 @@ def main() -> int:
     parser.add_argument("--attacks", nargs="*", default=[],
                         help="only video attacks whose name contains one of these words")
     parser.add_argument("--no-audio", action="store_true")
+    parser.add_argument("--false-positives", type=int, default=0, metavar="N",
+                        help="only count false positives on N unmarked and N foreign-key clips")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/watermark.json")
     parser.add_argument("--sheet", type=Path,
                         default=ROOT / "benchmarks/results/watermark_flat.png")
@@ -330,6 +352,14 @@ def main() -> int:
     key = bytes(range(32))
     rng = keyed_rng(key, stream="benchmark")
     started = time.perf_counter()
+    if args.false_positives:
+        found = run_false_positives(args.false_positives, key, args.algorithms[-1])
+        print(f"video false positives: {found}")
+        args.out.write_text(json.dumps({
+            "benchmark": "watermark false positives",
+            "command": shlex.join(["python", "benchmarks/watermark_bench.py", *sys.argv[1:]]),
+            "result": found, "wall_s": time.perf_counter() - started}, indent=2) + "\n")
+        return 0
     video = run_video(args.clips, args.seconds, key, rng, args.sheet, args.algorithms,
                       args.attacks)
     audio = None if args.no_audio else run_audio(args.clips, args.audio_seconds, key, rng)

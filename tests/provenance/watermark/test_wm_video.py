@@ -19,7 +19,7 @@ from provenance.watermark.video_v1 import ALGORITHM as V1_ALGORITHM
 from provenance.watermark.video_v1 import VideoWatermarkerV1
 from provenance.watermark.video_v2 import ALGORITHM as V2_ALGORITHM
 from provenance.watermark.video_v2 import VideoWatermarkerV2
-from provenance.watermark.video_v3 import ALGORITHM
+from provenance.watermark.video_v3 import ALGORITHM, VideoWatermarkerV3
 from tests.support import attacks
 
 KEY = bytes(range(32))
@@ -158,3 +158,18 @@ def test_published_scheme_survives_360p_and_trim(source: str) -> None:
     for name, video in variants.items():
         found = wm.detect(iter(video))
         assert found.render_id == RENDER_ID and found.algorithm == PUBLISHED_ALGORITHM, name
+
+
+def test_saturated_colours_get_the_luma_change_grey_gets() -> None:
+    """On a saturated red, +-1 in R, G and B would clip half of the mark away; the
+    saturation gain moves the channels that have room, so luma changes as on grey."""
+    def luma_change_rms(colour: tuple[int, int, int]) -> float:
+        frame = np.empty((360, 640, 3), np.uint8)
+        frame[:] = colour
+        marked = VideoWatermarkerV3(KEY).embed_frame(frame, RENDER_ID)
+        weights = np.array([0.299, 0.587, 0.114])
+        change = (marked.astype(np.float64) - frame) @ weights
+        return float(np.sqrt(np.mean(change**2)))
+
+    grey, red = luma_change_rms((128, 128, 128)), luma_change_rms((255, 0, 0))
+    assert 0.6 < grey < 1.0 and red > 0.8 * grey
