@@ -6,11 +6,12 @@ shots built from the six portraits in assets/faces on flat studio backdrops
 gets a random render id; every attack of the grid is applied with the real tools
 (libx264, libx265, libvpx-vp9, swscale, OpenCV) and scored by exact 64-bit id
 recovery with the detector `likeness verify` uses. Each video scheme is an *arm*
-(``likeness-dct-ss/1`` and ``/2`` by default): every arm marks the same clips with
-the same ids and meets the same attacks in the same run, so the table compares them
-directly. Invisibility is whole-frame PSNR and PSNR over flat 16x16 blocks; a PNG
-sheet shows a 4x crop of a flat area before/after (of the last arm). False positives
-are checked on unmarked variants of every clip and on clips marked under another key.
+(``likeness-dct-ss/1`` and ``/3`` by default; ``--algorithms`` can add ``/2``): every
+arm marks the same clips with the same ids and meets the same attacks in the same
+run, so the table compares them directly. Invisibility is whole-frame PSNR and PSNR
+over flat 16x16 blocks; a PNG sheet shows a 4x crop of a flat area before/after (of
+the last arm). False positives are checked on unmarked variants of every clip and on
+clips marked under another key.
 Cost: embedding time / x264 veryfast encode of the same frames (same run), and the
 detection time of a 10 s 720p clip. Audio: speech over noise and tones through the
 codec and time/pitch grid. Writes benchmarks/results/watermark.json and
@@ -47,7 +48,7 @@ from provenance.watermark.keys import keyed_rng, new_watermark_key  # noqa: E402
 from provenance.watermark.video import ALGORITHM as PUBLISHED_VIDEO_ALGORITHM  # noqa: E402
 from provenance.watermark.video import VideoWatermarker  # noqa: E402
 from provenance.watermark.video_v1 import ALGORITHM as V1_ALGORITHM  # noqa: E402
-from provenance.watermark.video_v2 import ALGORITHM as V2_ALGORITHM  # noqa: E402
+from provenance.watermark.video_v3 import ALGORITHM as V3_ALGORITHM  # noqa: E402
 from tests.support import attacks as A  # noqa: E402
 
 FPS = 25
@@ -126,6 +127,26 @@ def unmarked_variants(frames: np.ndarray) -> list[np.ndarray]:
                                                                     height=360),
             A.rotate(short, degrees=2.0), A.letterbox(short, width=720, height=720),
             A.scale_brightness(short, factor=0.9), frames[-12:], frames[::4]]
+
+
+def run_false_positives(count: int, key: bytes, algorithm: str) -> dict[str, object]:
+    """`count` distinct unmarked clips (0.5 s, every source and variant of the grid in
+    turn) and as many marked under another studio's key, each checked by the
+    front-door detector (every version) under `key`: any id found is a false positive."""
+    detector = VideoWatermarker(key)
+    unmarked_hits = foreign_hits = 0
+    for index in range(count):
+        name, frames = make_clip(index, 0.5)
+        variant = unmarked_variants(frames)[index % 10]
+        unmarked_hits += detector.detect(iter(variant)).render_id is not None
+        foreign = VideoWatermarker(new_watermark_key(), algorithm=algorithm)
+        marked = np.stack([foreign.embed_frame(f, index + 1, i) for i, f in enumerate(frames)])
+        foreign_hits += detector.detect(iter(marked)).render_id is not None
+        print(f"false positives {index + 1}/{count} ({name}): unmarked {unmarked_hits}, "
+              f"foreign key {foreign_hits}", file=sys.stderr, flush=True)
+    return {"unmarked_clips": count, "unmarked_hits": unmarked_hits,
+            "foreign_key_clips": count, "foreign_key_hits": foreign_hits,
+            "foreign_algorithm": algorithm}
 
 
 def x264_encode_seconds(frames: np.ndarray) -> float:
@@ -317,11 +338,13 @@ def main() -> int:
     parser.add_argument("--clips", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=5.0, help="video clip length")
     parser.add_argument("--audio-seconds", type=float, default=6.0)
-    parser.add_argument("--algorithms", nargs="+", default=[V1_ALGORITHM, V2_ALGORITHM],
+    parser.add_argument("--algorithms", nargs="+", default=[V1_ALGORITHM, V3_ALGORITHM],
                         help="video schemes to embed, one arm each")
     parser.add_argument("--attacks", nargs="*", default=[],
                         help="only video attacks whose name contains one of these words")
     parser.add_argument("--no-audio", action="store_true")
+    parser.add_argument("--false-positives", type=int, default=0, metavar="N",
+                        help="only count false positives on N unmarked and N foreign-key clips")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/watermark.json")
     parser.add_argument("--sheet", type=Path,
                         default=ROOT / "benchmarks/results/watermark_flat.png")
@@ -329,6 +352,14 @@ def main() -> int:
     key = bytes(range(32))
     rng = keyed_rng(key, stream="benchmark")
     started = time.perf_counter()
+    if args.false_positives:
+        found = run_false_positives(args.false_positives, key, args.algorithms[-1])
+        print(f"video false positives: {found}")
+        args.out.write_text(json.dumps({
+            "benchmark": "watermark false positives",
+            "command": shlex.join(["python", "benchmarks/watermark_bench.py", *sys.argv[1:]]),
+            "result": found, "wall_s": time.perf_counter() - started}, indent=2) + "\n")
+        return 0
     video = run_video(args.clips, args.seconds, key, rng, args.sheet, args.algorithms,
                       args.attacks)
     audio = None if args.no_audio else run_audio(args.clips, args.audio_seconds, key, rng)

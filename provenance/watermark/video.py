@@ -1,6 +1,6 @@
 """The video watermark publish embeds, and the detector that reads every version.
 
-Two schemes exist (docs/watermark.md):
+Three schemes exist (docs/watermark.md):
 
 * ``likeness-dct-ss/1`` (provenance.watermark.video_v1): block-DCT spread spectrum on
   a fixed 256x144 grid. It survives re-encoding and downscaling very well (VP9, HEVC,
@@ -8,13 +8,16 @@ Two schemes exist (docs/watermark.md):
 * ``likeness-dct-ss/2`` (provenance.watermark.video_v2): a masked periodic tile with a
   geometry search. It survives crops, flips and rotations and is invisible on flat
   areas, but in the benchmark it still loses more re-encodes and downscales than v1.
+* ``likeness-dct-ss/3`` (provenance.watermark.video_v3): v2's geometry with a larger
+  low-band tile, luma-true embedding on saturated colours, inverse-variance
+  weighting and soft-decision decoding.
 
 ALGORITHM is what `VideoWatermarker` embeds by default, and so what publish writes
-and names in the C2PA assertion. It stays v1 until v2 is at least as good as v1 on
-every re-encode and downscale case of benchmarks/watermark_bench.py (the rule in
-docs/watermark.md); switching is this one constant. Detection does not depend on
-it: one pass over the frames feeds both detectors, v2 is tried first and v1 after,
-so every output ever published verifies.
+and names in the C2PA assertion. A newer scheme replaces v1 only when it is at least
+as good as v1 on every re-encode and downscale case of benchmarks/watermark_bench.py
+(the rule in docs/watermark.md); switching is this one constant. Detection does not
+depend on it: one pass over the frames feeds every detector, newest first (v3, v2,
+then v1), so every output ever published verifies.
 """
 
 from __future__ import annotations
@@ -27,17 +30,22 @@ import numpy as np
 from likeness.errors import BadInput
 from provenance.watermark import payload
 from provenance.watermark.detection import WatermarkDetection
+from provenance.watermark.video_tiling import MAX_DETECT_FRAMES, MeanLuma
 from provenance.watermark.video_v1 import ALGORITHM as V1_ALGORITHM
 from provenance.watermark.video_v1 import VideoWatermarkerV1
 from provenance.watermark.video_v2 import ALGORITHM as V2_ALGORITHM
-from provenance.watermark.video_v2 import MAX_DETECT_FRAMES, MeanLuma, VideoWatermarkerV2
+from provenance.watermark.video_v2 import VideoWatermarkerV2
+from provenance.watermark.video_v3 import ALGORITHM as V3_ALGORITHM
+from provenance.watermark.video_v3 import VideoWatermarkerV3
 
 ALGORITHM = V1_ALGORITHM
 
 
-_EMBEDDERS: dict[str, type[VideoWatermarkerV1] | type[VideoWatermarkerV2]] = {
+_Embedder = VideoWatermarkerV1 | VideoWatermarkerV2 | VideoWatermarkerV3
+_EMBEDDERS: dict[str, type[_Embedder]] = {
     V1_ALGORITHM: VideoWatermarkerV1,
     V2_ALGORITHM: VideoWatermarkerV2,
+    V3_ALGORITHM: VideoWatermarkerV3,
 }
 
 
@@ -51,9 +59,10 @@ class VideoWatermarker:
             raise BadInput(f"unknown video watermark algorithm {algorithm!r}",
                            hint=f"use one of {', '.join(sorted(_EMBEDDERS))}")
         self.algorithm = algorithm
-        self._embedder: VideoWatermarkerV1 | VideoWatermarkerV2 = embedder(key)
+        self._embedder: _Embedder = embedder(key)
         self._v1 = VideoWatermarkerV1(key)
         self._v2 = VideoWatermarkerV2(key)
+        self._v3 = VideoWatermarkerV3(key)
 
     def embed_frame(self, frame: np.ndarray, render_id: int, frame_index: int = 0
                     ) -> np.ndarray:
@@ -68,7 +77,7 @@ class VideoWatermarker:
 
     def detect(self, frames: Iterable[np.ndarray], *, max_frames: int | None = None
                ) -> WatermarkDetection:
-        """Read up to `max_frames` frames once; decode v2, else v1.
+        """Read up to `max_frames` frames once; decode v3, else v2, else v1.
 
         `render_id` is None when neither version yields a valid payload; `algorithm`
         names the version that decoded.
@@ -78,9 +87,10 @@ class VideoWatermarker:
         v1_evidence = np.zeros(payload.CODEWORD_BITS)
         for frame in islice(frames, limit):
             v1_evidence += self._v1.gray_evidence(mean.add(frame))
-        found = self._v2.detect_mean(mean)
-        if found.found:
-            return found
+        for tiled in (self._v3, self._v2):
+            found = tiled.detect_mean(mean)
+            if found.found:
+                return found
         render_id, info = payload.decode(v1_evidence)
         return WatermarkDetection(render_id=render_id, confidence=info.confidence,
                                   bit_accuracy=info.bit_accuracy, margin=info.margin,
