@@ -166,7 +166,8 @@ def avatar(
         "--still", help="A still of the performer (IMG); else their registered reel.")
     ] = None,
     background: Annotated[Path | None, typer.Option(
-        "--background", help="Backdrop IMG behind a --still.")] = None,
+        "--background", help="New backdrop: IMG behind a --still; IMG or VIDEO (looped) "
+                             "behind the reel's performer, who is keyed off the reel.")] = None,
     voice: Annotated[str | None, typer.Option("--voice")] = None,
     lipsync: Annotated[str, typer.Option("--lipsync", help="|".join(get_args(LipSyncName)))
                        ] = "auto",
