@@ -18,8 +18,11 @@ Two cues, each honest about what it can and cannot see:
 Its limits (docs/avatar.md says the same): a background that itself moves (people walking,
 foliage, a screen) or changes its light leaks through the key; clothing of the same
 colour as the wall behind it is lost outside the face region; hair strands are feathered,
-not pulled; hands raised far outside the head-and-shoulders region are cut. A reel shot in
-front of a plain wall, with the performer moving a little, keys cleanly.
+not pulled; hands raised far outside the head-and-shoulders region are cut; and whatever
+of the performer lies outside that region in more than half the samples (a wide costume,
+a chair) is taken for background by the median, so the old background shows faintly
+beside it. A reel shot in front of a plain wall, with the performer moving a little, keys
+cleanly.
 
 Everything is computed on copies `MATTE_WIDTH_PX` wide and the matte is scaled back up and
 feathered: a few milliseconds per 720p frame.
