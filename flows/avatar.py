@@ -15,6 +15,9 @@ small tasks:
 4. picture at 25 fps: with a reel, the reel's own footage re-timed under the speech
    (`media.retime`: loops cut at still moments where the next frame looks like an
    ordinary step, or a ping-pong when no such moment exists) at the reel's resolution;
+   with ``--background``, the reel's performer is lifted off the reel's own background
+   and put over the given image or video (`media.matte`: a head-and-shoulders region
+   from the face track plus a difference key against the reel's median background);
    with a still, the still on its background at 1280x720, blinking, swaying and
    breathing (`models.face.idle`). Either way the face is tracked and lip-synced to
    the speech, streaming into `provenance.publish.publish` (the only code that writes the output) as
@@ -44,7 +47,7 @@ from consent.codes import normalize_language
 from consent.models import Decision, RenderRequest, Use
 from flows.context import RenderContext
 from flows.dub import MAX_STRETCH_RATIO, CueReport, Engines, bind_identity, choose_engines
-from flows.faces import SourceFaces
+from flows.faces import IMAGE_SUFFIXES, SourceFaces
 from flows.prefect_env import flow, offline_prefect
 from flows.runtime import (
     RenderResult,
@@ -59,9 +62,10 @@ from flows.runtime import (
     step_task,
 )
 from likeness.errors import BadInput, ConsentDenied, IntegrityFailure
-from media import retime
+from media import matte, retime
 from media.audio import AudioTrack, fit_to_slot, loudness_normalize, resample
 from media.compose import fit_cover, load_image, place_on_background
+from media.decode import frames_at, iter_frames
 from media.digest import sha256_file
 from media.probe import MediaInfo, probe
 from media.subtitles import load_subtitles, write_subtitles
@@ -129,8 +133,6 @@ class AvatarRequest(BaseModel):
         if (self.text is None) == (self.script is None):
             raise ValueError("give the lines to speak as --text TEXT or --script SUBS.srt "
                              "(one of them)")
-        if self.background is not None and self.still is None:
-            raise ValueError("--background needs --still: a reel keeps its own background")
         return self
 
     @classmethod
@@ -149,6 +151,8 @@ class AvatarRequest(BaseModel):
         inputs = {"script": self.script, "still": self.still, "background": self.background}
         check_paths(inputs=inputs, out=self.out,
                     protected={role: path for role, path in inputs.items() if path is not None})
+        if self.background is not None:
+            check_background(self.background)
         if self.subtitles and self.sidecar.is_dir():
             raise BadInput(f"subtitles {self.sidecar} is a folder")
         if (self.subtitles and self.script is not None
@@ -185,6 +189,9 @@ class AvatarResult(RenderResult):
     loop_cuts: int  # times the reel looped back (0 for a still, or a long enough reel)
     max_cut_jump: float | None  # the largest loop step, in mean frame steps (1 = none)
     reel_bounces: int  # ping-pong turns, when no loop point was good enough
+    # with a reel and --background: how much of the reel's own background the matte saw
+    # (the rest was inpainted from around it; media.matte says why that matters)
+    background_seen: float | None = None
     subtitles: Path | None
     engines: tuple[str, ...]
     engine_choices: tuple[str, ...] = ()
@@ -238,6 +245,8 @@ class Picture:
     plan: retime.ReelPlan | None = None
     still: np.ndarray | None = None  # the composed 720p scene
     landmarks: np.ndarray | None = None  # of the face in the scene
+    plate: matte.Plate | None = None  # the reel's background, when it is replaced
+    background: Path | None = None  # what replaces it (an image or a video)
 
 
 def avatar_uses(*, voice_modelled_on_performer: bool) -> tuple[Use, ...]:
@@ -362,14 +371,65 @@ def speak_lines(lines: Lines, *, engine: TTSEngine, language: str,
 
 
 @io_task("plan-reel", stage="retime")
-def plan_reel(reel: Path, *, duration_s: float) -> Picture:
-    """Which reel frames carry the speech (one thumbnail pass over the reel)."""
+def plan_reel(reel: Path, *, duration_s: float, background: Path | None = None,
+              engine: FaceEngine | None = None) -> Picture:
+    """Which reel frames carry the speech (one thumbnail pass over the reel), and with a
+    new background, the reel's own background plate."""
     info = probe(reel)
     width, height = info.require_video().display_size
     frames = int(round(duration_s * AVATAR_FPS))
     reel_plan = retime.plan(retime.thumbnails(reel, fps=AVATAR_FPS, info=info), frames)
+    plate = None
+    if background is not None:
+        if engine is None:
+            raise BadInput("a new background for a reel needs a face engine")
+        check_background(background)
+        plate = reel_plate(reel, info=info, engine=engine)
     return Picture(frames=frames, width=width, height=height, reel=reel, reel_info=info,
-                   plan=reel_plan)
+                   plan=reel_plan, plate=plate, background=background)
+
+
+def check_background(path: Path) -> None:
+    """An image, or a video with a picture; anything else is refused before rendering."""
+    try:
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            load_image(path)
+        else:
+            probe(path).require_video()
+    except BadInput as error:
+        raise BadInput(f"--background {path.name} is neither an image nor a video: "
+                       f"{error.message}") from None
+
+
+def reel_plate(reel: Path, *, info: MediaInfo, engine: FaceEngine) -> matte.Plate:
+    """The reel's background from `matte.PLATE_SAMPLES` frames spread over it, each with
+    its face found so the performer can be left out of the median."""
+    duration = info.duration_s or 0.0
+    times = [duration * (i + 0.5) / matte.PLATE_SAMPLES for i in range(matte.PLATE_SAMPLES)]
+    samples: list[tuple[np.ndarray, matte.Box | None]] = []
+    for frame in frames_at(reel, times, info=info):
+        boxes = engine.detect_boxes(frame)
+        box = max(boxes, key=lambda b: b.area) if boxes else None
+        samples.append((frame, None if box is None else
+                        matte.Box(box.left, box.top, box.right, box.bottom)))
+    return matte.estimate_plate(samples)
+
+
+def backdrop_frames(path: Path, *, size: tuple[int, int]) -> Iterator[np.ndarray]:
+    """The new background at ``size`` for every frame: an image repeated, or a video
+    scaled to cover the frame and looped for as long as the avatar speaks."""
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        still = fit_cover(load_image(path), size=size)
+        while True:
+            yield still
+    info = probe(path)
+    while True:
+        shown = 0
+        for frame in iter_frames(path, info=info, cfr_fps=AVATAR_FPS):
+            shown += 1
+            yield fit_cover(frame.rgb, size=size)
+        if shown == 0:
+            raise BadInput(f"the background video {path.name} has no frames")
 
 
 @io_task("compose-still", stage="still")
@@ -410,33 +470,49 @@ def lipsync_and_publish(request: AvatarRequest, *, picture: Picture, spoken: Spo
     """Make the frames, track and move the mouth, encode once in `publish`."""
     to_render, to_track = itertools.tee(picture_frames(picture))
     track: Iterator[TrackedFace | None]
-    if engines.lipsync.needs_track:
+    if engines.lipsync.needs_track or picture.plate is not None:
         from models.face.tracking import FaceTracker
 
         track = FaceTracker(engines.face, fps=AVATAR_FPS).track(to_track)
     else:
         track = (None for _ in to_track)
+    if picture.plate is not None and picture.background is not None:
+        track, matte_track = itertools.tee(track)
     frames = engines.lipsync.render(to_render, track, spoken.speech, SPEECH_RATE_HZ,
                                     fps=AVATAR_FPS, timings=spoken.timings)
+    if picture.plate is not None and picture.background is not None:
+        frames = matte.composite_frames(
+            frames, (_face_box(t) for t in matte_track),
+            backdrop_frames(picture.background, size=(picture.width, picture.height)),
+            picture.plate)
     audio = AudioTrack(spoken.speech[:, None], SPEECH_RATE_HZ)
     rendered = Rendered(
         frames=frames, fps=AVATAR_FPS, audio=audio, title=request.out.name,
         source_type=SOURCE_TYPE, source=None,
-        actions=avatar_actions(likeness, language=request.language, engines=engines),
+        actions=avatar_actions(likeness, language=request.language, engines=engines,
+                               new_background=picture.plate is not None),
         engines=engines.names)
     return publish(rendered, decision, ctx=current_studio().publish, out=request.out)
 
 
-def avatar_actions(likeness: Likeness, *, language: str,
-                   engines: Engines) -> tuple[C2paAction, ...]:
+def _face_box(tracked: TrackedFace | None) -> matte.Box | None:
+    if tracked is None:
+        return None
+    box = tracked.face.box
+    return matte.Box(box.left, box.top, box.right, box.bottom)
+
+
+def avatar_actions(likeness: Likeness, *, language: str, engines: Engines,
+                   new_background: bool = False) -> tuple[C2paAction, ...]:
     """The manifest's account: new media (``c2pa.created``), made from the performer's
     registered likeness, speaking synthetic speech."""
     made_from = ("the performer's registered avatar reel, re-timed" if likeness.kind == "reel"
                  else "a still of the performer, animated")
     mouth = (f"the mouth lip-synced by the {engines.lipsync.name} engine"
              if engines.lipsync.alters_mouth else "the mouth left untouched")
+    backdrop = ", composited over a new background" if new_background else ""
     return (C2paAction(action="c2pa.created", parameters={
-        "description": f"licensed avatar made from {made_from}, speaking synthetic "
+        "description": f"licensed avatar made from {made_from}{backdrop}, speaking synthetic "
                        f"{language} speech ({engines.tts.name}), {mouth}"}),)
 
 
@@ -463,7 +539,8 @@ def avatar_flow(request: AvatarRequest) -> AvatarResult:
             spoken = speak_lines(lines, engine=engines.tts, language=request.language,
                                  voice=request.voice)
             if likeness.kind == "reel":
-                picture = plan_reel(likeness.path, duration_s=spoken.duration_s)
+                picture = plan_reel(likeness.path, duration_s=spoken.duration_s,
+                                    background=request.background, engine=engines.face)
             else:
                 picture = compose_still(likeness.path, background=request.background,
                                         engine=engines.face, duration_s=spoken.duration_s)
@@ -482,6 +559,8 @@ def avatar_flow(request: AvatarRequest) -> AvatarResult:
             frames_lipsynced=frames_changed(engines.lipsync), loop_cuts=len(cuts),
             max_cut_jump=max((c.jump for c in cuts), default=None),
             reel_bounces=picture.plan.bounces if picture.plan is not None else 0,
+            background_seen=(round(picture.plate.seen_share, 3)
+                             if picture.plate is not None else None),
             subtitles=sidecar,
             engines=engines.names,
             engine_choices=tuple(choice.describe() for choice in engines.choices),

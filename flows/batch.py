@@ -38,7 +38,7 @@ from consent.models import Decision, RenderRequest
 from flows.context import RenderContext
 from flows.jobs import AvatarJob, DubJob, JobFile, ReenactJob, StampJob
 from flows.prefect_env import RunLabels, flow, offline_prefect
-from flows.runtime import bound_studio, current_studio, step_task
+from flows.runtime import bound_studio, current_studio, settle_dead_renders, step_task
 from likeness.errors import BadInput, ConsentDenied, InternalError, LikenessError
 
 Status = Literal["published", "skipped", "denied", "failed", "cancelled"]
@@ -303,6 +303,7 @@ def run_job(job: AnyJob) -> JobOutcome:
             return _outcome(job, "skipped", began, render_id=done,
                             reason="already published for the same inputs")
         control.progress(job.name, "rendering")
+        settle_dead_renders(ctx, job.out)  # a killed earlier run's budget comes back first
         with bound_studio(guard.ctx):
             rendered = RUNNERS[job.kind](guard.ctx, job)
         _remember(ctx, job, print_, rendered.render_id)

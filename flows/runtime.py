@@ -9,9 +9,10 @@ not be serialized.
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from flows.context import RenderContext
 from flows.prefect_env import NO_CACHE, task
 from likeness.errors import BadInput, InternalError, LikenessError
-from provenance.publish import PublishReceipt, check_destination, record_failure
+from provenance.leftovers import claim_path
+from provenance.publish import (
+    PublishReceipt,
+    check_destination,
+    record_failure,
+    sweep_leftovers,
+)
 
 if TYPE_CHECKING:
     from consent.models import Decision
@@ -185,7 +192,13 @@ def step_task(name: str, *, stage: str | None = None) -> Callable[[Callable[...,
 @contextmanager
 def failures_logged(decision: Decision, *, flow: str, out: Path) -> Iterator[None]:
     """After the gate allowed a render, log a failure of the steps before publishing as
-    ``render_failed`` naming the stage it came from (``publish`` logs its own)."""
+    ``render_failed`` naming the stage it came from (``publish`` logs its own).
+
+    Meanwhile the render holds a claim file beside ``out`` (`provenance.leftovers`): if the
+    process is killed here, no ``except`` runs, and the claim is how the next render into
+    the folder finds the dead one and gives its budget back. From publishing on, the
+    publish path's own temp files play that part."""
+    claim = _hold_claim(decision, out)
     try:
         yield
     except BaseException as exc:
@@ -195,6 +208,28 @@ def failures_logged(decision: Decision, *, flow: str, out: Path) -> Iterator[Non
         record_failure(current_studio().publish, decision, stage=f"{flow}:{stage or 'setup'}",
                        reason=reason, out=out)
         raise
+    finally:
+        if claim is not None:
+            with suppress(OSError):
+                claim.unlink()
+
+
+def _hold_claim(decision: Decision, out: Path) -> Path | None:
+    if decision.render_id is None:
+        return None
+    claim = claim_path(out.absolute(), decision.render_id)
+    try:
+        os.close(os.open(claim, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600))
+    except OSError:
+        return None  # a folder we cannot write to fails at publish, with its own error
+    return claim
+
+
+def settle_dead_renders(studio: RenderContext, out: Path) -> None:
+    """Before asking the gate for a render into ``out``'s folder: close the story of
+    renders into it whose process died (``render_failed``, budget given back), so a re-run
+    after a killed worker is not refused for the budget the dead render still held."""
+    sweep_leftovers(studio.publish, out.absolute().parent)
 
 
 def frames_changed(engine: LipSync | Reenactor) -> int:

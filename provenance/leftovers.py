@@ -8,6 +8,12 @@ tells a live owner from a recycled pid), and each publish first sweeps the folde
 writes to: a temp file whose owner is gone is removed, and unless the ledger already
 says how that render ended, a `render_failed` entry (stage ``interrupted``) is
 recorded and its reservation released.
+
+A render killed *before* it publishes (while it speaks, mixes or plans) has no temp
+files yet, so from the gate's decision on it holds a *claim*, an empty hidden file named
+the same way (``.OUT.<render>.<owner>.claim``); a claim whose owner is gone is settled
+like a temp file. Render commands and batch jobs settle the folder before they ask the
+gate, so the budget a dead render held is back before the re-run needs it.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from consent.registry import Registry
 from provenance.ledger.log import entries_for_render
 
 _TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<rid>[0-9a-f]{16})\.(?P<pid>\d+)-(?P<start>\d+)"
-                   r"\.(?:encoded|signed)\.mp4$")
+                   r"\.(?:encoded\.mp4|signed\.mp4|claim)$")
 
 
 @cache
@@ -50,6 +56,11 @@ def temp_paths(out: Path, render_id: str) -> tuple[Path, Path]:
     """The encoded and the signed temp files of one publish, named after their owner."""
     stem = f".{out.name}.{render_id}.{owner_tag()}"
     return out.with_name(stem + ".encoded.mp4"), out.with_name(stem + ".signed.mp4")
+
+
+def claim_path(out: Path, render_id: str) -> Path:
+    """The claim a render holds on ``out`` from its decision until it publishes or fails."""
+    return out.with_name(f".{out.name}.{render_id}.{owner_tag()}.claim")
 
 
 def _owner_alive(pid: int, start: int) -> bool:
@@ -100,8 +111,8 @@ def settle_interrupted(session: Session, ledger: object, render_ids: Sequence[tu
         ledger.record(session, "render_failed", {  # type: ignore[attr-defined]
             "render_id": rid, "decision_id": decision.get("decision_id") if decision else None,
             "stage": "interrupted", "released": True, "output": output,
-            "reason": "the publishing process died; its temp files were removed at the next "
-                      "publish into the folder"})
+            "reason": "the rendering process died; what it left was removed by the next "
+                      "render into the folder"})
         settled.append(rid)
     return settled
 

@@ -28,12 +28,14 @@ def stamp(
 ) -> None:
     """Publish an existing file under a consent decision (the same publish path)."""
     from consent.models import RenderRequest
+    from flows.runtime import settle_dead_renders
     from flows.stamp import stamp_file
 
     # validate the request's fields (uses, language) before touching media
     request = RenderRequest.parse(performer_id=performer, uses=use, language=language,
                                   production=production, territory=territory)
     studio = open_studio()
+    settle_dead_renders(studio.render_context, out)
     with frame_progress("publishing", quiet=as_json) as on_frame:
         decision, receipt = stamp_file(studio.render_context, source=source,
                                        performer_id=performer, uses=list(request.uses),
@@ -84,6 +86,7 @@ def dub(
 ) -> None:
     """Dub a video into another language with lip-synced speech (a Prefect flow)."""
     from flows.dub import DubRequest, DubReview, run_dub
+    from flows.runtime import settle_dead_renders
 
     studio = open_studio()
     # validate everything cheap first: a typo must not wait for a Prefect server
@@ -93,6 +96,8 @@ def dub(
                                review=review, subtitles=subtitles, production=production,
                                territory=territory)
     _precheck_dub_media(request.video, request.script)
+    if not request.review:
+        settle_dead_renders(studio.render_context, request.out)
     if not as_json:
         stderr.print(f"dubbing {literal(video.name)} into {literal(language)} (Prefect flow; "
                      "the first run in a process starts a local server)…")
@@ -150,10 +155,12 @@ def reenact(
 ) -> None:
     """Transfer a driver's expressions onto a consenting performer (a Prefect flow)."""
     from flows.reenact import ReenactRequest, run_reenact
+    from flows.runtime import settle_dead_renders
 
     studio = open_studio()
     ReenactRequest.build(target=target, driver=driver, performer=performer, out=out,
                          production=production, territory=territory)  # before Prefect
+    settle_dead_renders(studio.render_context, out)
     if not as_json:
         stderr.print(f"reenacting {literal(target.name)} driven by {literal(driver.name)} "
                      "(Prefect flow)…")
@@ -176,7 +183,8 @@ def avatar(
         "--still", help="A still of the performer (IMG); else their registered reel.")
     ] = None,
     background: Annotated[Path | None, typer.Option(
-        "--background", help="Backdrop IMG behind a --still.")] = None,
+        "--background", help="New backdrop: IMG behind a --still; IMG or VIDEO (looped) "
+                             "behind the reel's performer, who is keyed off the reel.")] = None,
     voice: Annotated[str | None, typer.Option("--voice")] = None,
     lipsync: Annotated[str, typer.Option("--lipsync", help="|".join(get_args(LipSyncName)))
                        ] = "auto",
@@ -187,6 +195,7 @@ def avatar(
 ) -> None:
     """A licensed avatar of a performer speaking new lines (a Prefect flow)."""
     from flows.avatar import AvatarRequest, run_avatar
+    from flows.runtime import settle_dead_renders
 
     studio = open_studio()
     request = AvatarRequest.build(performer=performer, language=language, out=out, text=text,
@@ -194,6 +203,7 @@ def avatar(
                                   voice=voice, lipsync=lipsync, subtitles=subtitles,
                                   production=production)
     request.check_likeness(studio.render_context)
+    settle_dead_renders(studio.render_context, request.out)
     if not as_json:
         stderr.print(f"making an avatar of {literal(performer)} in {literal(language)} "
                      "(Prefect flow)…")

@@ -15,7 +15,7 @@ from tests.support.people import add_performer, registered_grant
 @pytest.mark.parametrize("args,message", [
     ([], "--text TEXT or --script"),
     (["--text", "Hi.", "--script", "{srt}"], "--text TEXT or --script"),
-    (["--text", "Hi.", "--background", "{img}"], "--background needs --still"),
+    (["--text", "Hi.", "--background", "{srt}"], "neither an image nor a video"),
     (["--text", "Hi.", "--still", "{missing}"], "cannot read still"),
     (["--text", "Hi.", "--lipsync", "magic"], "--lipsync is one of auto"),
     (["--text", "Hi.", "--language", "xx-QQ"], "language"),

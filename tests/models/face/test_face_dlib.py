@@ -97,7 +97,11 @@ def test_registry_auto_is_dlib_in_a_commercial_studio() -> None:
     auto = engine("face")
     assert isinstance(auto, FaceEngine) and auto.name == "dlib"
     assert auto.identity_threshold == pytest.approx(0.44)
-    assert auto._models is engine("face", "dlib")._models  # the models load once per process
+    from models.face import dlib_engine
+
+    loaded = dlib_engine._POOL.created
+    engine("face", "dlib")
+    assert dlib_engine._POOL.created == loaded  # a new engine reuses the loaded models
     with pytest.raises(BadInput, match="unknown face engine 'nope'"):
         engine("face", "nope")
 
@@ -133,4 +137,4 @@ def test_tampered_weight_hash_raises_integrity_failure(monkeypatch: pytest.Monke
     forged = {**dlib_engine._WEIGHT_BY_NAME, encoder.name: replace(encoder, sha256="0" * 64)}
     monkeypatch.setattr(dlib_engine, "_WEIGHT_BY_NAME", forged)
     with pytest.raises(IntegrityFailure, match="expected 0000"):
-        dlib_engine._load_models.__wrapped__()
+        dlib_engine._weight_paths.__wrapped__()

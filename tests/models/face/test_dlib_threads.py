@@ -1,0 +1,97 @@
+"""dlib's thread-safety facts, as the face engine relies on them: its calls release the GIL
+(two threads' calls into dlib overlap in time, so concurrent batch jobs use several cores),
+and with the engine's model pool each thread gets exactly the answers it gets alone."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from models.face import dlib_engine, load_image
+from models.face.dlib_engine import DlibFaceEngine
+
+ASSETS = Path(__file__).resolve().parents[3] / "assets" / "faces"
+ROUNDS = 6
+Interval = tuple[float, float]
+
+
+class _Timed:
+    """A dlib model whose calls record when the calling thread was inside dlib."""
+
+    def __init__(self, model: Any, log: dict[int, list[Interval]]) -> None:
+        self._model, self._log = model, log
+
+    def _timed(self, fn: Callable[..., Any], *args: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self._log.setdefault(threading.get_ident(), []).append((began, time.perf_counter()))
+
+    def __call__(self, *args: Any) -> Any:
+        return self._timed(self._model, *args)
+
+    def run(self, *args: Any) -> Any:
+        return self._timed(self._model.run, *args)
+
+    def compute_face_descriptor(self, *args: Any) -> Any:
+        return self._timed(self._model.compute_face_descriptor, *args)
+
+
+def _overlap_s(a: list[Interval], b: list[Interval]) -> float:
+    return sum(max(0.0, min(e1, e2) - max(s1, s2)) for s1, e1 in a for s2, e2 in b)
+
+
+def _answers(engine: DlibFaceEngine, image: np.ndarray) -> tuple[tuple[int, ...], np.ndarray,
+                                                                 np.ndarray]:
+    faces = engine.detect(image)
+    assert len(faces) == 1
+    face = faces[0]
+    box = (face.box.left, face.box.top, face.box.right, face.box.bottom)
+    return box, face.landmarks, engine.embed(image, face)
+
+
+def test_pooled_models_run_at_once_and_agree_with_one_thread(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    log: dict[int, list[Interval]] = {}
+    load = dlib_engine._load_models
+
+    def timed_models() -> Any:
+        models = load()
+        return dlib_engine._DlibModels(*(_Timed(m, log) for m in
+                                         (models.detector, models.predictor, models.encoder)))
+
+    monkeypatch.setattr(dlib_engine, "_load_models", timed_models)
+    monkeypatch.setattr(dlib_engine, "_POOL", dlib_engine._ModelPool())
+    engine = DlibFaceEngine()
+    images = [load_image(ASSETS / "female01.png"), load_image(ASSETS / "male01.png")]
+    alone = [_answers(engine, image) for image in images]
+    log.clear()
+    wrong: list[str] = []
+
+    def work(i: int) -> None:
+        for _ in range(ROUNDS):
+            box, landmarks, descriptor = _answers(engine, images[i])
+            if box != alone[i][0] or not np.array_equal(landmarks, alone[i][1]):
+                wrong.append(f"thread {i}: face moved")
+            if not np.array_equal(descriptor, alone[i][2]):
+                wrong.append(f"thread {i}: descriptor off by "
+                             f"{np.linalg.norm(descriptor - alone[i][2]):.3f}")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
+    assert dlib_engine._POOL.created == 2  # one set per thread in flight, then reused
+    first, second = (log[t.ident] for t in threads if t.ident is not None)
+    inside_s = sum(e - s for s, e in first + second)
+    # had dlib kept the GIL (or a lock serialised the calls), they could not overlap at all
+    assert _overlap_s(first, second) > 0.1 * inside_s
