@@ -62,7 +62,8 @@ def test_an_avatar_manifest_says_created_with_trained_algorithmic_media() -> Non
                           "description": "new video of the performer generated from text",
                           "digitalSourceType": digital_source_type_url("trainedAlgorithmicMedia")}
     assert [a["action"] for a in actions] == ["c2pa.created", "c2pa.watermarked.unbound"]
-    assert actions[1]["description"].endswith("watermark carrying the render id")
+    assert actions[1]["description"].endswith("carrying the render id")
+    assert f"audio mark {AUDIO_NO_TRACK}" in actions[1]["description"]  # no audio: not claimed
     assert all(a["created"] is True for a in definition["assertions"])
     labels = [a["label"] for a in definition["assertions"][1:]]
     assert labels and all(label.startswith(NAMESPACE + ".") for label in labels)
