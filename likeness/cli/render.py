@@ -44,7 +44,8 @@ def stamp(
     data = {"out": str(receipt.out), "render_id": receipt.render_id,
             "decision_id": receipt.decision_id, "grant_ids": list(receipt.grant_ids),
             "ledger_seq": receipt.ledger_seq, "entry_hash": receipt.entry_hash,
-            "frames": receipt.frames, "visible_label": receipt.label}
+            "frames": receipt.frames, "visible_label": receipt.label,
+            "audio_watermark": receipt.audio_watermark}
     emit(data, as_json=as_json, render=lambda: stdout.print(
         f"[bold green]published[/] {literal(receipt.out)}  render {receipt.render_id}  "
         f"ledger #{receipt.ledger_seq}"))
