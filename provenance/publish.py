@@ -78,7 +78,16 @@ from provenance.c2pa.store import save_store
 from provenance.label import LabelBurner, LabelSpec
 from provenance.ledger.log import InclusionProof, SignedTreeHead, inclusion_proof, sign_tree_head
 from provenance.ledger.store import Ledger, LedgerEntry
-from provenance.leftovers import remove, settle_interrupted, stale_leftovers, temp_paths
+from provenance.leftovers import (
+    JOURNAL_SUBDIR,
+    begin_publish,
+    end_publish,
+    remove,
+    settle_interrupted,
+    stale_leftovers,
+    stale_publishes,
+    temp_paths,
+)
 from provenance.readback import ReadBack, check_label_draws, read_back
 from provenance.sources import inspect_source
 from provenance.watermark.audio import ALGORITHM as AUDIO_ALGORITHM
@@ -108,6 +117,12 @@ class PublishContext:
     label: LabelSpec | None  # the visible label, or None when the studio turned it off
     assertion_namespace: str = DEFAULT_NAMESPACE  # reverse domain of the custom labels
     tsa_url: str | None = None  # RFC 3161 time-stamp authority; None: no time-stamp
+
+    @property
+    def journal(self) -> Path:
+        """Where publishes in flight note their render (provenance.leftovers): the studio
+        home, beside the C2PA chain, so a publish into any folder is settled later."""
+        return self.c2pa_dir.parent / JOURNAL_SUBDIR
 
     def __post_init__(self) -> None:
         """The studio builds this before the gate: a label that would draw nothing is
@@ -331,15 +346,24 @@ def record_failure(ctx: PublishContext, decision: Decision, *, stage: str,
 
 
 def sweep_leftovers(ctx: PublishContext, folder: Path) -> None:
-    """Remove the temp files of publishes into ``folder`` that died, and close their story
-    in the ledger (provenance/leftovers.py)."""
+    """Settle the publishes that died -- those that left temp files in ``folder`` and those
+    the studio's journal names, wherever they wrote -- close their story in the ledger,
+    then remove what they left (provenance/leftovers.py)."""
+    pending = stale_publishes(ctx.journal)
     stale = stale_leftovers(folder)
-    if not stale:
+    for folder_of_note in {note.out.parent for note in pending if note.out.name} - {folder}:
+        stale += [item for item in stale_leftovers(folder_of_note)
+                  if item.render_id in {note.render_id for note in pending}]
+    if not stale and not pending:
         return
+    renders = {(note.render_id, note.out) for note in pending if note.out.name}
+    renders |= {(item.render_id, item.path.parent / item.output) for item in stale}
     with ctx.session() as session:
-        settle_interrupted(session, ctx.ledger,
-                           sorted({(item.render_id, item.output) for item in stale}))
+        settle_interrupted(session, ctx.ledger, sorted(renders),
+                           namespace=ctx.assertion_namespace)
     remove(stale)
+    for note in pending:
+        end_publish(note.note)
 
 
 def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
@@ -354,6 +378,7 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
     sweep_leftovers(ctx, out.parent)
     encoded, signed = temp_paths(out, decision.render_id)
     stage = "recheck"
+    note: Path | None = None  # the journal note of this publish, from before the ledger entry
     spent: dict[str, float] = {}  # seconds per step: the benchmarks' per-stage table
     try:
         with ctx.session() as session:
@@ -374,6 +399,7 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
         lap = time.perf_counter()
         content_sha = sha256_file(encoded)
         stage = "ledger"
+        note = begin_publish(ctx.journal, render_id=decision.render_id, out=out)
         entry, head, proof = append_published(ctx, decision, {
             "render_id": decision.render_id, "decision_id": decision.decision_id,
             "grant_ids": list(decision.grant_ids), "performer_id": decision.performer_id,
@@ -404,6 +430,7 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
     finally:
         for tmp in (encoded, signed):
             tmp.unlink(missing_ok=True)
+        end_publish(note)  # renamed, or its failure recorded: nothing left to settle
     return PublishReceipt(out=out, render_id=decision.render_id, decision_id=decision.decision_id,
                           grant_ids=decision.grant_ids, ledger_seq=entry.seq,
                           entry_hash=entry.leaf_hash, tree_size=head.tree_size,
