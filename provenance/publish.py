@@ -394,7 +394,7 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
                                render_id=render_id, spent=spent)
         stage = "read-back"
         found = read_back(encoded, render_id=render_id, key=ctx.watermark_key, label=label,
-                          has_audio=rendered.audio is not None)
+                          audio_s=None if rendered.audio is None else rendered.audio.duration_s)
         _add(spent, "read_back", found.seconds)
         lap = time.perf_counter()
         content_sha = sha256_file(encoded)

@@ -52,7 +52,7 @@ AUDIO_REQUIRED_S = 10.0  # audio this long must carry a recoverable mark
 AUDIO_VERIFIED = "verified"
 AUDIO_NO_TRACK = "not embedded: no audio track"
 AUDIO_NOT_VERIFIABLE = ("not verifiable: embedded, but not recovered from the encoded file "
-                        "(clip shorter than {required:.0f} s)")
+                        "(audio shorter than {required:.0f} s)")
 
 # label read-back: glyph pixels are white (alpha 1), the box alone keeps 45 % of the
 # picture below it (8-bit levels, after the encoder)
@@ -116,9 +116,11 @@ def label_visible(frame: np.ndarray, masks: tuple[tuple[int, int, int, int], np.
 
 
 def read_back(encoded: Path, *, render_id: int, key: bytes, label: LabelSpec | None,
-              has_audio: bool) -> ReadBack:
+              audio_s: float | None) -> ReadBack:
     """Decode what the manifest will claim from ``encoded``; raise `ClaimNotMet` for a
-    claim that cannot be made (see the module docstring)."""
+    claim that cannot be made (see the module docstring). ``audio_s`` is how long the
+    marked audio was (None: no audio): the muxer may pad it to the picture's length, and
+    padding carries no mark, so the encoded track's length does not say how much did."""
     began = time.perf_counter()
     info = probe(encoded)
     head = [f.rgb for f in islice(iter_frames(encoded, info=info), VIDEO_FIRST_FRAMES)]
@@ -143,21 +145,21 @@ def read_back(encoded: Path, *, render_id: int, key: bytes, label: LabelSpec | N
                           f"from the encoded file ({found.frames_used} frames read)")
     return ReadBack(visible_label=visible, video_frames=found.frames_used,
                     audio=_audio_state(encoded, render_id=render_id, key=key,
-                                       has_audio=has_audio and info.audio is not None),
+                                       marked_s=audio_s if info.audio is not None else None),
                     seconds=time.perf_counter() - began)
 
 
-def _audio_state(encoded: Path, *, render_id: int, key: bytes, has_audio: bool) -> str:
-    if not has_audio:
+def _audio_state(encoded: Path, *, render_id: int, key: bytes, marked_s: float | None) -> str:
+    if marked_s is None:
         return AUDIO_NO_TRACK
     samples, rate = load_audio(encoded)
-    duration = samples.shape[0] / rate
+    duration = min(marked_s, samples.shape[0] / rate)
     found = None
-    if duration >= AUDIO_MIN_SECONDS:
+    if samples.shape[0] >= AUDIO_MIN_SECONDS * rate:
         found = AudioWatermarker(key).detect(samples[: int(rate * AUDIO_MAX_SECONDS)], rate)
     if found is not None and found.render_id == render_id:
         return AUDIO_VERIFIED
     if duration >= AUDIO_REQUIRED_S:
         raise ClaimNotMet(f"the audio watermark does not decode to render {render_id:016x} "
-                          f"from the encoded file ({duration:.1f} s of audio)")
+                          f"from the encoded file ({duration:.1f} s of marked audio)")
     return AUDIO_NOT_VERIFIABLE.format(required=AUDIO_REQUIRED_S)
