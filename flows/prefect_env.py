@@ -44,6 +44,7 @@ OFFLINE_ENV_DEFAULTS: dict[str, str] = {
     "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
 }
 SAFE_PATH_VARIABLE = "PYTHONSAFEPATH"
+TEMPORARY_SERVER_LOG = "temporary-server.log"  # what the temporary server prints
 
 
 def apply_offline_env() -> dict[str, str]:
@@ -139,7 +140,9 @@ def offline_prefect(*, home: Path, quiet_expected_errors: bool = True) -> Iterat
             updates[PREFECT_API_URL] = url
             temporary_server = False
     if temporary_server:  # its child must not outlive a killed CLI (flows.orphan_guard)
-        guard_temporary_server()
+        folder = Path(os.environ.get("PREFECT_HOME") or prefect_home(home))
+        folder.mkdir(parents=True, exist_ok=True)
+        guard_temporary_server(folder / TEMPORARY_SERVER_LOG)
     if "PREFECT_HOME" not in os.environ:
         folder = prefect_home(home)
         folder.mkdir(parents=True, exist_ok=True)

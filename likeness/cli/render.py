@@ -75,7 +75,7 @@ def dub(
     as_json: JsonOpt = False,
 ) -> None:
     """Dub a video into another language with lip-synced speech (a Prefect flow)."""
-    from flows.dub import DubRequest, DubReview, run_dub
+    from flows.dub import DubRequest, DubReview, preflight_engines, run_dub
 
     studio = open_studio()
     # validate everything cheap first: a typo must not wait for a Prefect server
@@ -84,6 +84,7 @@ def dub(
                                review=review, subtitles=subtitles, production=production,
                                territory=territory)
     _precheck_dub_media(request.video, request.script)
+    preflight_engines(request, studio.render_context.settings)
     if not as_json:
         stderr.print(f"dubbing {literal(video.name)} into {literal(language)} (Prefect flow; "
                      "the first run in a process starts a local server)…")

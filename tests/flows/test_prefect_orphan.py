@@ -48,7 +48,9 @@ def _alive(pid: int) -> bool:
 def test_guarded_command_wraps_only_uvicorn() -> None:
     python = sys.executable
     assert guarded_command([python, "-m", "uvicorn", "--port", "1"], parent=42) == [
-        python, "-m", GUARD_MODULE, "42", "uvicorn", "--port", "1"]
+        python, "-m", GUARD_MODULE, "42", "-", "uvicorn", "--port", "1"]
+    assert guarded_command([python, "-m", "uvicorn"], parent=42, log=Path("/x/s.log")) == [
+        python, "-m", GUARD_MODULE, "42", "/x/s.log", "uvicorn"]
     assert guarded_command([python, "-c", "pass"], parent=42) == [python, "-c", "pass"]
 
 
