@@ -423,7 +423,9 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
     except BaseException as exc:
         reason = (exc.diagnostics() if isinstance(exc, LikenessError)
                   else f"{type(exc).__name__}: {exc}")
-        record_failure(ctx, decision, stage=stage, reason=reason, out=out)
+        renamed = stage == "rename" and not signed.exists() and out.exists()
+        if not renamed:  # once renamed, the file is delivered as the ledger says
+            record_failure(ctx, decision, stage=stage, reason=reason, out=out)
         if isinstance(exc, LikenessError | KeyboardInterrupt):
             raise
         raise PublishFailed(f"publishing failed at {stage}: {reason}") from exc

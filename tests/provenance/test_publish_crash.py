@@ -181,3 +181,27 @@ def test_c6_kill_after_the_rename_leaves_the_delivered_render_published(
     assert _hidden(tmp_path) == []
     assert _used() == 2
     assert run_cli("verify", out).code == 0
+
+
+def test_c6_failure_after_the_rename_does_not_call_the_delivered_file_failed(
+        setup: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import provenance.publish as publish_module
+
+    clip, _ = setup
+    real = publish_module.os.fsync
+
+    def folder_fsync_fails(fd: int) -> None:  # the last step of the rename
+        if os.readlink(f"/proc/self/fd/{fd}") == str(tmp_path):
+            raise OSError(5, "injected folder fsync failure")
+        real(fd)
+
+    monkeypatch.setattr(publish_module.os, "fsync", folder_fsync_fails)
+    out = tmp_path / "out.mp4"
+    r = _stamp(clip, out)
+    assert r.code == 1 and r.err.startswith("error: ")  # type: ignore[attr-defined]
+    monkeypatch.setattr(publish_module.os, "fsync", real)
+    assert out.exists()
+    rid = _published_render()
+    assert _story(rid) == [("decision", None), ("render_published", None)]
+    assert _used() == 1
+    assert run_cli("verify", out).code == 0
