@@ -98,7 +98,10 @@ def guard_temporary_server(log: Path | None = None) -> None:
 def _output_to(log: str) -> None:
     if log == "-":
         return
-    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    except OSError:  # a home that went away: better the terminal than no server
+        return
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
