@@ -279,9 +279,13 @@ def manifest_for(rendered: Rendered, decision: Decision, entry: LedgerEntry,
                  grants: GrantsAssertion | None = None) -> C2paManifestSpec:
     """The manifest claims what ``found`` (the read-back of the encoded file) holds."""
     actions = list(rendered.actions)
-    marks = (f"{VIDEO_ALGORITHM} video and {AUDIO_ALGORITHM} audio watermark"
-             if found.audio_claimed else f"{VIDEO_ALGORITHM} video watermark (audio mark "
-             f"{found.audio})")
+    claimed = [f"{VIDEO_ALGORITHM} video"] if found.video_claimed else []
+    claimed += [f"{AUDIO_ALGORITHM} audio"] if found.audio_claimed else []
+    not_claimed = ([] if found.video_claimed else [f"video mark {found.video}"]) + (
+        [] if found.audio_claimed else [f"audio mark {found.audio}"])
+    marks = " and ".join(claimed) + " watermark" if claimed else "no watermark"
+    if not_claimed:
+        marks += f" ({'; '.join(not_claimed)})"
     actions.append(C2paAction(action=WATERMARK_ACTION,
                               description=f"{marks} carrying the render id"))
     ingredient = None
@@ -292,9 +296,9 @@ def manifest_for(rendered: Rendered, decision: Decision, entry: LedgerEntry,
     claims = LikenessAssertions.build(
         decision=decision, entry=entry, head=head, proof=proof, studio=studio,
         visible_label=found.visible_label, engines=rendered.engines,
-        video_algorithm=VIDEO_ALGORITHM,
+        video_algorithm=VIDEO_ALGORITHM if found.video_claimed else "",
         audio_algorithm=AUDIO_ALGORITHM if found.audio_claimed else "",
-        audio_status=found.audio, source=source, grants=grants)
+        audio_status=found.audio, video_status=found.video, source=source, grants=grants)
     return C2paManifestSpec(
         title=rendered.title, digital_source_type=rendered.source_type,
         actions=tuple(actions), ingredient=ingredient,
@@ -394,7 +398,8 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
                                render_id=render_id, spent=spent)
         stage = "read-back"
         found = read_back(encoded, render_id=render_id, key=ctx.watermark_key, label=label,
-                          audio_s=None if rendered.audio is None else rendered.audio.duration_s)
+                          audio_s=None if rendered.audio is None else rendered.audio.duration_s,
+                          source_marks=source.watermark_render_ids if source else ())
         _add(spent, "read_back", found.seconds)
         lap = time.perf_counter()
         content_sha = sha256_file(encoded)
@@ -406,7 +411,7 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
             "uses": [u.value for u in decision.uses], "language": decision.language,
             "production": decision.production, "output": out.name, "frames": frames,
             "content_sha256": content_sha, "visible_label": found.visible_label,
-            "audio_watermark": found.audio,
+            "video_watermark": found.video, "audio_watermark": found.audio,
             "source_type": rendered.source_type, "engines": list(rendered.engines)})
         _add(spent, "ledger", time.perf_counter() - lap)
         stage, lap = "c2pa", time.perf_counter()

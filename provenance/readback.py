@@ -13,7 +13,11 @@ ledger entry and the rename, and claims only what it read back:
   decoded frames; otherwise the render fails (`ClaimNotMet`), since a studio that
   turned the label on promised one;
 - the video mark must decode to the render id from the first `VIDEO_FIRST_FRAMES`
-  frames (all `VIDEO_MAX_FRAMES` on a second try); otherwise the render fails;
+  frames (all `VIDEO_MAX_FRAMES` on a second try); otherwise the render fails -- except
+  over a source that already carries this studio's mark (a dub of a published avatar,
+  a re-stamp): the current video mark laid over an earlier one decodes to neither
+  (measured on the demo's dubbed avatar), so there the mark is published *not
+  claimed* (`VIDEO_OVERLAID`), and the source assertion still names the earlier render;
 - the audio mark must decode to the render id from the first `AUDIO_MAX_SECONDS`.
   Audio of at least `AUDIO_REQUIRED_S` that does not is a failure; a shorter clip is
   published with the audio mark *not claimed* (`AUDIO_NOT_VERIFIABLE` in the manifest
@@ -49,7 +53,9 @@ LABEL_FRAMES = (0, 14, 29)  # indices among the first decoded frames
 AUDIO_MAX_SECONDS = 12.0
 AUDIO_REQUIRED_S = 10.0  # audio this long must carry a recoverable mark
 
-AUDIO_VERIFIED = "verified"
+VIDEO_VERIFIED = AUDIO_VERIFIED = "verified"
+VIDEO_OVERLAID = ("not verifiable: embedded over the source's own mark of render {ids}, "
+                  "and neither decodes")
 AUDIO_NO_TRACK = "not embedded: no audio track"
 AUDIO_NOT_VERIFIABLE = ("not verifiable: embedded, but not recovered from the encoded file "
                         "(audio shorter than {required:.0f} s)")
@@ -72,13 +78,18 @@ class ReadBack:
     """What the encoded file was found to carry; the manifest claims exactly this."""
 
     visible_label: bool
-    video_frames: int  # frames the video mark decoded from
+    video_frames: int  # frames read for the video mark
     audio: str  # AUDIO_VERIFIED, AUDIO_NO_TRACK or an AUDIO_NOT_VERIFIABLE text
     seconds: float
+    video: str = VIDEO_VERIFIED  # or a VIDEO_OVERLAID text
 
     @property
     def audio_claimed(self) -> bool:
         return self.audio == AUDIO_VERIFIED
+
+    @property
+    def video_claimed(self) -> bool:
+        return self.video == VIDEO_VERIFIED
 
 
 def label_masks(spec: LabelSpec, *, width: int, height: int
@@ -116,11 +127,12 @@ def label_visible(frame: np.ndarray, masks: tuple[tuple[int, int, int, int], np.
 
 
 def read_back(encoded: Path, *, render_id: int, key: bytes, label: LabelSpec | None,
-              audio_s: float | None) -> ReadBack:
+              audio_s: float | None, source_marks: tuple[str, ...] = ()) -> ReadBack:
     """Decode what the manifest will claim from ``encoded``; raise `ClaimNotMet` for a
     claim that cannot be made (see the module docstring). ``audio_s`` is how long the
     marked audio was (None: no audio): the muxer may pad it to the picture's length, and
-    padding carries no mark, so the encoded track's length does not say how much did."""
+    padding carries no mark, so the encoded track's length does not say how much did.
+    ``source_marks``: this studio's render ids found in the source (provenance.sources)."""
     began = time.perf_counter()
     info = probe(encoded)
     head = [f.rgb for f in islice(iter_frames(encoded, info=info), VIDEO_FIRST_FRAMES)]
@@ -140,10 +152,14 @@ def read_back(encoded: Path, *, render_id: int, key: bytes, label: LabelSpec | N
         del head
         frames = (f.rgb for f in iter_frames(encoded, info=info))
         found = marks.detect(frames, max_frames=VIDEO_MAX_FRAMES)
+    video = VIDEO_VERIFIED
     if found.render_id != render_id:
-        raise ClaimNotMet(f"the video watermark does not decode to render {render_id:016x} "
-                          f"from the encoded file ({found.frames_used} frames read)")
-    return ReadBack(visible_label=visible, video_frames=found.frames_used,
+        if not source_marks or found.render_id is not None:
+            raise ClaimNotMet(f"the video watermark does not decode to render "
+                              f"{render_id:016x} from the encoded file ({found.frames_used} "
+                              "frames read)")
+        video = VIDEO_OVERLAID.format(ids=", ".join(source_marks))
+    return ReadBack(visible_label=visible, video_frames=found.frames_used, video=video,
                     audio=_audio_state(encoded, render_id=render_id, key=key,
                                        marked_s=audio_s if info.audio is not None else None),
                     seconds=time.perf_counter() - began)

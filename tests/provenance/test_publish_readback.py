@@ -136,3 +136,31 @@ def test_c5_the_audio_claim_matches_what_verify_reads(clip: Path, tmp_path: Path
     v = run_cli("verify", out, "--json")
     assert v.code == 0, v.out
     assert v.json()["audio_watermark"]["found"] is (status == AUDIO_VERIFIED)  # type: ignore[index]
+
+
+def test_c5_restamp_of_a_marked_file_claims_only_the_marks_it_reads(
+        clip: Path, tmp_path: Path, sqlite_home: Path) -> None:
+    """A source that already carries this studio's mark: the new video mark laid over it
+    may decode to neither render; then it is not claimed, never claimed falsely."""
+    first = tmp_path / "first.mp4"
+    r = _stamp(clip, first)
+    assert r.code == 0, r.err  # type: ignore[attr-defined]
+    earlier = r.json()["render_id"]  # type: ignore[attr-defined]
+    again = tmp_path / "again.mp4"
+    r = _stamp(first, again)
+    assert r.code == 0, r.err  # type: ignore[attr-defined]
+    render_id = r.json()["render_id"]  # type: ignore[attr-defined]
+    published = _entries()[-1]["payload"]
+    anchor = (sqlite_home / "c2pa" / ROOT_CERT_NAME).read_bytes()
+    mark = read_assertion(read_manifest(again, trust_anchor_pem=anchor).assertions,
+                          WatermarkAssertion)
+    assert mark is not None and mark.video_status == published["video_watermark"]
+    v = run_cli("verify", again, "--json")
+    assert v.code == 0, v.out
+    report = v.json()  # type: ignore[attr-defined]
+    if published["video_watermark"] == AUDIO_VERIFIED:
+        assert mark.video_algorithm == VIDEO_ALGORITHM
+        assert report["video_watermark"]["render_id"] == render_id
+    else:
+        assert earlier in published["video_watermark"] and mark.video_algorithm == ""
+        assert report["video_watermark"]["render_id"] is None
