@@ -7,6 +7,7 @@ mark not claimed, and says so in the manifest and the ledger."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -117,8 +118,13 @@ def test_c5_long_audio_mark_not_recovered_fails_the_render(
         sqlite_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     key = add_performer(tmp_path)
     registered_grant(tmp_path, key, "ava", "--max-renders", "3")
-    long_clip = face_clip(tmp_path / "long.mp4", seconds=AUDIO_REQUIRED_S + 1,
-                          text="This clip is long enough for its audio mark. " * 3)
+    long_clip = face_clip(tmp_path / "long.mp4", seconds=AUDIO_REQUIRED_S + 6,
+                          text="This clip is long enough for its audio mark. " * 6)
+    speech_s = float(subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
+         "stream=duration", "-of", "csv=p=0", str(long_clip)],
+        capture_output=True, text=True, check=True).stdout)
+    assert speech_s >= AUDIO_REQUIRED_S  # the marked audio, not just the picture, is long
     monkeypatch.setattr("provenance.watermark.audio.AudioWatermarker.embed", _unmarked_audio)
     out = tmp_path / "out.mp4"
     _failed_at_read_back(_stamp(long_clip, out), out, "the audio watermark does not decode")
