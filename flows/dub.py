@@ -51,7 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from consent.codes import normalize_language, normalize_territory
 from consent.models import Decision, RenderRequest, Use
-from flows.context import RenderContext
+from flows.context import RenderContext, RenderSettings
 from flows.faces import SourceFaces, find_faces, performer_track, untouched_note
 from flows.prefect_env import flow, offline_prefect, run_labels, task
 from flows.runtime import (
@@ -435,6 +435,27 @@ def choose_engines(*, language: str, lipsync: str, face_engine: str,
     )
     face, tts, mouth = (registry.build(choice) for choice in choices)
     return Engines(face=face, tts=tts, lipsync=mouth, choices=choices)
+
+
+def preflight_engines(request: DubRequest, settings: RenderSettings) -> None:
+    """Before Prefect starts (issue 16 D14): an engine asked for by name that the licence
+    policy refuses, a language no TTS engine speaks, or a ``--voice`` its engine does not
+    list is one error line now, not a minute later from inside the flow run."""
+    policy = settings.engine_policy
+    if request.lipsync != "auto":
+        registry.choose("lipsync", request.lipsync, models_dir=settings.models_dir,
+                        policy=policy)
+    choice = registry.choose("tts", models_dir=settings.models_dir, policy=policy,
+                             language=request.language)
+    if request.voice is None:
+        return
+    voices = registry.build(choice).voices(language=request.language)
+    wanted = request.voice.split("+", 1)[0].lower()  # espeak-ng's voice+variant
+    names = {name.lower() for v in voices for name in (v.voice, v.description, v.language)}
+    if voices and wanted not in names and "/" not in wanted:
+        shown = ", ".join(sorted({v.voice for v in voices})[:12])
+        raise BadInput(f"dub voice: {choice.name} has no voice {request.voice!r} for "
+                       f"{request.language}", hint=f"voices for {request.language}: {shown}")
 
 
 @io_task("bind-identity", stage="identity")

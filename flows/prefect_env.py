@@ -16,7 +16,8 @@ studio home (``$LIKENESS_HOME/prefect``) and the flow heartbeat thread, whose jo
 costs ~1 s per synchronous run, is off. ``PREFECT_API_URL`` from the environment
 names the user's server; otherwise the studio's long-lived server (`flows.server`,
 ``likeness server start``) is used when it runs, and else Prefect starts its temporary
-local server (ephemeral mode), with the user's folder kept off its ``sys.path``.
+local server (ephemeral mode), with the user's folder kept off its ``sys.path`` and a
+watch on this process, so a SIGKILL of the CLI does not orphan it (flows.orphan_guard).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from flows.orphan_guard import guard_temporary_server
 from flows.server import PREFECT_SUBDIR, running_server_url
 from likeness.errors import LikenessError
 
@@ -42,6 +44,7 @@ OFFLINE_ENV_DEFAULTS: dict[str, str] = {
     "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
 }
 SAFE_PATH_VARIABLE = "PYTHONSAFEPATH"
+TEMPORARY_SERVER_LOG = "temporary-server.log"  # what the temporary server prints
 
 
 def apply_offline_env() -> dict[str, str]:
@@ -136,6 +139,10 @@ def offline_prefect(*, home: Path, quiet_expected_errors: bool = True) -> Iterat
         if url is not None:
             updates[PREFECT_API_URL] = url
             temporary_server = False
+    if temporary_server:  # its child must not outlive a killed CLI (flows.orphan_guard)
+        folder = Path(os.environ.get("PREFECT_HOME") or prefect_home(home))
+        folder.mkdir(parents=True, exist_ok=True)
+        guard_temporary_server(folder / TEMPORARY_SERVER_LOG)
     if "PREFECT_HOME" not in os.environ:
         folder = prefect_home(home)
         folder.mkdir(parents=True, exist_ok=True)

@@ -71,6 +71,10 @@ class StudioConfig(BaseModel):
     require_consent_evidence: bool = False  # grants need a verified statement video
     # more copies of the witness file (signed tree heads), ideally on another machine
     witness_mirrors: list[Path] = Field(default_factory=list)
+    # ... and http(s) URLs each new head is sent to (POST appends, PUT keeps the latest)
+    witness_mirror_urls: list[Annotated[str, Field(pattern=r"^https?://\S+$")]] = Field(
+        default_factory=list)
+    witness_mirror_method: Literal["POST", "PUT"] = "POST"
     models_dir: Path | None = None
     # C2PA: the reverse domain the studio's own assertion labels live under, an RFC 3161
     # time-stamp authority (none: signatures carry no time-stamp), and that TSA's root

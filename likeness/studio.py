@@ -230,7 +230,9 @@ class Studio:
     @cached_property
     def witness(self) -> Witness:
         return Witness(self.settings.home / WITNESS_FILE,
-                       mirrors=self.settings.studio.witness_mirrors)
+                       mirrors=self.settings.studio.witness_mirrors,
+                       urls=self.settings.studio.witness_mirror_urls,
+                       method=self.settings.studio.witness_mirror_method)
 
     @contextmanager
     def _checkpointed(self) -> Iterator[Session]:

@@ -65,6 +65,12 @@ class LabelBurner:
         self.box = (max(0, x), max(0, y), tile_w, tile_h)
         self.size = (width, height)
 
+    @property
+    def ink_pixels(self) -> int:
+        """Pixels the text itself covers (fully opaque): 0 for a text that draws nothing,
+        such as zero-width characters, which would label nothing."""
+        return int((self._alpha[..., 0] >= 0.98).sum())
+
     def burn(self, frame: np.ndarray) -> np.ndarray:
         """Return ``frame`` with the label blended in (the input array is not modified)."""
         if (frame.shape[1], frame.shape[0]) != self.size:

@@ -8,7 +8,10 @@ and in this order:
    manifest, the studio's earlier watermark) so the new manifest keeps it;
 3. burns the visible label, embeds the invisible video and audio watermark
    carrying the 64-bit render id, and encodes once into a temp file in the
-   destination folder;
+   destination folder; then reads back from that encoded file what the manifest will
+   claim (the label, both marks: provenance.readback) -- a claim that cannot be met
+   fails the render, and a short clip's audio mark that does not read back is not
+   claimed;
 4. appends the `render_published` ledger entry (after checking revocation again
    inside the same database transaction, so no revocation can slip in between)
    and signs a tree head, which gives the inclusion proof;
@@ -75,7 +78,17 @@ from provenance.c2pa.store import save_store
 from provenance.label import LabelBurner, LabelSpec
 from provenance.ledger.log import InclusionProof, SignedTreeHead, inclusion_proof, sign_tree_head
 from provenance.ledger.store import Ledger, LedgerEntry
-from provenance.leftovers import remove, settle_interrupted, stale_leftovers, temp_paths
+from provenance.leftovers import (
+    JOURNAL_SUBDIR,
+    begin_publish,
+    end_publish,
+    remove,
+    settle_interrupted,
+    stale_leftovers,
+    stale_publishes,
+    temp_paths,
+)
+from provenance.readback import ReadBack, check_label_draws, read_back
 from provenance.sources import inspect_source
 from provenance.watermark.audio import ALGORITHM as AUDIO_ALGORITHM
 from provenance.watermark.audio import MIN_SECONDS as AUDIO_MIN_SECONDS
@@ -105,6 +118,18 @@ class PublishContext:
     assertion_namespace: str = DEFAULT_NAMESPACE  # reverse domain of the custom labels
     tsa_url: str | None = None  # RFC 3161 time-stamp authority; None: no time-stamp
 
+    @property
+    def journal(self) -> Path:
+        """Where publishes in flight note their render (provenance.leftovers): the studio
+        home, beside the C2PA chain, so a publish into any folder is settled later."""
+        return self.c2pa_dir.parent / JOURNAL_SUBDIR
+
+    def __post_init__(self) -> None:
+        """The studio builds this before the gate: a label that would draw nothing is
+        refused here, not claimed as ``visible_label: true`` after a render was taken."""
+        if self.label is not None:
+            check_label_draws(self.label)
+
 
 @dataclass(frozen=True)
 class Rendered:
@@ -133,6 +158,7 @@ class PublishReceipt:
     frames: int
     content_sha256: str
     label: bool
+    audio_watermark: str  # what the read-back found (provenance.readback)
     stages_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -248,13 +274,20 @@ def append_published(ctx: PublishContext, decision: Decision, payload: dict[str,
 
 def manifest_for(rendered: Rendered, decision: Decision, entry: LedgerEntry,
                  head: SignedTreeHead, proof: InclusionProof, *, studio: str,
-                 label: bool, namespace: str = DEFAULT_NAMESPACE,
+                 found: ReadBack, namespace: str = DEFAULT_NAMESPACE,
                  source: SourceAssertion | None = None,
                  grants: GrantsAssertion | None = None) -> C2paManifestSpec:
+    """The manifest claims what ``found`` (the read-back of the encoded file) holds."""
     actions = list(rendered.actions)
-    actions.append(C2paAction(action=WATERMARK_ACTION, description=(
-        f"{VIDEO_ALGORITHM} video and {AUDIO_ALGORITHM} audio watermark carrying the "
-        "render id")))
+    claimed = [f"{VIDEO_ALGORITHM} video"] if found.video_claimed else []
+    claimed += [f"{AUDIO_ALGORITHM} audio"] if found.audio_claimed else []
+    not_claimed = ([] if found.video_claimed else [f"video mark {found.video}"]) + (
+        [] if found.audio_claimed else [f"audio mark {found.audio}"])
+    marks = " and ".join(claimed) + " watermark" if claimed else "no watermark"
+    if not_claimed:
+        marks += f" ({'; '.join(not_claimed)})"
+    actions.append(C2paAction(action=WATERMARK_ACTION,
+                              description=f"{marks} carrying the render id"))
     ingredient = None
     if rendered.source is not None:
         media_type = mimetypes.guess_type(rendered.source.name)[0] or "video/mp4"
@@ -262,8 +295,10 @@ def manifest_for(rendered: Rendered, decision: Decision, entry: LedgerEntry,
                                         format=media_type)
     claims = LikenessAssertions.build(
         decision=decision, entry=entry, head=head, proof=proof, studio=studio,
-        visible_label=label, engines=rendered.engines, video_algorithm=VIDEO_ALGORITHM,
-        audio_algorithm=AUDIO_ALGORITHM, source=source, grants=grants)
+        visible_label=found.visible_label, engines=rendered.engines,
+        video_algorithm=VIDEO_ALGORITHM if found.video_claimed else "",
+        audio_algorithm=AUDIO_ALGORITHM if found.audio_claimed else "",
+        audio_status=found.audio, video_status=found.video, source=source, grants=grants)
     return C2paManifestSpec(
         title=rendered.title, digital_source_type=rendered.source_type,
         actions=tuple(actions), ingredient=ingredient,
@@ -315,15 +350,24 @@ def record_failure(ctx: PublishContext, decision: Decision, *, stage: str,
 
 
 def sweep_leftovers(ctx: PublishContext, folder: Path) -> None:
-    """Remove the temp files of publishes into ``folder`` that died, and close their story
-    in the ledger (provenance/leftovers.py)."""
+    """Settle the publishes that died -- those that left temp files in ``folder`` and those
+    the studio's journal names, wherever they wrote -- close their story in the ledger,
+    then remove what they left (provenance/leftovers.py)."""
+    pending = stale_publishes(ctx.journal)
     stale = stale_leftovers(folder)
-    if not stale:
+    for folder_of_note in {note.out.parent for note in pending if note.out.name} - {folder}:
+        stale += [item for item in stale_leftovers(folder_of_note)
+                  if item.render_id in {note.render_id for note in pending}]
+    if not stale and not pending:
         return
+    renders = {(note.render_id, note.out) for note in pending if note.out.name}
+    renders |= {(item.render_id, item.path.parent / item.output) for item in stale}
     with ctx.session() as session:
-        settle_interrupted(session, ctx.ledger,
-                           sorted({(item.render_id, item.output) for item in stale}))
+        settle_interrupted(session, ctx.ledger, sorted(renders),
+                           namespace=ctx.assertion_namespace)
     remove(stale)
+    for note in pending:
+        end_publish(note.note)
 
 
 def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
@@ -338,6 +382,7 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
     sweep_leftovers(ctx, out.parent)
     encoded, signed = temp_paths(out, decision.render_id)
     stage = "recheck"
+    note: Path | None = None  # the journal note of this publish, from before the ledger entry
     spent: dict[str, float] = {}  # seconds per step: the benchmarks' per-stage table
     try:
         with ctx.session() as session:
@@ -351,21 +396,28 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
         stage = "label+watermark+encode"
         frames = encode_marked(rendered, encoded, label=label, key=ctx.watermark_key,
                                render_id=render_id, spent=spent)
+        stage = "read-back"
+        found = read_back(encoded, render_id=render_id, key=ctx.watermark_key, label=label,
+                          audio_s=None if rendered.audio is None else rendered.audio.duration_s,
+                          source_marks=source.watermark_render_ids if source else ())
+        _add(spent, "read_back", found.seconds)
         lap = time.perf_counter()
         content_sha = sha256_file(encoded)
         stage = "ledger"
+        note = begin_publish(ctx.journal, render_id=decision.render_id, out=out)
         entry, head, proof = append_published(ctx, decision, {
             "render_id": decision.render_id, "decision_id": decision.decision_id,
             "grant_ids": list(decision.grant_ids), "performer_id": decision.performer_id,
             "uses": [u.value for u in decision.uses], "language": decision.language,
             "production": decision.production, "output": out.name, "frames": frames,
-            "content_sha256": content_sha, "visible_label": label is not None,
+            "content_sha256": content_sha, "visible_label": found.visible_label,
+            "video_watermark": found.video, "audio_watermark": found.audio,
             "source_type": rendered.source_type, "engines": list(rendered.engines)})
         _add(spent, "ledger", time.perf_counter() - lap)
         stage, lap = "c2pa", time.perf_counter()
         chain = ensure_chain(ctx.c2pa_dir, ctx.studio_name)
         spec = manifest_for(rendered, decision, entry, head, proof,
-                            studio=ctx.studio_name, label=label is not None,
+                            studio=ctx.studio_name, found=found,
                             namespace=ctx.assertion_namespace, source=source, grants=grants)
         store = sign_media(source=encoded, dest=signed, chain=chain, manifest=spec,
                            tsa_url=ctx.tsa_url)
@@ -376,17 +428,20 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
     except BaseException as exc:
         reason = (exc.diagnostics() if isinstance(exc, LikenessError)
                   else f"{type(exc).__name__}: {exc}")
-        record_failure(ctx, decision, stage=stage, reason=reason, out=out)
+        renamed = stage == "rename" and not signed.exists() and out.exists()
+        if not renamed:  # once renamed, the file is delivered as the ledger says
+            record_failure(ctx, decision, stage=stage, reason=reason, out=out)
         if isinstance(exc, LikenessError | KeyboardInterrupt):
             raise
         raise PublishFailed(f"publishing failed at {stage}: {reason}") from exc
     finally:
         for tmp in (encoded, signed):
             tmp.unlink(missing_ok=True)
+        end_publish(note)  # renamed, or its failure recorded: nothing left to settle
     return PublishReceipt(out=out, render_id=decision.render_id, decision_id=decision.decision_id,
                           grant_ids=decision.grant_ids, ledger_seq=entry.seq,
                           entry_hash=entry.leaf_hash, tree_size=head.tree_size,
                           root_hash=head.root_hash, frames=frames, content_sha256=content_sha,
-                          label=label is not None,
+                          label=found.visible_label, audio_watermark=found.audio,
                           stages_ms={step: round(seconds * 1000, 1)
                                      for step, seconds in spent.items()})

@@ -30,6 +30,7 @@ from provenance.c2pa import (
     LedgerAssertion,
     MalformedAssertion,
     ManifestReport,
+    WatermarkAssertion,
     read_assertion,
     read_manifest,
 )
@@ -167,6 +168,16 @@ def _manifest_summary(report: ManifestReport) -> dict[str, Any]:
             "created_assertions": report.created_assertions}
 
 
+def _claims_a_mark(manifest: ManifestReport, namespace: str) -> bool:
+    """Whether the manifest claims a mark: publishing claims only the marks it read back
+    (provenance.readback), so a file may honestly say it carries neither."""
+    try:
+        claim = read_assertion(manifest.assertions, WatermarkAssertion, namespace=namespace)
+    except MalformedAssertion:
+        return True
+    return claim is None or bool(claim.video_algorithm or claim.audio_algorithm)
+
+
 def verify_file(path: Path, *, session: Session, studio_key: VerifyKey,
                 trust_anchor_pem: bytes, watermark_key: bytes,
                 assertion_namespace: str = DEFAULT_NAMESPACE) -> VerifyReport:
@@ -217,7 +228,7 @@ def verify_file(path: Path, *, session: Session, studio_key: VerifyKey,
             reasons.append(f"C2PA manifest's Likeness ledger assertion is malformed: {malformed}")
         elif claimed is None:
             reasons.append("C2PA manifest has no Likeness ledger assertion")
-        if not wm_ids:
+        if not wm_ids and _claims_a_mark(manifest, assertion_namespace):
             reasons.append("no watermark found, although the manifest says there is one")
         elif claimed and claimed not in wm_ids:
             reasons.append(f"watermark names render {', '.join(sorted(wm_ids))}, the manifest "

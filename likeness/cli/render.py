@@ -46,7 +46,8 @@ def stamp(
     data = {"out": str(receipt.out), "render_id": receipt.render_id,
             "decision_id": receipt.decision_id, "grant_ids": list(receipt.grant_ids),
             "ledger_seq": receipt.ledger_seq, "entry_hash": receipt.entry_hash,
-            "frames": receipt.frames, "visible_label": receipt.label}
+            "frames": receipt.frames, "visible_label": receipt.label,
+            "audio_watermark": receipt.audio_watermark}
     emit(data, as_json=as_json, render=lambda: stdout.print(
         f"[bold green]published[/] {literal(receipt.out)}  render {receipt.render_id}  "
         f"ledger #{receipt.ledger_seq}"))
@@ -85,7 +86,7 @@ def dub(
     as_json: JsonOpt = False,
 ) -> None:
     """Dub a video into another language with lip-synced speech (a Prefect flow)."""
-    from flows.dub import DubRequest, DubReview, run_dub
+    from flows.dub import DubRequest, DubReview, preflight_engines, run_dub
     from flows.runtime import settle_dead_renders
 
     studio = open_studio()
@@ -96,6 +97,7 @@ def dub(
                                review=review, subtitles=subtitles, production=production,
                                territory=territory)
     _precheck_dub_media(request.video, request.script)
+    preflight_engines(request, studio.render_context.settings)
     if not request.review:
         settle_dead_renders(studio.render_context, request.out)
     if not as_json:

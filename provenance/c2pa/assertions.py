@@ -113,10 +113,14 @@ class WatermarkAssertion(LikenessAssertion):
 
     NAME: ClassVar[str] = "watermark"
 
-    video_algorithm: str
-    audio_algorithm: str
+    video_algorithm: str  # "" when the video mark is not claimed (see video_status)
+    audio_algorithm: str  # "" when the audio mark is not claimed (see audio_status)
     payload: str
     payload_bits: int = WATERMARK_PAYLOAD_BITS
+    # what publishing read back from the encoded file (provenance.readback); None on
+    # files published before the read-back existed
+    audio_status: str | None = None
+    video_status: str | None = None
 
 
 class LabelAssertion(LikenessAssertion):
@@ -188,7 +192,9 @@ class LikenessAssertions(BaseModel):
               proof: InclusionProof, studio: str, visible_label: bool,
               engines: Sequence[str], video_algorithm: str,
               audio_algorithm: str, source: SourceAssertion | None = None,
-              grants: GrantsAssertion | None = None) -> LikenessAssertions:
+              grants: GrantsAssertion | None = None,
+              audio_status: str | None = None,
+              video_status: str | None = None) -> LikenessAssertions:
         """What the publish path states about one render, from its decision and ledger entry."""
         render_id = decision.render_id
         if render_id is None:
@@ -204,7 +210,9 @@ class LikenessAssertions(BaseModel):
                 tree_size=head.tree_size, root_hash=head.root_hash, tree_head_at=head.at,
                 tree_head_signature=head.signature, inclusion_path=proof.path),
             watermark=WatermarkAssertion(video_algorithm=video_algorithm,
-                                         audio_algorithm=audio_algorithm, payload=render_id),
+                                         audio_algorithm=audio_algorithm, payload=render_id,
+                                         audio_status=audio_status,
+                                         video_status=video_status),
             label=LabelAssertion(visible_label=visible_label),
             engines=EnginesAssertion(engines=tuple(engines)), source=source, grants=grants)
 

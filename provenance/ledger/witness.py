@@ -4,7 +4,8 @@ Deleting the newest entries together with their tree heads (or emptying both tab
 leaves a ledger that verifies on its own: every remaining head still matches. As
 Certificate Transparency does, the answer is a head someone else has seen: each
 signed tree head is also appended to a file in the studio home (mode 0600), and to
-any mirror files the config names; `audit verify` then proves, with an RFC 9162
+any mirror files the config names, and sent (HTTP POST or PUT) to any mirror URLs it
+names -- a service someone else runs; `audit verify` then proves, with an RFC 9162
 consistency proof, that the current ledger extends the latest witnessed head, and
 `audit verify --against FILE...` does the same for heads carried by published files
 or kept by others. A witness the operator can also edit only helps against someone
@@ -15,7 +16,10 @@ another party is what stops the operator too (docs/threat-model.md).
 from __future__ import annotations
 
 import json
+import logging
 import os
+import urllib.error
+import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,6 +33,10 @@ from provenance.ledger.merkle import verify_consistency
 
 WITNESS_FILE = "witness/tree-heads.jsonl"
 WITNESS_MODE = 0o600
+MIRROR_TIMEOUT_S = 5.0
+MIRROR_METHODS = ("POST", "PUT")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,13 +48,21 @@ class WitnessedHead:
 class Witness:
     """Appends each signed tree head to the studio's witness file and its mirrors."""
 
-    def __init__(self, path: Path, mirrors: Sequence[Path] = ()) -> None:
+    def __init__(self, path: Path, mirrors: Sequence[Path] = (), *,
+                 urls: Sequence[str] = (), method: str = "POST") -> None:
+        if method not in MIRROR_METHODS:
+            raise BadInput(f"witness mirror method {method!r} must be one of "
+                           f"{', '.join(MIRROR_METHODS)}")
         self.path = path
         self.mirrors = tuple(mirrors)
+        self.urls = tuple(urls)
+        self.method = method
 
     def record(self, head: SignedTreeHead) -> None:
         """Append ``head`` (after its transaction committed). The studio's own file must
-        take it; a mirror that cannot is skipped, since the render is already recorded."""
+        take it; a mirror that cannot is skipped (and a URL that fails is logged), since
+        the change is already recorded: a missed head weakens the next check, the next
+        head that arrives covers it (consistency proofs are transitive)."""
         line = (json.dumps(asdict(head), sort_keys=True) + "\n").encode()
         _append(self.path, line)
         for mirror in self.mirrors:
@@ -54,9 +70,32 @@ class Witness:
                 _append(mirror, line)
             except OSError:
                 continue
+        for url in self.urls:
+            try:
+                send_head(url, line, method=self.method)
+            except (OSError, ValueError) as exc:  # URLError and HTTPError are OSErrors
+                log.warning("witness mirror %s did not take tree head %d: %s",
+                            url, head.tree_size, exc)
 
     def heads(self) -> list[WitnessedHead]:
         return read_witness_file(self.path) if self.path.exists() else []
+
+
+def send_head(url: str, line: bytes, *, method: str = "POST",
+              timeout_s: float = MIRROR_TIMEOUT_S) -> None:
+    """Send one signed tree head (a JSON object, as the witness file line) to ``url``.
+
+    POST suits a witness that appends what it is sent; PUT one that keeps the latest
+    head (an object store). Only the head travels: its size, root hash, time and the
+    studio's signature -- nothing about performers or renders."""
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"witness mirror {url!r} is not an http(s) URL")
+    request = urllib.request.Request(url, data=line.rstrip(b"\n"), method=method,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 -- scheme checked
+        if not 200 <= response.status < 300:
+            raise urllib.error.HTTPError(url, response.status, "witness mirror refused",
+                                         response.headers, None)
 
 
 def _append(path: Path, line: bytes) -> None:

@@ -22,6 +22,7 @@ from provenance.c2pa import (
     read_manifest,
 )
 from provenance.c2pa.certs import ROOT_CERT_NAME
+from provenance.readback import AUDIO_VERIFIED
 from provenance.watermark.audio import ALGORITHM as AUDIO_ALGORITHM
 from provenance.watermark.video import ALGORITHM as VIDEO_ALGORITHM
 from tests.support.cli import run_cli
@@ -84,7 +85,7 @@ def test_stamp_verifies_intact_then_derived(studio_with_grant: tuple, clip: Path
     assert consent.grant_ids == (studio_with_grant[1],) and consent.studio == "Test Studio"
     assert read_assertion(claims, WatermarkAssertion) == WatermarkAssertion(
         video_algorithm=VIDEO_ALGORITHM, audio_algorithm=AUDIO_ALGORITHM,
-        payload=receipt["render_id"])
+        payload=receipt["render_id"], audio_status=AUDIO_VERIFIED, video_status=AUDIO_VERIFIED)
     assert read_assertion(claims, LabelAssertion) == LabelAssertion(visible_label=True)
     engines = read_assertion(claims, EnginesAssertion)
     assert engines is not None and engines.engines == ("face:dlib",)

@@ -22,6 +22,7 @@ from provenance.c2pa import (
 from provenance.ledger.log import InclusionProof, SignedTreeHead
 from provenance.ledger.store import LedgerEntry
 from provenance.publish import Rendered, manifest_for
+from provenance.readback import AUDIO_NO_TRACK, ReadBack
 from tests.support.cli import run_cli
 from tests.support.media import face_clip
 from tests.support.people import add_performer, registered_grant
@@ -51,7 +52,9 @@ def test_an_avatar_manifest_says_created_with_trained_algorithmic_media() -> Non
         actions=(C2paAction(action="c2pa.created",
                             description="new video of the performer generated from text"),),
         engines=("tts:piper",))
-    spec = manifest_for(rendered, decision, *_ledger_parts(), studio="Test Studio", label=True,
+    spec = manifest_for(rendered, decision, *_ledger_parts(), studio="Test Studio",
+                        found=ReadBack(visible_label=True, video_frames=30,
+                                       audio=AUDIO_NO_TRACK, seconds=0.0),
                         namespace=NAMESPACE)
     definition = spec.manifest_definition()
     actions = definition["assertions"][0]["data"]["actions"]
@@ -59,7 +62,8 @@ def test_an_avatar_manifest_says_created_with_trained_algorithmic_media() -> Non
                           "description": "new video of the performer generated from text",
                           "digitalSourceType": digital_source_type_url("trainedAlgorithmicMedia")}
     assert [a["action"] for a in actions] == ["c2pa.created", "c2pa.watermarked.unbound"]
-    assert actions[1]["description"].endswith("watermark carrying the render id")
+    assert actions[1]["description"].endswith("carrying the render id")
+    assert f"audio mark {AUDIO_NO_TRACK}" in actions[1]["description"]  # no audio: not claimed
     assert all(a["created"] is True for a in definition["assertions"])
     labels = [a["label"] for a in definition["assertions"][1:]]
     assert labels and all(label.startswith(NAMESPACE + ".") for label in labels)

@@ -6,8 +6,13 @@ consistency), and `--against FILE...` adds heads kept elsewhere."""
 from __future__ import annotations
 
 import shutil
+import socket
 import stat
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -108,3 +113,71 @@ def test_against_a_published_file(sqlite_home: Path, tmp_path: Path) -> None:
     for sql in WIPE:
         db_execute(sql)
     _audit_fails("--against", out, message="entries were deleted (truncated)")
+
+
+class _Heads(BaseHTTPRequestHandler):
+    """A witness service that keeps what it is sent: POST appends, PUT replaces."""
+
+    received: ClassVar[list[tuple[str, str]]] = []
+
+    def _take(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        self.received.append((self.command, body))
+        self.send_response(204)
+        self.end_headers()
+
+    do_POST = _take  # noqa: N815 -- the names http.server calls
+    do_PUT = _take  # noqa: N815
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        return
+
+
+@pytest.fixture
+def witness_service() -> Iterator[str]:
+    _Heads.received = []
+    server = HTTPServer(("127.0.0.1", 0), _Heads)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/heads"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_e_mirror_url_receives_every_head(home: Path, tmp_path: Path, witness_service: str,
+                                          method: str) -> None:
+    cfg = home / "config.toml"
+    cfg.write_text(cfg.read_text() + f'witness_mirror_urls = ["{witness_service}"]\n'
+                   f'witness_mirror_method = "{method}"\n')
+    _story(tmp_path)
+    lines = (home / WITNESS_FILE).read_text().splitlines()
+    assert len(lines) == 3
+    assert _Heads.received == [(method, line) for line in lines]
+    # what the service kept is a witness `audit verify --against` accepts
+    kept = tmp_path / "from-the-service.jsonl"
+    kept.write_text("".join(body + "\n" for _, body in _Heads.received))
+    (home / WITNESS_FILE).unlink()
+    for sql in WIPE:
+        db_execute(sql)
+    _audit_fails("--against", kept, message="entries were deleted (truncated)")
+
+
+def test_e_unreachable_mirror_url_does_not_fail_the_change(home: Path, tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cfg = home / "config.toml"
+    cfg.write_text(cfg.read_text() + f'witness_mirror_urls = ["http://127.0.0.1:{port}/x"]\n')
+    _story(tmp_path)  # every step asserts its own exit code 0
+    assert len((home / WITNESS_FILE).read_text().splitlines()) == 3
+    assert run_cli("audit", "verify").code == 0
+
+
+def test_e_mirror_url_must_be_http(home: Path) -> None:
+    cfg = home / "config.toml"
+    cfg.write_text(cfg.read_text() + 'witness_mirror_urls = ["file:///etc/passwd"]\n')
+    r = run_cli("audit", "verify")
+    assert r.code == 2 and r.err.startswith("error: ") and "witness_mirror_urls" in r.err, r.err
