@@ -109,9 +109,10 @@ class Architecture:
     @classmethod
     def reduced(cls) -> Architecture:
         """Same structure, narrow layers: for tests and CPU smoke runs with random weights."""
-        unet = dict(UNET_CONFIG, block_out_channels=(32, 64, 64, 64), layers_per_block=1,
-                    attention_head_dim=2, sample_size=LATENT_SIZE)
-        vae = dict(VAE_CONFIG, block_out_channels=(32, 32, 64, 64), layers_per_block=1)
+        unet = dict(UNET_CONFIG, block_out_channels=(16, 32, 32, 32), layers_per_block=1,
+                    attention_head_dim=2, norm_num_groups=8, sample_size=LATENT_SIZE)
+        vae = dict(VAE_CONFIG, block_out_channels=(16, 16, 32, 32), layers_per_block=1,
+                   norm_num_groups=8)
         return cls(unet=_frozen(unet), vae=_frozen(vae), whisper=WHISPER_TINY)
 
 

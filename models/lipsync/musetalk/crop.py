@@ -8,8 +8,9 @@ the network's half mask begins: everything it may repaint is below the nose. The
 crop is stretched to 256x256 (no aspect preservation, as trained).
 
 Pasting back uses a mask drawn from the landmarks instead of MuseTalk's face parser:
-the hull of the jaw line (points 1-15) and the nose tip, shrunk by the feather width
-and blurred inside itself, so pixels outside the hull are never touched.
+the hull of the jaw line (points 1-15) and the nose, cut at the nose row (above it the
+network only reconstructs the reference, a little blurred), shrunk by the feather
+width and blurred inside itself, so pixels outside the hull are never touched.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from models.face.align import Region
 from models.face.base import Face
 from models.lipsync.musetalk.config import FACE_SIZE_PX
 
-NOSE_TIP = 29  # 68-point index MuseTalk centres its crop on
+NOSE_POINT = 29  # 68-point index (lower nose bridge) MuseTalk centres its crop on
 JAW = slice(1, 16)  # jaw line from below the right ear to below the left one
 EXTRA_MARGIN_PX = 10  # MuseTalk 1.5: the crop reaches 10 px below the chin
 MIN_BOX_PX = 16
@@ -31,7 +32,7 @@ FEATHER_FRACTION = 0.06  # of the box width
 def crop_box(face: Face, *, frame_height: int, frame_width: int) -> Region | None:
     """MuseTalk's face box for one face, clipped to the frame; None when too small."""
     points = face.landmarks
-    nose_y = float(points[NOSE_TIP, 1])
+    nose_y = float(points[NOSE_POINT, 1])
     chin_y = float(points[:, 1].max())
     top = nose_y - (chin_y - nose_y)
     region = Region(left=max(0, int(np.floor(points[:, 0].min()))),
@@ -52,10 +53,11 @@ def crop_face(frame: np.ndarray, region: Region) -> np.ndarray:
 def blend_mask(face: Face, region: Region) -> np.ndarray:
     """(h, w) float32 weights in [0, 1] over the box: 1 on the lower face, 0 off the hull."""
     points = face.landmarks
-    outline = np.vstack([points[JAW], points[NOSE_TIP][None]]) - (region.left, region.top)
+    outline = np.vstack([points[JAW], points[NOSE_POINT][None]]) - (region.left, region.top)
     hull = cv2.convexHull(np.round(outline).astype(np.int32))
     inside = np.zeros((region.height, region.width), dtype=np.uint8)
     cv2.fillConvexPoly(inside, hull, 1)
+    inside[: max(0, int(np.ceil(points[NOSE_POINT, 1] - region.top)))] = 0  # never above the nose
     feather = max(1, int(round(FEATHER_FRACTION * region.width)))
     kernel = np.ones((2 * feather + 1, 2 * feather + 1), dtype=np.uint8)
     core = cv2.erode(inside, kernel).astype(np.float32)
