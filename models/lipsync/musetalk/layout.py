@@ -4,12 +4,12 @@ Nothing here is downloadable for the user: the UNet comes from TMElyralab/MuseTa
 (``musetalkV15/unet.pth``), the VAE from stabilityai/sd-vae-ft-mse and the audio encoder
 from openai/whisper-tiny. The folder under ``<models_dir>/musetalk/`` mirrors the
 official repository's ``models/`` folder, so copying that folder's three sub-folders in
-is the whole installation::
+is the whole installation (paths under the models dir)::
 
-    <models_dir>/musetalk/musetalkV15/unet.pth        (or unet.safetensors; musetalk.json optional)
-    <models_dir>/musetalk/sd-vae/diffusion_pytorch_model.bin   (or .safetensors; sd-vae-ft-mse/ also read)
-    <models_dir>/musetalk/whisper/pytorch_model.bin   (or model.safetensors)
-    <models_dir>/musetalk/SHA256SUMS                  optional, `sha256sum` format: checked when present
+    musetalk/musetalkV15/unet.pth      (or unet.safetensors; musetalk.json optional)
+    musetalk/sd-vae/diffusion_pytorch_model.bin   (or .safetensors; sd-vae-ft-mse/ too)
+    musetalk/whisper/pytorch_model.bin (or model.safetensors)
+    musetalk/SHA256SUMS                optional, `sha256sum` format: checked when present
 
 No official SHA-256 is published in a source we could verify, so the declarations pin
 none; every loaded file is hashed and the digest recorded, and a ``SHA256SUMS`` file
