@@ -141,4 +141,5 @@ class MuseTalkNetworks(nn.Module):
         dtype = next(self.unet.parameters()).dtype
         faces = faces_uint8.permute(0, 3, 1, 2).to(dtype) / (_PIXEL_MAX / 2) - 1.0
         generated = self.decode_faces(self.inpaint(self.encode_faces(faces), audio.to(dtype)))
+        generated = generated.nan_to_num(0.5)  # an fp16 overflow must not become garbage bytes
         return (generated * _PIXEL_MAX).round().to(torch.uint8).permute(0, 2, 3, 1)
