@@ -11,8 +11,7 @@ import traceback
 
 ORDER = ("consent", "ledger", "merkle", "c2pa", "publish", "watermark", "media", "face",
          "identity", "speech", "dub_audio", "lipsync", "footage", "reenact", "wav2lip",
-         "musetalk", "dub",
-         "server")
+         "musetalk", "dub", "server")
 
 
 def main(names: list[str]) -> int:
