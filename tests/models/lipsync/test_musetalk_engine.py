@@ -9,6 +9,7 @@ batching, the network's inputs), never lip quality.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ RATE = 16_000
 FRAME_COUNT = 6
 NO_FACE_FRAME = 3
 SIZE = 360
+REAL_MODELS = Path(os.environ.get("LIKENESS_MODELS_DIR", "/nonexistent"))
 
 
 def speech_like(seconds: float) -> np.ndarray:
@@ -194,3 +196,24 @@ def test_whisper_encoder_returns_five_hidden_states() -> None:
     assert torch.allclose(states[:, :, 1], after_first, atol=1e-5)
     assert torch.allclose(states[0, :, 4].mean(dim=-1), torch.zeros(1500), atol=1e-4)  # normed
     assert not torch.allclose(states[0, :, 3].mean(dim=-1), torch.zeros(1500), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_the_official_weights_load_strictly_and_render(clip) -> None:  # type: ignore[no-untyped-def]
+    """Runs where the user placed MuseTalk 1.5's files under $LIKENESS_MODELS_DIR/musetalk/."""
+    from models.lipsync import musetalk
+
+    if not musetalk.placed(REAL_MODELS):
+        pytest.skip("official MuseTalk 1.5 weights not placed in $LIKENESS_MODELS_DIR")
+    official = musetalk.create(models_dir=REAL_MODELS)
+    frames, track = clip
+    out = render(official, frames, track)
+    assert official.last_stats.changed == FRAME_COUNT - 1 and len(official.weights) == 3
+    for before, after, tracked in zip(frames, out, track, strict=True):
+        if tracked is None:
+            assert after is before
+            continue
+        region = crop_box(tracked.face, frame_height=SIZE, frame_width=SIZE)
+        box = (slice(region.top, region.bottom), slice(region.left, region.right))
+        # trained weights repaint the mouth of the same face: close to the source, not noise
+        assert np.abs(after[box].astype(int) - before[box].astype(int)).mean() < 25
