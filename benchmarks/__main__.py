@@ -10,8 +10,8 @@ import time
 import traceback
 
 ORDER = ("consent", "ledger", "merkle", "c2pa", "publish", "watermark", "media", "face",
-         "identity", "speech", "dub_audio", "lipsync", "footage", "reenact", "wav2lip", "dub",
-         "server")
+         "identity", "speech", "dub_audio", "lipsync", "footage", "reenact", "wav2lip",
+         "musetalk", "dub", "server")
 
 
 def main(names: list[str]) -> int:

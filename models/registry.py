@@ -47,7 +47,7 @@ AUTO = "auto"
 # the order of `SPECS` is the order "auto" tries them in.
 FaceName = Literal["auto", "dlib", "insightface"]
 TTSName = Literal["auto", "piper", "kokoro", "espeak-ng", "coqui"]
-LipSyncName = Literal["auto", "wav2lip", "footage", "viseme", "none"]
+LipSyncName = Literal["auto", "musetalk", "wav2lip", "footage", "viseme", "none"]
 ReenactName = Literal["auto", "landmark"]
 ASRName = Literal["auto", "faster-whisper"]
 MTName = Literal["auto", "script", "identity", "apertium"]
@@ -55,7 +55,8 @@ SeparationName = Literal["auto", "demucs", "none"]
 
 # The opt-in to slow CPU inference for engines that `auto` otherwise picks only with CUDA.
 # Read here, in `EnginePolicy.for_studio`, and nowhere else.
-CPU_OPT_IN_ENV: Mapping[str, str] = {"wav2lip": "LIKENESS_WAV2LIP_ON_CPU"}
+CPU_OPT_IN_ENV: Mapping[str, str] = {"wav2lip": "LIKENESS_WAV2LIP_ON_CPU",
+                                     "musetalk": "LIKENESS_MUSETALK_ON_CPU"}
 _TRUTHY = frozenset({"1", "true", "yes"})
 
 
@@ -205,9 +206,11 @@ SPECS: tuple[EngineSpec, ...] = (
     EngineSpec("tts", "kokoro", "models.tts.kokoro_engine"),
     EngineSpec("tts", "espeak-ng", "models.tts.espeak_engine"),
     EngineSpec("tts", "coqui", "models.tts.coqui_engine", auto=False),
-    # lipsync: wav2lip only with a checkpoint, an acceptable licence and CUDA (or the CPU
-    # opt-in); then footage when the request hands over usable footage of the performer;
-    # else viseme. none (mouth untouched) only by name.
+    # lipsync: musetalk, then wav2lip, each only with its weights and CUDA (or the CPU
+    # opt-in), wav2lip also only under an acceptable licence; then footage when the
+    # request hands over usable footage of the performer; else viseme. none (mouth
+    # untouched) only by name.
+    EngineSpec("lipsync", "musetalk", "models.lipsync.musetalk"),
     EngineSpec("lipsync", "wav2lip", "models.lipsync.wav2lip"),
     EngineSpec("lipsync", "footage", "models.lipsync.footage.engine"),
     EngineSpec("lipsync", "viseme", "models.lipsync.viseme", probe=None),

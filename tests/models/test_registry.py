@@ -57,7 +57,7 @@ def test_every_engine_module_declares_weights_and_a_factory() -> None:
 def test_unknown_names_list_the_known_ones(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="unknown lip-sync engine 'sadtalker'") as caught:
         registry.choose("lipsync", "sadtalker", models_dir=tmp_path, policy=RESEARCH)
-    assert caught.value.hint == "choose one of: auto, wav2lip, footage, viseme, none"
+    assert caught.value.hint == "choose one of: auto, musetalk, wav2lip, footage, viseme, none"
 
 
 # -- auto, with its reasons ------------------------------------------------------------------
@@ -71,9 +71,11 @@ def _place_wav2lip(models_dir: Path, name: str = "wav2lip_gan.pth") -> None:
 def test_lipsync_auto_is_viseme_without_a_checkpoint(tmp_path: Path) -> None:
     choice = registry.choose("lipsync", models_dir=tmp_path, policy=RESEARCH)
     assert choice.name == "viseme" and choice.asked == "auto"
-    assert choice.skipped == (f"wav2lip: no checkpoint in {tmp_path / 'wav2lip'}",
-                              "footage: no footage of the performer given")
-    assert choice.describe().startswith("lipsync:viseme (auto: wav2lip: no checkpoint")
+    assert choice.skipped == (
+        f"musetalk: no MuseTalk 1.5 weights in {tmp_path / 'musetalk'} (3 file(s) missing)",
+        f"wav2lip: no checkpoint in {tmp_path / 'wav2lip'}",
+        "footage: no footage of the performer given")
+    assert choice.describe().startswith("lipsync:viseme (auto: musetalk: no MuseTalk 1.5")
     none = registry.get("lipsync", "none", models_dir=tmp_path, policy=RESEARCH)
     assert not none.needs_track and not none.alters_mouth  # the flow asks, not compares
     with pytest.raises(MissingWeights, match="checkpoint"):
@@ -88,7 +90,7 @@ def test_lipsync_auto_takes_wav2lip_only_with_cuda_or_the_cpu_opt_in(
     monkeypatch.setattr(wav2lip, "torch_installed", lambda: True)
     monkeypatch.setattr(wav2lip, "cuda_available", lambda: False)
     no_gpu = registry.choose("lipsync", models_dir=tmp_path, policy=RESEARCH)
-    assert no_gpu.name == "viseme" and "LIKENESS_WAV2LIP_ON_CPU=1" in no_gpu.skipped[0]
+    assert no_gpu.name == "viseme" and "LIKENESS_WAV2LIP_ON_CPU=1" in no_gpu.skipped[1]
     opted = EnginePolicy.for_studio(RESEARCH, environ={"LIKENESS_WAV2LIP_ON_CPU": "yes"})
     assert opted.cpu_opt_in == frozenset({"wav2lip"})
     on_cpu = registry.choose("lipsync", models_dir=tmp_path, policy=opted)
@@ -111,7 +113,7 @@ def test_a_commercial_studio_must_acknowledge_wav2lip(
     assert "acknowledged_noncommercial" in (caught.value.hint or "")
     skipped = registry.choose("lipsync", models_dir=tmp_path, policy=COMMERCIAL)
     assert skipped.name == "viseme"
-    assert "not licensed for commercial use" in skipped.skipped[0]
+    assert "not licensed for commercial use" in skipped.skipped[1]
     acknowledged = EnginePolicy(commercial=True,
                                 acknowledged_noncommercial=frozenset({"wav2lip"}))
     assert registry.choose("lipsync", models_dir=tmp_path, policy=acknowledged).name == "wav2lip"

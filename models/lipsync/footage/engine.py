@@ -26,7 +26,12 @@ import numpy as np
 from likeness.errors import BadInput
 from media.timed_text import PhonemeTiming
 from models.face.base import FaceEngine, check_rgb_image
-from models.face.landmarks import MOUTH, NOSE_TIP_INDEX
+from models.face.landmarks import (
+    MOUTH,
+    MOUTH_CORNER_LEFT_INDEX,
+    MOUTH_CORNER_RIGHT_INDEX,
+    NOSE_TIP_INDEX,
+)
 from models.face.tracking import TrackedFace
 from models.face.warp import face_frame
 from models.lipsync.footage.bank import (
@@ -203,12 +208,12 @@ class FootageLipSync:
         indices = np.array([window[k][0] for k in faced], np.float64)
         shapes = track.at(indices / fps) if len(faced) else np.zeros((0, 3), np.float32)
         pose = np.array([_pose(window[k][1], window[k][2]) for k in faced],  # type: ignore[arg-type]
-                        np.float32).reshape(-1, 4)
+                        np.float32).reshape(-1, 5)
         # The bank holds clean mouths only, so a hidden one is well under half their contrast.
         hidden = pose[:, 3] < HIDDEN_SHARE * occlusion_floor(bank.contrast) / MIN_CONTRAST_SHARE
         if hidden.any():  # a hand comes and goes: its neighbours are not trusted either
             hidden = np.convolve(hidden, np.ones(2 * OCCLUSION_SPREAD + 1), "same") > 0
-        targets = targets_for(shapes, extent)
+        targets = targets_for(shapes, extent, source_width=pose[:, 4])
         costs = target_costs(bank, targets, yaw=pose[:, 0], pitch=pose[:, 1],
                              brightness=pose[:, 2])
         path = viterbi(bank, costs, start=state["last"], distances=distances)
@@ -243,18 +248,21 @@ class FootageLipSync:
             yield tally.count_changed(out)
 
 
-def _pose(frame: np.ndarray, tracked: TrackedFace) -> tuple[float, float, float, float]:
-    """Yaw, pitch (nose tip in face units), brightness and lip contrast of the frame."""
+def _pose(frame: np.ndarray, tracked: TrackedFace
+          ) -> tuple[float, float, float, float, float]:
+    """Yaw, pitch (nose tip in face units), brightness, lip contrast and mouth width."""
     try:
         axes = face_frame(tracked.face.landmarks)
     except BadInput:
-        return (np.nan, np.nan, np.nan, np.nan)
+        return (np.nan, np.nan, np.nan, np.nan, np.nan)
     local = axes.to_local(tracked.face.landmarks)
     crop = canonical_crop(frame, axes)
     luma = crop.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     contrast = lip_contrast(crop, local_to_canonical(local[MOUTH]))
+    width = float(np.linalg.norm(local[MOUTH_CORNER_RIGHT_INDEX]
+                                 - local[MOUTH_CORNER_LEFT_INDEX]))
     return (float(local[NOSE_TIP_INDEX, 0]), float(local[NOSE_TIP_INDEX, 1]),
-            float(luma.mean()), contrast)
+            float(luma.mean()), contrast, width)
 
 
 def create(*, models_dir: Path, footage: Path | str | None = None,

@@ -38,6 +38,7 @@ JUMP_SHAPE_SCALE_IOD = 0.04
 FALLBACK_GAP_IOD = 0.07  # the bank's nearest opening is this far off: synthesize instead
 WIDTH_GAIN = 0.16  # as the viseme engine: width 0/1 narrows/spreads the rest width by this
 ROUNDING_NARROWING = 0.2
+SOURCE_WIDTH_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -71,12 +72,22 @@ class Range:
         return self.open_gap - self.closed_gap
 
 
-def targets_for(shapes: np.ndarray, extent: Range) -> Targets:
-    """Mouth-shape rows (opening, width, rounding) placed on the performer's range."""
+def targets_for(shapes: np.ndarray, extent: Range, *,
+                source_width: np.ndarray | None = None) -> Targets:
+    """Mouth-shape rows (opening, width, rounding) placed on the performer's range.
+
+    With `source_width` (the frame's own mouth width, face units), the width the speech
+    asks for is taken partly from the frame instead of the rest width, so a smile in
+    the source survives the new speech (`SOURCE_WIDTH_SHARE`)."""
     values = np.asarray(shapes, np.float64).reshape(-1, 3)
     gap = extent.closed_gap + values[:, 0] * extent.span
     scale = 1.0 + WIDTH_GAIN * (values[:, 1] - 0.5) * 2.0 - ROUNDING_NARROWING * values[:, 2]
-    width = extent.rest_width * np.clip(scale, 0.6, 1.3)
+    base = np.full(len(values), extent.rest_width)
+    if source_width is not None and SOURCE_WIDTH_SHARE > 0:
+        own = np.asarray(source_width, np.float64).reshape(-1)
+        own = np.where(np.isfinite(own), own, extent.rest_width)
+        base = (1 - SOURCE_WIDTH_SHARE) * base + SOURCE_WIDTH_SHARE * own
+    width = base * np.clip(scale, 0.6, 1.3)
     teeth = (values[:, 0] >= TEETH_OPENING) & extent.has_teeth
     return Targets(gap.astype(np.float32), width.astype(np.float32), teeth)
 

@@ -1,15 +1,15 @@
 """Paste a chosen bank mouth into a frame: warp to the pose and shape, match colour, feather.
 
-Per frame: (1) the tracked landmarks get the chosen entry's lips, placed where this
-frame's upper lip is (the upper lip rides on the skull, the lower lip and jaw move)
-and nudged the rest of the way to the exact target opening and width; (2) the lower
-face of the frame is warped so jaw and cheeks follow (the viseme engine's warp, no
-painted interior); (3) the entry's canonical crop is mapped onto the frame by a
-piecewise-affine warp whose triangles join its own lips to the new lips and a fixed
-ellipse around the mouth, which moves with the head; (4) its colour is matched to
-the frame on the skin around the lips (gain and offset per channel, smoothed over
-time so lighting never flickers); (5) it is blended with a feathered elliptical mask.
-A jump to a non-consecutive entry is cross-faded with the previous frame's patch.
+Per frame: (1) the tracked landmarks get the chosen entry's lips, hung from this frame's
+upper lip (the upper lip rides on the skull, the lower lip and jaw move) and centred
+between its mouth corners, then nudged the rest of the way to the exact target opening
+and width; (2) the lower face of the frame is warped so jaw and cheeks follow (the
+viseme engine's warp, no painted interior); (3) the entry's canonical crop is mapped
+onto the frame by a piecewise-affine warp whose triangles join its own lips to the new
+lips and a fixed ellipse around the mouth, which moves with the head; (4) its colour is
+matched to the frame on the skin around the lips (gain and offset per channel, smoothed
+over time so lighting never flickers); (5) it is blended with a feathered elliptical
+mask. A jump to a non-consecutive entry is cross-faded with the previous frame's patch.
 Pixels outside the ellipse's box are the warped frame's, which is itself untouched
 outside the viseme ring.
 
@@ -62,6 +62,7 @@ JAW_FOLLOW = 0.8
 DEFAULT_VISEME = VisemeSettings()
 _ANCHOR = [index - MOUTH.start for index in UPPER_OUTER_MIDDLE]
 _LOWER = [index - MOUTH.start for index in LOWER_LIP]
+_CORNERS = [0, 6]  # 48 and 54, the outer mouth corners
 _OUTER = slice(MOUTH_OUTER.start - MOUTH.start, MOUTH_OUTER.stop - MOUTH.start)
 _INNER = slice(MOUTH_INNER.start - MOUTH.start, MOUTH_INNER.stop - MOUTH.start)
 
@@ -174,7 +175,12 @@ class FootageSynth:
         local = axes.to_local(source)
         bank = self.bank
         mouth = bank.mouths[entry].astype(np.float64).copy()
-        shift = local[MOUTH][_ANCHOR].mean(axis=0) - mouth[_ANCHOR].mean(axis=0)
+        # Vertically the entry hangs from this frame's upper lip (it rides on the skull);
+        # horizontally it is centred between this frame's mouth corners, which follow a
+        # smile or a turned head better than the middle of the upper lip does.
+        shift = np.array([
+            local[MOUTH][_CORNERS, 0].mean() - mouth[_CORNERS, 0].mean(),
+            local[MOUTH][_ANCHOR, 1].mean() - mouth[_ANCHOR, 1].mean()])
         mouth += shift
         residual = float(np.clip(target_gap - bank.gap[entry], -MAX_RESIDUAL_GAP_IOD,
                                  MAX_RESIDUAL_GAP_IOD))

@@ -173,3 +173,15 @@ def test_real_footage_bank_leaves_out_the_hidden_mouth() -> None:
     hidden = (real.source_index > 75) & (real.source_index < 160)
     assert real.size > 60 and hidden.sum() < 5
     assert real.teeth.sum() > 20  # she smiles with her teeth showing
+
+
+def test_the_asked_for_width_keeps_part_of_the_frames_own_smile() -> None:
+    extent = Range(closed_gap=0.0, open_gap=0.3, rest_width=1.0, has_teeth=True)
+    neutral = np.array([[0.5, 0.5, 0.0], [0.5, 1.0, 0.0]])  # rest width, then spread
+    plain = targets_for(neutral, extent)
+    smiling = targets_for(neutral, extent, source_width=np.array([1.2, 1.2]))
+    assert np.allclose(plain.width, [1.0, 1.16])
+    assert np.allclose(smiling.width, [1.1, 1.1 * 1.16])  # halfway to the frame's width
+    unknown = targets_for(neutral, extent, source_width=np.array([np.nan, np.nan]))
+    assert np.allclose(unknown.width, plain.width)  # no landmarks: the rest width
+    assert np.allclose(smiling.gap, plain.gap)  # the opening still follows the speech
