@@ -5,10 +5,20 @@ rest of the time must not pass, nor a second, smaller face. So the whole video i
 scanned once: one frame is sampled at a random offset inside every
 ``SAMPLE_PERIOD_S`` stratum (a fresh seed per run, so the instants cannot be
 predicted), plus one a few frames into every scene cut (a cut to another person is
-always looked at). Every face on a sampled frame is embedded and linked to the
-track of the previous sample when it overlaps it and looks like the same person;
-a scene cut ends every track. Each track hands the gate a few well-spaced, sharp,
-frontal embeddings; the gate decides per track (consent.identity).
+always looked at). Every face on a sampled frame is detected and linked to the track
+of the previous sample when it overlaps it and is the same person; a scene cut ends
+every track. Each track hands the gate a few well-spaced, sharp, frontal embeddings;
+the gate decides per track (consent.identity).
+
+Embedding a face costs ten times detecting it, so "the same person" is first judged
+by look: an aligned, normalised grey chip of the face, compared with the track's last
+one (the same face moving correlates above 0.94, two different portraits below 0.68).
+A face is embedded, and judged by its embedding, when it starts a track, when its look
+changes, at seeded random samples and at least every `MAX_UNCHECKED` samples; a track
+whose embeddings ever disagree is embedded in full and split exactly where the person
+changes. The representative frames are embedded after the scan, in one more decode
+pass that converts only those frames. Scene cuts are found on grey thumbnails, so the
+other frames are never converted to RGB.
 
 For renders that alter one face, `performer_track` restricts the frame-by-frame
 face tracker to the tracks the gate found to be the performer's: every other face
@@ -17,6 +27,7 @@ is left untouched. No face anywhere is bad input (exit 2), not a consent questio
 
 from __future__ import annotations
 
+import itertools
 import math
 import secrets
 from collections.abc import Iterable, Iterator
@@ -28,10 +39,10 @@ import numpy as np
 
 from consent.models import Decision, FaceTrackEvidence
 from likeness.errors import BadInput
-from media.decode import frames_at, iter_frames
-from media.probe import probe
+from media.decode import LazyFrame, frames_at, iter_lazy_frames
+from media.probe import MediaInfo, probe
 from models.face import Face, FaceBox, FaceEngine, load_image
-from models.face.landmarks import EYE_IMAGE_LEFT, EYE_IMAGE_RIGHT
+from models.face.landmarks import EYE_IMAGE_LEFT, EYE_IMAGE_RIGHT, MOUTH
 from models.face.tracking import DEFAULT_SCENE_CUT_LEVEL, THUMB_SIZE_PX, FaceTracker, TrackedFace
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
@@ -43,17 +54,25 @@ EMBEDDINGS_PER_TRACK = 7  # well-spaced frames per track sent to the gate
 KEEP_IOU = 0.3  # a tracked face is the performer's when it overlaps their track this much
 NOSE_TIP_INDEX = 30
 QUALITY_CROP_PX = 96
+LOOK_PX = 32  # side of the grey chip that judges "same look" between two samples
+LOOK_SAME = 0.85  # normalised correlation of two chips at or above it: the same face
+CHECK_SHARE = 0.125  # of the look-linked samples, this share (seeded, random) is embedded
+MAX_UNCHECKED = 12  # and never more than this many samples of a track in a row unembedded
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class FaceSample:
-    """One face on one sampled frame (the embedding an array: Prefect does not walk it)."""
+    """One face on one sampled frame (the embedding an array: Prefect does not walk it).
+
+    ``embedding`` is None until the face is embedded (see the module doc)."""
 
     frame_index: int
     time_s: float
     box: FaceBox
-    embedding: np.ndarray
+    embedding: np.ndarray | None
     quality: float  # sharpness x frontality: which frames represent the track
+    look: np.ndarray | None = None  # the normalised grey chip (`_look`)
+    landmarks: np.ndarray | None = None  # what a later embedding is aligned by
 
 
 @dataclass
@@ -74,11 +93,18 @@ class FaceTrack:
         bins = np.array_split(np.arange(len(self.samples)), min(count, len(self.samples)))
         return [max((self.samples[i] for i in part), key=lambda s: s.quality) for part in bins]
 
+    def embedded(self) -> list[FaceSample]:
+        return [s for s in self.samples if s.embedding is not None]
+
     def evidence(self) -> FaceTrackEvidence:
+        chosen = self.chosen()
+        if any(s.embedding is None for s in chosen):  # find_faces embeds them all
+            raise ValueError(f"face track {self.track_id} has unembedded representatives")
         return FaceTrackEvidence(
             track_id=self.track_id, start_s=round(self.first.time_s, 3),
             end_s=round(self.last.time_s, 3), samples=len(self.samples),
-            embeddings=tuple(tuple(float(x) for x in s.embedding) for s in self.chosen()))
+            embeddings=tuple(tuple(float(x) for x in s.embedding)  # type: ignore[union-attr]
+                             for s in chosen))
 
     def box_at(self, frame_index: int, *, span: tuple[int, int]) -> FaceBox | None:
         """The track's box at a frame, interpolated between samples; None outside ``span``."""
@@ -182,48 +208,100 @@ def _quality(image: np.ndarray, face: Face) -> float:
     return math.log1p(sharpness) * max(0.0, 1.0 - off_centre)
 
 
-class _Linker:
-    """Groups the faces of successive samples into tracks."""
+def _look(image: np.ndarray, face: Face) -> np.ndarray:
+    """The face as a small grey chip, rotated and scaled by the eyes, zero mean and unit
+    norm: the dot product of two is their normalised correlation."""
+    marks = face.landmarks
+    left = marks[EYE_IMAGE_LEFT].mean(axis=0)
+    right = marks[EYE_IMAGE_RIGHT].mean(axis=0)
+    centre = (left + right) / 4 + marks[MOUTH].mean(axis=0) / 2
+    dx, dy = (float(v) for v in right - left)
+    eyes_px = max(1e-6, math.hypot(dx, dy))
+    matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])),
+                                     math.degrees(math.atan2(dy, dx)), LOOK_PX / (2.2 * eyes_px))
+    matrix[:, 2] += LOOK_PX / 2 - centre
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    chip = cv2.warpAffine(grey, matrix, (LOOK_PX, LOOK_PX), flags=cv2.INTER_AREA)
+    chip = chip.astype(np.float32).ravel()
+    chip -= chip.mean()
+    return chip / max(float(np.linalg.norm(chip)), 1e-6)
 
-    def __init__(self, engine: FaceEngine) -> None:
+
+def _same_look(a: FaceSample, b: FaceSample) -> bool:
+    return a.look is not None and b.look is not None and float(a.look @ b.look) >= LOOK_SAME
+
+
+@dataclass(eq=False)
+class _Track:
+    """A track as the linker grows it: samples, and whether its embeddings disagreed."""
+
+    track: FaceTrack
+    unchecked: int = 0  # look-linked samples since the last embedded one
+    suspect: bool = False  # two of its embeddings are different people: split it
+
+
+class _Linker:
+    """Groups the faces of successive samples into tracks (see the module doc)."""
+
+    def __init__(self, engine: FaceEngine, rng: np.random.Generator) -> None:
         self.engine = engine
-        self.tracks: list[FaceTrack] = []
-        self.active: list[FaceTrack] = []
+        self.rng = rng
+        self.tracks: list[_Track] = []
+        self.active: list[_Track] = []
+        self.embeddings = 0
 
     def cut(self) -> None:
         self.active = []
 
+    def embed(self, image: np.ndarray, sample: FaceSample) -> np.ndarray:
+        assert sample.landmarks is not None
+        sample.embedding = np.asarray(self.engine.embed(image, Face(
+            box=sample.box, landmarks=sample.landmarks)), dtype=np.float32)
+        self.embeddings += 1
+        return sample.embedding
+
+    def differ(self, a: FaceSample, b: FaceSample) -> bool:
+        assert a.embedding is not None and b.embedding is not None
+        return self.engine.distance(a.embedding, b.embedding) > self.engine.identity_threshold
+
     def add(self, image: np.ndarray, frame_index: int, time_s: float) -> None:
-        faces = self.engine.detect(image)
-        samples = []
-        for face in faces:
-            vec = np.asarray(self.engine.embed(image, face), dtype=np.float32)
-            samples.append(FaceSample(frame_index, time_s, face.box, vec,
-                                      _quality(image, face)))
-        continuing: list[FaceTrack] = []
+        samples = [FaceSample(frame_index, time_s, face.box, None, _quality(image, face),
+                              look=_look(image, face), landmarks=face.landmarks)
+                   for face in self.engine.detect(image)]
+        continuing: list[_Track] = []
         free = list(self.active)
         for sample in samples:
-            match = self._match(sample, free)
+            match = self._match(image, sample, free)
             if match is None:
-                match = FaceTrack(track_id=len(self.tracks))
+                self.embed(image, sample)  # every track starts from an embedded face
+                match = _Track(FaceTrack(track_id=len(self.tracks)))
                 self.tracks.append(match)
             else:
                 free.remove(match)
-            match.samples.append(sample)
+            match.track.samples.append(sample)
             continuing.append(match)
         self.active = continuing
 
-    def _match(self, sample: FaceSample, free: list[FaceTrack]) -> FaceTrack | None:
+    def _match(self, image: np.ndarray, sample: FaceSample,
+               free: list[_Track]) -> _Track | None:
         """The overlapping free track whose last face is the same person, if any."""
-        best: tuple[float, FaceTrack] | None = None
-        for track in free:
-            overlap = sample.box.iou(track.last.box)
-            if overlap < LINK_IOU:
-                continue
-            d = self.engine.distance(sample.embedding, track.last.embedding)
-            if d <= self.engine.identity_threshold and (best is None or overlap > best[0]):
-                best = (overlap, track)
-        return best[1] if best else None
+        overlapping = sorted((t for t in free if sample.box.iou(t.track.last.box) >= LINK_IOU),
+                             key=lambda t: -sample.box.iou(t.track.last.box))
+        for candidate in overlapping:
+            last_embedded = candidate.track.embedded()[-1]
+            if _same_look(sample, candidate.track.last):
+                candidate.unchecked += 1
+                if candidate.unchecked >= MAX_UNCHECKED or self.rng.random() < CHECK_SHARE:
+                    self.embed(image, sample)
+                    candidate.unchecked = 0
+                    candidate.suspect |= self.differ(sample, last_embedded)
+                return candidate
+            if sample.embedding is None:
+                self.embed(image, sample)
+            if not self.differ(sample, last_embedded):
+                candidate.unchecked = 0
+                return candidate
+        return None
 
 
 def _strata_picks(frame_count: int, period: int, rng: np.random.Generator) -> set[int]:
@@ -235,16 +313,12 @@ def _strata_picks(frame_count: int, period: int, rng: np.random.Generator) -> se
     return picks
 
 
-def _thumb(rgb: np.ndarray) -> np.ndarray:
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    return cv2.resize(grey, THUMB_SIZE_PX, interpolation=cv2.INTER_AREA).astype(np.float32)
-
-
 def find_faces(engine: FaceEngine, path: Path, *, seed: int | None = None,
                what: str | None = None) -> SourceFaces:
     """Scan ``path`` (a video or an image) for every face track (see the module doc)."""
     source = what or str(path)
-    linker = _Linker(engine)
+    rng = np.random.default_rng(secrets.randbits(64) if seed is None else seed)
+    linker = _Linker(engine, rng)
     if path.suffix.lower() in IMAGE_SUFFIXES:
         linker.add(load_image(path), 0, 0.0)
         return _found(linker, source=source, sampled=1, cuts=0, fps=1.0)
@@ -253,15 +327,14 @@ def find_faces(engine: FaceEngine, path: Path, *, seed: int | None = None,
     fps = video.avg_fps
     frame_count = max(1, video.frame_count or round((video.duration_s or 0.0) * fps))
     period = max(1, round(SAMPLE_PERIOD_S * fps), math.ceil(frame_count / MAX_SAMPLES))
-    rng = np.random.default_rng(secrets.randbits(64) if seed is None else seed)
     picks = _strata_picks(frame_count, period, rng)
     previous: np.ndarray | None = None
     cuts = sampled = 0
     seen: list[int] = []
-    last: tuple[int, np.ndarray] | None = None
-    for frame in iter_frames(path, info=info, cfr_fps=fps):
-        last = (frame.index, frame.rgb)
-        thumb = _thumb(frame.rgb)
+    last: LazyFrame | None = None
+    for frame in iter_lazy_frames(path, info=info, cfr_fps=fps):
+        last = frame
+        thumb = frame.grey(THUMB_SIZE_PX).astype(np.float32)
         if previous is not None and float(np.abs(thumb - previous).mean()) > \
                 DEFAULT_SCENE_CUT_LEVEL:
             cuts += 1
@@ -271,13 +344,66 @@ def find_faces(engine: FaceEngine, path: Path, *, seed: int | None = None,
         if frame.index in picks:
             sampled += 1
             seen.append(frame.index)
-            linker.add(frame.rgb, frame.index, frame.index / fps)
+            linker.add(frame.rgb(), frame.index, frame.index / fps)
     if sampled == 0 and last is not None:  # frame count overstated: sample the last frame
         sampled = 1
-        seen.append(last[0])
-        linker.add(last[1], last[0], last[0] / fps)
+        seen.append(last.index)
+        linker.add(last.rgb(), last.index, last.index / fps)
+    _settle(linker, path, info=info, fps=fps)
     return _found(linker, source=source, sampled=sampled, cuts=cuts, fps=fps,
                   first=seen[0] if seen else 0, last=seen[-1] if seen else 0)
+
+
+def _settle(linker: _Linker, path: Path, *, info: MediaInfo, fps: float) -> None:
+    """Split the suspect tracks where the person changes and embed every track's
+    representatives, in as few extra decode passes as that takes (usually one)."""
+    while True:
+        suspects = [t for t in linker.tracks if t.suspect]
+        if suspects:  # every face of theirs, then the exact splits
+            _embed_later(linker, path, [s for t in suspects for s in t.track.samples],
+                         info=info, fps=fps)
+            for grown in suspects:
+                linker.tracks.remove(grown)
+                linker.tracks.extend(_split(linker, grown.track))
+            continue
+        pending = [s for t in linker.tracks for s in t.track.chosen() if s.embedding is None]
+        if not pending:
+            return
+        _embed_later(linker, path, pending, info=info, fps=fps)
+        for grown in linker.tracks:  # a representative may show a change the look missed
+            embedded = grown.track.embedded()
+            grown.suspect = any(linker.differ(a, b) for a, b in itertools.pairwise(embedded))
+
+
+def _embed_later(linker: _Linker, path: Path, samples: list[FaceSample], *,
+                 info: MediaInfo, fps: float) -> None:
+    """Embed ``samples`` in one decode pass that converts only their frames."""
+    wanted: dict[int, list[FaceSample]] = {}
+    for sample in samples:
+        if sample.embedding is None:
+            wanted.setdefault(sample.frame_index, []).append(sample)
+    if not wanted:
+        return
+    for frame in iter_lazy_frames(path, info=info, cfr_fps=fps):
+        here = wanted.pop(frame.index, None)
+        if here:
+            image = frame.rgb()
+            for sample in here:
+                linker.embed(image, sample)
+        if not wanted:
+            break
+    if wanted:  # the scan saw these frames: a second decode must too
+        raise BadInput(f"frames {sorted(wanted)[:3]} of {path} could not be decoded again")
+
+
+def _split(linker: _Linker, track: FaceTrack) -> list[_Track]:
+    """A fully embedded track cut wherever a face is not the person of the one before."""
+    parts = [_Track(FaceTrack(track_id=-1, samples=[track.samples[0]]))]
+    for sample in track.samples[1:]:
+        if linker.differ(sample, parts[-1].track.last):
+            parts.append(_Track(FaceTrack(track_id=-1)))
+        parts[-1].track.samples.append(sample)
+    return parts
 
 
 def _found(linker: _Linker, *, source: str, sampled: int, cuts: int, fps: float,
@@ -285,7 +411,8 @@ def _found(linker: _Linker, *, source: str, sampled: int, cuts: int, fps: float,
     if not linker.tracks:
         raise BadInput(f"no face found in {source}",
                        hint="the source must show the performer's face")
-    ordered = sorted(linker.tracks, key=lambda t: (t.first.frame_index, t.first.box.left))
+    ordered = sorted((t.track for t in linker.tracks),
+                     key=lambda t: (t.first.frame_index, t.first.box.left))
     for number, track in enumerate(ordered):  # numbered by first appearance, left to right
         track.track_id = number
     return SourceFaces(source=source, tracks=tuple(ordered), sampled_frames=sampled,
