@@ -30,7 +30,8 @@ from __future__ import annotations
 import itertools
 import math
 import secrets
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -183,14 +184,33 @@ class PerformerFilter:
         return tracked if any(tracked.face.box.iou(b) >= KEEP_IOU for b in boxes) else None
 
 
-def performer_track(engine: FaceEngine, frames: Iterable[np.ndarray], *, fps: float,
-                    faces: SourceFaces, decision: Decision) -> Iterator[TrackedFace | None]:
+def performer_track(engine: FaceEngine, frames: Iterable[np.ndarray | None], *, fps: float,
+                    faces: SourceFaces, decision: Decision,
+                    known: Mapping[int, TrackedFace | None] | None = None,
+                    ) -> Iterator[TrackedFace | None]:
     """The frame-by-frame track of the performer's face only (None on every other frame),
-    for the lip-sync and reenactment engines: another person's face is never altered."""
+    for the lip-sync and reenactment engines: another person's face is never altered.
+
+    A None frame is one the render leaves alone (outside speech): it is not followed.
+    ``known`` holds faces already followed in this very source (the footage bank's
+    pass); they are reused instead of followed again when every track the gate judged
+    is the performer's (the followed face can then only be hers), else ignored."""
     only = faces.performer_filter(decision)
     tracker = FaceTracker(engine, fps=fps, candidates=only.candidates)
-    for tracked in tracker.track(frames):
-        yield only.keep(tracked)
+    reuse = known if known and all(t.performer for t in decision.identity_tracks) else {}
+    pending: deque[tuple[int, bool]] = deque()  # per frame: its index, and whether wanted
+
+    def live_frames() -> Iterator[np.ndarray | None]:
+        for index, frame in enumerate(frames):
+            pending.append((index, frame is not None))
+            yield None if frame is None or index in reuse else frame
+
+    for live in tracker.track(live_frames()):
+        index, wanted = pending.popleft()
+        if not wanted:
+            yield None
+        else:
+            yield only.keep(reuse.get(index, live))
 
 
 def _quality(image: np.ndarray, face: Face) -> float:

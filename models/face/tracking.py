@@ -9,14 +9,20 @@ when the engine offers `landmarks_in_box` (dlib), re-fits the 68 landmarks insid
 moved box. A One-Euro filter removes landmark jitter without lagging fast motion.
 
 Frames where no face can be followed yield None: lip-sync and reenactment leave
-those frames untouched.
+those frames untouched. A frame given as None is one the caller does not need
+followed (outside speech): it costs nothing, yields None and ends the track, so the
+next real frame starts afresh with a detection.
+
+`SourceTracks` keeps what one pass followed in a source (by the source's SHA-256), so
+a later consumer in the same run (the render after the footage bank) reads the faces
+instead of following them again.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -162,12 +168,17 @@ class FaceTracker:
 
     # -- public ----------------------------------------------------------------------
 
-    def track(self, frames: Iterable[np.ndarray]) -> Iterator[TrackedFace | None]:
-        """Follow the main face through `frames` (RGB uint8, same size), one result each."""
+    def track(self, frames: Iterable[np.ndarray | None]) -> Iterator[TrackedFace | None]:
+        """Follow the main face through `frames` (RGB uint8, same size), one result each;
+        a None frame is skipped (yields None, and the track starts afresh after it)."""
         previous_gray: np.ndarray | None = None
         previous_thumb: np.ndarray | None = None
         last_detection = -(10**9)
         for index, frame in enumerate(frames):
+            if frame is None:
+                previous_gray = previous_thumb = None
+                yield None
+                continue
             check_rgb_image(frame)
             gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
             thumb = cv2.resize(gray, THUMB_SIZE_PX, interpolation=cv2.INTER_AREA)
@@ -281,3 +292,26 @@ class FaceTracker:
         self._box, self._points = box, np.asarray(points, dtype=np.float32)
         smooth = self._filter(self._points)
         return TrackedFace(index, Face(box=box, landmarks=smooth), is_keyframe=False)
+
+
+@dataclass
+class SourceTracks:
+    """What was followed in each source during one run: frame index -> face (or None).
+
+    Keyed by the source's SHA-256, so a consumer can only ever read the faces of the
+    very bytes it renders; a source followed again replaces its entry."""
+
+    _by_source: dict[str, dict[int, TrackedFace | None]] = field(default_factory=dict)
+
+    def recording(self, sha256: str, track: Iterable[TrackedFace | None]
+                  ) -> Iterator[TrackedFace | None]:
+        """Pass ``track`` through, keeping every result under ``sha256``."""
+        kept: dict[int, TrackedFace | None] = {}
+        self._by_source[sha256] = kept
+        for index, tracked in enumerate(track):
+            kept[index] = tracked
+            yield tracked
+
+    def of(self, sha256: str) -> Mapping[int, TrackedFace | None]:
+        """The frames followed in that source (empty when none were)."""
+        return self._by_source.get(sha256, {})

@@ -25,7 +25,7 @@ from media.decode import iter_frames
 from media.digest import sha256_file
 from media.probe import probe
 from models.face.base import Face, FaceBox, FaceEngine
-from models.face.tracking import FaceTracker, TrackedFace
+from models.face.tracking import FaceTracker, SourceTracks, TrackedFace
 from models.lipsync.footage.bank import MouthBank, build_bank
 
 LOG = logging.getLogger(__name__)
@@ -69,13 +69,19 @@ def forget_performer_banks(cache_dir: Path, performer: str) -> bool:
 
 
 def bank_from_video(path: Path, *, face_engine: FaceEngine, cache_dir: Path | None = None,
-                    performer: str | None = None,
-                    max_seconds: float = MAX_BANK_SECONDS) -> MouthBank:
-    """The mouth bank of the video at `path` (cached when a performer and cache are given)."""
+                    performer: str | None = None, max_seconds: float = MAX_BANK_SECONDS,
+                    tracks: SourceTracks | None = None) -> MouthBank:
+    """The mouth bank of the video at `path` (cached when a performer and cache are given).
+
+    ``tracks``: where the faces followed to build the bank are kept (by the video's
+    SHA-256, in full-frame pixels), so the render of the same video reads them instead
+    of following the face a second time."""
     video = Path(path)
     cached: Path | None = None
+    digest = sha256_file(video) if tracks is not None or (cache_dir is not None and performer) \
+        else ""
     if cache_dir is not None and performer:
-        cached = bank_path(cache_dir, performer, sha256_file(video))
+        cached = bank_path(cache_dir, performer, digest)
         bank = MouthBank.load(cached) if cached.exists() else None
         if bank is not None:
             LOG.debug("footage bank: %d entries from the cache %s", bank.size, cached)
@@ -90,7 +96,8 @@ def bank_from_video(path: Path, *, face_engine: FaceEngine, cache_dir: Path | No
     small = (cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
              if scale < 1.0 else frame for frame in to_track)
     track = FaceTracker(face_engine, fps=fps).track(small)
-    bank = build_bank(to_bank, (_scaled(tracked, 1.0 / scale) for tracked in track))
+    full = (_scaled(tracked, 1.0 / scale) for tracked in track)
+    bank = build_bank(to_bank, full if tracks is None else tracks.recording(digest, full))
     if cached is not None:
         bank.save(cached)
     return bank
