@@ -20,6 +20,15 @@ changes. The representative frames are embedded after the scan, in one more deco
 pass that converts only those frames. Scene cuts are found on grey thumbnails, so the
 other frames are never converted to RGB.
 
+Detection, the next cost, runs on a sample unless nothing can have appeared: when the
+picture outside the known people (each face box widened by `FACE_MARGIN`, and by
+`BODY_MARGIN` below it) has not changed
+since the last detected sample (`CHANGE_SIZE_PX` grey, no pixel more than
+`CHANGE_LEVEL` off), each known face is re-fitted inside its box and must keep its
+look, else the sample is detected after all. Every `DETECT_EVERY_SAMPLES`-th sample,
+a seeded random share (`DETECT_SHARE`) and every sample after a scene cut are always
+detected, so a new face is found within a second even when it fades in.
+
 For renders that alter one face, `performer_track` restricts the frame-by-frame
 face tracker to the tracks the gate found to be the performer's: every other face
 is left untouched. No face anywhere is bad input (exit 2), not a consent question.
@@ -43,6 +52,7 @@ from likeness.errors import BadInput
 from media.decode import LazyFrame, frames_at, iter_lazy_frames
 from media.probe import MediaInfo, probe
 from models.face import Face, FaceBox, FaceEngine, load_image
+from models.face.base import LandmarkRefiner
 from models.face.landmarks import EYE_IMAGE_LEFT, EYE_IMAGE_RIGHT, MOUTH
 from models.face.tracking import DEFAULT_SCENE_CUT_LEVEL, THUMB_SIZE_PX, FaceTracker, TrackedFace
 
@@ -59,6 +69,12 @@ LOOK_PX = 32  # side of the grey chip that judges "same look" between two sample
 LOOK_SAME = 0.85  # normalised correlation of two chips at or above it: the same face
 CHECK_SHARE = 0.125  # of the look-linked samples, this share (seeded, random) is embedded
 MAX_UNCHECKED = 12  # and never more than this many samples of a track in a row unembedded
+CHANGE_SIZE_PX = (160, 90)  # grey picture compared between samples (8x8 px blocks at 720p)
+CHANGE_LEVEL = 12.0  # grey levels: a block that moved more than this changed
+FACE_MARGIN = 1.0  # of a box's size, each side and above: where a face's head may move
+BODY_MARGIN = 2.5  # of a box's height, below it: the speaker's shoulders and hands
+DETECT_EVERY_SAMPLES = 4  # at least every 4th sample is detected (one a second)
+DETECT_SHARE = 0.25  # and this share of the others, seeded and random
 
 
 @dataclass(eq=False)
@@ -136,6 +152,8 @@ class SourceFaces:
     fps: float
     first_sampled: int = 0  # frame index of the first and the last sampled frame
     last_sampled: int = 0
+    detected_frames: int = 0  # of the sampled frames, those run through the detector
+    embedded_faces: int = 0
 
     def evidence(self) -> tuple[FaceTrackEvidence, ...]:
         return tuple(t.evidence() for t in self.tracks)
@@ -269,9 +287,75 @@ class _Linker:
         self.tracks: list[_Track] = []
         self.active: list[_Track] = []
         self.embeddings = 0
+        self.detections = 0
+        self._detected_grey: np.ndarray | None = None  # the last detected sample's picture
+        self._since_detection = 0
 
     def cut(self) -> None:
         self.active = []
+        self._detected_grey = None
+
+    def sample(self, image: np.ndarray, frame_index: int, time_s: float,
+               grey: np.ndarray | None = None) -> None:
+        """Add one sampled frame: re-fit the known faces when nothing can have appeared
+        (see the module doc), else detect. ``grey``: the frame at `CHANGE_SIZE_PX`."""
+        if grey is not None and self._may_skip(grey, image.shape):
+            followed = self._refit(image, frame_index, time_s)
+            if followed is not None:
+                self._since_detection += 1
+                for track, sample in followed:
+                    self._continue(image, track, sample)
+                return
+        self.add(image, frame_index, time_s)
+        self._detected_grey, self._since_detection = grey, 0
+
+    def _may_skip(self, grey: np.ndarray, shape: tuple[int, ...]) -> bool:
+        if (self._detected_grey is None or self._since_detection + 1 >= DETECT_EVERY_SAMPLES
+                or not isinstance(self.engine, LandmarkRefiner)
+                or self.rng.random() < DETECT_SHARE):
+            return False
+        changed = np.abs(grey.astype(np.int16) - self._detected_grey) > CHANGE_LEVEL
+        scale_x, scale_y = grey.shape[1] / shape[1], grey.shape[0] / shape[0]
+        for track in self.active:
+            box = track.track.last.box
+            pad_x, pad_y = FACE_MARGIN * box.width, FACE_MARGIN * box.height
+            changed[max(0, math.floor((box.top - pad_y) * scale_y)):
+                    max(0, math.ceil((box.bottom + BODY_MARGIN * box.height) * scale_y)),
+                    max(0, math.floor((box.left - pad_x) * scale_x)):
+                    max(0, math.ceil((box.right + pad_x) * scale_x))] = False
+        return not bool(changed.any())
+
+    def _refit(self, image: np.ndarray, frame_index: int,
+               time_s: float) -> list[tuple[_Track, FaceSample]] | None:
+        """Each known face re-fitted in its box (moved with its landmarks), or None when
+        one no longer looks like itself (then the frame is detected)."""
+        refiner = self.engine
+        assert isinstance(refiner, LandmarkRefiner)
+        followed = []
+        for track in self.active:
+            last = track.track.last
+            assert last.landmarks is not None
+            marks = np.asarray(refiner.landmarks_in_box(image, last.box), dtype=np.float32)
+            dx, dy = (round(float(v)) for v in marks.mean(axis=0) - last.landmarks.mean(axis=0))
+            box = FaceBox(last.box.left + dx, last.box.top + dy, last.box.right + dx,
+                          last.box.bottom + dy, score=last.box.score)
+            face = Face(box=box, landmarks=marks)
+            sample = FaceSample(frame_index, time_s, box, None, _quality(image, face),
+                                look=_look(image, face), landmarks=marks)
+            if not _same_look(sample, last):
+                return None
+            followed.append((track, sample))
+        return followed
+
+    def _continue(self, image: np.ndarray, track: _Track, sample: FaceSample) -> None:
+        """Append a look-linked sample, embedding it at the random and forced checks."""
+        track.unchecked += 1
+        if track.unchecked >= MAX_UNCHECKED or self.rng.random() < CHECK_SHARE:
+            last_embedded = track.track.embedded()[-1]
+            self.embed(image, sample)
+            track.unchecked = 0
+            track.suspect |= self.differ(sample, last_embedded)
+        track.track.samples.append(sample)
 
     def embed(self, image: np.ndarray, sample: FaceSample) -> np.ndarray:
         assert sample.landmarks is not None
@@ -285,6 +369,8 @@ class _Linker:
         return self.engine.distance(a.embedding, b.embedding) > self.engine.identity_threshold
 
     def add(self, image: np.ndarray, frame_index: int, time_s: float) -> None:
+        """Add one sampled frame, every face on it detected."""
+        self.detections += 1
         samples = [FaceSample(frame_index, time_s, face.box, None, _quality(image, face),
                               look=_look(image, face), landmarks=face.landmarks)
                    for face in self.engine.detect(image)]
@@ -364,7 +450,8 @@ def find_faces(engine: FaceEngine, path: Path, *, seed: int | None = None,
         if frame.index in picks:
             sampled += 1
             seen.append(frame.index)
-            linker.add(frame.rgb(), frame.index, frame.index / fps)
+            linker.sample(frame.rgb(), frame.index, frame.index / fps,
+                          grey=frame.grey(CHANGE_SIZE_PX))
     if sampled == 0 and last is not None:  # frame count overstated: sample the last frame
         sampled = 1
         seen.append(last.index)
@@ -436,7 +523,8 @@ def _found(linker: _Linker, *, source: str, sampled: int, cuts: int, fps: float,
     for number, track in enumerate(ordered):  # numbered by first appearance, left to right
         track.track_id = number
     return SourceFaces(source=source, tracks=tuple(ordered), sampled_frames=sampled,
-                       scene_cuts=cuts, fps=fps, first_sampled=first, last_sampled=last)
+                       scene_cuts=cuts, fps=fps, first_sampled=first, last_sampled=last,
+                       detected_frames=linker.detections, embedded_faces=linker.embeddings)
 
 
 def sample_frames(path: Path, *, count: int) -> list[np.ndarray]:

@@ -263,3 +263,19 @@ def test_known_faces_are_reused_and_frames_left_alone_are_not_followed(
     assert calls == []  # nothing followed again
     assert reused[:20] == live[:20] and all(t is None for t in reused[20:])
     assert sum(t is not None for t in reused) >= 18
+
+
+def test_still_pictures_are_not_detected_again_but_a_new_face_is_found(tmp_path: Path) -> None:
+    """Issue 15: while nothing changes outside the known faces, they are re-fitted in
+    place instead of detected; a face appearing elsewhere is detected and tracked."""
+    engine = face_engine_of("face", "dlib")
+    alone = faces_clip(tmp_path / "alone.mp4", [FACES / "female01.png"], seconds=3.0)
+    faces = find_faces(engine, alone, seed=6)
+    assert len(faces.tracks) == 1
+    assert faces.detected_frames < faces.sampled_frames
+    both = faces_clip(tmp_path / "both.mp4", [FACES / "female01.png", FACES / "male01.png"],
+                      seconds=2.0)
+    clip = splice(tmp_path / "arrives.mp4", [alone, both])
+    found = find_faces(engine, clip, seed=6)
+    late = [t for t in found.tracks if t.first.time_s >= 2.9]
+    assert any(t.first.box.center[0] > 320 for t in late)  # the newcomer on the right
