@@ -423,8 +423,14 @@ def choose_engines(*, language: str, lipsync: str, face_engine: str,
 
 
 @io_task("bind-identity", stage="identity")
-def bind_identity(video: Path, *, engine: FaceEngine) -> SourceFaces:
-    return find_faces(engine, video)
+def bind_identity(video: Path, *, engine: FaceEngine,
+                  tracks: SourceTracks | None = None) -> SourceFaces:
+    """Every face track of the source; the faces found are kept in ``tracks`` too, where
+    the footage bank's tracker takes them as keyframes instead of detecting again."""
+    faces = find_faces(engine, video)
+    if tracks is not None:
+        tracks.found(sha256_file(video), faces.faces_by_frame())
+    return faces
 
 
 @step_task("authorize", stage="consent")
@@ -704,7 +710,7 @@ def dub_flow(request: DubRequest) -> DubResult | DubReview:
                                  models_dir=settings.models_dir, policy=policy,
                                  footage=request.video, performer=request.performer,
                                  cache_dir=settings.cache_dir, tracks=tracks)
-        faces = bind_identity(request.video, engine=engines.face)
+        faces = bind_identity(request.video, engine=engines.face, tracks=tracks)
         decision = authorize_dub(request, uses=dub_uses(engines.lipsync), faces=faces)
         with failures_logged(decision, flow="dub", out=request.out):
             original = load_original_audio(request.video)

@@ -50,6 +50,7 @@ import numpy as np
 from consent.models import Decision, FaceTrackEvidence
 from likeness.errors import BadInput
 from media.decode import LazyFrame, frames_at, iter_lazy_frames
+from media.pipeline import prefetch
 from media.probe import MediaInfo, probe
 from models.face import Face, FaceBox, FaceEngine, load_image
 from models.face.base import LandmarkRefiner
@@ -157,6 +158,16 @@ class SourceFaces:
 
     def evidence(self) -> tuple[FaceTrackEvidence, ...]:
         return tuple(t.evidence() for t in self.tracks)
+
+    def faces_by_frame(self) -> dict[int, list[Face]]:
+        """Every face seen on each sampled frame: free keyframes for a later tracker."""
+        found: dict[int, list[Face]] = {}
+        for track in self.tracks:
+            for sample in track.samples:
+                if sample.landmarks is not None:
+                    found.setdefault(sample.frame_index, []).append(
+                        Face(box=sample.box, landmarks=sample.landmarks))
+        return found
 
     def performer_filter(self, decision: Decision) -> PerformerFilter:
         """The performer's tracks, each altered only between its first and last sample:
@@ -438,7 +449,8 @@ def find_faces(engine: FaceEngine, path: Path, *, seed: int | None = None,
     cuts = sampled = 0
     seen: list[int] = []
     last: LazyFrame | None = None
-    for frame in iter_lazy_frames(path, info=info, cfr_fps=fps):
+    decoded = iter_lazy_frames(path, info=info, cfr_fps=fps)
+    for frame in prefetch(decoded, name="likeness-identity-decode"):  # decoding overlaps
         last = frame
         thumb = frame.grey(THUMB_SIZE_PX).astype(np.float32)
         if previous is not None and float(np.abs(thumb - previous).mean()) > \
@@ -491,7 +503,8 @@ def _embed_later(linker: _Linker, path: Path, samples: list[FaceSample], *,
             wanted.setdefault(sample.frame_index, []).append(sample)
     if not wanted:
         return
-    for frame in iter_lazy_frames(path, info=info, cfr_fps=fps):
+    decoded = iter_lazy_frames(path, info=info, cfr_fps=fps)
+    for frame in prefetch(decoded, name="likeness-identity-decode"):
         here = wanted.pop(frame.index, None)
         if here:
             image = frame.rgb()
