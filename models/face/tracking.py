@@ -307,7 +307,7 @@ class FaceTracker:
         return TrackedFace(index, Face(box=box, landmarks=smooth), is_keyframe=False)
 
 
-@dataclass
+@dataclass(eq=False)  # by identity: one store per run, handed around as an engine option
 class SourceTracks:
     """Per source during one run: the faces found on some frames, and what a pass
     followed on every frame (frame index -> face, or None).
@@ -315,8 +315,9 @@ class SourceTracks:
     Keyed by the source's SHA-256, so a consumer can only ever read the faces of the
     very bytes it renders; a source found or followed again replaces its entry."""
 
-    _by_source: dict[str, dict[int, TrackedFace | None]] = field(default_factory=dict)
-    _found: dict[str, dict[int, list[Face]]] = field(default_factory=dict)
+    _by_source: dict[str, dict[int, TrackedFace | None]] = field(default_factory=dict,
+                                                                  repr=False)
+    _found: dict[str, dict[int, list[Face]]] = field(default_factory=dict, repr=False)
 
     def found(self, sha256: str, faces: Mapping[int, list[Face]]) -> None:
         """Keep every face found on some frames of that source (frame index -> faces)."""
