@@ -610,8 +610,9 @@ def _performer_track(engine: FaceEngine, frames: Iterator[np.ndarray | None], *,
     """`performer_track`, reading the source's known faces only when the first frame is
     asked for: the footage engine builds its bank (and follows the face) just before."""
     known = tracks.of(digest) if tracks is not None else None
+    found = tracks.found_in(digest) if tracks is not None else None
     yield from performer_track(engine, frames, fps=fps, faces=faces, decision=decision,
-                               known=known)
+                               known=known, found=found)
 
 
 def dub_actions(lines: Lines, *, language: str, engines: Engines,

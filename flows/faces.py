@@ -216,6 +216,7 @@ class PerformerFilter:
 def performer_track(engine: FaceEngine, frames: Iterable[np.ndarray | None], *, fps: float,
                     faces: SourceFaces, decision: Decision,
                     known: Mapping[int, TrackedFace | None] | None = None,
+                    found: Mapping[int, list[Face]] | None = None,
                     ) -> Iterator[TrackedFace | None]:
     """The frame-by-frame track of the performer's face only (None on every other frame),
     for the lip-sync and reenactment engines: another person's face is never altered.
@@ -223,9 +224,11 @@ def performer_track(engine: FaceEngine, frames: Iterable[np.ndarray | None], *, 
     A None frame is one the render leaves alone (outside speech): it is not followed.
     ``known`` holds faces already followed in this very source (the footage bank's
     pass); they are reused instead of followed again when every track the gate judged
-    is the performer's (the followed face can then only be hers), else ignored."""
+    is the performer's (the followed face can then only be hers), else ignored.
+    ``found``: faces already detected on some frames (identity binding's), which the
+    tracker takes as keyframes instead of detecting again."""
     only = faces.performer_filter(decision)
-    tracker = FaceTracker(engine, fps=fps, candidates=only.candidates)
+    tracker = FaceTracker(engine, fps=fps, candidates=only.candidates, known=found)
     reuse = known if known and all(t.performer for t in decision.identity_tracks) else {}
     pending: deque[tuple[int, bool]] = deque()  # per frame: its index, and whether wanted
 

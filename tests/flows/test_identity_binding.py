@@ -279,3 +279,33 @@ def test_still_pictures_are_not_detected_again_but_a_new_face_is_found(tmp_path:
     found = find_faces(engine, clip, seed=6)
     late = [t for t in found.tracks if t.first.time_s >= 2.9]
     assert any(t.first.box.center[0] > 320 for t in late)  # the newcomer on the right
+
+
+def test_the_faces_found_by_identity_binding_spare_the_renders_detections(
+        ava: Studio, tmp_path: Path) -> None:
+    """Issue 15: the render's tracker takes identity binding's faces as keyframes."""
+    clip = faces_clip(tmp_path / "one.mp4", [FACES / "female01.png"], seconds=2.0)
+    engine = face_engine_of("face", "dlib")
+    faces = find_faces(engine, clip, seed=7)
+    dub = ava.authorize(RenderRequest(performer_id="ava", uses=DUB,
+                                      face_tracks=faces.evidence(), face_scope="one_face"))
+    frames = [f.rgb for f in iter_frames(clip, cfr_fps=FPS)]
+    counts = []
+    for found in (None, faces.faces_by_frame()):
+        calls: list[int] = []
+        original = engine.detect
+
+        def counting(image: np.ndarray, calls: list[int] = calls,
+                     original: object = original) -> list[object]:
+            calls.append(1)
+            return original(image)  # type: ignore[operator, no-any-return]
+
+        engine.detect = counting  # type: ignore[method-assign]
+        try:
+            followed = list(performer_track(engine, frames, fps=FPS, faces=faces,
+                                            decision=dub, found=found))
+        finally:
+            del engine.detect
+        assert sum(t is not None for t in followed) >= len(frames) * 0.9
+        counts.append(len(calls))
+    assert counts[1] < counts[0]
