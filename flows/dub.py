@@ -20,7 +20,10 @@ The flow only sequences small tasks; each task does one job:
    consent, having written the lines as an SRT for a person to correct;
 4. picture: frames stream from the decoder through the face tracker and the
    lip-sync engine straight into `provenance.publish.publish`, which encodes once and
-   is the only code that writes the output;
+   is the only code that writes the output; only the frames around speech (each cue's
+   slot and where its new line is spoken, plus `SPEECH_MARGIN_S`) are tracked and
+   lip-synced, the others pass through untouched; the faces the footage bank's build
+   followed in the source are reused, not followed again (`SourceTracks`, by SHA-256);
 5. a `DubResult` names the output, the render and decision ids, the cues (length,
    slot, tempo, where each was placed and why), the mix's figures, the engines and
    the seconds each stage took; the cues also go to a ``OUT.cues.json`` sidecar and,
@@ -35,8 +38,10 @@ After the consent decision, a failure is logged to the ledger as ``render_failed
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -97,6 +102,7 @@ from media.timed_text import Cue, PhonemeTiming, validate_cues
 from models import registry
 from models.asr.base import Recognizer
 from models.face import FaceEngine
+from models.face.tracking import SourceTracks
 from models.lipsync import LipSync
 from models.mt.base import Translator, primary
 from models.registry import Choice, EnginePolicy, LipSyncName, SeparationName
@@ -124,6 +130,7 @@ SPEECH_OVER_BACKGROUND_LU = 10.0  # the new lines at least this far above the ke
 SIDECAR_SUFFIX = ".cues.json"
 CUT_FADE_S = 0.05  # speech cut at the video's end fades instead of clicking
 TRANSCRIPT_CACHE_TTL = timedelta(days=30)  # a re-run or review pass within a month is free
+SPEECH_MARGIN_S = 0.2  # frames this close to a line are lip-synced too (the mouth settles)
 
 
 # -- the studio, as the flow needs it ----------------------------------------------------
@@ -422,7 +429,8 @@ def translated_lines(heard: Sequence[Cue], *, source: str, target: str,
 @step_task("choose-engines", stage="engines")
 def choose_engines(*, language: str, lipsync: str, face_engine: str,
                    models_dir: Path, policy: EnginePolicy, footage: Path | None = None,
-                   performer: str | None = None, cache_dir: Path | None = None) -> Engines:
+                   performer: str | None = None, cache_dir: Path | None = None,
+                   tracks: SourceTracks | None = None) -> Engines:
     """Resolve every engine before consent, so a missing one costs no render budget.
 
     The registry holds the rules (TTS per language, lip-sync ``auto``, the licence
@@ -431,7 +439,8 @@ def choose_engines(*, language: str, lipsync: str, face_engine: str,
         registry.choose("face", face_engine, models_dir=models_dir, policy=policy),
         registry.choose("tts", models_dir=models_dir, policy=policy, language=language),
         registry.choose("lipsync", lipsync, models_dir=models_dir, policy=policy,
-                        footage=footage, performer=performer, cache_dir=cache_dir),
+                        footage=footage, performer=performer, cache_dir=cache_dir,
+                        tracks=tracks),
     )
     face, tts, mouth = (registry.build(choice) for choice in choices)
     return Engines(face=face, tts=tts, lipsync=mouth, choices=choices)
@@ -459,8 +468,14 @@ def preflight_engines(request: DubRequest, settings: RenderSettings) -> None:
 
 
 @io_task("bind-identity", stage="identity")
-def bind_identity(video: Path, *, engine: FaceEngine) -> SourceFaces:
-    return find_faces(engine, video)
+def bind_identity(video: Path, *, engine: FaceEngine,
+                  tracks: SourceTracks | None = None) -> SourceFaces:
+    """Every face track of the source; the faces found are kept in ``tracks`` too, where
+    the footage bank's tracker takes them as keyframes instead of detecting again."""
+    faces = find_faces(engine, video)
+    if tracks is not None:
+        tracks.found(sha256_file(video), faces.faces_by_frame())
+    return faces
 
 
 @step_task("authorize", stage="consent")
@@ -628,11 +643,33 @@ def _speech_level(original: np.ndarray, rate: int, regions: Sequence[SpeechRegio
     return float(np.clip(level, SPEECH_LOUDNESS_MIN_LUFS, SPEECH_LOUDNESS_MAX_LUFS))
 
 
+def speech_frames(lines: Sequence[FittedLine], *, fps: float,
+                  margin_s: float = SPEECH_MARGIN_S) -> Callable[[int], bool]:
+    """Whether a frame is near speech: inside a cue's slot or where its new line is
+    spoken, widened by ``margin_s``. Only those frames are tracked and lip-synced."""
+    spans = sorted((math.floor((min(r.start_s, r.spoken_start_s) - margin_s) * fps),
+                    math.ceil((max(r.end_s, r.spoken_end_s) + margin_s) * fps))
+                   for r in (line.report for line in lines))
+    starts = [start for start, _ in spans]
+    ends = list(itertools.accumulate((end for _, end in spans), max))
+
+    def near(index: int) -> bool:
+        at = bisect.bisect_right(starts, index) - 1
+        return at >= 0 and index <= ends[at]
+    return near
+
+
 @step_task("lipsync-and-publish", stage="render+publish")
 def lipsync_and_publish(request: DubRequest, *, info: MediaInfo, soundtrack: Soundtrack,
                         engines: Engines, decision: Decision, lines: Lines,
-                        faces: SourceFaces, picture: TimeMap | None = None) -> PublishReceipt:
-    """Decode once, track and move the mouth frame by frame, encode once in `publish`."""
+                        faces: SourceFaces, picture: TimeMap | None = None,
+                        speech: Callable[[int], bool] | None = None,
+                        tracks: SourceTracks | None = None) -> PublishReceipt:
+    """Decode once, track and move the mouth frame by frame, encode once in `publish`.
+
+    ``speech`` says which frames (of the output's timeline) to track and lip-sync, the
+    others pass untouched; ``tracks`` holds faces already followed in this source (the
+    footage bank's), on the source's timeline: used only when the picture is not slowed."""
     video = info.require_video()
     fps = video.avg_fps
     picture = picture if picture is not None else TimeMap(duration_s=info.duration_s)
@@ -642,7 +679,13 @@ def lipsync_and_publish(request: DubRequest, *, info: MediaInfo, soundtrack: Sou
     to_render, to_track = itertools.tee(decoded)  # in lockstep: one frame buffered
     track: Iterator[TrackedFace | None]
     if engines.lipsync.needs_track:  # only the performer's face track is handed on
-        track = performer_track(engines.face, to_track, fps=fps, faces=faces, decision=decision)
+        near = speech or (lambda _index: True)
+        wanted = (frame if near(index) else None for index, frame in enumerate(to_track))
+        if not picture.identity:
+            tracks = None  # known faces sit on the source's frame numbers, not the output's
+        digest = sha256_file(request.video) if tracks is not None else ""
+        track = _performer_track(engines.face, wanted, fps=fps, faces=faces,
+                                 decision=decision, tracks=tracks, digest=digest)
     else:
         track = (None for _ in to_track)  # one "no face" per frame: nothing to track
     frames: Iterator[np.ndarray] = engines.lipsync.render(
@@ -664,6 +707,17 @@ def slowed_note(picture: TimeMap) -> str | None:
     most = max(s.factor for s in picture.stretches)
     return (f"the picture slowed in {len(picture.stretches)} span(s), at most {most:.2f}x, "
             "for the new lines to fit")
+
+
+def _performer_track(engine: FaceEngine, frames: Iterator[np.ndarray | None], *, fps: float,
+                     faces: SourceFaces, decision: Decision, tracks: SourceTracks | None,
+                     digest: str) -> Iterator[TrackedFace | None]:
+    """`performer_track`, reading the source's known faces only when the first frame is
+    asked for: the footage engine builds its bank (and follows the face) just before."""
+    known = tracks.of(digest) if tracks is not None else None
+    found = tracks.found_in(digest) if tracks is not None else None
+    yield from performer_track(engine, frames, fps=fps, faces=faces, decision=decision,
+                               known=known, found=found)
 
 
 def dub_actions(lines: Lines, *, language: str, engines: Engines,
@@ -759,14 +813,15 @@ def dub_flow(request: DubRequest) -> DubResult | DubReview:
             return DubReview(script=script, cues=len(lines.cues), language=request.language,
                              source_language=lines.source_language, translated=lines.translated,
                              engines=lines.engines, stages_s=clock.report())
+        tracks = SourceTracks()  # faces followed in the source, shared within this run
         engines = choose_engines(language=request.language, lipsync=request.lipsync,
                                  face_engine=settings.face_engine,
                                  models_dir=settings.models_dir, policy=policy,
                                  footage=request.video, performer=request.performer,
-                                 cache_dir=settings.cache_dir)
+                                 cache_dir=settings.cache_dir, tracks=tracks)
         separator = choose_separator(request.separation, weights=request.separation_weights,
                                      models_dir=settings.models_dir, policy=policy)
-        faces = bind_identity(request.video, engine=engines.face)
+        faces = bind_identity(request.video, engine=engines.face, tracks=tracks)
         decision = authorize_dub(request, uses=dub_uses(engines.lipsync), faces=faces)
         with failures_logged(decision, flow="dub", out=request.out):
             original = load_original_audio(request.video)
@@ -779,7 +834,9 @@ def dub_flow(request: DubRequest) -> DubResult | DubReview:
                 stems=separate_original(source, separator))
         receipt = lipsync_and_publish(request, info=info, soundtrack=soundtrack,
                                       engines=engines, decision=decision, lines=lines,
-                                      faces=faces, picture=fitted.picture)
+                                      faces=faces, picture=fitted.picture, tracks=tracks,
+                                      speech=speech_frames(fitted.lines, fps=info.require_video()
+                                                           .avg_fps))
         reports = tuple(line.report for line in fitted.lines)
         sidecar = write_cue_report(reports, soundtrack.report, out=receipt.out)
         subtitles = (write_spoken_subtitles(reports, path=request.subtitles)

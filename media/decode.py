@@ -13,10 +13,12 @@ because the encoder writes a constant rate.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import av
 import numpy as np
@@ -40,6 +42,76 @@ class DecodedFrame:
     index: int
     pts_s: float
     rgb: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class LazyFrame:
+    """One decoded frame whose pixels are converted only when asked for.
+
+    Converting a 720p frame to RGB costs several times what decoding it does, so a
+    scan that looks closely at a few frames (identity sampling) and only glances at
+    the others (scene cuts) asks for a thumbnail of each and full RGB of a few.
+    Every call returns a fresh array the caller owns.
+    """
+
+    index: int
+    pts_s: float
+    frame: av.VideoFrame
+    quarter_turns: int = 0
+
+    def rgb(self) -> np.ndarray:
+        """The upright RGB24 picture."""
+        return _upright(self.frame.to_ndarray(format="rgb24"), self.quarter_turns)
+
+    def grey(self, size: tuple[int, int]) -> np.ndarray:
+        """The upright picture as 8-bit grey scaled to ``size`` (width, height) in C."""
+        width, height = size if self.quarter_turns % 2 == 0 else (size[1], size[0])
+        grey = self.frame.to_ndarray(format="gray", width=width, height=height,
+                                     interpolation=SCALE_INTERPOLATION)
+        return _upright(grey, self.quarter_turns)
+
+
+def _upright(pixels: np.ndarray, quarter_turns: int) -> np.ndarray:
+    return np.ascontiguousarray(np.rot90(pixels, k=quarter_turns)) if quarter_turns else pixels
+
+
+def iter_lazy_frames(path: Path | str, *, cfr_fps: float, info: MediaInfo | None = None,
+                     rotate: bool = True) -> Iterator[LazyFrame]:
+    """The frames of ``path`` at a constant rate, as `iter_frames` numbers them, with their
+    pixels left unconverted until asked for (`LazyFrame`)."""
+    media_path = Path(path)
+    media_info = info if info is not None else probe(media_path)
+    video = media_info.require_video()
+    if cfr_fps <= 0:
+        raise BadInput(f"invalid frame rate {cfr_fps}: must be positive")
+    quarter_turns = video.rotation_deg // 90 if rotate else 0
+    yield from resample_to_cfr(_decode_lazy(media_path, video, quarter_turns=quarter_turns),
+                               fps=cfr_fps, end_s=video.duration_s)
+
+
+def _decode_lazy(path: Path, video: VideoInfo, *, quarter_turns: int) -> Iterator[LazyFrame]:
+    container = open_input(path, what="video")
+    with container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        time_base = float(stream.time_base) if stream.time_base else 0.0
+        fallback_interval_s = 1.0 / video.avg_fps if video.avg_fps else 0.0
+        index = 0
+        try:
+            for frame in container.decode(stream):
+                if frame.pts is not None and time_base:
+                    pts_s = frame.pts * time_base - video.start_s
+                else:
+                    pts_s = index * fallback_interval_s
+                yield LazyFrame(index=index, pts_s=pts_s, frame=frame,
+                                quarter_turns=quarter_turns)
+                index += 1
+        except av.error.FFmpegError as exc:
+            raise BadInput(f"cannot decode frame {index} of video {path}: {exc}",
+                           hint="the file may be truncated or corrupt") from exc
+
+
+Timed = TypeVar("Timed", DecodedFrame, LazyFrame)
 
 
 def iter_frames(
@@ -107,8 +179,8 @@ def _decode_upright(
 
 
 def resample_to_cfr(
-    frames: Iterator[DecodedFrame], *, fps: float, end_s: float
-) -> Iterator[DecodedFrame]:
+    frames: Iterator[Timed], *, fps: float, end_s: float
+) -> Iterator[Timed]:
     """Turn timestamped frames into a constant-rate sequence ending at ``end_s``.
 
     Output slot ``k`` at ``k / fps`` shows the source frame whose timestamp is
@@ -118,7 +190,7 @@ def resample_to_cfr(
     frame is a copy, so consumers may edit arrays in place.
     """
     slot_count = max(1, math.ceil(end_s * fps - 1e-6)) if end_s > 0 else None
-    previous: DecodedFrame | None = None
+    previous: Timed | None = None
     previous_used = False
     slot = 0
     for frame in frames:
@@ -139,8 +211,11 @@ def resample_to_cfr(
         slot += 1
 
 
-def _slot(frame: DecodedFrame, *, slot: int, fps: float, repeat: bool) -> DecodedFrame:
-    """A repeated source frame gets its own copy so in-place edits never leak."""
+def _slot(frame: Timed, *, slot: int, fps: float, repeat: bool) -> Timed:
+    """A repeated source frame gets its own copy so in-place edits never leak (a lazy
+    frame converts afresh at every call: nothing to copy)."""
+    if isinstance(frame, LazyFrame):
+        return dataclasses.replace(frame, index=slot, pts_s=slot / fps)
     rgb = frame.rgb.copy() if repeat else frame.rgb
     return DecodedFrame(index=slot, pts_s=slot / fps, rgb=rgb)
 

@@ -9,14 +9,22 @@ when the engine offers `landmarks_in_box` (dlib), re-fits the 68 landmarks insid
 moved box. A One-Euro filter removes landmark jitter without lagging fast motion.
 
 Frames where no face can be followed yield None: lip-sync and reenactment leave
-those frames untouched.
+those frames untouched. A frame given as None is one the caller does not need
+followed (outside speech): it costs nothing, yields None and ends the track, so the
+next real frame starts afresh with a detection.
+
+`SourceTracks` keeps, per source (by its SHA-256), the faces an earlier pass of the
+same run already found on some frames (identity binding's samples) and what a pass
+followed on every frame (the footage bank's build), so later passes use them instead of
+detecting and following again. A tracker given `known` faces takes them as free
+keyframes.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -27,6 +35,7 @@ from models.face.landmarks import INNER_LIP_BOTTOM_INDEX, INNER_LIP_TOP_INDEX
 
 THUMB_SIZE_PX = (64, 36)  # (width, height) of the scene-cut/flatness thumbnail
 DEFAULT_DETECT_EVERY = 10
+KNOWN_KEYFRAME_GAP = 3  # a frame with known faces re-anchors the track this long after the last
 DEFAULT_SCENE_CUT_LEVEL = 24.0  # mean absolute grey difference (0-255) between thumbnails
 FLAT_FRAME_STD_LEVEL = 3.0  # a thumbnail this uniform cannot hold a face: skip detection
 MIN_TRACKED_POINTS = 24  # of 68: fewer surviving flow points means the track is lost
@@ -139,9 +148,12 @@ class FaceTracker:
         beta: float = DEFAULT_BETA,
         refit_landmarks: bool = True,
         candidates: Callable[[int, list[Face]], list[Face]] | None = None,
+        known: Mapping[int, list[Face]] | None = None,
     ) -> None:
         """``candidates(frame_index, faces)`` narrows the faces a keyframe may follow (the
-        identity binding passes the performer's, so only their face is ever altered)."""
+        identity binding passes the performer's, so only their face is ever altered);
+        ``known`` holds every face already found on some frames (in the pixels of the
+        frames given): those frames are keyframes that cost no detection."""
         if detect_every < 1 or detect_when_lost_every < 1:
             raise BadInput("detect_every and detect_when_lost_every must be >= 1")
         self.engine = engine
@@ -149,6 +161,7 @@ class FaceTracker:
         self.detect_when_lost_every = detect_when_lost_every
         self.scene_cut_level = scene_cut_level
         self.candidates = candidates
+        self.known = known or {}
         self.refiner = engine if refit_landmarks and isinstance(engine, LandmarkRefiner) else None
         self._filter = OneEuroFilter(rate_hz=fps, min_cutoff_hz=min_cutoff_hz, beta=beta)
         self.keyframe_count = 0
@@ -162,12 +175,17 @@ class FaceTracker:
 
     # -- public ----------------------------------------------------------------------
 
-    def track(self, frames: Iterable[np.ndarray]) -> Iterator[TrackedFace | None]:
-        """Follow the main face through `frames` (RGB uint8, same size), one result each."""
+    def track(self, frames: Iterable[np.ndarray | None]) -> Iterator[TrackedFace | None]:
+        """Follow the main face through `frames` (RGB uint8, same size), one result each;
+        a None frame is skipped (yields None, and the track starts afresh after it)."""
         previous_gray: np.ndarray | None = None
         previous_thumb: np.ndarray | None = None
         last_detection = -(10**9)
         for index, frame in enumerate(frames):
+            if frame is None:
+                previous_gray = previous_thumb = None
+                yield None
+                continue
             check_rgb_image(frame)
             gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
             thumb = cv2.resize(gray, THUMB_SIZE_PX, interpolation=cv2.INTER_AREA)
@@ -184,7 +202,8 @@ class FaceTracker:
             result: TrackedFace | None = None
             followed = False
             if self._box is not None and previous_gray is not None and not cut:
-                due = index - last_detection >= self.detect_every
+                due = index - last_detection >= self.detect_every or (
+                    index in self.known and index - last_detection >= KNOWN_KEYFRAME_GAP)
                 if not due:
                     result = self._follow(previous_gray, gray, frame, index)
                     followed = result is not None
@@ -202,7 +221,12 @@ class FaceTracker:
 
     def _detect(self, frame: np.ndarray, thumb: np.ndarray, index: int) -> TrackedFace | None:
         self.keyframe_count += 1
-        faces = [] if float(thumb.std()) < FLAT_FRAME_STD_LEVEL else self.engine.detect(frame)
+        if index in self.known:
+            faces = list(self.known[index])
+        elif float(thumb.std()) < FLAT_FRAME_STD_LEVEL:
+            faces = []
+        else:
+            faces = self.engine.detect(frame)
         if self.candidates is not None:
             faces = self.candidates(index, faces)
         chosen = self._choose_main(faces)
@@ -281,3 +305,48 @@ class FaceTracker:
         self._box, self._points = box, np.asarray(points, dtype=np.float32)
         smooth = self._filter(self._points)
         return TrackedFace(index, Face(box=box, landmarks=smooth), is_keyframe=False)
+
+
+@dataclass(eq=False)  # by identity: one store per run, handed around as an engine option
+class SourceTracks:
+    """Per source during one run: the faces found on some frames, and what a pass
+    followed on every frame (frame index -> face, or None).
+
+    Keyed by the source's SHA-256, so a consumer can only ever read the faces of the
+    very bytes it renders; a source found or followed again replaces its entry."""
+
+    _by_source: dict[str, dict[int, TrackedFace | None]] = field(default_factory=dict,
+                                                                  repr=False)
+    _found: dict[str, dict[int, list[Face]]] = field(default_factory=dict, repr=False)
+
+    def found(self, sha256: str, faces: Mapping[int, list[Face]]) -> None:
+        """Keep every face found on some frames of that source (frame index -> faces)."""
+        self._found[sha256] = dict(faces)
+
+    def found_in(self, sha256: str, *, scale: float = 1.0) -> dict[int, list[Face]]:
+        """The faces found in that source, in the pixels of frames scaled by ``scale``."""
+        return {index: [scaled_face(face, scale) for face in faces]
+                for index, faces in self._found.get(sha256, {}).items()}
+
+    def recording(self, sha256: str, track: Iterable[TrackedFace | None]
+                  ) -> Iterator[TrackedFace | None]:
+        """Pass ``track`` through, keeping every result under ``sha256``."""
+        kept: dict[int, TrackedFace | None] = {}
+        self._by_source[sha256] = kept
+        for index, tracked in enumerate(track):
+            kept[index] = tracked
+            yield tracked
+
+    def of(self, sha256: str) -> Mapping[int, TrackedFace | None]:
+        """The frames followed in that source (empty when none were)."""
+        return self._by_source.get(sha256, {})
+
+
+def scaled_face(face: Face, factor: float) -> Face:
+    """The face in the pixels of its frame scaled by ``factor``."""
+    if factor == 1.0:
+        return face
+    box = face.box
+    return Face(box=FaceBox(round(box.left * factor), round(box.top * factor),
+                            round(box.right * factor), round(box.bottom * factor), box.score),
+                landmarks=face.landmarks * np.float32(factor))

@@ -522,3 +522,21 @@ def test_a_job_file_takes_the_fit_mode(tmp_path: Path) -> None:
     path.write_text(job.format(fit="stretch"), encoding="utf-8")
     with pytest.raises(BadJobFile, match="fit"):
         load_job_file(path)
+
+
+def test_only_frames_near_speech_are_tracked_and_lip_synced() -> None:
+    """Issue 15: a cue's slot and where its line is spoken, widened by the margin."""
+    from flows.dub import CueReport, FittedLine, speech_frames
+
+    def line(start: float, end: float, spoken_start: float, spoken_end: float) -> FittedLine:
+        report = CueReport(index=1, start_s=start, end_s=end, text="hola", speech_s=1.0,
+                           slot_s=end - start, ratio=1.0, action="fits",
+                           spoken_start_s=spoken_start, spoken_end_s=spoken_end, fits=True,
+                           overflow_s=0.0)
+        return FittedLine(report=report, start_sample=0, samples=np.zeros(1, np.float32),
+                          phonemes=())
+
+    near = speech_frames([line(1.0, 2.0, 1.0, 2.4), line(5.0, 6.0, 5.2, 5.8)], fps=25.0,
+                         margin_s=0.2)
+    assert [near(i) for i in (19, 20, 35, 65, 66)] == [False, True, True, True, False]
+    assert not near(100) and near(120) and near(155) and not near(156) and not near(0)

@@ -230,3 +230,118 @@ def test_a_real_performer_passes_on_her_own_talking_footage_and_another_is_refus
     theirs = barack.authorize(request.model_copy(update={"performer_id": "barack"}))
     assert not theirs.allowed and "does not appear" in theirs.reasons[0]
     assert theirs.identity_distance is not None and theirs.identity_distance > 0.6
+
+
+def test_few_faces_are_embedded_and_every_representative_is(tmp_path: Path) -> None:
+    """Issue 15: the same face moving is linked by its look, not by an embedding each."""
+    clip = faces_clip(tmp_path / "one.mp4", [FACES / "female01.png"], seconds=4.0)
+    engine = face_engine_of("face", "dlib")
+    embedded: list[int] = []
+    original = engine.embed
+
+    def counting(image: np.ndarray, face: object) -> np.ndarray:
+        embedded.append(1)
+        return original(image, face)  # type: ignore[arg-type]
+
+    engine.embed = counting  # type: ignore[method-assign]
+    try:
+        faces = find_faces(engine, clip, seed=2)
+    finally:
+        del engine.embed
+    samples = sum(len(t.samples) for t in faces.tracks)
+    assert len(faces.tracks) == 1 and samples >= 16
+    assert len(embedded) < samples * 0.75
+    assert len(faces.evidence()[0].embeddings) == 7  # the representatives, all embedded
+
+
+def test_a_splice_the_look_misses_is_split_by_the_embeddings(
+        ava: Studio, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Even when every face looks alike to the cheap check (a look-alike impostor), the
+    random and forced embeddings find the change and the track is split exactly."""
+    monkeypatch.setattr("flows.faces.LOOK_SAME", -2.0)  # every pair "looks the same"
+    parts = [faces_clip(tmp_path / f"{name}.mp4", [FACES / f"{name}.png"], seconds=s)
+             for name, s in (("female01", 0.6), ("male01", 2.0), ("female01", 0.6))]
+    clip = splice(tmp_path / "splice.mp4", parts)
+    d = ava.authorize(_request(clip, "ava", "every_face", seed=5))
+    assert not d.allowed and "identity mismatch" in d.reasons[0]
+    assert [t.performer for t in d.identity_tracks] == [True, False, True]
+    impostor = d.identity_tracks[1]
+    gap = 2 * SAMPLE_PERIOD_S
+    assert impostor.start_s <= 0.6 + gap and impostor.end_s >= 2.6 - gap
+
+
+def test_known_faces_are_reused_and_frames_left_alone_are_not_followed(
+        ava: Studio, tmp_path: Path) -> None:
+    """Issue 15: the render reads the faces the footage bank followed, and a frame the
+    render leaves alone (None: outside speech) costs no tracking at all."""
+    clip = faces_clip(tmp_path / "one.mp4", [FACES / "female01.png"], seconds=2.0)
+    engine = face_engine_of("face", "dlib")
+    faces = find_faces(engine, clip, seed=4)
+    dub = ava.authorize(RenderRequest(performer_id="ava", uses=DUB,
+                                      face_tracks=faces.evidence(), face_scope="one_face"))
+    frames = [f.rgb for f in iter_frames(clip, cfr_fps=FPS)]
+    live = list(performer_track(engine, frames, fps=FPS, faces=faces, decision=dub))
+    known = dict(enumerate(live))
+    calls: list[int] = []
+    original = engine.detect
+
+    def counting(image: np.ndarray) -> list[object]:
+        calls.append(1)
+        return original(image)  # type: ignore[return-value]
+
+    engine.detect = counting  # type: ignore[method-assign]
+    try:
+        wanted = [f if i < 20 else None for i, f in enumerate(frames)]
+        reused = list(performer_track(engine, wanted, fps=FPS, faces=faces, decision=dub,
+                                      known=known))
+    finally:
+        del engine.detect
+    assert calls == []  # nothing followed again
+    assert reused[:20] == live[:20] and all(t is None for t in reused[20:])
+    assert sum(t is not None for t in reused) >= 18
+
+
+def test_still_pictures_are_not_detected_again_but_a_new_face_is_found(tmp_path: Path) -> None:
+    """Issue 15: while nothing changes outside the known faces, they are re-fitted in
+    place instead of detected; a face appearing elsewhere is detected and tracked."""
+    engine = face_engine_of("face", "dlib")
+    alone = faces_clip(tmp_path / "alone.mp4", [FACES / "female01.png"], seconds=3.0)
+    faces = find_faces(engine, alone, seed=6)
+    assert len(faces.tracks) == 1
+    assert faces.detected_frames < faces.sampled_frames
+    both = faces_clip(tmp_path / "both.mp4", [FACES / "female01.png", FACES / "male01.png"],
+                      seconds=2.0)
+    clip = splice(tmp_path / "arrives.mp4", [alone, both])
+    found = find_faces(engine, clip, seed=6)
+    late = [t for t in found.tracks if t.first.time_s >= 2.9]
+    assert any(t.first.box.center[0] > 320 for t in late)  # the newcomer on the right
+
+
+def test_the_faces_found_by_identity_binding_spare_the_renders_detections(
+        ava: Studio, tmp_path: Path) -> None:
+    """Issue 15: the render's tracker takes identity binding's faces as keyframes."""
+    clip = faces_clip(tmp_path / "one.mp4", [FACES / "female01.png"], seconds=2.0)
+    engine = face_engine_of("face", "dlib")
+    faces = find_faces(engine, clip, seed=7)
+    dub = ava.authorize(RenderRequest(performer_id="ava", uses=DUB,
+                                      face_tracks=faces.evidence(), face_scope="one_face"))
+    frames = [f.rgb for f in iter_frames(clip, cfr_fps=FPS)]
+    counts = []
+    for found in (None, faces.faces_by_frame()):
+        calls: list[int] = []
+        original = engine.detect
+
+        def counting(image: np.ndarray, calls: list[int] = calls,
+                     original: object = original) -> list[object]:
+            calls.append(1)
+            return original(image)  # type: ignore[operator, no-any-return]
+
+        engine.detect = counting  # type: ignore[method-assign]
+        try:
+            followed = list(performer_track(engine, frames, fps=FPS, faces=faces,
+                                            decision=dub, found=found))
+        finally:
+            del engine.detect
+        assert sum(t is not None for t in followed) >= len(frames) * 0.9
+        counts.append(len(calls))
+    assert counts[1] < counts[0]

@@ -4,7 +4,8 @@ Registry contract (`models.registry`): ``footage`` is chosen by ``auto`` wheneve
 request hands it footage of the performer (option ``footage``: a dub's source video,
 an avatar's reel) that lasts long enough; otherwise ``auto`` moves on to the viseme
 engine. Options: ``footage`` (video path), ``performer`` and ``cache_dir`` (where the
-bank is cached, under that performer's folder), or a ready ``bank`` (`MouthBank`).
+bank is cached, under that performer's folder), or a ready ``bank`` (`MouthBank`);
+``tracks`` (`SourceTracks`) keeps the faces the bank build followed, for the render.
 
 Render: the mouth-shape track comes from the phoneme timings or the audio, as for the
 viseme engine; frames are buffered in windows of `WINDOW_FRAMES`, each window's bank
@@ -32,7 +33,7 @@ from models.face.landmarks import (
     MOUTH_CORNER_RIGHT_INDEX,
     NOSE_TIP_INDEX,
 )
-from models.face.tracking import TrackedFace
+from models.face.tracking import SourceTracks, TrackedFace
 from models.face.warp import face_frame
 from models.lipsync.footage.bank import (
     MIN_CONTRAST_SHARE,
@@ -99,7 +100,8 @@ class FootageLipSync:
 
     def __init__(self, *, bank: MouthBank | None = None, footage: Path | None = None,
                  face_engine: FaceEngine | None = None, models_dir: Path | None = None,
-                 cache_dir: Path | None = None, performer: str | None = None) -> None:
+                 cache_dir: Path | None = None, performer: str | None = None,
+                 tracks: SourceTracks | None = None) -> None:
         if bank is None and footage is None:
             raise BadInput("the footage lip-sync engine needs footage of the performer",
                            hint="use --lipsync viseme, or give the source video")
@@ -109,6 +111,7 @@ class FootageLipSync:
         self.models_dir = models_dir
         self.cache_dir = cache_dir
         self.performer = performer
+        self.tracks = tracks
         self.viseme = VisemeLipSync()
         self.last_stats: RenderStats = FootageStats()
 
@@ -120,7 +123,8 @@ class FootageLipSync:
 
             assert self.footage is not None
             self._bank = bank_from_video(self.footage, face_engine=self._faces(),
-                                         cache_dir=self.cache_dir, performer=self.performer)
+                                         cache_dir=self.cache_dir, performer=self.performer,
+                                         tracks=self.tracks)
         return self._bank
 
     def _faces(self) -> FaceEngine:
@@ -268,11 +272,11 @@ def _pose(frame: np.ndarray, tracked: TrackedFace
 def create(*, models_dir: Path, footage: Path | str | None = None,
            performer: str | None = None, cache_dir: Path | None = None,
            bank: MouthBank | None = None, face_engine: FaceEngine | None = None,
-           **_options: Any) -> FootageLipSync:
+           tracks: SourceTracks | None = None, **_options: Any) -> FootageLipSync:
     """Registry factory: the footage engine over `footage` (or a ready `bank`)."""
     return FootageLipSync(bank=bank, footage=None if footage is None else Path(footage),
                           face_engine=face_engine, models_dir=models_dir,
-                          cache_dir=cache_dir, performer=performer)
+                          cache_dir=cache_dir, performer=performer, tracks=tracks)
 
 
 def probe(*, models_dir: Path, policy: object, footage: Path | str | None = None,

@@ -18,14 +18,13 @@ import shutil
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from likeness.errors import BadInput
 from media.decode import iter_frames
 from media.digest import sha256_file
 from media.probe import probe
-from models.face.base import Face, FaceBox, FaceEngine
-from models.face.tracking import FaceTracker, TrackedFace
+from models.face.base import FaceEngine
+from models.face.tracking import FaceTracker, SourceTracks, TrackedFace, scaled_face
 from models.lipsync.footage.bank import MouthBank, build_bank
 
 LOG = logging.getLogger(__name__)
@@ -41,11 +40,8 @@ def _scaled(tracked: TrackedFace | None, factor: float) -> TrackedFace | None:
     """A face tracked on a reduced frame, in the full frame's pixels."""
     if tracked is None or factor == 1.0:
         return tracked
-    box = tracked.face.box
-    full = FaceBox(round(box.left * factor), round(box.top * factor), round(box.right * factor),
-                   round(box.bottom * factor), box.score)
-    return TrackedFace(tracked.frame_index, Face(box=full, landmarks=tracked.face.landmarks
-                                                 * np.float32(factor)), tracked.is_keyframe)
+    return TrackedFace(tracked.frame_index, scaled_face(tracked.face, factor),
+                       tracked.is_keyframe)
 
 
 def performer_bank_dir(cache_dir: Path, performer: str) -> Path:
@@ -69,13 +65,20 @@ def forget_performer_banks(cache_dir: Path, performer: str) -> bool:
 
 
 def bank_from_video(path: Path, *, face_engine: FaceEngine, cache_dir: Path | None = None,
-                    performer: str | None = None,
-                    max_seconds: float = MAX_BANK_SECONDS) -> MouthBank:
-    """The mouth bank of the video at `path` (cached when a performer and cache are given)."""
+                    performer: str | None = None, max_seconds: float = MAX_BANK_SECONDS,
+                    tracks: SourceTracks | None = None) -> MouthBank:
+    """The mouth bank of the video at `path` (cached when a performer and cache are given).
+
+    ``tracks``: the faces identity binding already found in the video (free keyframes),
+    and where the faces followed to build the bank are kept (by the video's SHA-256, in
+    full-frame pixels), so the render of the same video reads them instead of following
+    the face a second time."""
     video = Path(path)
     cached: Path | None = None
+    digest = sha256_file(video) if tracks is not None or (cache_dir is not None and performer) \
+        else ""
     if cache_dir is not None and performer:
-        cached = bank_path(cache_dir, performer, sha256_file(video))
+        cached = bank_path(cache_dir, performer, digest)
         bank = MouthBank.load(cached) if cached.exists() else None
         if bank is not None:
             LOG.debug("footage bank: %d entries from the cache %s", bank.size, cached)
@@ -89,8 +92,10 @@ def bank_from_video(path: Path, *, face_engine: FaceEngine, cache_dir: Path | No
     scale = min(1.0, TRACK_WIDTH_PX / max(1, info.require_video().display_size[0]))
     small = (cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
              if scale < 1.0 else frame for frame in to_track)
-    track = FaceTracker(face_engine, fps=fps).track(small)
-    bank = build_bank(to_bank, (_scaled(tracked, 1.0 / scale) for tracked in track))
+    known = tracks.found_in(digest, scale=scale) if tracks is not None else None
+    track = FaceTracker(face_engine, fps=fps, known=known).track(small)
+    full = (_scaled(tracked, 1.0 / scale) for tracked in track)
+    bank = build_bank(to_bank, full if tracks is None else tracks.recording(digest, full))
     if cached is not None:
         bank.save(cached)
     return bank

@@ -133,3 +133,46 @@ def test_one_euro_filter_converges_and_resets() -> None:
     assert 0 < values[0][0] < 10 and values[-1][0] == pytest.approx(10.0, abs=0.05)
     smoother.reset()
     assert smoother(np.full(3, -5.0))[0] == -5.0
+
+
+def test_frames_given_as_none_are_skipped_and_the_track_restarts(
+    moving_clip: tuple[list[np.ndarray], list[np.ndarray | None]],
+    dlib_engine: DlibFaceEngine,
+) -> None:
+    """Issue 15: frames the render leaves alone are not followed; after them the face
+    is found again by a fresh detection."""
+    frames, _truth = moving_clip
+    skipped = range(5, 15)
+    tracker = FaceTracker(dlib_engine)
+    results = list(tracker.track(None if i in skipped else f for i, f in enumerate(frames)))
+    assert len(results) == len(frames)
+    assert all(results[i] is None for i in skipped)
+    assert results[15] is not None and results[15].is_keyframe
+    assert all(results[i] is not None for i in range(5))
+
+
+def test_known_faces_are_free_keyframes(
+    moving_clip: tuple[list[np.ndarray], list[np.ndarray | None]],
+    dlib_engine: DlibFaceEngine,
+) -> None:
+    """Issue 15: faces identity binding already found are not detected again."""
+    frames, _truth = moving_clip
+    known = {i: dlib_engine.detect(frames[i]) for i in (0, 6, 12, 18)}
+    calls: list[int] = []
+
+    class Counting:
+        name = dlib_engine.name
+        identity_threshold = dlib_engine.identity_threshold
+
+        def detect(self, image: np.ndarray) -> list[Face]:
+            calls.append(1)
+            return dlib_engine.detect(image)
+
+        def landmarks_in_box(self, image: np.ndarray, box: FaceBox) -> np.ndarray:
+            return dlib_engine.landmarks_in_box(image, box)
+
+    tracker = FaceTracker(Counting(), known=known)  # type: ignore[arg-type]
+    results = list(tracker.track(frames[:20]))
+    assert calls == []  # frames 0..19: every keyframe came from the known faces
+    assert all(r is not None for r in results)
+    assert [r.frame_index for r in results if r is not None and r.is_keyframe] == [0, 6, 12, 18]
