@@ -76,7 +76,8 @@ MIN_SECONDS = (PERIOD_SAMPLES + 2 * COLUMN_SAMPLES + N_FFT) / WORK_RATE_HZ
 """Shortest audio that holds every bit whole wherever it was cut (~2.72 s)."""
 
 STEP_NP = 1.7  # quantizer step on a pair's log-energy difference, nepers of energy
-BUDGET_DB = 31.0  # added energy at most this far below the signal's
+BUDGET_DB = 31.0  # planned added energy at most this far below the signal's
+MIN_SNR_DB = 30.2  # measured; a final guard scales the change to hold it
 MASK_OFFSET_DB = 8.0
 _MAX_AMPLITUDE_CHANGE = 0.65  # per cell, on top of the mask
 _SPREAD_UP_DB_PER_ERB = 10.0  # masking of higher bands
@@ -86,9 +87,13 @@ _FLOOR_RATIO = 1e-4
 
 DETECT_HOP = 128  # 8 ms
 _STRETCHES = np.round(np.arange(0.88, 1.1201, 0.02), 4)
-_SCALES = np.array([0.9, 0.95, 1.0, 1.05, 1.1])
+# (stretch, band scale) of the coarse search: tempo changes (scale 1), speed changes
+# (scale = 1 / stretch) and pitch shifts (stretch about 1).
+_GEOMETRIES = sorted({(float(s), 1.0) for s in _STRETCHES}
+                     | {(float(s), round(1.0 / float(s), 4)) for s in _STRETCHES}
+                     | {(s, f) for s in (0.98, 1.0, 1.02) for f in (0.9, 0.95, 1.05, 1.1)})
 _COARSE_OFFSET = 2  # detection frames (16 ms)
-_SEARCH_PERIODS = 2.0  # the coarse search reads this much audio (periods)
+_SEARCH_PERIODS = 1.6  # the coarse search reads this much audio (periods)
 _REFINE_KEEP = 3
 _DECODE_TRIES = 6
 _QUIET_PERCENTILE = 10
@@ -230,6 +235,7 @@ class AudioWatermarkerV2:
         cap = 2.0 * np.log1p(np.minimum(_mask_headroom(cells), _MAX_AMPLITUDE_CHANGE))
         column, band_a, band_b, which = self._pairs_in(n_cols)
         cell_a, cell_b = (column, band_a), (column, band_b)
+        flat_a, flat_b = column * N_BANDS + band_a, column * N_BANDS + band_b
         log0 = _log(cells, floor)
         d0 = log0[cell_a] - log0[cell_b]
         off = offsets[which]
@@ -250,15 +256,17 @@ class AudioWatermarkerV2:
             # Re-measure after each pass: the STFT smears a cell's gain into its
             # neighbours, so a pass lands short and the next one tops it up.
             move = np.where(keep, target - (now[cell_a] - now[cell_b]), 0.0)
-            delta = np.zeros_like(log_gain)
-            np.add.at(delta, cell_a, move * share_a)
-            np.add.at(delta, cell_b, -move * (1.0 - share_a))
-            log_gain = np.clip(log_gain + delta, -cap, cap)
+            delta = np.bincount(flat_a, move * share_a, minlength=log_gain.size)
+            delta -= np.bincount(flat_b, move * (1.0 - share_a), minlength=log_gain.size)
+            log_gain = np.clip(log_gain + delta.reshape(log_gain.shape), -cap, cap)
             amplitude = np.exp(log_gain / 2.0) - 1.0
             change = np.zeros(spec.shape)
             change[:used] = np.repeat(amplitude @ _WEIGHTS.T, FRAMES_PER_COLUMN, axis=0)
             residual = istft(spec * change, mono.size)
             now = _log(cells_of(stft(mono + residual)), floor)
+        snr_db = 10 * np.log10(np.sum(mono**2) / max(float(np.sum(residual**2)), 1e-30))
+        if snr_db < MIN_SNR_DB:  # the budget's cost model is approximate: trim the rest
+            residual *= 10 ** ((snr_db - MIN_SNR_DB) / 20.0)
         full = resample(residual, WORK_RATE_HZ, sample_rate)
         fitted = np.zeros(data.shape[0])
         fitted[: min(full.size, fitted.size)] = full[: fitted.size]
@@ -307,7 +315,8 @@ class _Reader:
         self._power = (np.abs(stft(mono, hop=DETECT_HOP)) ** 2).astype(np.float32)
         self._frames = self._power.shape[0]
         self._bands: dict[float, tuple[np.ndarray, float, np.ndarray]] = {}
-        self._tracks: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}
+        self._tracks: dict[tuple[float, float], np.ndarray] = {}
+        self._quiet: np.ndarray | None = None
         self.columns_read = int(mono.size // COLUMN_SAMPLES)
 
     def _band_energy(self, scale: float) -> tuple[np.ndarray, float, np.ndarray]:
@@ -317,12 +326,15 @@ class _Reader:
         if key not in self._bands:
             bands = self._power @ _band_weights(key).astype(np.float32)
             floor = _FLOOR_RATIO * float(np.mean(bands)) * FRAMES_PER_COLUMN
-            quiet = np.percentile(bands, _QUIET_PERCENTILE, axis=0) * FRAMES_PER_COLUMN
-            self._bands[key] = (bands, floor, quiet)
+            if self._quiet is None:  # a few percent of band scale hardly moves it
+                rank = max(int(bands.shape[0] * _QUIET_PERCENTILE / 100), 0)
+                self._quiet = np.partition(bands, rank, axis=0)[rank] * FRAMES_PER_COLUMN
+            self._bands[key] = (bands, floor, self._quiet)
         return self._bands[key]
 
-    def _track(self, stretch: float, scale: float) -> tuple[np.ndarray, np.ndarray]:
-        """Log energy and reliability of a cell starting at every detection frame.
+    def _track(self, stretch: float, scale: float) -> np.ndarray:
+        """(frames * bands,) log energy + 1j * reliability of a cell starting at every
+        detection frame, flattened for one gather per read.
 
         A cell is read on the embedder's own frames (every other detection frame at
         stretch 1), so the energies match what the embedder quantized.
@@ -339,18 +351,19 @@ class _Reader:
                 frac = (t - i)[:, None]
                 total += bands[i] * (1.0 - frac) + bands[np.minimum(i + 1, self._frames - 1)] * frac
             reliability = np.clip(1.0 - _QUIET_MARGIN * quiet / np.maximum(total, 1e-30), 0, 1)
-            self._tracks[key] = (_log(total, floor), reliability)
+            self._tracks[key] = (_log(total, floor) + 1j * reliability).reshape(-1)
         return self._tracks[key]
 
     def _pair_phase(self, stretch: float, scale: float, offsets: np.ndarray,
-                    pairs: np.ndarray, max_periods: float | None = None
-                    ) -> tuple[np.ndarray, np.ndarray]:
+                    pairs: np.ndarray, max_periods: float | None = None,
+                    exact: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(offsets, periods, pairs) lattice phase of each pair (0 on the bit-0 coset,
         0.5 on the bit-1 coset) and its weight (0 unless the pair is in the clip).
 
-        `offsets` are in detection frames: where a period starts in the clip.
+        `offsets` are in detection frames: where a period starts in the clip. With
+        `exact` False cells start on the nearest detection frame (the coarse search).
         """
-        log_e, reliability = self._track(stretch, scale)
+        track = self._track(stretch, scale)
         column_frames = COLUMN_SAMPLES * stretch / DETECT_HOP
         period = COLUMNS_PER_PERIOD * column_frames
         limit = self._frames if max_periods is None else min(self._frames,
@@ -361,23 +374,26 @@ class _Reader:
              + lay.column[pairs][None, None, :] * column_frames)
         inside = (t >= 0) & (t + column_frames <= limit)
         t = np.clip(t, 0.0, self._frames - 1.000001)
-        i = t.astype(np.int64)
-        frac = t - i
-        j = np.minimum(i + 1, self._frames - 1)
-
-        def at(table: np.ndarray, band: np.ndarray) -> np.ndarray:
-            b = np.broadcast_to(band, t.shape)
-            return table[i, b] * (1.0 - frac) + table[j, b] * frac
-
         band_a, band_b = lay.band_a[pairs], lay.band_b[pairs]
-        d = at(log_e, band_a) - at(log_e, band_b)
-        weight = np.minimum(at(reliability, band_a), at(reliability, band_b)) * inside
+        if exact:
+            i = t.astype(np.int64)
+            frac = t - i
+            j = np.minimum(i + 1, self._frames - 1) * N_BANDS
+            i = i * N_BANDS
+            cell_a = track[i + band_a] * (1.0 - frac) + track[j + band_a] * frac
+            cell_b = track[i + band_b] * (1.0 - frac) + track[j + band_b] * frac
+        else:
+            i = np.rint(t).astype(np.int64) * N_BANDS
+            cell_a, cell_b = track[i + band_a], track[i + band_b]
+        d = cell_a.real - cell_b.real
+        weight = np.minimum(cell_a.imag, cell_b.imag) * inside
         return d / STEP_NP - lay.dither[pairs], weight
 
     def _sync_scores(self, stretch: float, scale: float, offsets: np.ndarray,
-                     max_periods: float | None) -> np.ndarray:
+                     max_periods: float | None, exact: bool = True) -> np.ndarray:
         """Weighted agreement of the sync pairs with their coset, ~N(0, 1) off the mark."""
-        phase, weight = self._pair_phase(stretch, scale, offsets, self._sync, max_periods)
+        phase, weight = self._pair_phase(stretch, scale, offsets, self._sync, max_periods,
+                                         exact)
         votes = np.cos(2 * np.pi * phase) * weight
         norm = np.sqrt(np.sum(weight**2, axis=(1, 2)) / 2.0)
         return votes.sum(axis=(1, 2)) / np.maximum(norm, 1.0)
@@ -386,13 +402,11 @@ class _Reader:
         """(stretch, scale, offset) to decode, best sync first: a coarse grid over the
         first periods, then a finer search around the best few."""
         coarse: list[tuple[float, float, float, float]] = []
-        for stretch in _STRETCHES:
+        for stretch, scale in _GEOMETRIES:
             offsets = np.arange(0.0, PERIOD_SAMPLES * stretch / DETECT_HOP, _COARSE_OFFSET)
-            for scale in _SCALES:
-                scores = self._sync_scores(stretch, scale, offsets, _SEARCH_PERIODS)
-                best = int(np.argmax(scores))
-                coarse.append((float(scores[best]), float(stretch), float(scale),
-                               float(offsets[best])))
+            scores = self._sync_scores(stretch, scale, offsets, _SEARCH_PERIODS, exact=False)
+            best = int(np.argmax(scores))
+            coarse.append((float(scores[best]), stretch, scale, float(offsets[best])))
         coarse.sort(reverse=True)
         refined: list[tuple[float, float, float, float]] = []
         for _, stretch, scale, offset in coarse[:_REFINE_KEEP]:
