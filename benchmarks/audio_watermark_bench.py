@@ -48,8 +48,8 @@ TEXTS = (
     "Nine hundred and ninety nine bottles stood on the long wall of the old cellar, "
     "and nobody knew who had put them there or why.",
 )
-SHORT_ATTACKS = ("none", "mp3 64k", "aac 48k", "opus 32k", "tempo 1.1x")
-DURATIONS_S = (2.8, 3.0, 3.5, 4.0)
+SHORT_ATTACKS = ("none", "mp3 64k", "aac 48k")
+DURATIONS_S = (2.8, 3.0, 4.0)
 
 
 def clip_audio(index: int, seconds: float) -> tuple[str, np.ndarray, int]:
@@ -80,10 +80,18 @@ def unmarked_clip(index: int) -> tuple[str, np.ndarray, int]:
     return kind, AA.noise(kind, seconds=seconds, sample_rate=rate, seed=index), rate
 
 
-def run(args: argparse.Namespace) -> dict[str, object]:
-    key = bytes(range(32))
+KEY = bytes(range(32))
+
+
+def run_grid(args: argparse.Namespace) -> dict[str, object]:
+    """Clips args.first .. args.first + args.clips - 1 through every arm and attack."""
+    key = KEY
     other_key = bytes(range(32, 64))
     rng = keyed_rng(key, stream="audio-benchmark")
+    for _ in range(args.first):  # the same ids whichever part runs a clip
+        rng.integers(0, 2**63)
+        for _ in range(2 * (1 + len(DURATIONS_S))):
+            rng.uniform(0.0, 1.0)
     arms = {name: AudioWatermarker(key, algorithm=name) for name in (V1, V2)}
     detector = AudioWatermarker(key)
     foreign = AudioWatermarker(other_key)
@@ -96,7 +104,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     embed_s = {arm: 0.0 for arm in arms}
     wrong_key_hits = {arm: 0 for arm in arms}
     audio_s = 0.0
-    for index in range(args.clips):
+    for index in range(args.first, args.first + args.clips):
         kind, audio, rate = clip_audio(index, args.seconds)
         render_id = int(rng.integers(0, 2**63))
         audio_s += audio.shape[0] / rate
@@ -125,13 +133,33 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                 durations[arm].setdefault(f"{seconds:.1f} s", []).append(
                     detector.detect(window, rate).render_id == render_id)
             misses = [a for a, h in hits[arm].items() if not h[-1]]
-            print(f"clip {index + 1}/{args.clips} ({kind}, {rate} Hz) {arm}: SNR "
+            print(f"clip {index + 1} ({kind}, {rate} Hz) {arm}: SNR "
                   f"{snr[arm][-1]:.1f} dB, misses: {misses}", file=sys.stderr, flush=True)
+
+    def lists(table: dict[str, list[bool]]) -> dict[str, list[bool]]:
+        return {k: [bool(x) for x in v] for k, v in table.items()}
+
+    return {"arms": {arm: {"attacks": lists(hits[arm]), "short_3s": lists(short[arm]),
+                           "durations_clean": lists(durations[arm]), "snr_db": snr[arm],
+                           "embed_s": embed_s[arm], "wrong_key_hits": wrong_key_hits[arm]}
+                     for arm in arms},
+            "audio_s": audio_s, "clips": list(range(args.first, args.first + args.clips))}
+
+
+def run_checks(args: argparse.Namespace) -> dict[str, object]:
+    """False positives on unmarked clips and the detection time of a 10 s clip."""
+    key = KEY
+    arms = {name: AudioWatermarker(key, algorithm=name) for name in (V1, V2)}
+    detector = AudioWatermarker(key)
     false_pos, checks_by_kind = 0, {}
     for index in range(args.fp_clips):
         kind, audio, rate = unmarked_clip(index)
         checks_by_kind[kind] = checks_by_kind.get(kind, 0) + 1
-        false_pos += detector.detect(audio, rate).render_id is not None
+        hit = detector.detect(audio, rate).render_id is not None
+        false_pos += hit
+        if hit or index % 20 == 19:
+            print(f"unmarked {index + 1}/{args.fp_clips}: {false_pos} hits", file=sys.stderr,
+                  flush=True)
     # Cost: detection of 10 s, marked (v2 decodes first) and unmarked (both run).
     ten = AA.real_speech(seconds=10.0, start_s=2.0, sample_rate=48_000)
     timing = {}
@@ -145,23 +173,37 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     AudioWatermarkerV2(key).detect(ten, 48_000)
     timing["unmarked, v2 detector alone"] = time.perf_counter() - began
 
-    def rates(table: dict[str, list[bool]]) -> dict[str, dict[str, float]]:
-        return {k: {"rate": float(np.mean(v)), "count": len(v)} for k, v in table.items()}
+    return {"false_positives": {"unmarked_checks": args.fp_clips, "unmarked_hits": false_pos,
+                                "by_kind": checks_by_kind},
+            "detect_10s_s": timing, "load_average": os.getloadavg()}
 
-    return {
-        "published_algorithm": PUBLISHED,
-        "arms": {arm: {"attacks": rates(hits[arm]), "short_3s": rates(short[arm]),
-                       "durations_clean": rates(durations[arm]),
-                       "snr_db_mean": float(np.mean(snr[arm])),
-                       "snr_db_min": float(np.min(snr[arm])),
-                       "embed_s_per_minute": 60.0 * embed_s[arm] / audio_s,
-                       "wrong_key_hits": wrong_key_hits[arm],
-                       "wrong_key_checks": args.clips} for arm in arms},
-        "false_positives": {"unmarked_checks": args.fp_clips, "unmarked_hits": false_pos,
-                            "by_kind": checks_by_kind},
-        "detect_10s_s": timing,
-        "load_average": os.getloadavg(),
-    }
+
+def merge(parts: list[dict[str, object]]) -> dict[str, object]:
+    """One result from grid parts (any clip ranges) and one checks part."""
+    grids = [p for p in parts if "arms" in p]
+    checks = [p for p in parts if "false_positives" in p]
+    if not grids or len(checks) != 1:
+        raise SystemExit("error: merge needs grid parts and exactly one checks part")
+    arms: dict[str, dict[str, object]] = {}
+    audio_s = sum(float(g["audio_s"]) for g in grids)
+    for arm in grids[0]["arms"]:
+        merged: dict[str, object] = {}
+        for section in ("attacks", "short_3s", "durations_clean"):
+            table: dict[str, list[bool]] = {}
+            for g in grids:
+                for k, v in g["arms"][arm][section].items():
+                    table.setdefault(k, []).extend(v)
+            merged[section] = {k: {"rate": float(np.mean(v)), "count": len(v)}
+                               for k, v in table.items()}
+        snr = [x for g in grids for x in g["arms"][arm]["snr_db"]]
+        merged.update({
+            "snr_db_mean": float(np.mean(snr)), "snr_db_min": float(np.min(snr)),
+            "embed_s_per_minute": 60.0 * sum(g["arms"][arm]["embed_s"] for g in grids) / audio_s,
+            "wrong_key_hits": sum(g["arms"][arm]["wrong_key_hits"] for g in grids),
+            "wrong_key_checks": len(snr)})
+        arms[arm] = merged
+    return {"published_algorithm": PUBLISHED, "arms": arms,
+            "clips": sorted(c for g in grids for c in g["clips"]), **checks[0]}
 
 
 def print_result(result: dict[str, object]) -> None:
@@ -192,6 +234,11 @@ def print_result(result: dict[str, object]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=20)
+    parser.add_argument("--first", type=int, default=0, help="first clip index (parts)")
+    parser.add_argument("--part", choices=("all", "grid", "checks"), default="all",
+                        help="run only the attack grid or only the checks, for a later merge")
+    parser.add_argument("--merge", type=Path, nargs="+", default=[],
+                        help="print and write one result from part files")
     parser.add_argument("--seconds", type=float, default=6.0, help="clip length")
     parser.add_argument("--fp-clips", type=int, default=210)
     parser.add_argument("--attacks", nargs="*", default=[],
@@ -200,15 +247,23 @@ def main() -> int:
                         default=ROOT / "benchmarks/results/audio_watermark.json")
     args = parser.parse_args()
     started = time.perf_counter()
-    result = {"benchmark": "audio_watermark",
+    header = {"benchmark": "audio_watermark",
               "command": shlex.join(["python", "benchmarks/audio_watermark_bench.py",
                                      *sys.argv[1:]]),
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
               "config": {"clips": args.clips, "seconds": args.seconds,
-                         "fp_clips": args.fp_clips},
-              **run(args)}
+                         "fp_clips": args.fp_clips}}
+    if args.merge:
+        result = {**header, **merge([json.loads(p.read_text()) for p in args.merge])}
+    elif args.part == "grid":
+        result = {**header, **run_grid(args)}
+    elif args.part == "checks":
+        result = {**header, **run_checks(args)}
+    else:
+        result = {**header, **merge([run_grid(args), run_checks(args)])}
     result["wall_s"] = time.perf_counter() - started
-    print_result(result)
+    if "published_algorithm" in result:
+        print_result(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwrote {args.out}")
