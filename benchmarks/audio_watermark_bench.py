@@ -135,14 +135,27 @@ def run_grid(args: argparse.Namespace) -> dict[str, object]:
             misses = [a for a, h in hits[arm].items() if not h[-1]]
             print(f"clip {index + 1} ({kind}, {rate} Hz) {arm}: SNR "
                   f"{snr[arm][-1]:.1f} dB, misses: {misses}", file=sys.stderr, flush=True)
+        if args.part == "grid":  # a part keeps what it has measured, clip by clip
+            done = argparse.Namespace(**{**vars(args), "clips": index + 1 - args.first})
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(grid_result(done, hits, short, durations, snr,
+                                                       embed_s, wrong_key_hits, audio_s)))
+    return grid_result(args, hits, short, durations, snr, embed_s, wrong_key_hits, audio_s)
 
+
+def grid_result(args: argparse.Namespace, hits: dict[str, dict[str, list[bool]]],
+                short: dict[str, dict[str, list[bool]]],
+                durations: dict[str, dict[str, list[bool]]], snr: dict[str, list[float]],
+                embed_s: dict[str, float], wrong_key_hits: dict[str, int], audio_s: float
+                ) -> dict[str, object]:
+    """What a grid part measured, as lists a merge can concatenate."""
     def lists(table: dict[str, list[bool]]) -> dict[str, list[bool]]:
         return {k: [bool(x) for x in v] for k, v in table.items()}
 
     return {"arms": {arm: {"attacks": lists(hits[arm]), "short_3s": lists(short[arm]),
                            "durations_clean": lists(durations[arm]), "snr_db": snr[arm],
                            "embed_s": embed_s[arm], "wrong_key_hits": wrong_key_hits[arm]}
-                     for arm in arms},
+                     for arm in hits},
             "audio_s": audio_s, "clips": list(range(args.first, args.first + args.clips))}
 
 

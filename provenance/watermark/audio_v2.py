@@ -98,7 +98,6 @@ _REFINE_KEEP = 3
 _DECODE_TRIES = 6
 _QUIET_PERCENTILE = 10
 _QUIET_MARGIN = 2.0  # a cell this close to the quiet level has weight 0
-_FAINT_RATIO = 1e-3  # cells 30 dB below the clip's mean are never reliable
 
 
 def _erb_rate(hz: np.ndarray | float) -> np.ndarray:
@@ -250,8 +249,6 @@ class AudioWatermarkerV2:
         budget = float(np.sum(np.abs(spec) ** 2)) * 10 ** (-BUDGET_DB / 10.0)
         keep = np.zeros(cost.size, dtype=bool)
         keep[order[np.cumsum(cost[order]) <= budget]] = True
-        # A cell the detector reads as faint (weight 0) is not worth a move.
-        keep &= np.minimum(ea, eb) > _QUIET_MARGIN * _FAINT_RATIO * float(np.mean(cells))
         log_gain = np.zeros((n_cols, N_BANDS))
         residual = np.zeros_like(mono)
         now = log0
@@ -331,9 +328,7 @@ class _Reader:
             floor = _FLOOR_RATIO * float(np.mean(bands)) * FRAMES_PER_COLUMN
             if self._quiet is None:  # a few percent of band scale hardly moves it
                 rank = max(int(bands.shape[0] * _QUIET_PERCENTILE / 100), 0)
-                quiet = np.partition(bands, rank, axis=0)[rank] * FRAMES_PER_COLUMN
-                faint = _FAINT_RATIO * float(np.mean(bands)) * FRAMES_PER_COLUMN
-                self._quiet = np.maximum(quiet, faint)
+                self._quiet = np.partition(bands, rank, axis=0)[rank] * FRAMES_PER_COLUMN
             self._bands[key] = (bands, floor, self._quiet)
         return self._bands[key]
 
