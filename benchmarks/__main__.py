@@ -9,9 +9,9 @@ import sys
 import time
 import traceback
 
-ORDER = ("consent", "ledger", "merkle", "c2pa", "publish", "watermark", "media", "face",
-         "identity", "speech", "dub_audio", "lipsync", "footage", "reenact", "wav2lip",
-         "musetalk", "dub", "server")
+ORDER = ("consent", "ledger", "merkle", "c2pa", "publish", "watermark", "audio_watermark",
+         "media", "face", "identity", "speech", "dub_audio", "lipsync", "footage", "reenact",
+         "wav2lip", "musetalk", "dub", "server")
 
 
 def main(names: list[str]) -> int:
