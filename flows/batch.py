@@ -41,7 +41,7 @@ from flows.prefect_env import RunLabels, flow, offline_prefect
 from flows.runtime import bound_studio, current_studio, settle_dead_renders, step_task
 from likeness.errors import BadInput, ConsentDenied, InternalError, LikenessError
 
-Status = Literal["published", "skipped", "denied", "failed", "cancelled"]
+Status = Literal["published", "reviewed", "skipped", "denied", "failed", "cancelled"]
 STATE_DIR = "batch-state"  # in the studio home: one record per published output
 EXIT_DENIED = 3
 EXIT_FAILED = 1
@@ -87,7 +87,7 @@ class BatchReport(BaseModel):
         statuses = {j.status for j in self.jobs}
         if "denied" in statuses:
             return EXIT_DENIED
-        if statuses - {"published", "skipped"}:
+        if statuses - {"published", "reviewed", "skipped"}:
             return EXIT_FAILED
         return 0
 
@@ -112,13 +112,27 @@ class JobRender:
     stages_s: dict[str, float]
 
 
-def _run_dub(ctx: RenderContext, job: DubJob) -> JobRender:
-    from flows.dub import DubRequest, dub_flow
+@dataclass(frozen=True)
+class JobReviewed:
+    """A dub job with ``review: true``: its lines were written, nothing was rendered."""
+
+    script: Path
+    cues: int
+    stages_s: dict[str, float]
+
+
+def _run_dub(ctx: RenderContext, job: DubJob) -> JobRender | JobReviewed:
+    from flows.dub import DubRequest, DubReview, dub_flow
 
     request = DubRequest.build(video=job.input, language=job.language, out=job.out,
                                script=job.script, performer=job.performer, voice=job.voice,
-                               lipsync=job.lipsync, fit=job.fit, production=job.production)
+                               lipsync=job.lipsync, fit=job.fit, production=job.production,
+                               review=job.review,
+                               subtitles=job.out.with_suffix(".srt")
+                               if job.subtitles or job.review else None)
     result = job.run_labels().run(dub_flow, request)
+    if isinstance(result, DubReview):
+        return JobReviewed(result.script, result.cues, dict(result.stages_s))
     return JobRender(result.render_id, result.decision_id, dict(result.stages_s))
 
 
@@ -167,7 +181,7 @@ def _run_avatar(ctx: RenderContext, job: AvatarJob) -> JobRender:
                     dict(getattr(result, "stages_s", {}) or {}))
 
 
-RUNNERS: dict[str, Callable[[RenderContext, Any], JobRender]] = {
+RUNNERS: dict[str, Callable[[RenderContext, Any], JobRender | JobReviewed]] = {
     "dub": _run_dub, "reenact": _run_reenact, "stamp": _run_stamp, "avatar": _run_avatar}
 
 
@@ -306,6 +320,11 @@ def run_job(job: AnyJob) -> JobOutcome:
         settle_dead_renders(ctx, job.out)  # a killed earlier run's budget comes back first
         with bound_studio(guard.ctx):
             rendered = RUNNERS[job.kind](guard.ctx, job)
+        if isinstance(rendered, JobReviewed):  # lines to proofread; no render, no budget
+            control.progress(job.name, "reviewed")
+            return _outcome(job, "reviewed", began, stages_s=rendered.stages_s,
+                            reason=f"{rendered.cues} line(s) written to {rendered.script.name}"
+                                   "; correct them and re-run with script:")
         _remember(ctx, job, print_, rendered.render_id)
         control.progress(job.name, "published")
         return _outcome(job, "published", began, render_id=rendered.render_id,

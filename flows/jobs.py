@@ -101,6 +101,8 @@ class DubJob(_Job):
     voice: str | None = None
     lipsync: LipSyncName = "auto"
     fit: FitMode = "speech"  # as `likeness dub --fit`
+    subtitles: bool = False  # also write the new lines, timed to the new speech, as OUT.srt
+    review: bool = False  # as `likeness dub --review`: write the lines (OUT.srt) and stop
 
     _files = field_validator("input", "script")(_existing)
 

@@ -2,7 +2,8 @@
 
 The whole file is validated before Prefect starts (a bad job is reported with its line
 and field, exit 2, nothing rendered). Exit codes: 0 when every job published (or was
-already published), 3 when any was denied, 1 when any failed otherwise, 130 on Ctrl-C.
+already published, or wrote its lines for review), 3 when any was denied, 1 when any
+failed otherwise, 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from likeness.output import emit, stderr, stdout
 if TYPE_CHECKING:
     from flows.batch import BatchReport
 
-STATUS_STYLE = {"published": "green", "skipped": "green", "denied": "yellow",
+STATUS_STYLE = {"published": "green", "reviewed": "cyan", "skipped": "green", "denied": "yellow",
                 "failed": "red", "cancelled": "red"}
 
 

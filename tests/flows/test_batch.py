@@ -236,3 +236,42 @@ def test_a_revocation_during_a_batch_stops_every_job_not_yet_published(
     assert result.code == 3, result.err
     assert [j["status"] for j in result.json()["jobs"]] == ["denied"] * 3
     assert list((folder / "out").iterdir()) == []
+
+
+def test_dub_jobs_take_review_and_subtitles(prefect_server: None, sqlite_home: Path,
+                                            tmp_path: Path, clip: Path) -> None:
+    """Issue 17: `review:` writes the lines and stops (no render, no budget), and
+    `subtitles:` writes the new lines timed to the new speech beside the output."""
+    folder = _batch_folder(tmp_path, clip, max_renders=1)
+    (folder / "media" / "ava.es.srt").write_text(SPANISH_SRT, encoding="utf-8")
+    jobs = folder / "jobs.yaml"
+    jobs.write_text("""jobs:
+  - name: proofread
+    kind: dub
+    input: media/ava.mp4
+    script: media/ava.es.srt
+    language: es
+    performer: ava
+    review: true
+    out: out/proofread.mp4
+  - name: subtitled
+    kind: dub
+    input: media/ava.mp4
+    script: media/ava.es.srt
+    language: es
+    lipsync: viseme
+    performer: ava
+    subtitles: true
+    out: out/subtitled.mp4
+""", encoding="utf-8")
+    r = run_cli("batch", jobs, "--concurrency", "1", "--json")
+    assert r.code == 0, r.err  # a reviewed job is a success
+    by_name = {j["name"]: j for j in r.json()["jobs"]}
+    assert by_name["proofread"]["status"] == "reviewed" and "proofread.srt" in \
+        by_name["proofread"]["reason"]
+    assert by_name["subtitled"]["status"] == "published"  # the budget of 1 was not spent
+    outs = folder / "out"
+    assert sorted(p.name for p in outs.iterdir()) == [
+        "proofread.srt", "subtitled.cues.json", "subtitled.mp4", "subtitled.srt"]
+    assert "Hola" in (outs / "proofread.srt").read_text(encoding="utf-8")
+    assert "Hola" in (outs / "subtitled.srt").read_text(encoding="utf-8")
