@@ -394,3 +394,34 @@ def refine_offset(tile: KeyedTile, aligned: np.ndarray, *, radius: float = 2.0,
     best = int(np.argmax(sync + energy))
     ramp = np.exp(2j * np.pi * (freq[:, None] * dy[best] + freq[None, :] * dx[best]))
     return aligned * ramp
+
+
+class WorkPatterns:
+    """The tile of one render repeated over a frame size's work grid, scaled by the
+    strength; kept for the last few (size, render) pairs, since a clip asks for the
+    same one on every frame."""
+
+    LIMIT = 8
+
+    def __init__(self, tile: KeyedTile, *, strength: float) -> None:
+        self.tile = tile
+        self.strength = float(strength)
+        self._cache: dict[tuple[int, int, int], np.ndarray] = {}
+
+    def tile_pattern(self, render_id: int) -> np.ndarray:
+        """Unit-RMS (P, P) tile carrying `render_id` (sync plus payload chips)."""
+        return self.tile.pattern(payload.encode(render_id))
+
+    def get(self, height: int, width: int, render_id: int) -> np.ndarray:
+        key = (height, width, render_id)
+        pattern = self._cache.get(key)
+        if pattern is None:
+            wh, ww = work_size(height, width)
+            size = self.tile.size
+            reps = (-(-wh // size), -(-ww // size))
+            pattern = np.tile(self.tile_pattern(render_id), reps)[:wh, :ww]
+            pattern = (pattern * self.strength).astype(np.float32)
+            if len(self._cache) >= self.LIMIT:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = pattern
+        return pattern

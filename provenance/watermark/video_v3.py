@@ -47,11 +47,11 @@ from provenance.watermark.video_softdecode import decode_soft
 from provenance.watermark.video_tiling import (
     MAX_DETECT_FRAMES,
     MeanLuma,
+    WorkPatterns,
     aligned_candidates,
     check_frame,
     keyed_tile,
     refine_offset,
-    work_size,
 )
 
 ALGORITHM = "likeness-dct-ss/3"
@@ -72,7 +72,6 @@ _NORM_SIGMA = 8.0
 _NOISE_FLOOR = 1.0  # residual energy floor (code values squared) in the weighting
 _MASK_WINDOW = 7
 _LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-_CACHE_LIMIT = 8
 
 
 def texture_levels(gray_work: np.ndarray) -> np.ndarray:
@@ -146,26 +145,16 @@ class VideoWatermarkerV3:
         self._tile = keyed_tile(validate_key(key), stream="video-tile-v3", size=TILE_SAMPLES,
                                 band=(BAND_LOW, BAND_HIGH), sync_share=SYNC_SHARE)
         self._strength = float(strength)
-        self._cache: dict[tuple[int, int, int], np.ndarray] = {}
+        self._patterns = WorkPatterns(self._tile, strength=strength)
 
     # -- embedding -----------------------------------------------------------------
     def tile_pattern(self, render_id: int) -> np.ndarray:
         """Unit-RMS (P, P) tile carrying `render_id` (sync plus payload chips)."""
-        return self._tile.pattern(payload.encode(render_id))
+        return self._patterns.tile_pattern(render_id)
 
     def _work_pattern(self, height: int, width: int, render_id: int) -> np.ndarray:
         """The tile repeated over the work grid of a (height, width) frame, cached."""
-        cache_key = (height, width, render_id)
-        pattern = self._cache.get(cache_key)
-        if pattern is None:
-            wh, ww = work_size(height, width)
-            reps = (-(-wh // TILE_SAMPLES), -(-ww // TILE_SAMPLES))
-            pattern = np.tile(self.tile_pattern(render_id), reps)[:wh, :ww]
-            pattern = (pattern * self._strength).astype(np.float32)
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[cache_key] = pattern
-        return pattern
+        return self._patterns.get(height, width, render_id)
 
     def embed_frame(self, frame: np.ndarray, render_id: int, frame_index: int = 0
                     ) -> np.ndarray:
