@@ -191,6 +191,6 @@ def transcript_words(video: Path, *, language: str | None, models_dir: Path, cac
         return []  # nothing was said: the words and lips checks fail with their reasons
     recognizer = registry.get("asr", models_dir=models_dir, policy=policy, cache_dir=cache_dir)
     transcript = recognizer.transcribe(
-        video, language=language.split("-")[0] if language else None)
+        video, language=language.split("-")[0] if language else None, deterministic=True)
     text = " ".join(cue.text for cue in transcript.cues)
     return re.findall(r"[a-z]+", text.lower())

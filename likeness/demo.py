@@ -280,7 +280,7 @@ def _consent_statement(studio: Studio, draft: SignedGrant,
         draft_path = Path(folder) / "grant.draft.json"
         draft_path.write_text(draft.model_dump_json(indent=2), encoding="utf-8")
         result = verify_evidence(studio, grant_path=draft_path, video=video,
-                                 challenge_id=challenge.challenge_id,
+                                 challenge_id=challenge.challenge_id, language="en",
                                  write_grant=lambda path, text: path.write_text(
                                      text, encoding="utf-8"))
         checked = SignedGrant.model_validate_json(draft_path.read_bytes())

@@ -11,10 +11,12 @@ must catch (another face, a still, no sound, a replayed soundtrack).
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from likeness.errors import BadInput
 from media.audio import AudioTrack
 from media.encode import VideoWriter
 from models import registry
@@ -50,6 +52,10 @@ def record_statement(out: Path, *, text: str, face: Path, models_dir: Path,
     """``face`` saying ``text`` in English. ``audio_text`` swaps the soundtrack for other
     speech (a replay over another recording), ``still`` keeps the mouth closed,
     ``silent`` drops the sound."""
+    if not Path(out).absolute().is_relative_to(Path(tempfile.gettempdir()).resolve()) \
+            and not Path(out).absolute().is_relative_to(Path(tempfile.gettempdir())):
+        raise BadInput(f"a demo statement goes into a temporary folder, not {out}",
+                       hint="it is evidence input, never a render output")
     policy = policy or EnginePolicy()
 
     def speak(words: str) -> tuple[np.ndarray, int, tuple]:

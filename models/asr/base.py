@@ -28,8 +28,10 @@ class Recognizer(Protocol):
     def model_id(self) -> str: ...
 
     def transcribe(self, audio: Path | np.ndarray, *, sample_rate: int | None = None,
-                   language: str | None = None) -> Transcript:
-        """Cues with word timestamps; `language` None means detect it."""
+                   language: str | None = None, deterministic: bool = False) -> Transcript:
+        """Cues with word timestamps; `language` None means detect it. `deterministic`
+        forbids sampling fallbacks: the same file always gives the same words (a check
+        must not pass on one run and fail on the next)."""
         ...
 
     def detect_language(self, audio: Path | np.ndarray, *,

@@ -267,8 +267,11 @@ class WhisperRecognizer:
         return LanguageGuess(language=language, probability=float(probability))
 
     def transcribe(self, audio: Path | np.ndarray, *, sample_rate: int | None = None,
-                   language: str | None = None, beam_size: int = 5) -> Transcript:
-        """Cues with word timestamps; `language` None means detect it."""
+                   language: str | None = None, beam_size: int = 5,
+                   deterministic: bool = False) -> Transcript:
+        """Cues with word timestamps; `language` None means detect it. Whisper falls back
+        to sampling at rising temperatures when a window decodes badly (synthetic speech
+        often does); ``deterministic`` keeps temperature 0, so the words never vary."""
         if language is not None and language != "en" and not self.multilingual:
             raise BadInput(f"whisper model {self.model_dir.name} is English-only, "
                            f"cannot transcribe {language!r}",
@@ -276,8 +279,10 @@ class WhisperRecognizer:
         waveform = _as_waveform(audio, sample_rate)
         # Silero VAD (bundled with faster-whisper) skips the silences: less to decode, and
         # no words hallucinated into room tone
+        sampling = {"temperature": 0.0} if deterministic else {}
         segments, info = self._model.transcribe(waveform, language=language, beam_size=beam_size,
-                                                word_timestamps=True, vad_filter=True)
+                                                word_timestamps=True, vad_filter=True,
+                                                **sampling)
         spoken = (segment for segment in segments if segment.text.strip())
         cues = tuple(
             Cue(index=number, start_s=float(segment.start),

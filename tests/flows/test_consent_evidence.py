@@ -54,7 +54,7 @@ def _challenge() -> tuple[str, str]:
 
 def _evidence(grant: Path, video: Path, challenge: str) -> object:
     return run_cli("consent", "evidence", grant, "--video", video, "--challenge", challenge,
-                   "--json")
+                   "--language", "en", "--json")
 
 
 @pytest.fixture

@@ -95,7 +95,7 @@ def test_dub_publishes_a_verifiable_lip_synced_render(
     assert result.frames_lipsynced is not None
     assert result.frames_lipsynced > result.frames // 2  # the face is on screen throughout
     assert result.translated is False and result.source_language == "und"
-    assert {"lipsync:viseme", "tts:espeak-ng", "face:dlib", "mt:script"} <= set(result.engines)
+    assert {"lipsync:viseme", "tts:kokoro", "face:dlib", "mt:script"} <= set(result.engines)
     assert {"probe", "script", "consent", "tts", "mix", "render+publish"} <= set(result.stages_s)
     assert {"frames_in", "label", "watermark_video", "watermark_audio", "encode", "ledger",
             "c2pa"} <= set(result.publish_stages_s)
@@ -249,7 +249,7 @@ def test_a_same_language_dub_claims_no_translation(
 
 LONG_LINE_SRT = """1
 00:00:00,300 --> 00:00:01,300
-Buenos días a todos los que nos acompañan hoy.
+Buenos días a todos los que nos acompañan.
 
 2
 00:00:02,400 --> 00:00:03,600
@@ -259,13 +259,14 @@ Gracias.
 
 def test_fit_video_slows_the_picture_and_keeps_sound_and_picture_together(
         prefect_server: None, studio: object, clip: Path, tmp_path: Path) -> None:
-    """A first line far longer than its slot: the picture and the original sound slow
+    """A first line far longer than its slot (with the voice a Spanish dub picks: 3.3 s of
+    Kokoro for a 1.0 s cue): the picture and the original sound slow
     from its cue to the next (at most 1.25x), the line plays nearer its natural pace,
     and the output's video and audio streams both last the slowed length."""
     script = tmp_path / "long.es.srt"
     script.write_text(LONG_LINE_SRT, encoding="utf-8")
     speech_only = synthesize_lines.fn(
-        load_subtitles_lines(script), engine=engine("tts", "espeak-ng"), language="es",
+        load_subtitles_lines(script), engine=engine("tts", language="es"), language="es",
         voice=None, sample_rate=RATE_HZ, duration_s=4.0)
     assert speech_only.lines[0].report.ratio > 1.0  # without --fit video it is sped up
     out = tmp_path / "slow.es.mp4"

