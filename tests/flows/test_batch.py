@@ -167,13 +167,19 @@ def test_ctrl_c_leaves_no_output_and_logs_render_cancelled(
         return encode(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(provenance.publish, "encode_marked", interrupted)
+    # Python's own Ctrl-C, whatever an earlier in-process server (uvicorn captures SIGINT)
+    # left installed: the user's terminal always delivers KeyboardInterrupt to the CLI
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     two = job_file.with_name("two.yaml")
     two.write_text(JOBS.split("  - name: intro-fr")[0].replace(
         "kind: dub\n    input: media/ava.mp4\n    script: media/ava.es.srt\n    language: es\n"
         "    lipsync: viseme\n", "kind: stamp\n    input: media/ava.mp4\n    use: [dubbing]\n"
         "    language: es\n"), encoding="utf-8")
-    result = run_cli("batch", two, "--concurrency", "1")
-    assert result.code == 130, result.err
+    try:
+        result = run_cli("batch", two, "--concurrency", "1")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert result.code == 130, (result.err, previous)
     assert list((job_file.parent / "out").iterdir()) == []  # not even a temporary file
     entries = run_cli("audit", "show", "--json").json()["entries"]
     kinds = [e["kind"] for e in entries]
