@@ -272,7 +272,7 @@ def _consent_statement(studio: Studio, draft: SignedGrant,
          challenge_id=challenge.challenge_id)
     with tempfile.TemporaryDirectory(prefix="likeness-statement-") as folder:
         video = Path(folder) / "statement.mp4"
-        record_statement(video, text=f"My words are {challenge.phrase}. "
+        record_statement(video, text=f"My words are: {', '.join(challenge.phrase.split())}. "
                          f"{draft.grant.description}", face=DEMO_FACE,
                          models_dir=studio.settings.models_dir)
         step("the performer records her statement: the grant's description and the phrase",

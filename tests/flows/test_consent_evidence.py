@@ -44,6 +44,11 @@ def known_phrases(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(secrets, "choice", random.Random(12).choice)
 
 
+def _listed(phrase: str) -> str:
+    """The phrase as a performer reads it from the screen: word, word, word."""
+    return ", ".join(phrase.split())
+
+
 def _challenge() -> tuple[str, str]:
     r = run_cli("consent", "challenge", "--performer", "ava", "--json")
     assert r.code == 0, r.err
@@ -72,7 +77,8 @@ def test_statement_passes_binds_the_grant_and_cannot_be_reused(
         ava: tuple[Path, Path], sqlite_home: Path, tmp_path: Path) -> None:
     key, grant = ava
     challenge, phrase = _challenge()
-    video = statement_video(tmp_path / "ok.mp4", text=f"My words are {phrase}. {DESCRIPTION}.")
+    video = statement_video(tmp_path / "ok.mp4",
+                            text=f"My words are: {_listed(phrase)}. {DESCRIPTION}.")
     r = _evidence(grant, video, challenge)
     assert r.code == 0, r.err
     report = r.json()
@@ -118,7 +124,7 @@ def test_statements_that_do_not_show_consent(case: str, ava: tuple[Path, Path],
     _, grant = ava
     before = grant.read_bytes()
     challenge, phrase = _challenge()
-    right = f"My words are {phrase}. {DESCRIPTION}."
+    right = f"My words are: {_listed(phrase)}. {DESCRIPTION}."
     video = tmp_path / f"{case}.mp4"
     if case == "wrong-phrase":
         statement_video(video, text=f"{DESCRIPTION}. My words are lemon comet violin zebra.")
