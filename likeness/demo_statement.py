@@ -52,8 +52,7 @@ def record_statement(out: Path, *, text: str, face: Path, models_dir: Path,
     """``face`` saying ``text`` in English. ``audio_text`` swaps the soundtrack for other
     speech (a replay over another recording), ``still`` keeps the mouth closed,
     ``silent`` drops the sound."""
-    if not Path(out).absolute().is_relative_to(Path(tempfile.gettempdir()).resolve()) \
-            and not Path(out).absolute().is_relative_to(Path(tempfile.gettempdir())):
+    if not Path(out).resolve().is_relative_to(Path(tempfile.gettempdir()).resolve()):
         raise BadInput(f"a demo statement goes into a temporary folder, not {out}",
                        hint="it is evidence input, never a render output")
     policy = policy or EnginePolicy()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -90,6 +90,18 @@ def iter_lazy_frames(path: Path | str, *, cfr_fps: float, info: MediaInfo | None
 
 
 def _decode_lazy(path: Path, video: VideoInfo, *, quarter_turns: int) -> Iterator[LazyFrame]:
+    return _decode(path, video, lambda index, pts_s, frame: LazyFrame(
+        index=index, pts_s=pts_s, frame=frame, quarter_turns=quarter_turns))
+
+
+Made = TypeVar("Made")
+
+
+def _decode(path: Path, video: VideoInfo,
+            make: Callable[[int, float, av.VideoFrame], Made]) -> Iterator[Made]:
+    """Decode the first video stream once, timing each frame from its pts (or the
+    average rate when it has none); ``make`` builds what is yielded, inside the guard
+    that turns a decoder error into one `BadInput` naming the frame."""
     container = open_input(path, what="video")
     with container:
         stream = container.streams.video[0]
@@ -103,8 +115,7 @@ def _decode_lazy(path: Path, video: VideoInfo, *, quarter_turns: int) -> Iterato
                     pts_s = frame.pts * time_base - video.start_s
                 else:
                     pts_s = index * fallback_interval_s
-                yield LazyFrame(index=index, pts_s=pts_s, frame=frame,
-                                quarter_turns=quarter_turns)
+                yield make(index, pts_s, frame)
                 index += 1
         except av.error.FFmpegError as exc:
             raise BadInput(f"cannot decode frame {index} of video {path}: {exc}",
@@ -155,27 +166,14 @@ def _decode_upright(
     if size is not None:
         width, height = size if quarter_turns % 2 == 0 else (size[1], size[0])
         scale = {"width": width, "height": height, "interpolation": SCALE_INTERPOLATION}
-    container = open_input(path, what="video")
-    with container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        time_base = float(stream.time_base) if stream.time_base else 0.0
-        fallback_interval_s = 1.0 / video.avg_fps if video.avg_fps else 0.0
-        index = 0
-        try:
-            for frame in container.decode(stream):
-                rgb = frame.to_ndarray(format="rgb24", **scale)
-                if quarter_turns:
-                    rgb = np.ascontiguousarray(np.rot90(rgb, k=quarter_turns))
-                if frame.pts is not None and time_base:
-                    pts_s = frame.pts * time_base - video.start_s
-                else:
-                    pts_s = index * fallback_interval_s
-                yield DecodedFrame(index=index, pts_s=pts_s, rgb=rgb)
-                index += 1
-        except av.error.FFmpegError as exc:
-            raise BadInput(f"cannot decode frame {index} of video {path}: {exc}",
-                           hint="the file may be truncated or corrupt") from exc
+
+    def upright(index: int, pts_s: float, frame: av.VideoFrame) -> DecodedFrame:
+        rgb = frame.to_ndarray(format="rgb24", **scale)
+        if quarter_turns:
+            rgb = np.ascontiguousarray(np.rot90(rgb, k=quarter_turns))
+        return DecodedFrame(index=index, pts_s=pts_s, rgb=rgb)
+
+    return _decode(path, video, upright)
 
 
 def resample_to_cfr(
