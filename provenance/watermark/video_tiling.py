@@ -15,14 +15,16 @@ the square on the folded tile cover a mirror flip and 90 degree turns.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import cv2
 import numpy as np
 
 from likeness.errors import BadInput
 from provenance.watermark import payload
-from provenance.watermark.keys import balanced_assignment, keyed_rng
+from provenance.watermark.keys import balanced_assignment, keyed_rng, validate_key
 
 WORK_SHORT_SIDE = 360
 MIN_FRAME_PX = (128, 72)
@@ -425,3 +427,40 @@ class WorkPatterns:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[key] = pattern
         return pattern
+
+
+class TiledMarker:
+    """What the tiled schemes (v2, v3) share: a keyed tile under the studio key, its
+    cached work-grid patterns and lazy stream marking; each scheme sets its tile and
+    band and draws the pattern into a frame its own way (`embed_frame`)."""
+
+    STREAM: ClassVar[str]  # the key stream the tile is drawn from
+    TILE_SAMPLES: ClassVar[int]
+    BAND: ClassVar[tuple[float, float]]  # cycles per work sample
+    SYNC_SHARE: ClassVar[float]
+
+    def __init__(self, key: bytes, *, strength: float = 1.0) -> None:
+        """`strength` scales the masked amplitude (1.0 = the documented defaults)."""
+        if not 0.0 < strength <= 4.0:
+            raise BadInput(f"video watermark strength {strength} is outside (0, 4]")
+        self._tile = keyed_tile(validate_key(key), stream=self.STREAM, size=self.TILE_SAMPLES,
+                                band=self.BAND, sync_share=self.SYNC_SHARE)
+        self._patterns = WorkPatterns(self._tile, strength=strength)
+
+    def tile_pattern(self, render_id: int) -> np.ndarray:
+        """Unit-RMS (P, P) tile carrying `render_id` (sync plus payload chips)."""
+        return self._patterns.tile_pattern(render_id)
+
+    def _work_pattern(self, height: int, width: int, render_id: int) -> np.ndarray:
+        """The tile repeated over the work grid of a (height, width) frame, cached."""
+        return self._patterns.get(height, width, render_id)
+
+    def embed_frame(self, frame: np.ndarray, render_id: int, frame_index: int = 0
+                    ) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed(self, frames: Iterable[np.ndarray], render_id: int) -> Iterator[np.ndarray]:
+        """Lazily mark a stream of frames (constant memory)."""
+        payload.encode(render_id)  # validate before the first frame is pulled
+        for index, frame in enumerate(frames):
+            yield self.embed_frame(frame, render_id, index)

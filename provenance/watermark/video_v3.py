@@ -33,24 +33,20 @@ video_softdecode.false_positive_per_attempt() (~6e-10).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from itertools import islice
 
 import cv2
 import numpy as np
 
-from likeness.errors import BadInput
-from provenance.watermark import payload
 from provenance.watermark.detection import WatermarkDetection
-from provenance.watermark.keys import validate_key
 from provenance.watermark.video_softdecode import decode_soft
 from provenance.watermark.video_tiling import (
     MAX_DETECT_FRAMES,
     MeanLuma,
-    WorkPatterns,
+    TiledMarker,
     aligned_candidates,
     check_frame,
-    keyed_tile,
     refine_offset,
 )
 
@@ -135,27 +131,15 @@ def normalized_residual(gray: np.ndarray) -> np.ndarray:
     return (residual / (energy + _NOISE_FLOOR)).astype(np.float32)
 
 
-class VideoWatermarkerV3:
+class VideoWatermarkerV3(TiledMarker):
     """Embeds and detects a v3 mark carrying a render id in RGB frames under one studio key."""
 
-    def __init__(self, key: bytes, *, strength: float = 1.0) -> None:
-        """`strength` scales the masked amplitude (1.0 = the documented defaults)."""
-        if not 0.0 < strength <= 4.0:
-            raise BadInput(f"video watermark strength {strength} is outside (0, 4]")
-        self._tile = keyed_tile(validate_key(key), stream="video-tile-v3", size=TILE_SAMPLES,
-                                band=(BAND_LOW, BAND_HIGH), sync_share=SYNC_SHARE)
-        self._strength = float(strength)
-        self._patterns = WorkPatterns(self._tile, strength=strength)
+    STREAM = "video-tile-v3"
+    TILE_SAMPLES = TILE_SAMPLES
+    BAND = (BAND_LOW, BAND_HIGH)
+    SYNC_SHARE = SYNC_SHARE
 
     # -- embedding -----------------------------------------------------------------
-    def tile_pattern(self, render_id: int) -> np.ndarray:
-        """Unit-RMS (P, P) tile carrying `render_id` (sync plus payload chips)."""
-        return self._patterns.tile_pattern(render_id)
-
-    def _work_pattern(self, height: int, width: int, render_id: int) -> np.ndarray:
-        """The tile repeated over the work grid of a (height, width) frame, cached."""
-        return self._patterns.get(height, width, render_id)
-
     def embed_frame(self, frame: np.ndarray, render_id: int, frame_index: int = 0
                     ) -> np.ndarray:
         """A marked copy of one RGB frame. `frame_index` is accepted for API symmetry:
@@ -180,12 +164,6 @@ class VideoWatermarkerV3:
         neg = cv2.convertScaleAbs(cv2.min(full, 0.0))
         out = cv2.add(np.ascontiguousarray(frame), cv2.merge([pos, pos, pos]))
         return cv2.subtract(out, cv2.merge([neg, neg, neg]), dst=out)
-
-    def embed(self, frames: Iterable[np.ndarray], render_id: int) -> Iterator[np.ndarray]:
-        """Lazily mark a stream of frames (constant memory)."""
-        payload.encode(render_id)  # validate before the first frame is pulled
-        for index, frame in enumerate(frames):
-            yield self.embed_frame(frame, render_id, index)
 
     # -- detection -----------------------------------------------------------------
     def aligned_tiles(self, mean_gray: np.ndarray, *, block_period: float
