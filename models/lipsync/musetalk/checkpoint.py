@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from likeness.errors import BadInput, IntegrityFailure
+from models.lipsync.torch_checks import state_dict_problems
 
 if TYPE_CHECKING:
     import torch
 
-_MAX_LISTED = 8
 _VAE_RENAMES = {"query": "to_q", "key": "to_k", "value": "to_v", "proj_attn": "to_out.0"}
 _WHISPER_PREFIXES = ("model.encoder.", "encoder.")
 _WRAPPER_KEYS = ("state_dict", "model", "module")
@@ -78,27 +78,10 @@ def whisper_encoder_names(state: Mapping[str, Any], *, source: str) -> dict[str,
                            hint="use openai/whisper-tiny's pytorch_model.bin or model.safetensors")
 
 
-def _listing(items: list[str]) -> str:
-    shown = ", ".join(items[:_MAX_LISTED])
-    more = len(items) - _MAX_LISTED
-    return shown + (f" (+{more} more)" if more > 0 else "")
-
-
 def check_state_dict(state: Mapping[str, Any], *, expected: Mapping[str, Any], source: str,
                      what: str) -> None:
     """`IntegrityFailure` unless names and shapes match exactly, listing every difference."""
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(f"{key} {tuple(state[key].shape)} != {tuple(expected[key].shape)}"
-                   for key in set(state) & set(expected)
-                   if tuple(state[key].shape) != tuple(expected[key].shape))
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing tensor(s): {_listing(missing)}")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected tensor(s): {_listing(unexpected)}")
-    if wrong:
-        problems.append(f"{len(wrong)} shape mismatch(es): {_listing(wrong)}")
+    problems = state_dict_problems(state, expected)
     if problems:
         raise IntegrityFailure(
             f"musetalk: {source} is not a MuseTalk 1.5 {what} checkpoint: " + "; ".join(problems),

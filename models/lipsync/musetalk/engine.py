@@ -22,6 +22,7 @@ from likeness.errors import BadInput
 from models.face.align import Region
 from models.face.base import check_rgb_image
 from models.face.tracking import TrackedFace
+from models.lipsync import torch_checks
 from models.lipsync.musetalk.audio import (
     feature_count,
     frame_windows,
@@ -40,19 +41,8 @@ PENDING_BATCHES = 2
 
 def resolve_device(device: str) -> torch.device:
     """``auto`` -> CUDA when present, else CPU; an explicit CUDA request must be satisfiable."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        chosen = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise BadInput(f"musetalk: unknown device {device!r}: {exc}",
-                       hint="use auto, cpu, cuda or cuda:N") from None
-    if chosen.type == "cuda" and not torch.cuda.is_available():
-        raise BadInput(f"musetalk: device {device!r} requested but CUDA is not available",
-                       hint="use auto or cpu (slow)")
-    if chosen.type not in ("cpu", "cuda"):
-        raise BadInput(f"musetalk: device type {chosen.type!r} is not supported")
-    return chosen
+    return torch_checks.resolve_device(device, engine="musetalk",
+                                       cuda_missing_hint="use auto or cpu (slow)")
 
 
 @dataclass(slots=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from likeness.errors import BadInput, IntegrityFailure, MissingWeights
+from models.lipsync.torch_checks import state_dict_problems
 from models.weights import WeightFile
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ GAN_CHECKPOINT_FILE = "wav2lip_gan.pth"
 DATAPARALLEL_PREFIX = "module."
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt")
 _LICENSE = "research/non-commercial (Wav2Lip, LRS2-trained)"
-_MAX_LISTED_KEYS = 8
 
 
 def _declare(file_name: str, notes: str) -> WeightFile:
@@ -125,30 +125,11 @@ def _strip_prefix(key: str) -> str:
     return key[len(DATAPARALLEL_PREFIX):] if key.startswith(DATAPARALLEL_PREFIX) else key
 
 
-def _listing(keys: list[str]) -> str:
-    shown = ", ".join(keys[:_MAX_LISTED_KEYS])
-    more = len(keys) - _MAX_LISTED_KEYS
-    return shown + (f" (+{more} more)" if more > 0 else "")
-
-
 def check_state_dict(
     state: Mapping[str, Any], *, expected: Mapping[str, Any], source: str
 ) -> None:
     """Raise `IntegrityFailure` unless names and shapes match exactly, listing each difference."""
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong_shape = sorted(
-        f"{key} {tuple(state[key].shape)} != {tuple(expected[key].shape)}"
-        for key in set(state) & set(expected)
-        if tuple(state[key].shape) != tuple(expected[key].shape)
-    )
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing key(s): {_listing(missing)}")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected key(s): {_listing(unexpected)}")
-    if wrong_shape:
-        problems.append(f"{len(wrong_shape)} shape mismatch(es): {_listing(wrong_shape)}")
+    problems = state_dict_problems(state, expected, noun="key")
     if problems:
         raise IntegrityFailure(
             f"wav2lip: {source} is not a Wav2Lip generator checkpoint: " + "; ".join(problems),

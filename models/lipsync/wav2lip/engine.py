@@ -25,6 +25,7 @@ from likeness.errors import BadInput
 from models.face.align import Region
 from models.face.base import check_rgb_image
 from models.face.tracking import TrackedFace
+from models.lipsync import torch_checks
 from models.lipsync.wav2lip.audio import mel_windows, melspectrogram, prepare_audio
 from models.lipsync.wav2lip.checkpoint import (
     ENGINE_NAME,
@@ -52,20 +53,8 @@ _PIXEL_MAX = 255.0
 
 def resolve_device(device: str) -> torch.device:
     """``auto`` -> CUDA when present, else CPU; an explicit CUDA request must be satisfiable."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        chosen = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise BadInput(f"wav2lip: unknown device {device!r}: {exc}",
-                       hint="use auto, cpu, cuda or cuda:N") from None
-    if chosen.type == "cuda" and not torch.cuda.is_available():
-        raise BadInput(f"wav2lip: device {device!r} requested but CUDA is not available",
-                       hint="use --device cpu (slow) or auto")
-    if chosen.type not in ("cpu", "cuda"):
-        raise BadInput(f"wav2lip: device type {chosen.type!r} is not supported",
-                       hint="use auto, cpu, cuda or cuda:N")
-    return chosen
+    return torch_checks.resolve_device(device, engine="wav2lip",
+                                       cuda_missing_hint="use --device cpu (slow) or auto")
 
 
 @dataclass(slots=True)
