@@ -21,11 +21,17 @@ def _stamp(source: Path, out: Path) -> dict:
 
 
 @pytest.fixture
-def twice_stamped(sqlite_home: Path, tmp_path: Path) -> tuple[Path, dict, dict, Path]:
+def stamped_once(sqlite_home: Path, tmp_path: Path) -> tuple[dict, Path]:
     key = add_performer(tmp_path)
     registered_grant(tmp_path, key, "ava", "--language", "es")
     clip = face_clip(tmp_path / "ava.mp4", seconds=3.0)
-    first = _stamp(clip, tmp_path / "first.mp4")
+    return _stamp(clip, tmp_path / "first.mp4"), clip
+
+
+@pytest.fixture
+def twice_stamped(stamped_once: tuple[dict, Path], tmp_path: Path
+                  ) -> tuple[Path, dict, dict, Path]:
+    first, clip = stamped_once
     second = _stamp(tmp_path / "first.mp4", tmp_path / "second.mp4")
     return tmp_path / "second.mp4", first, second, clip
 
@@ -60,8 +66,8 @@ def test_stamp_of_a_stamped_file_shows_both_renders(
 
 
 def test_an_unmarked_source_records_that_it_carried_nothing(
-        twice_stamped: tuple[Path, dict, dict, Path], sqlite_home: Path) -> None:
-    _, first, _, clip = twice_stamped
+        stamped_once: tuple[dict, Path], sqlite_home: Path) -> None:
+    _, clip = stamped_once
     anchor = (sqlite_home / "c2pa" / "root.pem").read_bytes()
     manifest = read_manifest(clip.with_name("first.mp4"), trust_anchor_pem=anchor)
     source = read_assertion(manifest.assertions, SourceAssertion)
