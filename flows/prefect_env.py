@@ -68,6 +68,7 @@ __all__ = [
     "prefect_home",
     "run_labels",
     "task",
+    "untagged_task_runs",
 ]
 
 
@@ -191,6 +192,24 @@ class RunLabels:
 
         with tags(*self.tags):
             return render_flow.with_options(flow_run_name=self.name)(*args)  # type: ignore[attr-defined]
+
+
+@contextmanager
+def untagged_task_runs() -> Iterator[None]:
+    """Task runs started inside carry no tags (the flow run keeps the render's labels).
+
+    Why: Prefect treats every task-run tag as a possible tag concurrency limit and asks
+    the server for a slot of each (one HTTP round trip through its own event-loop thread)
+    before the task may start, even when no limit exists. A dub's 10-13 task runs
+    inheriting the render's four tags spent 0.3-6 s waiting on those answers on this
+    2-core machine (benchmarks/server_bench.py), longer the busier the server. Render
+    slots are the work pool's concurrency limit (docs/scale-out.md), never a tag's, and
+    the UI finds a run's task runs by their flow run, so the tags stay on the flow run
+    only. Subflow runs started inside still take their tags from `RunLabels.run`."""
+    from prefect.context import TagsContext
+
+    with TagsContext(current_tags=set()):
+        yield
 
 
 def run_labels(name: str, *, performer: str, uses: tuple[str, ...] | list[str],
