@@ -1,7 +1,12 @@
-"""A render's labels: its flow run is named and tagged; its task runs are not tagged,
-so none of them waits for the server's answer on a tag concurrency slot."""
+"""What a render's Prefect session guarantees: its flow run is named and tagged, its task
+runs are not tagged (so none waits for the server's answer on a tag concurrency slot),
+and when the session closes its logs are on the server, not left queued for a server
+that may be gone by the time the process exits."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from uuid import UUID
 
 import pytest
 
@@ -45,3 +50,28 @@ def test_the_labels_tag_the_flow_run_and_not_its_task_runs(
     assert inside == ()
     assert set(outside) == set(labels.tags)
     assert asked == [[f"tag:{tag}" for tag in outside]]  # only the tagged task asked
+
+
+def test_the_runs_logs_are_delivered_when_the_session_closes(
+        prefect_server: None, tmp_path: Path) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.context import FlowRunContext
+
+    from flows.prefect_env import flow, offline_prefect
+    from likeness.errors import BadInput
+
+    runs: list[UUID] = []
+
+    @flow(name="refused-check", persist_result=False)
+    def refused() -> None:
+        run = FlowRunContext.get()
+        assert run is not None and run.flow_run is not None
+        runs.append(run.flow_run.id)
+        raise BadInput("refused")  # Prefect logs the failed run at ERROR, to the API too
+
+    with offline_prefect(home=tmp_path), pytest.raises(BadInput):
+        refused()
+    with get_client(sync_client=True) as client:  # no waiting: it must be there already
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=runs)))
+    assert any("refused" in log.message for log in logs), [log.message for log in logs]
