@@ -11,7 +11,9 @@ Goal (issue 10): with the server up, a dub costs <= 3 s more than its stages.
 
     .venv/bin/python benchmarks/server_bench.py [--jobs 3]
 
-Prints a table and writes benchmarks/results/server.json.
+Prints a table and writes benchmarks/results/server.json. One more dub with the server up
+runs under `benchmarks.dub_phases`, which splits its overhead into phases (start-up and
+imports, studio and checks, Prefect's part of the flow run, exit).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import dub_phases  # noqa: E402
 from benchmarks.report import write_results  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "server.json"
@@ -93,6 +96,26 @@ def _dub(work: Path, clip: Path, script: Path, out: str, env: dict[str, str]
             "overhead_s": round(wall - inside, 2)}
 
 
+def _dub_phases(work: Path, clip: Path, script: Path, env: dict[str, str]
+                ) -> dict[str, float]:
+    """One more dub, its overhead split into phases (`benchmarks.dub_phases`)."""
+    out = work / "phases.mp4"
+    began = time.time()
+    done = subprocess.run(  # noqa: S603 - our own interpreter and benchmark
+        [sys.executable, str(Path(dub_phases.__file__)), "dub", str(clip), "--language", "es",
+         "--script", str(script), "--lipsync", "viseme", "--performer", "ava", "--out",
+         str(out), "--json"],
+        env={**env, dub_phases.SPAWN_ENV: repr(began)}, capture_output=True, text=True,
+        check=False)
+    wall = time.time() - began
+    if done.returncode != 0:
+        raise RuntimeError(f"dub (phases) exited {done.returncode}: {done.stderr[-2000:]}")
+    stages = _stage_sum(json.loads(done.stdout)["stages_s"])
+    return {"wall_s": round(wall, 2), "stages_s": round(stages, 2),
+            "overhead_s": round(wall - stages, 2),
+            **dub_phases.split(wall, stages, done.stderr)}
+
+
 def _batch(work: Path, clip: Path, script: Path, jobs: int, env: dict[str, str]
            ) -> dict[str, float]:
     lines = ["jobs:"]
@@ -142,6 +165,7 @@ def run(jobs: int) -> dict[str, object]:
         try:
             _dub(work, clip, script, "server-warm.mp4", env)
             long_lived = _dub(work, clip, script, "server.mp4", env)
+            phases = _dub_phases(work, clip, script, env)
             batch = _batch(work, clip, script, jobs, env)
             runs = server.status(home).runs
         finally:
@@ -149,6 +173,7 @@ def run(jobs: int) -> dict[str, object]:
     return {"clip_s": CLIP_S, "cpu_count": os.cpu_count(), "platform": platform.platform(),
             "load_average_1m": round(os.getloadavg()[0], 1),  # other work slows every figure
             "temporary_server": temporary, "long_lived_server": long_lived,
+            "long_lived_server_phases": phases,
             "server_start_s": round(start_s, 1), "process_imports_s": imports,
             "process_imports_cpu_s": imports_cpu,
             "batch_with_server": batch,
@@ -168,6 +193,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label:34} {row['wall_s']:8.2f} {row['stages_s']:9.2f} {row['overhead_s']:11.2f}")
     print(f"of which a process importing the CLI, Prefect and the dub flow: "
           f"{figures['process_imports_s']} s ({figures['process_imports_cpu_s']} s CPU)")
+    p = figures["long_lived_server_phases"]
+    print(f"one more dub with the server up, overhead {p['overhead_s']} s, by phase:")
+    for name, seconds in p.items():
+        if name.endswith("_s") and name not in ("wall_s", "stages_s", "overhead_s"):
+            print(f"  {name.removesuffix('_s').replace('_', ' '):44} {seconds:6.2f}")
     print(f"server start (once): {figures['server_start_s']} s; load average "
           f"{figures['load_average_1m']} on {figures['cpu_count']} cores")
     print(f"batch of {b['jobs']} dubs, one process: wall {b['wall_s']} s, "

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ __all__ = [
     "prefect_home",
     "run_labels",
     "task",
+    "untagged_task_runs",
 ]
 
 
@@ -152,11 +154,55 @@ def offline_prefect(*, home: Path, quiet_expected_errors: bool = True) -> Iterat
     for handler in handlers:
         handler.addFilter(hider)  # type: ignore[arg-type]
     try:
-        with temporary_settings(updates=updates), _safe_child_path():  # type: ignore[arg-type]
+        with (temporary_settings(updates=updates),  # type: ignore[arg-type]
+              _safe_child_path(), _session_open()):
             yield
     finally:
         for handler in handlers:
             handler.removeFilter(hider)  # type: ignore[arg-type]
+
+
+_SESSIONS_LOCK = threading.Lock()
+_sessions_open = 0  # offline_prefect sessions running in this process, on any thread
+
+
+@contextmanager
+def _session_open() -> Iterator[None]:
+    """Count the session; the last one to close in the process delivers the queued run
+    records (`_deliver_run_records`): draining stops Prefect's shipping threads, which
+    another thread's runs (an avatar job's own session inside a batch) still feed."""
+    global _sessions_open
+    with _SESSIONS_LOCK:
+        _sessions_open += 1
+    try:
+        yield
+    finally:
+        with _SESSIONS_LOCK:
+            _sessions_open -= 1
+            last = _sessions_open == 0
+        if last:
+            _deliver_run_records()
+
+
+def _deliver_run_records() -> None:
+    """Send the logs and events the runs left queued, to the server they were meant for.
+
+    Why: Prefect ships them from background threads in batches (logs every 2 s) and
+    drains those threads only at interpreter exit. A process that outlives the server
+    it rendered against (a test, a script that stops the studio's server) then sends
+    them to a closed port and prints ``Error logging to API``; a CLI process pays the
+    same drain here instead of at its exit. Bounded: Prefect gives each drain 5 s."""
+    import asyncio
+
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # a synchronous caller (the CLI, a batch): wait for both queues
+        APILogWorker.drain_all(timeout=5)
+        EventsWorker.drain_all(timeout=5)
+    # inside an event loop a drain would block it; the exit-time drain stays in charge
 
 
 @contextmanager
@@ -191,6 +237,24 @@ class RunLabels:
 
         with tags(*self.tags):
             return render_flow.with_options(flow_run_name=self.name)(*args)  # type: ignore[attr-defined]
+
+
+@contextmanager
+def untagged_task_runs() -> Iterator[None]:
+    """Task runs started inside carry no tags (the flow run keeps the render's labels).
+
+    Why: Prefect treats every task-run tag as a possible tag concurrency limit and asks
+    the server for a slot of each (one HTTP round trip through its own event-loop thread)
+    before the task may start, even when no limit exists. A dub's 10-13 task runs
+    inheriting the render's four tags spent 0.3-6 s waiting on those answers on this
+    2-core machine (benchmarks/server_bench.py), longer the busier the server. Render
+    slots are the work pool's concurrency limit (docs/scale-out.md), never a tag's, and
+    the UI finds a run's task runs by their flow run, so the tags stay on the flow run
+    only. Subflow runs started inside still take their tags from `RunLabels.run`."""
+    from prefect.context import TagsContext
+
+    with TagsContext(current_tags=set()):
+        yield
 
 
 def run_labels(name: str, *, performer: str, uses: tuple[str, ...] | list[str],

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from flows.context import RenderContext
-from flows.prefect_env import NO_CACHE, task
+from flows.prefect_env import NO_CACHE, task, untagged_task_runs
 from likeness.errors import BadInput, InternalError, LikenessError
 from provenance.leftovers import claim_path
 from provenance.publish import (
@@ -134,11 +134,16 @@ _CLOCK: ContextVar[StageClock | None] = ContextVar("likeness_flow_clock", defaul
 
 @contextmanager
 def flow_clock() -> Iterator[StageClock]:
-    """Start the clock of one flow run; the tasks it calls add their stages to it."""
+    """Start the clock of one flow run; the tasks it calls add their stages to it.
+
+    Inside it, task runs are untagged (`untagged_task_runs`): the labels belong to the
+    render's flow run, and a tagged task run waits for the server's answer on a tag
+    concurrency slot before it starts."""
     started = StageClock()
     token = _CLOCK.set(started)
     try:
-        yield started
+        with untagged_task_runs():
+            yield started
     finally:
         _CLOCK.reset(token)
 

@@ -556,9 +556,12 @@ class Studio:
         grant (every grant revoked or expired): a bank is a cache for renders under a
         grant, and biometric, so it goes when no grant needs it (docs/threat-model.md).
         Returns the performers whose banks went; each deletion is logged."""
+        root = self.settings.cache_dir / "performers"
+        if not root.is_dir():  # no performer has a bank yet: nothing to import or query
+            return []
+        # deferred: the bank store loads OpenCV and SciPy's spatial module (0.6 s)
         from models.lipsync.footage.store import BANK_FOLDER, forget_performer_banks
 
-        root = self.settings.cache_dir / "performers"
         if performer_ids is None:  # the cheap part first: only performers with a bank
             performer_ids = sorted(p.parent.name for p in root.glob(f"*/{BANK_FOLDER}"))
         now = now or datetime.now(UTC)

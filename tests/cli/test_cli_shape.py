@@ -62,6 +62,26 @@ def test_help_and_consent_commands_stay_light(sqlite_home: Path, args: list[str]
     assert report == {"code": code, "heavy": []}
 
 
+def test_the_exit_skips_the_last_garbage_collections() -> None:
+    """A command's process freezes what is alive before the interpreter tears down (the
+    exit-time collections cost a render up to ~3 s here): a hook registered before main
+    runs after it and sees the objects frozen; a process that only imports the CLI
+    keeps its usual exit."""
+    def frozen_at_exit(runs: int) -> str:
+        code = ("import atexit, gc; from likeness.cli import main\n"
+                "atexit.register(lambda: print(gc.get_freeze_count() > 0))\n"
+                f"for _ in range({runs}):\n"
+                "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n")
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=120, check=False)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.splitlines()[-1]
+
+    assert frozen_at_exit(2) == "True"
+    assert frozen_at_exit(0) == "False"
+
+
 @pytest.mark.parametrize("name", ["[bold]Ava[/]", "Ava [/red]"])
 def test_a_performer_name_with_markup_prints_literally(sqlite_home: Path, tmp_path: Path,
                                                        name: str) -> None:
