@@ -155,7 +155,7 @@ def neutralised(frames: list[np.ndarray], track: list[TrackedFace | None],
     for frame, tracked in zip(frames, track, strict=True):
         made = None if tracked is None else synth.bank_frame(
             frame, tracked.face.landmarks, entry, target_gap=float(bank.gap[entry]),
-            target_width=float(bank.width[entry]), jumped=False)
+            jumped=False)
         out.append(frame if made is None else made)
     return out
 
