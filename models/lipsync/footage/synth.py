@@ -4,7 +4,8 @@ Per frame: (1) the tracked landmarks get the chosen entry's lips, hung from this
 upper lip (the upper lip rides on the skull, the lower lip and jaw move) and centred
 between its mouth corners, then nudged the rest of the way to the exact target opening
 (the width is left as selection found it: stretching the lips across a fixed ring read
-back worse on real footage, mouth SSIM 0.783 -> 0.790 and LMD 0.0411 -> 0.0402 without); (2) the lower face of the frame is warped so jaw and cheeks follow (the
+back worse on real footage, mouth SSIM 0.783 -> 0.790 and LMD 0.0411 -> 0.0402 without);
+(2) the lower face of the frame is warped so jaw and cheeks follow (the
 viseme engine's warp, no painted interior); (3) the entry's canonical crop is mapped
 onto the frame by a piecewise-affine warp whose triangles join its own lips to the new
 lips and a fixed ellipse around the mouth, which moves with the head; (4) its colour is
