@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
 import cv2
@@ -231,7 +232,7 @@ def self_reconstruction(faces, frames: list[np.ndarray], track: list[TrackedFace
     input_track = list(FaceTracker(faces, fps=fps).track(inputs))
     footage_shapes, viseme_shapes = oracle_tracks(reals, real_track, faces, fps=fps,
                                                   extent=Range.of(bank))
-    footage = FootageLipSync(bank=bank)
+    footage = FootageLipSync(bank=bank, face_engine=faces)
     footage_out = list(footage.render_track(inputs, input_track, footage_shapes, fps=fps))
     viseme_out = list(VisemeLipSync().render_track(inputs, input_track, viseme_shapes, fps=fps))
     arms = {name: mouth_metrics(faces, outs, reals, real_track)
@@ -259,11 +260,14 @@ def dub(faces, frames: list[np.ndarray], track: list[TrackedFace | None], bank: 
     loud = loudness(samples, speech.sample_rate, count, fps)
     outs: dict[str, list[np.ndarray]] = {"source": part}
     figures: dict[str, object] = {"seconds": count / fps, "tts": "espeak-ng"}
-    for name, engine in (("viseme", VisemeLipSync()), ("footage", FootageLipSync(bank=bank))):
+    footage = FootageLipSync(bank=bank, face_engine=faces)
+    for name, engine in (("viseme", VisemeLipSync()), ("footage", footage)):
         outs[name] = list(engine.render(part, part_track, samples, speech.sample_rate, fps=fps,
                                         timings=timings))
         figures[name] = realism(faces, bank, part, outs[name], part_track, shapes, loud)
-        figures[name]["stats"] = dict(vars(engine.last_stats))  # type: ignore[index]
+        figures[name]["stats"] = {  # type: ignore[index]
+            key: asdict(value) if is_dataclass(value) else value
+            for key, value in vars(engine.last_stats).items()}
     return figures, outs, shapes
 
 
@@ -315,7 +319,7 @@ def speed(faces, clip: Path, seconds: float) -> dict[str, float]:  # type: ignor
         frames_iter = (f.rgb for f in iter_frames(video))
         track = list(FaceTracker(faces, fps=23.976).track(frames_iter))
         speech = registry_engine("tts", "espeak-ng").synthesize(TEXT * 4, language="en")
-        engine = FootageLipSync(bank=bank)
+        engine = FootageLipSync(bank=bank, face_engine=faces)
         start = time.perf_counter()
         for _ in engine.render((f.rgb for f in iter_frames(video)), track, speech.samples,
                                speech.sample_rate, fps=23.976, timings=speech.phonemes):
