@@ -7,8 +7,9 @@ cost. A piecewise-affine backward map is continuous and linear inside each trian
 it is computed here on a grid every `MAP_STEP_PX` pixels and interpolated bilinearly
 (the error is confined to cells a triangle edge crosses and is a small fraction of a
 pixel at lip-sync's deformations; tests bound it); only the final resampling of the
-image runs per pixel. Where the map is the identity (outside every moving triangle) the
-interpolated map is exactly the identity, so those pixels come out bit for bit.
+image runs per pixel. A grid cell whose corners all lie outside every moving triangle
+maps exactly to itself, so those pixels come out bit for bit (the cells that straddle
+a moving triangle's edge may change a pixel or so beyond it, inside the warped box).
 """
 
 from __future__ import annotations
