@@ -20,7 +20,7 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,6 +36,7 @@ from models.face.landmarks import (
 from models.face.mouth_interior import mouth_gap_iod
 from models.face.tracking import SourceTracks, TrackedFace
 from models.face.warp import face_frame, untangle_mouth
+from models.lipsync.base import FrameSink
 from models.lipsync.footage.bank import (
     MIN_CONTRAST_SHARE,
     OCCLUSION_SPREAD,
@@ -60,6 +61,9 @@ from models.lipsync.mouth import MouthShape, MouthTrack, check_fps, mouth_track
 from models.lipsync.viseme import VisemeLipSync
 from models.stream import FrameTally, RenderStats, paired
 from models.weights import WeightFile
+
+if TYPE_CHECKING:
+    from models.lipsync.footage.store import BankFeed
 
 LOG = logging.getLogger(__name__)
 
@@ -120,18 +124,45 @@ class FootageLipSync:
         self.viseme = VisemeLipSync()
         self.last_stats: RenderStats = FootageStats()
         self._correction: GapCorrection | None = None
+        self._feed: tuple[BankFeed, str] | None = None  # and the footage's SHA-256
 
     @property
     def bank(self) -> MouthBank:
         """The bank, built (or read from the cache) on first use."""
         if self._bank is None:
-            from models.lipsync.footage.store import bank_from_video
+            from models.lipsync.footage.store import bank_from_feed, bank_from_video
 
             assert self.footage is not None
-            self._bank = bank_from_video(self.footage, face_engine=self._faces(),
-                                         cache_dir=self.cache_dir, performer=self.performer,
-                                         tracks=self.tracks)
+            if self._feed is not None and self._feed[0].frames > 0 \
+                    and not self._feed[0].spoiled:
+                feed, digest = self._feed
+                self._bank = bank_from_feed(feed, cache_dir=self.cache_dir,
+                                            performer=self.performer, digest=digest)
+            else:
+                self._bank = bank_from_video(self.footage, face_engine=self._faces(),
+                                             cache_dir=self.cache_dir,
+                                             performer=self.performer, tracks=self.tracks)
+            self._feed = None
         return self._bank
+
+    def frame_sink(self, video: Path) -> FrameSink | None:
+        """Where the identity scan of `video` hands its frames, when `video` is this
+        engine's footage and its bank is neither built nor cached (`SourceFed`)."""
+        from media.digest import sha256_file
+        from media.probe import probe as probe_media
+        from models.lipsync.footage.store import BankFeed, cached_bank
+
+        if (self._bank is not None or self.footage is None
+                or Path(video).resolve() != Path(self.footage).resolve()
+                or cached_bank(video, cache_dir=self.cache_dir, performer=self.performer)):
+            return None
+        info = probe_media(Path(video), what="footage").require_video()
+        digest = sha256_file(Path(video)) if self.tracks is not None or (
+            self.cache_dir is not None and self.performer) else ""
+        feed = BankFeed(face_engine=self._faces(), fps=info.avg_fps,
+                        frame_width=info.display_size[0], tracks=self.tracks, digest=digest)
+        self._feed = (feed, digest)
+        return feed.add
 
     def _refiner(self) -> LandmarkRefiner | None:
         """The face engine's landmark fit, when there is one to calibrate the paste with."""
