@@ -11,7 +11,7 @@ import pytest
 from models import registry
 from models.face.base import FaceBox
 from models.face.landmarks import LOWER_LIP
-from models.face.tracking import FaceTracker, TrackedFace
+from models.face.tracking import FaceTracker, SourceTracks, TrackedFace
 from models.face.warp import crop_box, face_frame, ring_points
 from models.lipsync.footage.bank import MouthBank, build_bank
 from models.lipsync.footage.calibrate import fit, probe_pastes
@@ -23,7 +23,12 @@ from models.lipsync.footage.select import (
     targets_for,
     viterbi,
 )
-from models.lipsync.footage.store import bank_from_video, bank_path, forget_performer_banks
+from models.lipsync.footage.store import (
+    BankFeed,
+    bank_from_video,
+    bank_path,
+    forget_performer_banks,
+)
 from models.lipsync.footage.synth import FootageSynth
 from models.lipsync.mouth import MouthTrack
 from models.lipsync.viseme import VisemeLipSync
@@ -219,3 +224,22 @@ def test_paste_probes_measure_a_landmark_fit_that_reads_the_lower_lip_low(
     lead = 0.1
     assert low.offset + low.slope * lead - (plain.offset + plain.slope * lead) == pytest.approx(
         0.02, abs=0.006)
+
+
+def test_a_bank_fed_frame_by_frame_is_the_bank_of_its_own_pass(
+        talking: tuple[list[np.ndarray], list[TrackedFace | None]], bank: MouthBank) -> None:
+    frames, _ = talking
+    tracks = SourceTracks()
+    feed = BankFeed(face_engine=engine(), fps=FPS, frame_width=frames[0].shape[1],
+                    tracks=tracks, digest="abc")
+    wanted = [feed.add(index, frame, []) for index, frame in enumerate(frames)]
+    assert all(wanted[:-1]) and feed.frames == len(frames)
+    fed = feed.bank()
+    assert fed.size == bank.size and np.allclose(fed.gap, bank.gap)
+    assert len(tracks.of("abc")) == len(frames)  # the render reuses the faces followed
+    short = BankFeed(face_engine=engine(), fps=FPS, frame_width=640, max_seconds=0.2)
+    assert [short.add(i, frames[i], []) for i in range(int(0.2 * FPS) + 1)][-2:] == [
+        False, False]
+    retried = BankFeed(face_engine=engine(), fps=FPS, frame_width=640)
+    assert retried.add(0, frames[0], []) and not retried.add(0, frames[0], [])
+    assert retried.spoiled  # a pass that starts over is not mixed into the bank
