@@ -9,7 +9,11 @@ bank is cached, under that performer's folder), or a ready ``bank`` (`MouthBank`
 
 Render: the mouth-shape track comes from the phoneme timings or the audio, as for the
 viseme engine; frames are buffered in windows of `WINDOW_FRAMES`, each window's bank
-path is solved at once (`select.viterbi`) and composited (`synth.FootageSynth`).
+path is solved at once (`select.viterbi`) and composited (`synth.FootageSynth`). On the
+first window a few of the chosen pastes are read back with the face engine's landmark
+fit and the gap error they show is inverted from then on (`calibrate`). A dub's
+identity scan can hand the engine its decoded frames (`frame_sink`, `SourceFed`), so
+the bank needs no decode of its own.
 Footage with too few usable frames or too little mouth variety is said so (a warning
 and `FootageStats.note`) and the render is the viseme engine's.
 """
