@@ -103,7 +103,7 @@ from models import registry
 from models.asr.base import Recognizer
 from models.face import FaceEngine
 from models.face.tracking import SourceTracks
-from models.lipsync import LipSync
+from models.lipsync import LipSync, SourceFed
 from models.mt.base import Translator, primary
 from models.registry import Choice, EnginePolicy, LipSyncName, SeparationName
 from models.separation import Separator, Stems
@@ -468,11 +468,13 @@ def preflight_engines(request: DubRequest, settings: RenderSettings) -> None:
 
 
 @io_task("bind-identity", stage="identity")
-def bind_identity(video: Path, *, engine: FaceEngine,
-                  tracks: SourceTracks | None = None) -> SourceFaces:
+def bind_identity(video: Path, *, engine: FaceEngine, tracks: SourceTracks | None = None,
+                  lipsync: LipSync | None = None) -> SourceFaces:
     """Every face track of the source; the faces found are kept in ``tracks`` too, where
-    the footage bank's tracker takes them as keyframes instead of detecting again."""
-    faces = find_faces(engine, video)
+    the footage bank's tracker takes them as keyframes instead of detecting again. A
+    `SourceFed` ``lipsync`` engine takes this scan's frames (its bank) as it decodes."""
+    sink = lipsync.frame_sink(video) if isinstance(lipsync, SourceFed) else None
+    faces = find_faces(engine, video, each_frame=sink)
     if tracks is not None:
         tracks.found(sha256_file(video), faces.faces_by_frame())
     return faces
@@ -821,7 +823,8 @@ def dub_flow(request: DubRequest) -> DubResult | DubReview:
                                  cache_dir=settings.cache_dir, tracks=tracks)
         separator = choose_separator(request.separation, weights=request.separation_weights,
                                      models_dir=settings.models_dir, policy=policy)
-        faces = bind_identity(request.video, engine=engines.face, tracks=tracks)
+        faces = bind_identity(request.video, engine=engines.face, tracks=tracks,
+                              lipsync=engines.lipsync)
         decision = authorize_dub(request, uses=dub_uses(engines.lipsync), faces=faces)
         with failures_logged(decision, flow="dub", out=request.out):
             original = load_original_audio(request.video)

@@ -40,7 +40,7 @@ import itertools
 import math
 import secrets
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -305,6 +305,12 @@ class _Linker:
         self._detected_grey: np.ndarray | None = None  # the last detected sample's picture
         self._since_detection = 0
 
+    def faces_on(self, frame_index: int) -> list[Face]:
+        """The faces the scan saw on that frame (none when it was not sampled)."""
+        return [Face(box=last.box, landmarks=last.landmarks) for track in self.active
+                if (last := track.track.last).frame_index == frame_index
+                and last.landmarks is not None]
+
     def cut(self) -> None:
         self.active = []
         self._detected_grey = None
@@ -434,8 +440,14 @@ def _strata_picks(frame_count: int, period: int, rng: np.random.Generator) -> se
 
 
 def find_faces(engine: FaceEngine, path: Path, *, seed: int | None = None,
-               what: str | None = None) -> SourceFaces:
-    """Scan ``path`` (a video or an image) for every face track (see the module doc)."""
+               what: str | None = None,
+               each_frame: Callable[[int, np.ndarray, list[Face]], bool] | None = None,
+               ) -> SourceFaces:
+    """Scan ``path`` (a video or an image) for every face track (see the module doc).
+
+    ``each_frame`` (the footage lip-sync bank's `FrameSink`) is handed every decoded
+    frame in order (its index, RGB, the faces this scan found on it) until it says
+    False: the bank is then built from this decode instead of a second one."""
     source = what or str(path)
     rng = np.random.default_rng(secrets.randbits(64) if seed is None else seed)
     linker = _Linker(engine, rng)
@@ -462,11 +474,15 @@ def find_faces(engine: FaceEngine, path: Path, *, seed: int | None = None,
             linker.cut()
             picks.add(frame.index + CUT_SAMPLE_DELAY_FRAMES)
         previous = thumb
+        image = frame.rgb() if each_frame is not None or frame.index in picks else None
         if frame.index in picks:
+            assert image is not None
             sampled += 1
             seen.append(frame.index)
-            linker.sample(frame.rgb(), frame.index, frame.index / fps,
-                          grey=frame.grey(CHANGE_SIZE_PX))
+            linker.sample(image, frame.index, frame.index / fps, grey=frame.grey(CHANGE_SIZE_PX))
+        if each_frame is not None and image is not None and not each_frame(
+                frame.index, image, linker.faces_on(frame.index)):
+            each_frame = None  # the sink has all the frames it wants
     if sampled == 0 and last is not None:  # frame count overstated: sample the last frame
         sampled = 1
         seen.append(last.index)

@@ -161,7 +161,7 @@ class FaceTracker:
         self.detect_when_lost_every = detect_when_lost_every
         self.scene_cut_level = scene_cut_level
         self.candidates = candidates
-        self.known = known or {}
+        self.known = known if known is not None else {}  # a live mapping may fill later
         self.refiner = engine if refit_landmarks and isinstance(engine, LandmarkRefiner) else None
         self._filter = OneEuroFilter(rate_hz=fps, min_cutoff_hz=min_cutoff_hz, beta=beta)
         self.keyframe_count = 0

@@ -15,6 +15,6 @@ imports neither torch nor the warp code.
 
 from __future__ import annotations
 
-from models.lipsync.base import LipSync
+from models.lipsync.base import LipSync, SourceFed
 
-__all__ = ["LipSync"]
+__all__ = ["LipSync", "SourceFed"]

@@ -10,12 +10,14 @@ yielded unchanged. Engines never read or write files.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from media.timed_text import PhonemeTiming
+from models.face.base import Face
 from models.face.tracking import TrackedFace
 from models.stream import RenderStats
 
@@ -51,3 +53,18 @@ class LipSync(Protocol):
         """One output frame per input frame, mouth moved to `audio` (frame i at i / fps s)."""
         ...
 
+
+FrameSink = Callable[[int, np.ndarray, list[Face]], bool]
+"""Takes a decode pass's frames in order (index, RGB, the faces found on it); False: no
+more wanted (or they came out of order, as on a retried pass: then none are used)."""
+
+
+@runtime_checkable
+class SourceFed(Protocol):
+    """Optional: a backend that reads the source video itself before rendering (the
+    footage engine's mouth bank) and can take its frames from a pass that decodes the
+    source anyway (identity binding), instead of decoding it once more."""
+
+    def frame_sink(self, video: Path) -> FrameSink | None:
+        """Where that pass should hand the frames of `video`; None when not needed."""
+        ...

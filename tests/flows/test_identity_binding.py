@@ -23,9 +23,10 @@ from likeness.settings import StudioConfig, load_settings
 from likeness.studio import Studio
 from media.decode import iter_frames
 from media.ffmpeg import run_ffmpeg
+from models.face import Face
 from tests.support.cli import FACES, run_cli
 from tests.support.engines import engine as face_engine_of
-from tests.support.identity_media import FPS, face_still, faces_clip, splice
+from tests.support.identity_media import FPS, SIZE_PX, face_still, faces_clip, splice
 from tests.support.people import add_performer, registered_grant
 from tests.support.real_faces import RealFacesUnavailable, real_faces
 from tests.support.real_footage import CLEAR_FROM_S, real_footage
@@ -276,7 +277,7 @@ def test_known_faces_are_reused_and_frames_left_alone_are_not_followed(
         ava: Studio, tmp_path: Path) -> None:
     """Issue 15: the render reads the faces the footage bank followed, and a frame the
     render leaves alone (None: outside speech) costs no tracking at all."""
-    clip = faces_clip(tmp_path / "one.mp4", [FACES / "female01.png"], seconds=2.0)
+    clip = faces_clip(tmp_path / "one.mp4", [FACES / "female01.png"], seconds=1.6)
     engine = face_engine_of("face", "dlib")
     faces = find_faces(engine, clip, seed=4)
     dub = ava.authorize(RenderRequest(performer_id="ava", uses=DUB,
@@ -322,7 +323,7 @@ def test_still_pictures_are_not_detected_again_but_a_new_face_is_found(tmp_path:
 def test_the_faces_found_by_identity_binding_spare_the_renders_detections(
         ava: Studio, tmp_path: Path) -> None:
     """Issue 15: the render's tracker takes identity binding's faces as keyframes."""
-    clip = faces_clip(tmp_path / "one.mp4", [FACES / "female01.png"], seconds=2.0)
+    clip = faces_clip(tmp_path / "one.mp4", [FACES / "female01.png"], seconds=1.6)
     engine = face_engine_of("face", "dlib")
     faces = find_faces(engine, clip, seed=7)
     dub = ava.authorize(RenderRequest(performer_id="ava", uses=DUB,
@@ -347,3 +348,21 @@ def test_the_faces_found_by_identity_binding_spare_the_renders_detections(
         assert sum(t is not None for t in followed) >= len(frames) * 0.9
         counts.append(len(calls))
     assert counts[1] < counts[0]
+
+
+def test_the_scan_hands_every_frame_and_its_faces_to_a_sink_until_it_has_enough(
+        tmp_path: Path) -> None:
+    clip = faces_clip(tmp_path / "one.mp4", [FACES / "female01.png"], seconds=1.6)
+    handed: list[tuple[int, tuple[int, ...], int]] = []
+
+    def sink(index: int, image: np.ndarray, faces: list[Face]) -> bool:
+        handed.append((index, image.shape, len(faces)))
+        return index < 29  # enough after 30 frames
+
+    found = find_faces(face_engine_of("face", "dlib"), clip, seed=4, each_frame=sink)
+    assert [index for index, _, _ in handed] == list(range(30))
+    assert {shape for _, shape, _ in handed} == {(SIZE_PX[1], SIZE_PX[0], 3)}
+    sampled = {s.frame_index for s in found.tracks[0].samples}
+    assert [index for index, _, faces in handed if faces] == sorted(
+        i for i in sampled if i < 30)  # the scan's faces, on exactly its sampled frames
+    assert len(found.tracks) == 1 and found.sampled_frames == len(sampled)

@@ -231,26 +231,47 @@ def _describe(index: int, frame: np.ndarray, landmarks: np.ndarray) -> _Raw | No
         contrast=lip_contrast(crop, local_to_canonical(mouth)))
 
 
-def build_bank(frames: Iterable[np.ndarray], track: Iterable[TrackedFace | None], *,
-               stride: int = 1) -> MouthBank:
-    """The bank of `frames` (RGB uint8) as followed by `track` (one entry per frame).
+class BankCollector:
+    """Describes frames one at a time, as a decode pass hands them over, into a bank.
 
     `stride` > 1 describes every stride-th frame only (long footage); runs then link
-    entries `stride` frames apart, as the footage plays at that rate.
-    """
-    raws: list[_Raw] = []
-    lost: list[int] = []
-    seen = 0
-    for index, (frame, tracked) in enumerate(zip(frames, track, strict=True)):
-        seen += 1
+    entries `stride` frames apart, as the footage plays at that rate."""
+
+    def __init__(self, *, stride: int = 1) -> None:
+        self.stride = stride
+        self.seen = 0
+        self._raws: list[_Raw] = []
+        self._lost: list[int] = []
+
+    def add(self, frame: np.ndarray, tracked: TrackedFace | None) -> None:
+        """The next frame (RGB uint8) and the face followed on it (None: lost)."""
+        index = self.seen
+        self.seen += 1
         if tracked is None:
-            lost.append(index)
-            continue
-        if index % stride:
-            continue
-        raw = _describe(index // stride, frame, tracked.face.landmarks)
+            self._lost.append(index)
+            return
+        if index % self.stride:
+            return
+        raw = _describe(index // self.stride, frame, tracked.face.landmarks)
         if raw is not None:
-            raws.append(raw)
+            self._raws.append(raw)
+
+    def bank(self) -> MouthBank:
+        """The usable entries seen so far (see the module doc for what is left out)."""
+        return _kept_bank(self._raws, self._lost, seen=self.seen, stride=self.stride)
+
+
+def build_bank(frames: Iterable[np.ndarray], track: Iterable[TrackedFace | None], *,
+               stride: int = 1) -> MouthBank:
+    """The bank of `frames` (RGB uint8) as followed by `track` (one entry per frame);
+    `stride` as for `BankCollector`."""
+    collector = BankCollector(stride=stride)
+    for frame, tracked in zip(frames, track, strict=True):
+        collector.add(frame, tracked)
+    return collector.bank()
+
+
+def _kept_bank(raws: list[_Raw], lost: list[int], *, seen: int, stride: int) -> MouthBank:
     lost_set = {index // stride + offset for index in lost
                 for offset in range(-EDGE_FRAMES, EDGE_FRAMES + 1)}
     if not raws:

@@ -9,7 +9,11 @@ bank is cached, under that performer's folder), or a ready ``bank`` (`MouthBank`
 
 Render: the mouth-shape track comes from the phoneme timings or the audio, as for the
 viseme engine; frames are buffered in windows of `WINDOW_FRAMES`, each window's bank
-path is solved at once (`select.viterbi`) and composited (`synth.FootageSynth`).
+path is solved at once (`select.viterbi`) and composited (`synth.FootageSynth`). On the
+first window a few of the chosen pastes are read back with the face engine's landmark
+fit and the gap error they show is inverted from then on (`calibrate`). A dub's
+identity scan can hand the engine its decoded frames (`frame_sink`, `SourceFed`), so
+the bank needs no decode of its own.
 Footage with too few usable frames or too little mouth variety is said so (a warning
 and `FootageStats.note`) and the render is the viseme engine's.
 """
@@ -20,21 +24,23 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from likeness.errors import BadInput
 from media.timed_text import PhonemeTiming
-from models.face.base import FaceEngine, check_rgb_image
+from models.face.base import FaceEngine, LandmarkRefiner, check_rgb_image
 from models.face.landmarks import (
     MOUTH,
     MOUTH_CORNER_LEFT_INDEX,
     MOUTH_CORNER_RIGHT_INDEX,
     NOSE_TIP_INDEX,
 )
+from models.face.mouth_interior import mouth_gap_iod
 from models.face.tracking import SourceTracks, TrackedFace
-from models.face.warp import face_frame
+from models.face.warp import face_frame, untangle_mouth
+from models.lipsync.base import FrameSink
 from models.lipsync.footage.bank import (
     MIN_CONTRAST_SHARE,
     OCCLUSION_SPREAD,
@@ -44,8 +50,10 @@ from models.lipsync.footage.bank import (
     local_to_canonical,
     occlusion_floor,
 )
+from models.lipsync.footage.calibrate import GapCorrection, fit, probe_pastes
 from models.lipsync.footage.select import (
     Range,
+    Targets,
     needs_fallback,
     shape_distances,
     target_costs,
@@ -58,6 +66,9 @@ from models.lipsync.viseme import VisemeLipSync
 from models.stream import FrameTally, RenderStats, paired
 from models.weights import WeightFile
 
+if TYPE_CHECKING:
+    from models.lipsync.footage.store import BankFeed
+
 LOG = logging.getLogger(__name__)
 
 WEIGHTS: tuple[WeightFile, ...] = ()  # the performer's own pixels: no weight files
@@ -66,6 +77,7 @@ MIN_BANK_ENTRIES = 50  # 2 s of usable frames at 25 fps (5 s of footage keeps ~6
 MIN_GAP_SPAN_IOD = 0.06  # the footage must show the mouth both nearly closed and open
 WINDOW_FRAMES = 50
 HIDDEN_SHARE = 0.5  # of the bank's median lip contrast: below it the mouth is hidden
+PROBES = 24  # pastes read back on the first window to fit the gap correction
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,7 @@ class FootageStats(RenderStats):
     bank_frames: int = 0
     fallback_frames: int = 0
     note: str = ""
+    gap_correction: GapCorrection | None = None
 
 
 def bank_shortfall(bank: MouthBank) -> str | None:
@@ -114,18 +127,53 @@ class FootageLipSync:
         self.tracks = tracks
         self.viseme = VisemeLipSync()
         self.last_stats: RenderStats = FootageStats()
+        self._correction: GapCorrection | None = None
+        self._feed: tuple[BankFeed, str] | None = None  # and the footage's SHA-256
 
     @property
     def bank(self) -> MouthBank:
         """The bank, built (or read from the cache) on first use."""
         if self._bank is None:
-            from models.lipsync.footage.store import bank_from_video
+            from models.lipsync.footage.store import bank_from_feed, bank_from_video
 
             assert self.footage is not None
-            self._bank = bank_from_video(self.footage, face_engine=self._faces(),
-                                         cache_dir=self.cache_dir, performer=self.performer,
-                                         tracks=self.tracks)
+            if self._feed is not None and self._feed[0].frames > 0 \
+                    and not self._feed[0].spoiled:
+                feed, digest = self._feed
+                self._bank = bank_from_feed(feed, cache_dir=self.cache_dir,
+                                            performer=self.performer, digest=digest)
+            else:
+                self._bank = bank_from_video(self.footage, face_engine=self._faces(),
+                                             cache_dir=self.cache_dir,
+                                             performer=self.performer, tracks=self.tracks)
+            self._feed = None
         return self._bank
+
+    def frame_sink(self, video: Path) -> FrameSink | None:
+        """Where the identity scan of `video` hands its frames, when `video` is this
+        engine's footage and its bank is neither built nor cached (`SourceFed`)."""
+        from media.digest import sha256_file
+        from media.probe import probe as probe_media
+        from models.lipsync.footage.store import BankFeed, cached_bank
+
+        if (self._bank is not None or self.footage is None
+                or Path(video).resolve() != Path(self.footage).resolve()
+                or cached_bank(video, cache_dir=self.cache_dir, performer=self.performer)):
+            return None
+        info = probe_media(Path(video), what="footage").require_video()
+        digest = sha256_file(Path(video)) if self.tracks is not None or (
+            self.cache_dir is not None and self.performer) else ""
+        feed = BankFeed(face_engine=self._faces(), fps=info.avg_fps,
+                        frame_width=info.display_size[0], tracks=self.tracks, digest=digest)
+        self._feed = (feed, digest)
+        return feed.add
+
+    def _refiner(self) -> LandmarkRefiner | None:
+        """The face engine's landmark fit, when there is one to calibrate the paste with."""
+        if self._face_engine is None and self.footage is None:
+            return None
+        engine = self._faces()
+        return engine if isinstance(engine, LandmarkRefiner) else None
 
     def _faces(self) -> FaceEngine:
         if self._face_engine is None:
@@ -182,6 +230,7 @@ class FootageLipSync:
         state_distances = shape_distances(bank)
         counts = {"bank": 0, "fallback": 0}
         state: dict[str, int | None] = {"last": None}
+        self._correction = None
         window: list[tuple[int, np.ndarray, TrackedFace | None]] = []
         try:
             for item in paired(frames, face_track):
@@ -201,7 +250,17 @@ class FootageLipSync:
             self.last_stats = FootageStats(
                 frames=done.frames, changed=done.changed, passed_through=done.passed_through,
                 bank_entries=bank.size, bank_frames=counts["bank"],
-                fallback_frames=counts["fallback"])
+                fallback_frames=counts["fallback"], gap_correction=self._correction)
+
+    def _calibrated(self, bank: MouthBank, probes: list[tuple[np.ndarray, TrackedFace, int]]
+                    ) -> GapCorrection:
+        """The paste's read-back correction, fitted on the first window's choices."""
+        refiner = self._refiner()
+        self._correction = GapCorrection() if refiner is None else fit(probe_pastes(
+            bank, probes, refiner=refiner, count=PROBES,
+            synth=FootageSynth(bank, viseme=self.viseme.settings)))
+        LOG.debug("footage: paste gap correction %s", self._correction)
+        return self._correction
 
     def _window(self, window: list[tuple[int, np.ndarray, TrackedFace | None]],
                 track: MouthTrack, *, fps: float, bank: MouthBank, extent: Range,
@@ -212,15 +271,25 @@ class FootageLipSync:
         indices = np.array([window[k][0] for k in faced], np.float64)
         shapes = track.at(indices / fps) if len(faced) else np.zeros((0, 3), np.float32)
         pose = np.array([_pose(window[k][1], window[k][2]) for k in faced],  # type: ignore[arg-type]
-                        np.float32).reshape(-1, 5)
+                        np.float32).reshape(-1, 6)
         # The bank holds clean mouths only, so a hidden one is well under half their contrast.
         hidden = pose[:, 3] < HIDDEN_SHARE * occlusion_floor(bank.contrast) / MIN_CONTRAST_SHARE
         if hidden.any():  # a hand comes and goes: its neighbours are not trusted either
             hidden = np.convolve(hidden, np.ones(2 * OCCLUSION_SPREAD + 1), "same") > 0
-        targets = targets_for(shapes, extent, source_width=pose[:, 4])
-        costs = target_costs(bank, targets, yaw=pose[:, 0], pitch=pose[:, 1],
-                             brightness=pose[:, 2])
-        path = viterbi(bank, costs, start=state["last"], distances=distances)
+        wanted = targets_for(shapes, extent, source_width=pose[:, 4])
+        host_gap = np.nan_to_num(pose[:, 5], nan=extent.closed_gap)
+        correction = self._correction or GapCorrection()
+        # The first window: select, measure some of those pastes, select again.
+        for calibrating in (self._correction is None, False):
+            targets = Targets(correction.selection_gap(wanted.gap, host_gap).astype(np.float32),
+                              wanted.width, wanted.teeth)
+            costs = target_costs(bank, targets, yaw=pose[:, 0], pitch=pose[:, 1],
+                                 brightness=pose[:, 2])
+            path = viterbi(bank, costs, start=state["last"], distances=distances)
+            if calibrating:
+                correction = self._calibrated(bank, [
+                    (window[k][1], window[k][2], int(path[j]))  # type: ignore[misc]
+                    for j, k in enumerate(faced)])
         fallback = needs_fallback(bank, path, targets)
         chosen = dict(zip(faced, range(len(faced)), strict=True))
         for k, (index, frame, tracked) in enumerate(window):
@@ -240,9 +309,10 @@ class FootageLipSync:
             else:
                 jumped = last is not None and last != entry and not bool(
                     bank.follows(np.array(last), np.array(entry)))
+                asked = correction.asked_gap(float(wanted.gap[j]), float(host_gap[j]),
+                                             float(bank.gap[entry]))
                 out = synth.bank_frame(frame, tracked.face.landmarks, entry,
-                                       target_gap=float(targets.gap[j]),
-                                       target_width=float(targets.width[j]), jumped=jumped)
+                                       target_gap=asked, jumped=jumped)
                 kind = "bank"
             state["last"] = entry
             if out is None:
@@ -253,20 +323,21 @@ class FootageLipSync:
 
 
 def _pose(frame: np.ndarray, tracked: TrackedFace
-          ) -> tuple[float, float, float, float, float]:
-    """Yaw, pitch (nose tip in face units), brightness, lip contrast and mouth width."""
+          ) -> tuple[float, float, float, float, float, float]:
+    """Yaw, pitch (nose tip in face units), brightness, lip contrast, mouth width and
+    the frame's own inner-lip gap."""
     try:
         axes = face_frame(tracked.face.landmarks)
     except BadInput:
-        return (np.nan, np.nan, np.nan, np.nan, np.nan)
-    local = axes.to_local(tracked.face.landmarks)
+        return (np.nan, np.nan, np.nan, np.nan, np.nan, np.nan)
+    local = axes.to_local(untangle_mouth(tracked.face.landmarks, frame=axes))
     crop = canonical_crop(frame, axes)
     luma = crop.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     contrast = lip_contrast(crop, local_to_canonical(local[MOUTH]))
     width = float(np.linalg.norm(local[MOUTH_CORNER_RIGHT_INDEX]
                                  - local[MOUTH_CORNER_LEFT_INDEX]))
     return (float(local[NOSE_TIP_INDEX, 0]), float(local[NOSE_TIP_INDEX, 1]),
-            float(luma.mean()), contrast, width)
+            float(luma.mean()), contrast, width, max(mouth_gap_iod(local), 0.0))
 
 
 def create(*, models_dir: Path, footage: Path | str | None = None,

@@ -7,7 +7,9 @@ erasing the performer (or the grant that needed it) deletes it with
 `forget_performer_banks`. Without a performer id nothing is written to disk.
 
 `bank_from_video` is the one door for every flow: a dub passes its source video, an
-avatar its performer's reel.
+avatar its performer's reel. Where another pass decodes the same video anyway (a dub's
+identity scan), a `BankFeed` takes its frames and the faces it found instead, so the
+first minute of the source is not decoded a second time for the bank.
 """
 
 from __future__ import annotations
@@ -15,17 +17,19 @@ from __future__ import annotations
 import itertools
 import logging
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from likeness.errors import BadInput
 from media.decode import iter_frames
 from media.digest import sha256_file
 from media.probe import probe
-from models.face.base import FaceEngine
+from models.face.base import Face, FaceEngine
 from models.face.tracking import FaceTracker, SourceTracks, TrackedFace, scaled_face
-from models.lipsync.footage.bank import MouthBank, build_bank
+from models.lipsync.footage.bank import BankCollector, MouthBank, build_bank
 
 LOG = logging.getLogger(__name__)
 
@@ -99,3 +103,69 @@ def bank_from_video(path: Path, *, face_engine: FaceEngine, cache_dir: Path | No
     if cached is not None:
         bank.save(cached)
     return bank
+
+
+class BankFeed:
+    """Builds a bank from the frames another decode pass of the footage hands over.
+
+    The pass calls `add` with every frame in order (its index, RGB at full size, at the
+    rate `bank_from_video` would decode: the probed average) and the faces it found on
+    it, if any (free keyframes for the tracker, as ``tracks.found_in`` are there); `add`
+    says False once it needs no more frames. A frame out of order (a retried pass)
+    spoils the feed (`spoiled`): the bank is then decoded as `bank_from_video` does.
+    The faces followed are kept in ``tracks`` under ``digest`` as there."""
+
+    def __init__(self, *, face_engine: FaceEngine, fps: float, frame_width: int,
+                 max_seconds: float = MAX_BANK_SECONDS, tracks: SourceTracks | None = None,
+                 digest: str = "") -> None:
+        self.scale = min(1.0, TRACK_WIDTH_PX / max(1, frame_width))
+        self.limit = int(max_seconds * fps)
+        self._known: dict[int, list[Face]] = {}
+        self._slot: list[np.ndarray] = []
+        followed = (_scaled(tracked, 1.0 / self.scale) for tracked in FaceTracker(
+            face_engine, fps=fps, known=self._known).track(self._pending()))
+        self._track: Iterator[TrackedFace | None] = (
+            followed if tracks is None else tracks.recording(digest, followed))
+        self._collector = BankCollector()
+        self.spoiled = False
+
+    @property
+    def frames(self) -> int:
+        return self._collector.seen
+
+    def _pending(self) -> Iterator[np.ndarray]:
+        while self._slot:  # exactly one frame waits whenever the tracker asks
+            yield self._slot.pop()
+
+    def add(self, index: int, frame: np.ndarray, faces: list[Face]) -> bool:
+        """Take the next frame and the faces found on it; False once the bank has enough."""
+        if index != self.frames:
+            self.spoiled = True
+        if self.spoiled or self.frames >= self.limit:
+            return False
+        if faces:
+            self._known[self.frames] = [scaled_face(face, self.scale) for face in faces]
+        self._slot.append(cv2.resize(frame, None, fx=self.scale, fy=self.scale,
+                                     interpolation=cv2.INTER_AREA)
+                          if self.scale < 1.0 else frame)
+        self._collector.add(frame, next(self._track))
+        return self.frames < self.limit
+
+    def bank(self) -> MouthBank:
+        return self._collector.bank()
+
+
+def bank_from_feed(feed: BankFeed, *, cache_dir: Path | None = None,
+                   performer: str | None = None, digest: str = "") -> MouthBank:
+    """The bank `feed` was handed the frames of, cached as `bank_from_video` caches it."""
+    bank = feed.bank()
+    if cache_dir is not None and performer and digest:
+        bank.save(bank_path(cache_dir, performer, digest))
+    return bank
+
+
+def cached_bank(path: Path, *, cache_dir: Path | None, performer: str | None) -> bool:
+    """Whether the bank of the video at `path` is already in the performer's cache."""
+    if cache_dir is None or not performer:
+        return False
+    return bank_path(cache_dir, performer, sha256_file(Path(path))).exists()

@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 
 from models import registry
-from models.face.tracking import FaceTracker, TrackedFace
-from models.face.warp import crop_box, ring_points
+from models.face.base import FaceBox
+from models.face.landmarks import LOWER_LIP
+from models.face.tracking import FaceTracker, SourceTracks, TrackedFace
+from models.face.warp import crop_box, face_frame, ring_points
 from models.lipsync.footage.bank import MouthBank, build_bank
+from models.lipsync.footage.calibrate import fit, probe_pastes
 from models.lipsync.footage.engine import FootageLipSync, FootageStats, bank_shortfall
 from models.lipsync.footage.select import (
     Range,
@@ -20,7 +23,13 @@ from models.lipsync.footage.select import (
     targets_for,
     viterbi,
 )
-from models.lipsync.footage.store import bank_from_video, bank_path, forget_performer_banks
+from models.lipsync.footage.store import (
+    BankFeed,
+    bank_from_video,
+    bank_path,
+    forget_performer_banks,
+)
+from models.lipsync.footage.synth import FootageSynth
 from models.lipsync.mouth import MouthTrack
 from models.lipsync.viseme import VisemeLipSync
 from tests.support.engines import NO_MODELS_DIR, STUDIO_DEFAULT
@@ -185,3 +194,52 @@ def test_the_asked_for_width_keeps_part_of_the_frames_own_smile() -> None:
     unknown = targets_for(neutral, extent, source_width=np.array([np.nan, np.nan]))
     assert np.allclose(unknown.width, plain.width)  # no landmarks: the rest width
     assert np.allclose(smiling.gap, plain.gap)  # the opening still follows the speech
+
+
+class _LowLips:
+    """The real landmark fit, with every lower lip read `drop_iod` eye distances low."""
+
+    def __init__(self, drop_iod: float) -> None:
+        self.inner = engine()
+        self.drop_iod = drop_iod
+
+    def landmarks_in_box(self, image: np.ndarray, box: FaceBox) -> np.ndarray:
+        points = np.asarray(self.inner.landmarks_in_box(image, box), np.float32).copy()
+        axes = face_frame(points)
+        points[list(LOWER_LIP)] += axes.y_axis * np.float32(self.drop_iod * axes.iod_px)
+        return points
+
+
+def test_paste_probes_measure_a_landmark_fit_that_reads_the_lower_lip_low(
+        talking: tuple[list[np.ndarray], list[TrackedFace | None]], bank: MouthBank) -> None:
+    frames, track = talking
+    order = np.argsort(bank.gap)
+    probes = [(frames[i], tracked, int(order[bank.size // 2 + i % 8]))
+              for i, tracked in enumerate(track) if tracked is not None]
+    synth = FootageSynth(bank)
+    plain = fit(probe_pastes(bank, probes, refiner=engine(), synth=synth, count=12))
+    low = fit(probe_pastes(bank, probes, refiner=_LowLips(0.02), synth=synth, count=12))
+    assert plain.samples >= 10 and low.samples == plain.samples
+    # The read-back error grows by the lower lip's drop, whatever the face's own bias.
+    lead = 0.1
+    assert low.offset + low.slope * lead - (plain.offset + plain.slope * lead) == pytest.approx(
+        0.02, abs=0.006)
+
+
+def test_a_bank_fed_frame_by_frame_is_the_bank_of_its_own_pass(
+        talking: tuple[list[np.ndarray], list[TrackedFace | None]], bank: MouthBank) -> None:
+    frames, _ = talking
+    tracks = SourceTracks()
+    feed = BankFeed(face_engine=engine(), fps=FPS, frame_width=frames[0].shape[1],
+                    tracks=tracks, digest="abc")
+    wanted = [feed.add(index, frame, []) for index, frame in enumerate(frames)]
+    assert all(wanted[:-1]) and feed.frames == len(frames)
+    fed = feed.bank()
+    assert fed.size == bank.size and np.allclose(fed.gap, bank.gap)
+    assert len(tracks.of("abc")) == len(frames)  # the render reuses the faces followed
+    short = BankFeed(face_engine=engine(), fps=FPS, frame_width=640, max_seconds=0.2)
+    assert [short.add(i, frames[i], []) for i in range(int(0.2 * FPS) + 1)][-2:] == [
+        False, False]
+    retried = BankFeed(face_engine=engine(), fps=FPS, frame_width=640)
+    assert retried.add(0, frames[0], []) and not retried.add(0, frames[0], [])
+    assert retried.spoiled  # a pass that starts over is not mixed into the bank
