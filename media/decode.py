@@ -1,9 +1,11 @@
-"""Decode a video into upright RGB frames, once, as a stream.
+"""Decode a video into upright RGB frames (or I420 planes), once, as a stream.
 
 Frames are produced lazily (a generator) so a render never holds the whole
 video in memory and never writes image files to disk. Rotation metadata is
 applied here so every later stage (face detection, lip sync, watermarking)
-sees the picture the way a viewer does.
+sees the picture the way a viewer does. A `LazyFrame` converts only when asked, to
+RGB, grey, or the encoder's own I420 planes (`LazyFrame.yuv420`, no conversion at all
+for a yuv420p source: the stamp path).
 
 Variable-frame-rate sources (phones, screen recorders) keep their real
 timestamps in ``DecodedFrame.pts_s``; ``cfr_fps=`` resamples them to a constant

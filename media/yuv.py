@@ -34,7 +34,7 @@ class Yuv420:
     def __post_init__(self) -> None:
         buf = self.i420
         if buf.dtype != np.uint8 or buf.ndim != 2 or buf.shape[0] % 3 or buf.shape[1] % 2 \
-                or (buf.shape[0] // 3) % 2 or not buf.flags.c_contiguous:
+                or not buf.flags.c_contiguous:  # 3/2 of an even height: a multiple of 3
             raise InternalError(f"an I420 buffer must be a C-contiguous (h*3/2, w) uint8 array "
                                 f"with h and w even, got {buf.dtype} {buf.shape}")
 

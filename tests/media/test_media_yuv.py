@@ -21,15 +21,17 @@ def _picture(height: int = 48, width: int = 64, seed: int = 0) -> Yuv420:
     return Yuv420(rng.integers(16, 236, size=(height * 3 // 2, width), dtype=np.uint8))
 
 
-def test_planes_are_views_of_the_one_buffer() -> None:
-    picture = _picture()
-    assert (picture.width, picture.height) == (64, 48)
-    assert picture.y.shape == (48, 64) and picture.u.shape == picture.v.shape == (24, 32)
+@pytest.mark.parametrize(("height", "width"), [(48, 64), (46, 66)])  # odd chroma sizes too
+def test_planes_are_views_of_the_one_buffer(height: int, width: int) -> None:
+    picture = _picture(height, width)
+    assert (picture.width, picture.height) == (width, height)
+    chroma = (height // 2, width // 2)
+    assert picture.y.shape == (height, width) and picture.u.shape == picture.v.shape == chroma
     picture.v[0, 0] = 7
-    assert picture.i420.reshape(-1)[48 * 64 + 24 * 32] == 7
+    assert picture.i420.reshape(-1)[height * width + chroma[0] * chroma[1]] == 7
     again = Yuv420.from_planes(picture.y, picture.u, picture.v)
     assert np.array_equal(again.i420, picture.i420)
-    brighter = picture.with_luma(np.full((48, 64), 200, np.uint8))
+    brighter = picture.with_luma(np.full((height, width), 200, np.uint8))
     assert np.array_equal(brighter.u, picture.u) and int(brighter.y.min()) == 200
     assert int(picture.y.min()) < 200  # the original is left alone
 
