@@ -16,8 +16,10 @@ The flow only sequences small tasks; each task does one job:
    at the source sample rate (phoneme timings follow); the original dialogue is found
    (Silero VAD, plus the recognizer's word timings) and removed with the source's room
    tone under the new lines (`media.dialogue`); the mix is mastered to -23 LUFS,
-   true peak <= -1 dBTP (`media.loudness`). With ``review`` the flow stops before
-   consent, having written the lines as an SRT for a person to correct;
+   true peak <= -1 dBTP (`media.loudness`). The lines are spoken in a worker thread
+   while identity binding runs (they do not depend on each other), unless the engine
+   can clone a voice, which waits for the gate (`speak_early`). With ``review`` the flow
+   stops before consent, having written the lines as an SRT for a person to correct;
 4. picture: frames stream from the decoder through the face tracker and the
    lip-sync engine straight into `provenance.publish.publish`, which encodes once and
    is the only code that writes the output; only the frames around speech (each cue's
@@ -117,6 +119,8 @@ from provenance.publish import (
 )
 
 if TYPE_CHECKING:
+    from prefect.futures import PrefectFuture
+
     from models.face.tracking import TrackedFace
 
 R = TypeVar("R")
@@ -367,8 +371,10 @@ def load_script(script: Path, *, video_duration_s: float) -> Lines:
                  engines=("mt:script",))
 
 
-@io_task("hash-video", stage="asr+mt")
+@io_task("hash-video", stage="probe")
 def hash_video(video: Path) -> str:
+    """Once per dub: the transcript cache and the per-run face store (`SourceTracks`) key
+    on it, and a large camera file takes a while to read."""
     return sha256_file(video)
 
 
@@ -469,14 +475,17 @@ def preflight_engines(request: DubRequest, settings: RenderSettings) -> None:
 
 @io_task("bind-identity", stage="identity")
 def bind_identity(video: Path, *, engine: FaceEngine, tracks: SourceTracks | None = None,
-                  lipsync: LipSync | None = None) -> SourceFaces:
-    """Every face track of the source; the faces found are kept in ``tracks`` too, where
-    the footage bank's tracker takes them as keyframes instead of detecting again. A
-    `SourceFed` ``lipsync`` engine takes this scan's frames (its bank) as it decodes."""
+                  lipsync: LipSync | None = None, video_sha256: str | None = None
+                  ) -> SourceFaces:
+    """Every face track of the source; the faces found are kept in ``tracks`` too (under
+    ``video_sha256``, hashed here when not given), where the footage bank's tracker takes
+    them as keyframes instead of detecting again. A `SourceFed` ``lipsync`` engine takes
+    this scan's frames (its bank) as it decodes."""
     sink = lipsync.frame_sink(video) if isinstance(lipsync, SourceFed) else None
     faces = find_faces(engine, video, each_frame=sink)
     if tracks is not None:
-        tracks.found(sha256_file(video), faces.faces_by_frame())
+        digest = video_sha256 if video_sha256 is not None else sha256_file(video)
+        tracks.found(digest, faces.faces_by_frame())
     return faces
 
 
@@ -522,6 +531,19 @@ def synthesize_lines(lines: Lines, *, engine: TTSEngine, language: str, voice: s
         for cue, slot, speech, placement in zip(lines.cues, slots, spoken, placements,
                                                 strict=True)),
         picture=picture)
+
+
+def speak_early(lines: Lines, *, request: DubRequest, engine: TTSEngine,
+                original: AudioTrack) -> PrefectFuture[Fitted] | None:
+    """Start speaking the lines in a worker thread, to run while identity binding does:
+    the two do not depend on each other, and ONNX (Kokoro) and dlib each leave part of
+    the two cores idle. Only a stock voice is spoken before the consent decision; an
+    engine that can clone a voice waits for the gate (None: speak after it)."""
+    if engine.supports_voice_clone:
+        return None
+    return synthesize_lines.submit(lines, engine=engine, language=request.language,
+                                   voice=request.voice, sample_rate=original.sample_rate,
+                                   duration_s=original.duration_s, fit=request.fit)
 
 
 @step_task("slow-original", stage="audio")
@@ -666,7 +688,8 @@ def lipsync_and_publish(request: DubRequest, *, info: MediaInfo, soundtrack: Sou
                         engines: Engines, decision: Decision, lines: Lines,
                         faces: SourceFaces, picture: TimeMap | None = None,
                         speech: Callable[[int], bool] | None = None,
-                        tracks: SourceTracks | None = None) -> PublishReceipt:
+                        tracks: SourceTracks | None = None,
+                        video_sha256: str | None = None) -> PublishReceipt:
     """Decode once, track and move the mouth frame by frame, encode once in `publish`.
 
     ``speech`` says which frames (of the output's timeline) to track and lip-sync, the
@@ -685,7 +708,8 @@ def lipsync_and_publish(request: DubRequest, *, info: MediaInfo, soundtrack: Sou
         wanted = (frame if near(index) else None for index, frame in enumerate(to_track))
         if not picture.identity:
             tracks = None  # known faces sit on the source's frame numbers, not the output's
-        digest = sha256_file(request.video) if tracks is not None else ""
+        digest = ("" if tracks is None else video_sha256 if video_sha256 is not None
+                  else sha256_file(request.video))
         track = _performer_track(engines.face, wanted, fps=fps, faces=faces,
                                  decision=decision, tracks=tracks, digest=digest)
     else:
@@ -800,6 +824,7 @@ def dub_flow(request: DubRequest) -> DubResult | DubReview:
     policy = settings.engine_policy
     with flow_clock() as clock:
         info = probe_input(request.video)
+        digest = hash_video(request.video)  # once: every step below keys on the same hash
         duration_s = info.require_video().duration_s or info.duration_s
         if request.script is not None:
             lines = load_script(request.script, video_duration_s=duration_s)
@@ -807,7 +832,7 @@ def dub_flow(request: DubRequest) -> DubResult | DubReview:
             recognizer = choose_recognizer(models_dir=settings.models_dir,
                                            cache_dir=settings.cache_dir, policy=policy)
             lines = recognize_and_translate(
-                request.video, video_sha256=hash_video(request.video),
+                request.video, video_sha256=digest,
                 asr_model=recognizer.model_id, recognizer=recognizer, language=request.language,
                 video_duration_s=duration_s, models_dir=settings.models_dir, policy=policy)
         if request.review:  # before consent: proofreading costs no render budget
@@ -823,14 +848,16 @@ def dub_flow(request: DubRequest) -> DubResult | DubReview:
                                  cache_dir=settings.cache_dir, tracks=tracks)
         separator = choose_separator(request.separation, weights=request.separation_weights,
                                      models_dir=settings.models_dir, policy=policy)
+        original = load_original_audio(request.video)
+        speaking = speak_early(lines, request=request, engine=engines.tts, original=original)
         faces = bind_identity(request.video, engine=engines.face, tracks=tracks,
-                              lipsync=engines.lipsync)
+                              lipsync=engines.lipsync, video_sha256=digest)
         decision = authorize_dub(request, uses=dub_uses(engines.lipsync), faces=faces)
         with failures_logged(decision, flow="dub", out=request.out):
-            original = load_original_audio(request.video)
-            fitted = synthesize_lines(lines, engine=engines.tts, language=request.language,
-                                      voice=request.voice, sample_rate=original.sample_rate,
-                                      duration_s=original.duration_s, fit=request.fit)
+            fitted = (speaking.result() if speaking is not None else synthesize_lines(
+                lines, engine=engines.tts, language=request.language, voice=request.voice,
+                sample_rate=original.sample_rate, duration_s=original.duration_s,
+                fit=request.fit))
             source = slow_original(original, fitted.picture)
             soundtrack = mix_soundtrack(
                 source, fitted.lines, heard_words=fitted.picture.map_spans(lines.heard_words),
@@ -838,6 +865,7 @@ def dub_flow(request: DubRequest) -> DubResult | DubReview:
         receipt = lipsync_and_publish(request, info=info, soundtrack=soundtrack,
                                       engines=engines, decision=decision, lines=lines,
                                       faces=faces, picture=fitted.picture, tracks=tracks,
+                                      video_sha256=digest,
                                       speech=speech_frames(fitted.lines, fps=info.require_video()
                                                            .avg_fps))
         reports = tuple(line.report for line in fitted.lines)

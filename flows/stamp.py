@@ -1,7 +1,10 @@
 """`likeness stamp`: publish an existing video under a consent decision.
 
 The file is decoded once and re-encoded once through the one publish path, so
-it gains the label, the watermarks, the C2PA manifest and its ledger entry.
+it gains the label, the watermarks, the C2PA manifest and its ledger entry. Nothing in
+a stamp needs RGB: its frames go to publish as the I420 planes they were decoded to
+(media.yuv), which saves two colour conversions a frame; only an odd-sized picture,
+which 4:2:0 planes cannot hold, goes the RGB way.
 The face in it must be the performer's (identity binding) before the gate runs.
 """
 
@@ -17,9 +20,10 @@ from flows.context import RenderContext
 from flows.faces import find_faces
 from likeness.errors import BadInput, ConsentDenied
 from media.audio import AudioTrack, load_audio
-from media.decode import iter_frames
+from media.decode import even_sized, iter_frames, iter_lazy_frames
 from media.pipeline import prefetch
 from media.probe import probe
+from media.yuv import Yuv420
 from models import registry
 from provenance.c2pa import C2paAction
 from provenance.publish import (
@@ -62,12 +66,19 @@ def stamp_file(ctx: RenderContext, *, source: Path, performer_id: str, uses: lis
                    else "compositeWithTrainedAlgorithmicMedia")
     total = video.frame_count or 0
 
-    def frames() -> Iterator[np.ndarray]:
-        decoded = iter_frames(source, info=info, cfr_fps=video.avg_fps)
-        for f in prefetch(decoded, name="likeness-decode"):  # the decoder runs ahead
+    def pictures() -> Iterator[np.ndarray | Yuv420]:
+        if even_sized(video):
+            for lazy in iter_lazy_frames(source, info=info, cfr_fps=video.avg_fps):
+                yield lazy.yuv420()
+        else:
+            for decoded in iter_frames(source, info=info, cfr_fps=video.avg_fps):
+                yield decoded.rgb
+
+    def frames() -> Iterator[np.ndarray | Yuv420]:
+        for picture in prefetch(pictures(), name="likeness-decode"):  # the decoder runs ahead
             if on_frame is not None:
                 on_frame(total)
-            yield f.rgb
+            yield picture
 
     rendered = Rendered(
         frames=frames(),

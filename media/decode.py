@@ -1,9 +1,11 @@
-"""Decode a video into upright RGB frames, once, as a stream.
+"""Decode a video into upright RGB frames (or I420 planes), once, as a stream.
 
 Frames are produced lazily (a generator) so a render never holds the whole
 video in memory and never writes image files to disk. Rotation metadata is
 applied here so every later stage (face detection, lip sync, watermarking)
-sees the picture the way a viewer does.
+sees the picture the way a viewer does. A `LazyFrame` converts only when asked, to
+RGB, grey, or the encoder's own I420 planes (`LazyFrame.yuv420`, no conversion at all
+for a yuv420p source: the stamp path).
 
 Variable-frame-rate sources (phones, screen recorders) keep their real
 timestamps in ``DecodedFrame.pts_s``; ``cfr_fps=`` resamples them to a constant
@@ -25,6 +27,7 @@ import numpy as np
 
 from likeness.errors import BadInput
 from media.probe import MediaInfo, VideoInfo, open_input, probe
+from media.yuv import Yuv420
 
 TIE_TOLERANCE_S = 1e-9
 SCALE_INTERPOLATION = "AREA"  # good for downscaling, the common case
@@ -63,12 +66,26 @@ class LazyFrame:
         """The upright RGB24 picture."""
         return _upright(self.frame.to_ndarray(format="rgb24"), self.quarter_turns)
 
+    def yuv420(self) -> Yuv420:
+        """The upright picture as 8-bit limited-range I420 planes: a plain copy when the
+        source is yuv420p, as H.264 and most camera files are (no colour conversion), and
+        swscale's conversion otherwise (10-bit, 4:2:2, full range). Needs an even width and
+        height (`even_sized`)."""
+        picture = Yuv420(self.frame.to_ndarray(format="yuv420p"))
+        return picture.rotated(self.quarter_turns)
+
     def grey(self, size: tuple[int, int]) -> np.ndarray:
         """The upright picture as 8-bit grey scaled to ``size`` (width, height) in C."""
         width, height = size if self.quarter_turns % 2 == 0 else (size[1], size[0])
         grey = self.frame.to_ndarray(format="gray", width=width, height=height,
                                      interpolation=SCALE_INTERPOLATION)
         return _upright(grey, self.quarter_turns)
+
+
+def even_sized(video: VideoInfo) -> bool:
+    """Whether the stream's frames can be read as I420 planes (`LazyFrame.yuv420`), which
+    subsample chroma 2x2 and so need an even width and height."""
+    return video.width % 2 == 0 and video.height % 2 == 0
 
 
 def _upright(pixels: np.ndarray, quarter_turns: int) -> np.ndarray:

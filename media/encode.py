@@ -1,10 +1,15 @@
-"""Encode numpy RGB frames (and optionally audio) to an H.264/AAC MP4 in one pass.
+"""Encode numpy RGB frames or I420 pictures (and optionally audio) to an H.264/AAC MP4
+in one pass.
 
 PyAV in-process was measured against an ffmpeg rawvideo stdin pipe on this
 machine (720p, libx264 veryfast): 65-70 fps vs 56-63 fps, so frames go
 straight from numpy into libavcodec without a pipe copy. The writer only ever
 touches the path it is given (the publish step passes a temp file) and
 deletes it if anything fails, so a failed render leaves no partial output.
+
+An RGB frame is converted to yuv420p by swscale on the way in (several milliseconds a
+720p frame, more than decoding it); a `media.yuv.Yuv420` picture is already in the
+encoder's layout and goes in as it is (the stamp path).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 
 from likeness.errors import BadInput, InternalError
 from media.audio import AudioTrack
+from media.yuv import Yuv420
 
 OddSizePolicy = Literal["pad", "crop"]
 
@@ -41,7 +47,8 @@ def as_rate(fps: float | Fraction) -> Fraction:
 
 
 class VideoWriter:
-    """Context manager that writes RGB frames to an MP4 (H.264 yuv420p, +faststart).
+    """Context manager that writes RGB frames or I420 pictures to an MP4 (H.264 yuv420p,
+    +faststart).
 
     Usage::
 
@@ -118,19 +125,28 @@ class VideoWriter:
         stream = self._video_stream
         return None if stream is None else (stream.width, stream.height)
 
-    def write(self, rgb: np.ndarray) -> None:
-        """Encode one (height, width, 3) uint8 RGB frame."""
+    def write(self, picture: np.ndarray | Yuv420) -> None:
+        """Encode one (height, width, 3) uint8 RGB frame or one `Yuv420` picture (all the
+        frames of a file have one size; a file may mix the two kinds)."""
         if self._container is None or self._closed:
             raise InternalError("VideoWriter.write outside its with-block")
-        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise InternalError(f"frames must be (h, w, 3) uint8, got {rgb.dtype} {rgb.shape}")
+        if isinstance(picture, Yuv420):
+            shape = (picture.height, picture.width)
+        elif picture.dtype != np.uint8 or picture.ndim != 3 or picture.shape[2] != 3:
+            raise InternalError(f"frames must be (h, w, 3) uint8, got {picture.dtype} "
+                                f"{picture.shape}")
+        else:
+            shape = (picture.shape[0], picture.shape[1])
         if self._input_shape is None:
-            self._open_streams(height=rgb.shape[0], width=rgb.shape[1])
-        elif rgb.shape[:2] != self._input_shape:
+            self._open_streams(height=shape[0], width=shape[1])
+        elif shape != self._input_shape:
             raise InternalError(
-                f"frame {self.frames_written} is {rgb.shape[1]}x{rgb.shape[0]}, earlier frames "
+                f"frame {self.frames_written} is {shape[1]}x{shape[0]}, earlier frames "
                 f"were {self._input_shape[1]}x{self._input_shape[0]}")
-        frame = av.VideoFrame.from_ndarray(self._even(rgb), format="rgb24")
+        if isinstance(picture, Yuv420):  # even-sized by construction: nothing to pad
+            frame = av.VideoFrame.from_ndarray(picture.i420, format="yuv420p")
+        else:
+            frame = av.VideoFrame.from_ndarray(self._even(picture), format="rgb24")
         frame.pts = self.frames_written
         self._mux(self._video_stream, frame)
         self.frames_written += 1

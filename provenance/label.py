@@ -4,6 +4,12 @@ The label is drawn once per render (Pillow, DejaVu Sans Bold from Debian
 fonts-dejavu-core) into a small RGBA tile sized from the frame height so it
 stays legible after a downscale to 360p; each frame then costs one alpha blend
 over that tile's rectangle (numpy), not a text render.
+
+A stamp hands frames over as I420 planes (media.yuv), the encoder's layout, so the tile
+is also kept as per-plane overlays: the blend in YUV is the same affine blend as in RGB
+(YUV is an affine function of RGB), with chroma's alpha averaged over each 2x2 block
+as the encoder's subsampling would, and drawing there saves two colour conversions a
+frame.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from likeness.errors import InternalError
+from media.yuv import CHROMA_NEUTRAL, RGB_LEVELS, Y_BLACK, Y_SPAN, Yuv420
 
 FONT_CANDIDATES = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
@@ -25,6 +32,12 @@ TEXT_HEIGHT_FRACTION = 0.045  # of the frame height: 32 px at 720p, 16 px after 
 MIN_TEXT_PX = 14
 MARGIN_FRACTION = 0.025
 BOX_OPACITY = 0.55
+# BT.601 (swscale's default for untagged video, what an RGB frame is encoded with) rows
+# for luma and the two chroma differences, and limited range's chroma span
+_LUMA_ROW = np.array([0.299, 0.587, 0.114], np.float32)
+_CB_ROW = np.array([-0.168736, -0.331264, 0.5], np.float32)
+_CR_ROW = np.array([0.5, -0.418688, -0.081312], np.float32)
+C_SPAN = 224.0
 
 Position = Literal["top-left", "top-right", "bottom-left", "bottom-right"]
 
@@ -64,6 +77,7 @@ class LabelBurner:
         y = margin if spec.position.startswith("top") else height - tile_h - margin
         self.box = (max(0, x), max(0, y), tile_w, tile_h)
         self.size = (width, height)
+        self._planes: _PlaneOverlays | None = None  # made at the first I420 picture
 
     @property
     def ink_pixels(self) -> int:
@@ -81,3 +95,68 @@ class LabelBurner:
         region = out[y:y + h, x:x + w].astype(np.float32)
         out[y:y + h, x:x + w] = (region * (1.0 - self._alpha) + self._color).astype(np.uint8)
         return out
+
+    def burn_yuv(self, picture: Yuv420) -> Yuv420:
+        """Return ``picture`` with the label blended into its planes (the input is not
+        modified): the stamp path's `burn`, with no conversion to RGB and back."""
+        if (picture.width, picture.height) != self.size:
+            raise InternalError(f"label made for {self.size}, picture is "
+                                f"{picture.width}x{picture.height}")
+        if self._planes is None:
+            self._planes = _PlaneOverlays.of(self._alpha[..., 0], self._color, self.box)
+        out = picture.copy()
+        self._planes.blend(out)
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class _PlaneOverlays:
+    """The label tile as I420 overlays on an even-aligned rectangle: per plane, the alpha
+    and the premultiplied colour in that plane's levels, ready for one blend a frame."""
+
+    x: int  # luma column and row of the rectangle's corner (both even)
+    y: int
+    luma_alpha: np.ndarray  # (h, w) float32
+    luma_ink: np.ndarray  # (h, w) premultiplied luma levels
+    chroma_alpha: np.ndarray  # (h/2, w/2)
+    cb_ink: np.ndarray
+    cr_ink: np.ndarray
+
+    @classmethod
+    def of(cls, alpha: np.ndarray, premultiplied: np.ndarray,
+           box: tuple[int, int, int, int]) -> _PlaneOverlays:
+        """``alpha`` (h, w) and ``premultiplied`` (h, w, 3) RGB levels, at ``box``."""
+        x, y, w, h = box
+        x0, y0 = x - x % 2, y - y % 2
+        width, height = w + x - x0, h + y - y0
+        width, height = width + width % 2, height + height % 2
+        full_alpha = np.zeros((height, width), np.float32)
+        full_rgb = np.zeros((height, width, 3), np.float32)
+        full_alpha[y - y0:y - y0 + h, x - x0:x - x0 + w] = alpha
+        full_rgb[y - y0:y - y0 + h, x - x0:x - x0 + w] = premultiplied
+        scale = np.float32(1.0 / RGB_LEVELS)
+        luma = Y_BLACK * full_alpha + Y_SPAN * scale * (full_rgb @ _LUMA_ROW)
+        cb = CHROMA_NEUTRAL * full_alpha + C_SPAN * scale * (full_rgb @ _CB_ROW)
+        cr = CHROMA_NEUTRAL * full_alpha + C_SPAN * scale * (full_rgb @ _CR_ROW)
+        return cls(x=x0, y=y0, luma_alpha=full_alpha, luma_ink=luma.astype(np.float32),
+                   chroma_alpha=_halved(full_alpha), cb_ink=_halved(cb), cr_ink=_halved(cr))
+
+    def blend(self, picture: Yuv420) -> None:
+        """Blend into ``picture``'s planes in place."""
+        h, w = self.luma_alpha.shape
+        _blend(picture.y[self.y:self.y + h, self.x:self.x + w], self.luma_alpha,
+               self.luma_ink)
+        cy, cx = self.y // 2, self.x // 2
+        for plane, ink in ((picture.u, self.cb_ink), (picture.v, self.cr_ink)):
+            _blend(plane[cy:cy + h // 2, cx:cx + w // 2], self.chroma_alpha, ink)
+
+
+def _halved(plane: np.ndarray) -> np.ndarray:
+    """The mean of each 2x2 block: what 4:2:0 keeps of a full-resolution plane."""
+    h, w = plane.shape
+    return plane.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3), dtype=np.float32)
+
+
+def _blend(region: np.ndarray, alpha: np.ndarray, ink: np.ndarray) -> None:
+    mixed = region.astype(np.float32) * (1.0 - alpha) + ink + 0.5
+    region[...] = np.clip(mixed, 0.0, 255.0).astype(np.uint8)

@@ -61,6 +61,7 @@ from media.digest import sha256_file
 from media.encode import VideoWriter
 from media.pipeline import prefetch
 from media.probe import MediaInfo
+from media.yuv import Yuv420
 from provenance.c2pa import (
     WATERMARK_ACTION,
     C2paAction,
@@ -133,9 +134,12 @@ class PublishContext:
 
 @dataclass(frozen=True)
 class Rendered:
-    """A finished render, not yet published: frames (RGB uint8) and audio as streams."""
+    """A finished render, not yet published: frames and audio as streams.
 
-    frames: Iterable[np.ndarray]
+    A frame is an (h, w, 3) uint8 RGB array, or a `Yuv420` picture when the render never
+    needed RGB (a stamp): it is labelled, marked and encoded in those planes."""
+
+    frames: Iterable[np.ndarray | Yuv420]
     fps: float | Fraction
     audio: AudioTrack | None
     title: str
@@ -200,10 +204,11 @@ def _check_writable(folder: Path) -> None:
     os.unlink(probe_path)
 
 
-def mark_frames(frames: Iterable[np.ndarray], *, label: LabelSpec | None,
+def mark_frames(frames: Iterable[np.ndarray | Yuv420], *, label: LabelSpec | None,
                 watermarker: VideoWatermarker, render_id: int,
-                spent: dict[str, float] | None = None) -> Iterator[np.ndarray]:
-    """Label first, then watermark: the label's pixels carry the watermark too.
+                spent: dict[str, float] | None = None) -> Iterator[np.ndarray | Yuv420]:
+    """Label first, then watermark: the label's pixels carry the watermark too. An I420
+    picture is labelled in its planes and marked in its luma, and stays I420.
 
     ``spent`` collects seconds per step (``frames_in`` is the wait for the render's own
     frames: decode, tracking, lip-sync), for the per-stage table of the benchmarks."""
@@ -218,12 +223,21 @@ def mark_frames(frames: Iterable[np.ndarray], *, label: LabelSpec | None,
         _add(spent, "frames_in", got - began)
         if frame is None:
             return
-        if label is not None:
-            if burner is None:
-                burner = LabelBurner(label, width=frame.shape[1], height=frame.shape[0])
-            frame = burner.burn(frame)
-        labelled = time.perf_counter()
-        marked = watermarker.embed_frame(frame, render_id, index)
+        width, height = ((frame.width, frame.height) if isinstance(frame, Yuv420)
+                         else (frame.shape[1], frame.shape[0]))
+        if label is not None and burner is None:
+            burner = LabelBurner(label, width=width, height=height)
+        marked: np.ndarray | Yuv420
+        if isinstance(frame, Yuv420):
+            if burner is not None:
+                frame = burner.burn_yuv(frame)
+            labelled = time.perf_counter()
+            marked = frame.with_luma(watermarker.embed_luma(frame.y, render_id, index))
+        else:
+            if burner is not None:
+                frame = burner.burn(frame)
+            labelled = time.perf_counter()
+            marked = watermarker.embed_frame(frame, render_id, index)
         _add(spent, "label", labelled - got)
         _add(spent, "watermark_video", time.perf_counter() - labelled)
         index += 1

@@ -230,7 +230,7 @@ def verify_file(path: Path, *, session: Session, studio_key: VerifyKey,
             reasons.append("C2PA manifest has no Likeness ledger assertion")
         if not wm_ids and _claims_a_mark(manifest, assertion_namespace):
             reasons.append("no watermark found, although the manifest says there is one")
-        elif claimed and claimed not in wm_ids:
+        elif claimed and wm_ids and claimed not in wm_ids:  # no mark, none claimed: fine
             reasons.append(f"watermark names render {', '.join(sorted(wm_ids))}, the manifest "
                            f"{claimed}")
 

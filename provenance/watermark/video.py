@@ -27,7 +27,7 @@ from itertools import islice
 
 import numpy as np
 
-from likeness.errors import BadInput
+from likeness.errors import BadInput, InternalError
 from provenance.watermark import payload
 from provenance.watermark.detection import WatermarkDetection
 from provenance.watermark.video_tiling import MAX_DETECT_FRAMES, MeanLuma
@@ -68,6 +68,17 @@ class VideoWatermarker:
                     ) -> np.ndarray:
         """A marked copy of one RGB frame (streaming: no state across frames)."""
         return self._embedder.embed_frame(frame, render_id, frame_index)
+
+    def embed_luma(self, y: np.ndarray, render_id: int, frame_index: int = 0) -> np.ndarray:
+        """A marked copy of one picture's limited-range (H, W) uint8 Y plane (I420, the
+        stamp path's pictures), leaving the mark `embed_frame` leaves on the same picture
+        in RGB. Chroma stays as it is, so a scheme that also marks colour cannot embed
+        this way and says so."""
+        embed = getattr(self._embedder, "embed_luma", None)
+        if embed is None:
+            raise InternalError(f"video watermark {self.algorithm} cannot embed in a luma "
+                                f"plane", hint="give publish RGB frames for this scheme")
+        return embed(y, render_id, frame_index)  # type: ignore[no-any-return]
 
     def embed(self, frames: Iterable[np.ndarray], render_id: int) -> Iterator[np.ndarray]:
         """Lazily mark a stream of frames (constant memory)."""

@@ -20,7 +20,9 @@ How it works, and why:
   once, upsampled to the frame size and cached as two uint8 planes (positive and
   negative parts). Embedding a frame is then one saturating add and one saturating
   subtract (~0.4 ms at 720p), far below the cost of an H.264 encode. The same value
-  is added to R, G and B, which changes luma only and leaves chroma untouched.
+  is added to R, G and B, which changes luma only and leaves chroma untouched; on a
+  limited-range Y plane (`embed_luma`, the stamp path's I420 pictures) that is a delta
+  of 219/255 of the RGB one, so both paths leave the same mark in the encoded file.
 * The pattern is low in spatial frequency at 720p (periods of ~20-80 px), so H.264
   at CRF 28 and a 2x downscale keep it; a brightness change scales coefficients but
   not their signs.
@@ -38,6 +40,7 @@ import cv2
 import numpy as np
 
 from likeness.errors import BadInput
+from media.yuv import RGB_LEVELS, Y_SPAN
 from provenance.watermark import payload
 from provenance.watermark.detection import WatermarkDetection
 from provenance.watermark.keys import balanced_assignment, keyed_rng, validate_key
@@ -110,6 +113,21 @@ def _check_frame(frame: np.ndarray) -> None:
                        hint=f"use at least {WORK_WIDTH_PX // 2}x{WORK_HEIGHT_PX // 2}")
 
 
+def _check_luma(y: np.ndarray) -> None:
+    if not isinstance(y, np.ndarray) or y.dtype != np.uint8 or y.ndim != 2:
+        raise BadInput("a luma plane must be a uint8 array of shape (H, W)")
+    if y.shape[0] < WORK_HEIGHT_PX // 2 or y.shape[1] < WORK_WIDTH_PX // 2:
+        raise BadInput(f"frame {y.shape[1]}x{y.shape[0]} is too small to watermark",
+                       hint=f"use at least {WORK_WIDTH_PX // 2}x{WORK_HEIGHT_PX // 2}")
+
+
+def _remember(cache: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]],
+              key: tuple[int, int, int], planes: tuple[np.ndarray, np.ndarray]) -> None:
+    if len(cache) >= _CACHE_LIMIT:
+        cache.pop(next(iter(cache)))
+    cache[key] = planes
+
+
 def luma_midband(frame: np.ndarray) -> np.ndarray:
     """Mid-band DCT coefficients (blocks, N_MIDBAND) of the frame's luma on the work grid."""
     return gray_midband(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))
@@ -132,6 +150,7 @@ class VideoWatermarkerV1:
         self._layout = _layout_for(validate_key(key))
         self._strength_rms_levels = float(strength)
         self._cache: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._luma_cache: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     # -- embedding -----------------------------------------------------------------
     def _work_pattern(self, render_id: int) -> np.ndarray:
@@ -149,17 +168,34 @@ class VideoWatermarkerV1:
         cache_key = (height, width, render_id)
         planes = self._cache.get(cache_key)
         if planes is None:
-            work = self._work_pattern(render_id).astype(np.float32)
-            full = cv2.resize(work, (width, height), interpolation=cv2.INTER_CUBIC)
-            full *= self._strength_rms_levels / float(np.sqrt(np.mean(full**2)))
-            levels = np.rint(full).astype(np.int16)
-            pos = np.clip(levels, 0, 255).astype(np.uint8)
-            neg = np.clip(-levels, 0, 255).astype(np.uint8)
+            pos, neg = self._split(self._full_pattern(height, width, render_id))
             planes = (cv2.merge([pos, pos, pos]), cv2.merge([neg, neg, neg]))
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[cache_key] = planes
+            _remember(self._cache, cache_key, planes)
         return planes
+
+    def _luma_pattern(self, height: int, width: int, render_id: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Cached (positive, negative) uint8 planes of the pattern in limited-range Y."""
+        cache_key = (height, width, render_id)
+        planes = self._luma_cache.get(cache_key)
+        if planes is None:
+            full = self._full_pattern(height, width, render_id) * (Y_SPAN / RGB_LEVELS)
+            planes = self._split(full)
+            _remember(self._luma_cache, cache_key, planes)
+        return planes
+
+    def _full_pattern(self, height: int, width: int, render_id: int) -> np.ndarray:
+        """The pattern at frame size, in 8-bit RGB levels at the configured strength."""
+        work = self._work_pattern(render_id).astype(np.float32)
+        full = cv2.resize(work, (width, height), interpolation=cv2.INTER_CUBIC)
+        full *= self._strength_rms_levels / float(np.sqrt(np.mean(full**2)))
+        return full
+
+    @staticmethod
+    def _split(full: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        levels = np.rint(full).astype(np.int16)
+        return (np.clip(levels, 0, 255).astype(np.uint8),
+                np.clip(-levels, 0, 255).astype(np.uint8))
 
     def embed_frame(self, frame: np.ndarray, render_id: int, frame_index: int = 0
                     ) -> np.ndarray:
@@ -169,6 +205,15 @@ class VideoWatermarkerV1:
         del frame_index
         pos, neg = self._frame_pattern(frame.shape[0], frame.shape[1], render_id)
         out = cv2.add(np.ascontiguousarray(frame), pos)
+        return cv2.subtract(out, neg, dst=out)
+
+    def embed_luma(self, y: np.ndarray, render_id: int, frame_index: int = 0) -> np.ndarray:
+        """A marked copy of one limited-range (H, W) uint8 Y plane: the mark `embed_frame`
+        leaves, without the picture's conversion to RGB and back."""
+        _check_luma(y)
+        del frame_index
+        pos, neg = self._luma_pattern(y.shape[0], y.shape[1], render_id)
+        out = cv2.add(np.ascontiguousarray(y), pos)
         return cv2.subtract(out, neg, dst=out)
 
     def embed(self, frames: Iterable[np.ndarray], render_id: int) -> Iterator[np.ndarray]:

@@ -3,6 +3,8 @@ consumer that stops early stops the producer thread (no thread or decoder left b
 
 from __future__ import annotations
 
+import platform
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -67,3 +69,15 @@ def test_the_producer_runs_ahead_of_a_slow_consumer() -> None:
 def test_depth_must_be_positive() -> None:
     with pytest.raises(ValueError, match="depth"):
         list(prefetch([1], depth=0))
+
+
+def test_prefetch_caps_the_malloc_arenas_once() -> None:
+    """Frames freed across threads: the arena cap (media.pipeline docstring) is set by the
+    first prefetch, and only once."""
+    from media.pipeline import limit_malloc_arenas
+
+    assert list(prefetch(iter(range(3)))) == [0, 1, 2]
+    assert limit_malloc_arenas.cache_info().currsize == 1
+    assert limit_malloc_arenas() == limit_malloc_arenas()  # cached: mallopt runs once
+    if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
+        assert limit_malloc_arenas() is True

@@ -76,14 +76,14 @@ def test_c5_label_that_draws_nothing_is_refused_before_the_gate(clip: Path, sqli
 
 def test_c5_label_missing_from_the_encoded_file_fails_the_render(
         clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("provenance.label.LabelBurner.burn", _keep_frame)
+    monkeypatch.setattr("provenance.label.LabelBurner.burn_yuv", _keep_frame)  # a stamp: I420
     out = tmp_path / "out.mp4"
     _failed_at_read_back(_stamp(clip, out), out, "the visible label is not in the encoded file")
 
 
 def test_c5_video_mark_that_does_not_decode_fails_the_render(
         clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("provenance.watermark.video.VideoWatermarker.embed_frame", _keep_frame)
+    monkeypatch.setattr("provenance.watermark.video.VideoWatermarker.embed_luma", _keep_frame)
     out = tmp_path / "out.mp4"
     _failed_at_read_back(_stamp(clip, out), out, "the video watermark does not decode")
 

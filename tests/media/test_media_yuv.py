@@ -1,0 +1,92 @@
+"""I420 pictures: planes that are views of one buffer, decoded without RGB, rotated like
+the RGB frames, and encoded as they are."""
+
+from __future__ import annotations
+
+from itertools import islice
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from likeness.errors import InternalError
+from media.decode import iter_frames, iter_lazy_frames
+from media.encode import VideoWriter
+from media.yuv import Yuv420
+
+
+def _picture(height: int = 48, width: int = 64, seed: int = 0) -> Yuv420:
+    rng = np.random.default_rng(seed)
+    return Yuv420(rng.integers(16, 236, size=(height * 3 // 2, width), dtype=np.uint8))
+
+
+@pytest.mark.parametrize(("height", "width"), [(48, 64), (46, 66)])  # odd chroma sizes too
+def test_planes_are_views_of_the_one_buffer(height: int, width: int) -> None:
+    picture = _picture(height, width)
+    assert (picture.width, picture.height) == (width, height)
+    chroma = (height // 2, width // 2)
+    assert picture.y.shape == (height, width) and picture.u.shape == picture.v.shape == chroma
+    picture.v[0, 0] = 7
+    assert picture.i420.reshape(-1)[height * width + chroma[0] * chroma[1]] == 7
+    again = Yuv420.from_planes(picture.y, picture.u, picture.v)
+    assert np.array_equal(again.i420, picture.i420)
+    brighter = picture.with_luma(np.full((height, width), 200, np.uint8))
+    assert np.array_equal(brighter.u, picture.u) and int(brighter.y.min()) == 200
+    assert int(picture.y.min()) < 200  # the original is left alone
+
+
+@pytest.mark.parametrize("shape", [(71, 64), (72, 63), (70, 64)])
+def test_buffers_that_are_not_i420_are_refused(shape: tuple[int, int]) -> None:
+    with pytest.raises(InternalError):
+        Yuv420(np.zeros(shape, np.uint8))
+
+
+def test_rotation_turns_every_plane() -> None:
+    picture = _picture()
+    turned = picture.rotated(1)
+    assert (turned.width, turned.height) == (48, 64)
+    assert np.array_equal(turned.y, np.rot90(picture.y))
+    assert np.array_equal(turned.u, np.rot90(picture.u))
+    assert np.array_equal(turned.v, np.rot90(picture.v))
+    assert picture.rotated(4) is picture
+
+
+def test_decoded_planes_are_the_stream_s_own(cfr_clip: Path) -> None:
+    """A yuv420p source is read as it is stored: the planes PyAV holds, no conversion."""
+    lazy = next(iter_lazy_frames(cfr_clip, cfr_fps=25))
+    with av.open(str(cfr_clip)) as container:
+        stored = next(container.decode(video=0)).to_ndarray(format="yuv420p")
+    assert np.array_equal(lazy.yuv420().i420, stored)
+
+
+@pytest.mark.parametrize("degrees", [90, 270])
+def test_rotated_source_is_upright_in_yuv(degrees: int, rotated_clips: dict[int, Path]) -> None:
+    """The red marker sits where the RGB decoder (checked against ffmpeg) puts it."""
+    picture = next(iter_lazy_frames(rotated_clips[degrees], cfr_fps=25)).yuv420()
+    rgb = next(iter_frames(rotated_clips[degrees])).rgb
+    assert (picture.width, picture.height) == (rgb.shape[1], rgb.shape[0])
+    red = np.argwhere(rgb[..., 0] > 128).mean(axis=0)
+    high_cr = np.argwhere(picture.v > 160).mean(axis=0) * 2 + 0.5  # red: high Cr
+    assert np.abs(red - high_cr).max() <= 3
+
+
+def test_writer_encodes_pictures_without_rgb(cfr_clip: Path, tmp_path: Path) -> None:
+    pictures = [lazy.yuv420() for lazy in islice(iter_lazy_frames(cfr_clip, cfr_fps=25), 10)]
+    out = tmp_path / "yuv.mp4"
+    with VideoWriter(out, fps=25) as writer:
+        for picture in pictures:
+            writer.write(picture)
+    with av.open(str(out)) as container:
+        decoded = [f.to_ndarray(format="yuv420p") for f in container.decode(video=0)]
+    assert len(decoded) == 10
+    error = np.abs(decoded[5].astype(int) - pictures[5].i420.astype(int))
+    assert float(error.mean()) < 2.0
+
+
+def test_writer_refuses_a_picture_of_another_size(tmp_path: Path) -> None:
+    with pytest.raises(InternalError, match="earlier frames"), \
+            VideoWriter(tmp_path / "x.mp4", fps=25) as writer:
+        writer.write(_picture(48, 64))
+        writer.write(_picture(48, 80))
+    assert not (tmp_path / "x.mp4").exists()
