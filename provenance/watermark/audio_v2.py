@@ -33,7 +33,7 @@ How it works, and why:
 * Detection: the power spectrogram at 8 ms hop is read once; for a grid of time
   stretches (0.88-1.12: atempo, speed) and band scales (0.9-1.1: speed, pitch) the
   sync pairs are scored at every 16 ms offset of one period, the best candidates
-  are refined (0.5 % stretch, 2.5 % scale, 8 ms) and the best few decoded, each
+  are refined (0.75 % stretch, 1.25 % scale, 8 ms) and the best few decoded, each
   through payload.decode (Reed-Solomon + 16-bit check, ~5e-10 false match per try).
 """
 
@@ -95,6 +95,9 @@ _GEOMETRIES = sorted({(float(s), 1.0) for s in _STRETCHES}
 _COARSE_OFFSET = 2  # detection frames (16 ms)
 _SEARCH_PERIODS = 1.6  # the coarse search reads this much audio (periods)
 _REFINE_KEEP = 3
+# Band scales tried around a coarse candidate: a 1 % scale error already costs a
+# speed-1.1x clip its id (the coarse grid's 1 / 0.90 = 1.111 against the true 1.1).
+_REFINE_SCALES = np.array([-0.025, -0.0125, 0.0, 0.0125, 0.025])
 _DECODE_TRIES = 6
 _QUIET_PERCENTILE = 10
 _QUIET_MARGIN = 2.0  # a cell this close to the quiet level has weight 0
@@ -412,7 +415,7 @@ class _Reader:
         for _, stretch, scale, offset in coarse[:_REFINE_KEEP]:
             offsets = offset + np.arange(-2.0, 2.01, 1.0)
             for s in stretch + np.array([-0.0075, 0.0, 0.0075]):
-                for f in scale + np.array([-0.025, 0.0, 0.025]):
+                for f in scale + _REFINE_SCALES:
                     scores = self._sync_scores(float(s), float(f), offsets, None)
                     best = int(np.argmax(scores))
                     refined.append((float(scores[best]), float(s), float(f),
