@@ -33,7 +33,7 @@ How it works, and why:
 * Detection: the power spectrogram at 8 ms hop is read once; for a grid of time
   stretches (0.88-1.12: atempo, speed) and band scales (0.9-1.1: speed, pitch) the
   sync pairs are scored at every 16 ms offset of one period, the best candidates
-  are refined (0.5 % stretch, 2.5 % scale, 8 ms) and the best few decoded, each
+  are refined (0.75 % stretch, 1.25 % scale, 8 ms) and the best few decoded, each
   through payload.decode (Reed-Solomon + 16-bit check, ~5e-10 false match per try).
 """
 
@@ -95,6 +95,9 @@ _GEOMETRIES = sorted({(float(s), 1.0) for s in _STRETCHES}
 _COARSE_OFFSET = 2  # detection frames (16 ms)
 _SEARCH_PERIODS = 1.6  # the coarse search reads this much audio (periods)
 _REFINE_KEEP = 3
+# Band scales tried around a coarse candidate: a 1 % scale error already costs a
+# speed-1.1x clip its id (the coarse grid's 1 / 0.90 = 1.111 against the true 1.1).
+_REFINE_SCALES = np.array([-0.025, -0.0125, 0.0, 0.0125, 0.025])
 _DECODE_TRIES = 6
 _QUIET_PERCENTILE = 10
 _QUIET_MARGIN = 2.0  # a cell this close to the quiet level has weight 0
@@ -412,7 +415,7 @@ class _Reader:
         for _, stretch, scale, offset in coarse[:_REFINE_KEEP]:
             offsets = offset + np.arange(-2.0, 2.01, 1.0)
             for s in stretch + np.array([-0.0075, 0.0, 0.0075]):
-                for f in scale + np.array([-0.025, 0.0, 0.025]):
+                for f in scale + _REFINE_SCALES:
                     scores = self._sync_scores(float(s), float(f), offsets, None)
                     best = int(np.argmax(scores))
                     refined.append((float(scores[best]), float(s), float(f),
@@ -427,8 +430,54 @@ class _Reader:
         return out
 
     def soft_bits(self, stretch: float, scale: float, offset: float) -> np.ndarray:
-        """(144,) soft bits read at one geometry, summed over every pair in the clip."""
-        phase, weight = self._pair_phase(stretch, scale, np.array([offset]), self._data)
-        votes = (-np.cos(2 * np.pi * phase) * weight).sum(axis=(0, 1))
-        return np.bincount(self._layout.bit[self._data], votes,
-                           minlength=payload.CODEWORD_BITS)
+        """(144,) soft bits read at one geometry, summed over every pair in the clip,
+        each band pair's votes scaled by its reliability (`band_reliability`)."""
+        offsets = np.array([offset])
+        phase, weight = self._pair_phase(stretch, scale, offsets, self._data)
+        sync_phase, sync_weight = self._pair_phase(stretch, scale, offsets, self._sync)
+        lay = self._layout
+        reliability = band_reliability(
+            np.concatenate([(phase * _orientation(lay, self._data)).reshape(-1),
+                            (sync_phase * _orientation(lay, self._sync)).reshape(-1)]),
+            np.concatenate([weight.reshape(-1), sync_weight.reshape(-1)]),
+            np.concatenate([np.broadcast_to(_band_pair(lay, self._data), phase.shape
+                                            ).reshape(-1),
+                            np.broadcast_to(_band_pair(lay, self._sync), sync_phase.shape
+                                            ).reshape(-1)]))
+        votes = (-np.cos(2 * np.pi * phase) * weight
+                 * reliability[_band_pair(lay, self._data)]).sum(axis=(0, 1))
+        return np.bincount(lay.bit[self._data], votes, minlength=payload.CODEWORD_BITS)
+
+
+def _band_pair(layout: _Layout, pairs: np.ndarray) -> np.ndarray:
+    """Which of the N_BANDS // 2 band pairs (2p, 2p + 1) each pair sits in."""
+    return np.minimum(layout.band_a[pairs], layout.band_b[pairs]) // 2
+
+
+def _orientation(layout: _Layout, pairs: np.ndarray) -> np.ndarray:
+    """+1 where cell a is the lower band, -1 where the pair reads the band pair upside
+    down: a filter's tilt then shifts both kinds' phases the same way once multiplied."""
+    return np.where(layout.band_a[pairs] < layout.band_b[pairs], 1.0, -1.0)
+
+
+def band_reliability(phase: np.ndarray, weight: np.ndarray, band_pair: np.ndarray
+                     ) -> np.ndarray:
+    """(N_BANDS // 2,) how tightly each band pair's lattice phases cluster on the two
+    cosets, 0 (uniform: no mark there) to 1 (every pair on a coset).
+
+    Why: a marked pair's phase sits near 0 or 0.5 whatever its bit, so the doubled
+    phase exp(4 pi i phase) of a band that still carries the mark points one way (a
+    filter's tilt turns it, which is why `phase` comes multiplied by the pair's
+    orientation, but does not spread it); in a band that a channel removed (a phone
+    line's stop band, a codec's cut-off) or that noise drowns, it is uniform and its
+    weighted mean is near 0. The per-cell quiet level cannot see that case: a filter
+    scales a band's energy and its quiet level alike. The measure is blind to the
+    bits, so on unmarked audio it scales votes without favouring any codeword (the
+    payload check's false-positive bound is unchanged).
+    """
+    bands = N_BANDS // 2
+    doubled = weight * np.exp(4j * np.pi * phase)
+    mean = np.bincount(band_pair, doubled.real, minlength=bands) \
+        + 1j * np.bincount(band_pair, doubled.imag, minlength=bands)
+    total = np.bincount(band_pair, weight, minlength=bands)
+    return np.abs(mean) / np.maximum(total, 1e-12)
