@@ -474,18 +474,17 @@ def preflight_engines(request: DubRequest, settings: RenderSettings) -> None:
 
 
 @io_task("bind-identity", stage="identity")
-def bind_identity(video: Path, *, engine: FaceEngine, tracks: SourceTracks | None = None,
-                  lipsync: LipSync | None = None, video_sha256: str | None = None
+def bind_identity(video: Path, *, engine: FaceEngine, video_sha256: str,
+                  tracks: SourceTracks | None = None, lipsync: LipSync | None = None
                   ) -> SourceFaces:
     """Every face track of the source; the faces found are kept in ``tracks`` too (under
-    ``video_sha256``, hashed here when not given), where the footage bank's tracker takes
+    ``video_sha256``, the flow's one hash of the source), where the footage bank's tracker takes
     them as keyframes instead of detecting again. A `SourceFed` ``lipsync`` engine takes
     this scan's frames (its bank) as it decodes."""
     sink = lipsync.frame_sink(video) if isinstance(lipsync, SourceFed) else None
     faces = find_faces(engine, video, each_frame=sink)
     if tracks is not None:
-        digest = video_sha256 if video_sha256 is not None else sha256_file(video)
-        tracks.found(digest, faces.faces_by_frame())
+        tracks.found(video_sha256, faces.faces_by_frame())
     return faces
 
 
@@ -689,7 +688,7 @@ def lipsync_and_publish(request: DubRequest, *, info: MediaInfo, soundtrack: Sou
                         faces: SourceFaces, picture: TimeMap | None = None,
                         speech: Callable[[int], bool] | None = None,
                         tracks: SourceTracks | None = None,
-                        video_sha256: str | None = None) -> PublishReceipt:
+                        video_sha256: str) -> PublishReceipt:
     """Decode once, track and move the mouth frame by frame, encode once in `publish`.
 
     ``speech`` says which frames (of the output's timeline) to track and lip-sync, the
@@ -708,10 +707,8 @@ def lipsync_and_publish(request: DubRequest, *, info: MediaInfo, soundtrack: Sou
         wanted = (frame if near(index) else None for index, frame in enumerate(to_track))
         if not picture.identity:
             tracks = None  # known faces sit on the source's frame numbers, not the output's
-        digest = ("" if tracks is None else video_sha256 if video_sha256 is not None
-                  else sha256_file(request.video))
         track = _performer_track(engines.face, wanted, fps=fps, faces=faces,
-                                 decision=decision, tracks=tracks, digest=digest)
+                                 decision=decision, tracks=tracks, digest=video_sha256)
     else:
         track = (None for _ in to_track)  # one "no face" per frame: nothing to track
     frames: Iterator[np.ndarray] = engines.lipsync.render(
