@@ -474,16 +474,19 @@ def preflight_engines(request: DubRequest, settings: RenderSettings) -> None:
 
 
 @io_task("bind-identity", stage="identity")
-def bind_identity(video: Path, *, engine: FaceEngine, video_sha256: str,
-                  tracks: SourceTracks | None = None, lipsync: LipSync | None = None
+def bind_identity(video: Path, *, engine: FaceEngine, tracks: SourceTracks | None = None,
+                  video_sha256: str | None = None, lipsync: LipSync | None = None
                   ) -> SourceFaces:
-    """Every face track of the source; the faces found are kept in ``tracks`` too (under
-    ``video_sha256``, the flow's one hash of the source), where the footage bank's tracker takes
-    them as keyframes instead of detecting again. A `SourceFed` ``lipsync`` engine takes
-    this scan's frames (its bank) as it decodes."""
+    """Every face track of the source. A dub keeps the faces found in ``tracks`` too (under
+    ``video_sha256``, the flow's one hash of the source, which it must then pass), where the
+    footage bank's tracker takes them as keyframes instead of detecting again; avatars and
+    reenactments keep nothing. A `SourceFed` ``lipsync`` engine takes this scan's frames
+    (its bank) as it decodes."""
+    if tracks is not None and video_sha256 is None:
+        raise ValueError("bind_identity: tracks are keyed by the source's hash; pass video_sha256")
     sink = lipsync.frame_sink(video) if isinstance(lipsync, SourceFed) else None
     faces = find_faces(engine, video, each_frame=sink)
-    if tracks is not None:
+    if tracks is not None and video_sha256 is not None:
         tracks.found(video_sha256, faces.faces_by_frame())
     return faces
 
