@@ -53,7 +53,7 @@ from media.decode import LazyFrame, frames_at, iter_lazy_frames
 from media.pipeline import prefetch
 from media.probe import MediaInfo, probe
 from models.face import Face, FaceBox, FaceEngine, load_image
-from models.face.base import LandmarkRefiner
+from models.face.base import ChipEmbedder, LandmarkRefiner
 from models.face.landmarks import EYE_IMAGE_LEFT, EYE_IMAGE_RIGHT, MOUTH
 from models.face.tracking import DEFAULT_SCENE_CUT_LEVEL, THUMB_SIZE_PX, FaceTracker, TrackedFace
 
@@ -91,6 +91,7 @@ class FaceSample:
     quality: float  # sharpness x frontality: which frames represent the track
     look: np.ndarray | None = None  # the normalised grey chip (`_look`)
     landmarks: np.ndarray | None = None  # what a later embedding is aligned by
+    chip: np.ndarray | None = None  # a `ChipEmbedder`'s crop, kept until embedded
 
 
 @dataclass
@@ -359,9 +360,7 @@ class _Linker:
             dx, dy = (round(float(v)) for v in marks.mean(axis=0) - last.landmarks.mean(axis=0))
             box = FaceBox(last.box.left + dx, last.box.top + dy, last.box.right + dx,
                           last.box.bottom + dy, score=last.box.score)
-            face = Face(box=box, landmarks=marks)
-            sample = FaceSample(frame_index, time_s, box, None, _quality(image, face),
-                                look=_look(image, face), landmarks=marks)
+            sample = self._sample(image, frame_index, time_s, Face(box=box, landmarks=marks))
             if not _same_look(sample, last):
                 return None
             followed.append((track, sample))
@@ -377,10 +376,22 @@ class _Linker:
             track.suspect |= self.differ(sample, last_embedded)
         track.track.samples.append(sample)
 
-    def embed(self, image: np.ndarray, sample: FaceSample) -> np.ndarray:
-        assert sample.landmarks is not None
-        sample.embedding = np.asarray(self.engine.embed(image, Face(
-            box=sample.box, landmarks=sample.landmarks)), dtype=np.float32)
+    def _sample(self, image: np.ndarray, frame_index: int, time_s: float,
+                face: Face) -> FaceSample:
+        chip = (self.engine.face_chip(image, face) if isinstance(self.engine, ChipEmbedder)
+                else None)
+        return FaceSample(frame_index, time_s, face.box, None, _quality(image, face),
+                          look=_look(image, face), landmarks=face.landmarks, chip=chip)
+
+    def embed(self, image: np.ndarray | None, sample: FaceSample) -> np.ndarray:
+        """Embed ``sample`` from its kept chip, else from ``image`` (its frame)."""
+        if sample.chip is not None:
+            assert isinstance(self.engine, ChipEmbedder)
+            vector = self.engine.embed_chip(sample.chip)
+        else:
+            assert sample.landmarks is not None and image is not None
+            vector = self.engine.embed(image, Face(box=sample.box, landmarks=sample.landmarks))
+        sample.embedding, sample.chip = np.asarray(vector, dtype=np.float32), None
         self.embeddings += 1
         return sample.embedding
 
@@ -391,8 +402,7 @@ class _Linker:
     def add(self, image: np.ndarray, frame_index: int, time_s: float) -> None:
         """Add one sampled frame, every face on it detected."""
         self.detections += 1
-        samples = [FaceSample(frame_index, time_s, face.box, None, _quality(image, face),
-                              look=_look(image, face), landmarks=face.landmarks)
+        samples = [self._sample(image, frame_index, time_s, face)
                    for face in self.engine.detect(image)]
         continuing: list[_Track] = []
         free = list(self.active)
@@ -439,6 +449,41 @@ def _strata_picks(frame_count: int, period: int, rng: np.random.Generator) -> se
     return picks
 
 
+@dataclass(frozen=True, eq=False)
+class _Scanned:
+    """One decoded frame as the scan's decoder thread prepared it (see `_scan`)."""
+
+    lazy: LazyFrame
+    cut: bool  # a scene cut just before this frame
+    image: np.ndarray | None  # RGB, for a sampled frame or one the sink still wants
+    change: np.ndarray | None  # a sampled frame's grey picture at `CHANGE_SIZE_PX`
+
+    @property
+    def index(self) -> int:
+        return self.lazy.index
+
+
+def _scan(frames: Iterator[LazyFrame], picks: set[int],
+          feeding: list[bool]) -> Iterator[_Scanned]:
+    """Each frame's scene-cut test and conversions, made in the decoder's thread (a
+    `prefetch` producer) so they overlap with detection and embedding in the scan's.
+
+    A cut adds the sample a few frames into the new scene to ``picks`` (only this
+    thread reads them). A frame is converted to RGB when sampled or while
+    ``feeding[0]`` (the sink still wants frames); the others only to a thumbnail."""
+    previous: np.ndarray | None = None
+    for frame in frames:
+        thumb = frame.grey(THUMB_SIZE_PX).astype(np.float32)
+        cut = previous is not None and float(np.abs(thumb - previous).mean()) > \
+            DEFAULT_SCENE_CUT_LEVEL
+        if cut:
+            picks.add(frame.index + CUT_SAMPLE_DELAY_FRAMES)
+        previous = thumb
+        sampled = frame.index in picks
+        image = frame.rgb() if sampled or feeding[0] else None
+        yield _Scanned(frame, cut, image, frame.grey(CHANGE_SIZE_PX) if sampled else None)
+
+
 def find_faces(engine: FaceEngine, path: Path, *, seed: int | None = None,
                what: str | None = None,
                each_frame: Callable[[int, np.ndarray, list[Face]], bool] | None = None,
@@ -460,33 +505,28 @@ def find_faces(engine: FaceEngine, path: Path, *, seed: int | None = None,
     frame_count = max(1, video.frame_count or round((video.duration_s or 0.0) * fps))
     period = max(1, round(SAMPLE_PERIOD_S * fps), math.ceil(frame_count / MAX_SAMPLES))
     picks = _strata_picks(frame_count, period, rng)
-    previous: np.ndarray | None = None
     cuts = sampled = 0
     seen: list[int] = []
-    last: LazyFrame | None = None
-    decoded = iter_lazy_frames(path, info=info, cfr_fps=fps)
-    for frame in prefetch(decoded, name="likeness-identity-decode"):  # decoding overlaps
+    last: _Scanned | None = None
+    feeding = [each_frame is not None]  # cleared when the sink has all it wants
+    scanned = _scan(iter_lazy_frames(path, info=info, cfr_fps=fps), picks, feeding)
+    for frame in prefetch(scanned, name="likeness-identity-decode"):  # decoding overlaps
         last = frame
-        thumb = frame.grey(THUMB_SIZE_PX).astype(np.float32)
-        if previous is not None and float(np.abs(thumb - previous).mean()) > \
-                DEFAULT_SCENE_CUT_LEVEL:
+        if frame.cut:
             cuts += 1
             linker.cut()
-            picks.add(frame.index + CUT_SAMPLE_DELAY_FRAMES)
-        previous = thumb
-        image = frame.rgb() if each_frame is not None or frame.index in picks else None
-        if frame.index in picks:
-            assert image is not None
+        if frame.change is not None:
+            assert frame.image is not None
             sampled += 1
             seen.append(frame.index)
-            linker.sample(image, frame.index, frame.index / fps, grey=frame.grey(CHANGE_SIZE_PX))
-        if each_frame is not None and image is not None and not each_frame(
-                frame.index, image, linker.faces_on(frame.index)):
-            each_frame = None  # the sink has all the frames it wants
+            linker.sample(frame.image, frame.index, frame.index / fps, grey=frame.change)
+        if each_frame is not None and frame.image is not None and not each_frame(
+                frame.index, frame.image, linker.faces_on(frame.index)):
+            each_frame, feeding[0] = None, False  # the sink has all the frames it wants
     if sampled == 0 and last is not None:  # frame count overstated: sample the last frame
         sampled = 1
         seen.append(last.index)
-        linker.add(last.rgb(), last.index, last.index / fps)
+        linker.add(last.lazy.rgb(), last.index, last.index / fps)
     _settle(linker, path, info=info, fps=fps)
     return _found(linker, source=source, sampled=sampled, cuts=cuts, fps=fps,
                   first=seen[0] if seen else 0, last=seen[-1] if seen else 0)
@@ -515,10 +555,13 @@ def _settle(linker: _Linker, path: Path, *, info: MediaInfo, fps: float) -> None
 
 def _embed_later(linker: _Linker, path: Path, samples: list[FaceSample], *,
                  info: MediaInfo, fps: float) -> None:
-    """Embed ``samples`` in one decode pass that converts only their frames."""
+    """Embed ``samples``: from their kept chips, and the others in one decode pass that
+    converts only their frames."""
     wanted: dict[int, list[FaceSample]] = {}
     for sample in samples:
-        if sample.embedding is None:
+        if sample.embedding is None and sample.chip is not None:
+            linker.embed(None, sample)
+        elif sample.embedding is None:
             wanted.setdefault(sample.frame_index, []).append(sample)
     if not wanted:
         return
@@ -552,6 +595,8 @@ def _found(linker: _Linker, *, source: str, sampled: int, cuts: int, fps: float,
                        hint="the source must show the performer's face")
     ordered = sorted((t.track for t in linker.tracks),
                      key=lambda t: (t.first.frame_index, t.first.box.left))
+    for sample in (s for t in ordered for s in t.samples):
+        sample.chip = None  # the chips served the scan only; a render keeps the tracks
     for number, track in enumerate(ordered):  # numbered by first appearance, left to right
         track.track_id = number
     return SourceFaces(source=source, tracks=tuple(ordered), sampled_frames=sampled,

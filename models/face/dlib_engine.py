@@ -47,6 +47,8 @@ DETECT_MAX_SIDE_PX = 640
 DEFAULT_UPSAMPLE = 0  # flare portraits are found at 0; 1 adds false faces in photos
 DESCRIPTOR_JITTERS = 1
 DESCRIPTOR_DIM = 128
+CHIP_SIZE_PX = 150  # the ResNet's input, aligned as dlib.get_face_chip does
+CHIP_PADDING = 0.25  # compute_face_descriptor's default padding around the landmarks
 
 # Euclidean distance between raw descriptors (norms ~1.3-1.5); docs/identity-threshold.md
 # has the FAR/FRR tables (`python -m benchmarks identity`):
@@ -268,16 +270,29 @@ class DlibFaceEngine:
 
     def embed(self, image: np.ndarray, face: Face) -> np.ndarray:
         """128-D dlib ResNet descriptor of `face` (aligned from its landmarks, 1 jitter)."""
+        return self.embed_chip(self.face_chip(image, face))
+
+    def face_chip(self, image: np.ndarray, face: Face) -> np.ndarray:
+        """The aligned `CHIP_SIZE_PX` crop the descriptor is computed from: what dlib's
+        ``compute_face_descriptor(image, shape)`` extracts itself (the same pixels, so
+        `embed_chip` of it gives the same descriptor, bit for bit)."""
         check_rgb_image(image)
         dlib = _import_dlib()
         box = face.box
         rect = dlib.rectangle(int(box.left), int(box.top), int(box.right) - 1, int(box.bottom) - 1)
         parts = dlib.points([dlib.point(int(round(x)), int(round(y))) for x, y in face.landmarks])
         shape = dlib.full_object_detection(rect, parts)
+        return np.asarray(dlib.get_face_chip(np.ascontiguousarray(image), shape,
+                                             size=CHIP_SIZE_PX, padding=CHIP_PADDING))
+
+    def embed_chip(self, chip: np.ndarray) -> np.ndarray:
+        """The descriptor of a `face_chip` crop."""
+        if chip.shape != (CHIP_SIZE_PX, CHIP_SIZE_PX, 3) or chip.dtype != np.uint8:
+            raise BadInput(f"dlib face chips are {CHIP_SIZE_PX}x{CHIP_SIZE_PX} RGB uint8, "
+                           f"got {chip.dtype} {chip.shape}")
         with _POOL.borrow() as models:
             descriptor = models.encoder.compute_face_descriptor(
-                np.ascontiguousarray(image), shape, DESCRIPTOR_JITTERS
-            )
+                np.ascontiguousarray(chip), DESCRIPTOR_JITTERS)
         return np.asarray(descriptor, dtype=np.float32).reshape(DESCRIPTOR_DIM)
 
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:
