@@ -229,10 +229,16 @@ def mark_frames(frames: Iterable[np.ndarray | Yuv420], *, label: LabelSpec | Non
             burner = LabelBurner(label, width=width, height=height)
         marked: np.ndarray | Yuv420
         if isinstance(frame, Yuv420):
+            owned = burner is not None  # the label's copy is publish's to edit
             if burner is not None:
                 frame = burner.burn_yuv(frame)
             labelled = time.perf_counter()
-            marked = frame.with_luma(watermarker.embed_luma(frame.y, render_id, index))
+            marked_y = watermarker.embed_luma(frame.y, render_id, index)
+            if owned:  # one copy of the picture a frame, not two (the caller's is kept)
+                frame.y[...] = marked_y
+                marked = frame
+            else:
+                marked = frame.with_luma(marked_y)
         else:
             if burner is not None:
                 frame = burner.burn(frame)

@@ -21,9 +21,11 @@ import functools
 import hashlib
 import importlib.util
 import json
+import os
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -223,6 +225,22 @@ def joined_model(parts: tuple[str, ...], *, sha256: str = PACKAGED_MODEL_SHA256)
     return blob
 
 
+def session_options() -> Any:
+    """Threads that yield their core when idle: a dub speaks its lines while identity
+    binding scans the video (flows.dub.speak_early), and onnxruntime's default worker
+    threads spin between operators, taking CPU the decoder and dlib could use. Without
+    spinning, each idle intra-op worker sleeps; one thread per core still runs the
+    model's large operators in parallel when the machine is free."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = max(1, os.cpu_count() or 1)
+    options.inter_op_num_threads = 1  # sequential execution: operators in one order
+    for key in ("session.intra_op.allow_spinning", "session.inter_op.allow_spinning"):
+        options.add_session_config_entry(key, "0")
+    return options
+
+
 @functools.lru_cache(maxsize=2)
 def _session(model: tuple[str, ...]) -> object:
     if importlib.util.find_spec("onnxruntime") is None:
@@ -231,7 +249,8 @@ def _session(model: tuple[str, ...]) -> object:
 
     source: str | bytes = model[0] if len(model) == 1 else joined_model(model)
     try:
-        return onnxruntime.InferenceSession(source, providers=["CPUExecutionProvider"])
+        return onnxruntime.InferenceSession(source, sess_options=session_options(),
+                                            providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime's own exception types
         raise InternalError(f"kokoro: cannot load {model[0]}: {error}") from error
 

@@ -9,6 +9,7 @@ those tests skip, saying why, when the packages cannot be fetched.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +18,14 @@ import pytest
 from consent.gate import GatePolicy
 from consent.models import RenderRequest, Use
 from consent.signing import SigningKey
+from flows import faces as faces_module
 from flows.faces import SAMPLE_PERIOD_S, find_faces, performer_track
 from likeness.errors import BadInput
 from likeness.settings import StudioConfig, load_settings
 from likeness.studio import Studio
-from media.decode import iter_frames
+from media.decode import LazyFrame, iter_frames
 from media.ffmpeg import run_ffmpeg
-from models.face import Face
+from models.face import Face, FaceBox, FaceEngine
 from tests.support.cli import FACES, run_cli
 from tests.support.engines import engine as face_engine_of
 from tests.support.identity_media import FPS, SIZE_PX, face_still, faces_clip, splice
@@ -240,17 +242,21 @@ def test_few_faces_are_embedded_and_every_representative_is(tmp_path: Path) -> N
     clip = faces_clip(tmp_path / "one.mp4", [FACES / "female01.png"], seconds=4.0)
     engine = face_engine_of("face", "dlib")
     embedded: list[int] = []
-    original = engine.embed
+    original, original_chip = engine.embed, engine.embed_chip
 
     def counting(image: np.ndarray, face: object) -> np.ndarray:
         embedded.append(1)
         return original(image, face)  # type: ignore[arg-type]
 
-    engine.embed = counting  # type: ignore[method-assign]
+    def counting_chip(chip: np.ndarray) -> np.ndarray:
+        embedded.append(1)
+        return original_chip(chip)
+
+    engine.embed, engine.embed_chip = counting, counting_chip  # type: ignore[method-assign]
     try:
         faces = find_faces(engine, clip, seed=2)
     finally:
-        del engine.embed
+        del engine.embed, engine.embed_chip
     samples = sum(len(t.samples) for t in faces.tracks)
     assert len(faces.tracks) == 1 and samples >= 16
     assert len(embedded) < samples * 0.75
@@ -366,3 +372,47 @@ def test_the_scan_hands_every_frame_and_its_faces_to_a_sink_until_it_has_enough(
     assert [index for index, _, faces in handed if faces] == sorted(
         i for i in sampled if i < 30)  # the scan's faces, on exactly its sampled frames
     assert len(found.tracks) == 1 and found.sampled_frames == len(sampled)
+
+
+class _NoChips:
+    """The dlib engine without `ChipEmbedder`: representatives need their frames again."""
+
+    def __init__(self, engine: FaceEngine) -> None:
+        self.inner = engine
+        self.name = engine.name
+        self.identity_threshold = engine.identity_threshold
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        return self.inner.detect(image)
+
+    def embed(self, image: np.ndarray, face: Face) -> np.ndarray:
+        return self.inner.embed(image, face)
+
+    def distance(self, a: np.ndarray, b: np.ndarray) -> float:
+        return self.inner.distance(a, b)
+
+    def landmarks_in_box(self, image: np.ndarray, box: FaceBox) -> np.ndarray:
+        return self.inner.landmarks_in_box(image, box)  # type: ignore[attr-defined]
+
+
+def test_kept_face_chips_spare_the_second_decode_and_change_no_embedding(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15: the scan decodes the video once when the engine keeps chips."""
+    clip = faces_clip(tmp_path / "one.mp4", [FACES / "female01.png"], seconds=1.0)
+    passes: list[int] = []
+    real = faces_module.iter_lazy_frames
+
+    def counted(*args: object, **kwargs: object) -> Iterator[LazyFrame]:
+        passes.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(faces_module, "iter_lazy_frames", counted)
+    engine = face_engine_of("face", "dlib")
+    with_chips = find_faces(engine, clip, seed=6)
+    assert len(passes) == 1
+    passes.clear()
+    without = find_faces(_NoChips(engine), clip, seed=6)
+    assert len(passes) == 2  # the scan, then the representatives' frames
+    assert with_chips.evidence() == without.evidence()
+    assert with_chips.embedded_faces == without.embedded_faces
+    assert all(s.chip is None for t in with_chips.tracks for s in t.samples)  # not kept on

@@ -7,6 +7,7 @@ from itertools import islice
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -14,6 +15,7 @@ from likeness.errors import InternalError
 from media.decode import iter_frames, iter_lazy_frames
 from media.encode import VideoWriter
 from media.yuv import Yuv420
+from tests.media.conftest import run_ffmpeg_cli
 
 
 def _picture(height: int = 48, width: int = 64, seed: int = 0) -> Yuv420:
@@ -90,3 +92,34 @@ def test_writer_refuses_a_picture_of_another_size(tmp_path: Path) -> None:
         writer.write(_picture(48, 64))
         writer.write(_picture(48, 80))
     assert not (tmp_path / "x.mp4").exists()
+
+
+@pytest.mark.parametrize(("pix_fmt", "decoded"), [("yuv420p", "yuv420p"),
+                                                 ("yuvj420p", "yuvj420p"), ("rgb24", "gbrp")])
+def test_grey_thumbnails_match_swscale_whatever_the_range(
+        media_dir: Path, pix_fmt: str, decoded: str) -> None:
+    """`LazyFrame.grey` scales the luma plane itself (limited range expanded as swscale
+    does, full range as is); other formats take swscale's way: the same picture."""
+    clip = media_dir / f"grey-{pix_fmt}.mkv"
+    codec = ["-c:v", "libx264rgb"] if pix_fmt == "rgb24" else ["-c:v", "libx264"]
+    run_ffmpeg_cli("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=0.4",
+                   *codec, "-preset", "ultrafast", "-pix_fmt", pix_fmt, str(clip))
+    for lazy in islice(iter_lazy_frames(clip, cfr_fps=25.0), 4):
+        assert lazy.frame.format.name == decoded
+        for size in ((64, 36), (160, 90)):
+            ours = lazy.grey(size)
+            theirs = lazy.frame.to_ndarray(format="gray", width=size[0], height=size[1],
+                                           interpolation="AREA")
+            assert ours.shape == (size[1], size[0]) and ours.dtype == np.uint8
+            assert int(np.abs(ours.astype(int) - theirs).max()) <= 2
+            assert float(np.abs(ours.astype(int) - theirs).mean()) < 0.8
+
+
+def test_grey_thumbnails_are_upright(rotated_clips: dict[int, Path]) -> None:
+    quarter = next(iter_lazy_frames(rotated_clips[90], cfr_fps=25.0))
+    half = next(iter_lazy_frames(rotated_clips[180], cfr_fps=25.0))
+    assert quarter.grey((12, 16)).shape == (16, 12)  # a 64x48 picture stood up: 48x64
+    rgb = half.rgb()
+    expected = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (16, 12),
+                          interpolation=cv2.INTER_AREA)
+    assert float(np.abs(half.grey((16, 12)).astype(int) - expected).mean()) < 4.0

@@ -9,7 +9,7 @@ import pytest
 from likeness.errors import BadInput, IntegrityFailure
 from models import registry
 from models.face import single_face_embedding
-from models.face.base import Face, FaceBox, FaceEngine
+from models.face.base import ChipEmbedder, Face, FaceBox, FaceEngine
 from models.face.dlib_engine import WEIGHTS, DlibFaceEngine
 from models.registry import EnginePolicy
 from tests.support.engines import NO_MODELS_DIR, engine
@@ -138,3 +138,17 @@ def test_tampered_weight_hash_raises_integrity_failure(monkeypatch: pytest.Monke
     monkeypatch.setattr(dlib_engine, "_WEIGHT_BY_NAME", forged)
     with pytest.raises(IntegrityFailure, match="expected 0000"):
         dlib_engine._weight_paths.__wrapped__()
+
+
+def test_a_face_chip_embeds_exactly_as_the_image_does(
+    portraits: dict[str, np.ndarray], dlib_engine: DlibFaceEngine
+) -> None:
+    """Identity binding keeps the chips and embeds them later: the same descriptor."""
+    image = portraits["female01"]
+    face = dlib_engine.detect(image)[0]
+    chip = dlib_engine.face_chip(image, face)
+    assert isinstance(dlib_engine, ChipEmbedder)
+    assert chip.shape == (150, 150, 3) and chip.dtype == np.uint8
+    assert np.array_equal(dlib_engine.embed_chip(chip), dlib_engine.embed(image, face))
+    with pytest.raises(BadInput, match="150x150 RGB uint8"):
+        dlib_engine.embed_chip(image)

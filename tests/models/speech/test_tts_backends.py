@@ -177,3 +177,15 @@ def test_kokoro_falls_back_to_the_packaged_files_and_prefers_a_clear_style(
     assert set(kokoro_engine.PREFERRED_STYLE) >= {"es", "fr"}
     with pytest.raises(BadInput, match="speed"):
         KokoroEngine(models_dir=tmp_path, speed=3.0)
+
+
+def test_kokoro_sessions_sleep_instead_of_spinning() -> None:
+    """Issue 15: Kokoro speaks while identity binding scans; idle onnxruntime workers
+    must give their core back (no spin-waiting), one intra-op thread per core."""
+    pytest.importorskip("onnxruntime")
+    import os
+
+    options = kokoro_engine.session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.get_session_config_entry("session.inter_op.allow_spinning") == "0"
+    assert options.intra_op_num_threads == max(1, os.cpu_count() or 1)
