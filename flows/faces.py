@@ -41,6 +41,7 @@ import math
 import secrets
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,6 +93,7 @@ class FaceSample:
     look: np.ndarray | None = None  # the normalised grey chip (`_look`)
     landmarks: np.ndarray | None = None  # what a later embedding is aligned by
     chip: np.ndarray | None = None  # a `ChipEmbedder`'s crop, kept until embedded
+    pending: Future[np.ndarray] | None = None  # its embedding, being computed (`_Linker`)
 
 
 @dataclass
@@ -113,7 +115,7 @@ class FaceTrack:
         return [max((self.samples[i] for i in part), key=lambda s: s.quality) for part in bins]
 
     def embedded(self) -> list[FaceSample]:
-        return [s for s in self.samples if s.embedding is not None]
+        return [s for s in self.samples if s.embedding is not None or s.pending is not None]
 
     def evidence(self) -> FaceTrackEvidence:
         chosen = self.chosen()
@@ -296,9 +298,12 @@ class _Track:
 class _Linker:
     """Groups the faces of successive samples into tracks (see the module doc)."""
 
-    def __init__(self, engine: FaceEngine, rng: np.random.Generator) -> None:
+    def __init__(self, engine: FaceEngine, rng: np.random.Generator,
+                 worker: Executor | None = None) -> None:
         self.engine = engine
         self.rng = rng
+        self.worker = worker  # embeds kept chips while the scan goes on (see `embed`)
+        self._checks: list[tuple[_Track, FaceSample, FaceSample]] = []  # see `check_later`
         self.tracks: list[_Track] = []
         self.active: list[_Track] = []
         self.embeddings = 0
@@ -373,7 +378,7 @@ class _Linker:
             last_embedded = track.track.embedded()[-1]
             self.embed(image, sample)
             track.unchecked = 0
-            track.suspect |= self.differ(sample, last_embedded)
+            self.check_later(track, sample, last_embedded)
         track.track.samples.append(sample)
 
     def _sample(self, image: np.ndarray, frame_index: int, time_s: float,
@@ -383,21 +388,52 @@ class _Linker:
         return FaceSample(frame_index, time_s, face.box, None, _quality(image, face),
                           look=_look(image, face), landmarks=face.landmarks, chip=chip)
 
-    def embed(self, image: np.ndarray | None, sample: FaceSample) -> np.ndarray:
-        """Embed ``sample`` from its kept chip, else from ``image`` (its frame)."""
+    def embed(self, image: np.ndarray | None, sample: FaceSample) -> None:
+        """Embed ``sample`` from its kept chip, else from ``image`` (its frame). A chip
+        goes to the `worker` thread when there is one (dlib releases the GIL and lends
+        each thread its own models): detection goes on meanwhile, and the vector is
+        awaited only where a decision needs it (`vector`)."""
         if sample.chip is not None:
-            assert isinstance(self.engine, ChipEmbedder)
-            vector = self.engine.embed_chip(sample.chip)
+            engine = self.engine
+            assert isinstance(engine, ChipEmbedder)
+            if self.worker is not None:
+                sample.pending = self.worker.submit(engine.embed_chip, sample.chip)
+            else:
+                sample.embedding = np.asarray(engine.embed_chip(sample.chip), np.float32)
         else:
             assert sample.landmarks is not None and image is not None
-            vector = self.engine.embed(image, Face(box=sample.box, landmarks=sample.landmarks))
-        sample.embedding, sample.chip = np.asarray(vector, dtype=np.float32), None
+            sample.embedding = np.asarray(self.engine.embed(image, Face(
+                box=sample.box, landmarks=sample.landmarks)), dtype=np.float32)
+        sample.chip = None
         self.embeddings += 1
+
+    def vector(self, sample: FaceSample) -> np.ndarray:
+        """The sample's embedding, waiting for the worker's when it is still running."""
+        if sample.pending is not None:
+            sample.embedding = np.asarray(sample.pending.result(), dtype=np.float32)
+            sample.pending = None
+        assert sample.embedding is not None
         return sample.embedding
 
     def differ(self, a: FaceSample, b: FaceSample) -> bool:
-        assert a.embedding is not None and b.embedding is not None
-        return self.engine.distance(a.embedding, b.embedding) > self.engine.identity_threshold
+        distance = self.engine.distance(self.vector(a), self.vector(b))
+        return distance > self.engine.identity_threshold
+
+    def check_later(self, track: _Track, sample: FaceSample, before: FaceSample) -> None:
+        """A look-linked sample's seeded check against the track's last embedding: its
+        answer only marks the track for splitting after the scan, so it is read then
+        (`finish`) and the scan does not wait for the embedding."""
+        self._checks.append((track, sample, before))
+
+    def finish(self) -> None:
+        """Every embedding in hand and every deferred check applied (before `_settle`)."""
+        for track, sample, before in self._checks:
+            track.suspect |= self.differ(sample, before)
+        self._checks.clear()
+        for grown in self.tracks:
+            for sample in grown.track.samples:
+                if sample.pending is not None:
+                    self.vector(sample)
 
     def add(self, image: np.ndarray, frame_index: int, time_s: float) -> None:
         """Add one sampled frame, every face on it detected."""
@@ -430,9 +466,9 @@ class _Linker:
                 if candidate.unchecked >= MAX_UNCHECKED or self.rng.random() < CHECK_SHARE:
                     self.embed(image, sample)
                     candidate.unchecked = 0
-                    candidate.suspect |= self.differ(sample, last_embedded)
+                    self.check_later(candidate, sample, last_embedded)
                 return candidate
-            if sample.embedding is None:
+            if sample.embedding is None and sample.pending is None:
                 self.embed(image, sample)
             if not self.differ(sample, last_embedded):
                 candidate.unchecked = 0
@@ -499,6 +535,17 @@ def find_faces(engine: FaceEngine, path: Path, *, seed: int | None = None,
     if path.suffix.lower() in IMAGE_SUFFIXES:
         linker.add(load_image(path), 0, 0.0)
         return _found(linker, source=source, sampled=1, cuts=0, fps=1.0)
+    if not isinstance(engine, ChipEmbedder):
+        return _scan_video(linker, path, source=source, each_frame=each_frame)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="likeness-embed") as worker:
+        linker.worker = worker
+        return _scan_video(linker, path, source=source, each_frame=each_frame)
+
+
+def _scan_video(linker: _Linker, path: Path, *, source: str,
+                each_frame: Callable[[int, np.ndarray, list[Face]], bool] | None,
+                ) -> SourceFaces:
+    rng = linker.rng
     info = probe(path)
     video = info.require_video()
     fps = video.avg_fps
@@ -527,6 +574,7 @@ def find_faces(engine: FaceEngine, path: Path, *, seed: int | None = None,
         sampled = 1
         seen.append(last.index)
         linker.add(last.lazy.rgb(), last.index, last.index / fps)
+    linker.finish()
     _settle(linker, path, info=info, fps=fps)
     return _found(linker, source=source, sampled=sampled, cuts=cuts, fps=fps,
                   first=seen[0] if seen else 0, last=seen[-1] if seen else 0)
@@ -559,10 +607,15 @@ def _embed_later(linker: _Linker, path: Path, samples: list[FaceSample], *,
     converts only their frames."""
     wanted: dict[int, list[FaceSample]] = {}
     for sample in samples:
-        if sample.embedding is None and sample.chip is not None:
+        if sample.embedding is not None or sample.pending is not None:
+            continue
+        if sample.chip is not None:
             linker.embed(None, sample)
-        elif sample.embedding is None:
+        else:
             wanted.setdefault(sample.frame_index, []).append(sample)
+    for sample in samples:
+        if sample.pending is not None:
+            linker.vector(sample)
     if not wanted:
         return
     decoded = iter_lazy_frames(path, info=info, cfr_fps=fps)

@@ -9,6 +9,7 @@ those tests skip, saying why, when the packages cannot be fetched.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -408,8 +409,17 @@ def test_kept_face_chips_spare_the_second_decode_and_change_no_embedding(
 
     monkeypatch.setattr(faces_module, "iter_lazy_frames", counted)
     engine = face_engine_of("face", "dlib")
+    threads: list[str] = []
+    real_chip = engine.embed_chip
+
+    def embed_chip(chip: np.ndarray) -> np.ndarray:
+        threads.append(threading.current_thread().name)
+        return real_chip(chip)
+
+    monkeypatch.setattr(engine, "embed_chip", embed_chip)
     with_chips = find_faces(engine, clip, seed=6)
     assert len(passes) == 1
+    assert threads and all(name.startswith("likeness-embed") for name in threads)
     passes.clear()
     without = find_faces(_NoChips(engine), clip, seed=6)
     assert len(passes) == 2  # the scan, then the representatives' frames
