@@ -16,9 +16,14 @@ one (the same face moving correlates above 0.94, two different portraits below 0
 A face is embedded, and judged by its embedding, when it starts a track, when its look
 changes, at seeded random samples and at least every `MAX_UNCHECKED` samples; a track
 whose embeddings ever disagree is embedded in full and split exactly where the person
-changes. The representative frames are embedded after the scan, in one more decode
-pass that converts only those frames. Scene cuts are found on grey thumbnails, so the
-other frames are never converted to RGB.
+changes. An engine that embeds from a small aligned crop (`ChipEmbedder`: dlib's
+150x150 chip, 66 KB) has the crop of every face kept until it is embedded, so the
+representatives chosen after the scan are embedded without decoding the video again
+(other engines take one more decode pass that converts only those frames); the crops
+are embedded in a worker thread while detection goes on, and a seeded check's answer,
+which only marks its track for splitting, is read after the scan. Scene cuts are found
+on grey thumbnails scaled from the luma plane in the decoder's thread, which also
+converts the sampled frames to RGB; the other frames are never converted.
 
 Detection, the next cost, runs on a sample unless nothing can have appeared: when the
 picture outside the known people (each face box widened by `FACE_MARGIN`, and by
