@@ -69,10 +69,12 @@ BAND_LOW = 0.02  # cycles per work sample
 BAND_HIGH = 0.09
 SYNC_SHARE = 0.2
 FLAT_LEVELS = 0.76  # mark RMS on a mid-grey area at strength 1, 8-bit code values
-DEFAULT_STRENGTH = 1.2  # the JND criterion's choice (docs/watermark.md, fifth round)
+DEFAULT_STRENGTH = 1.3  # the JND criterion's choice (docs/watermark.md, fifth round)
 LUMINANCE_GAIN_MAX = 2.0
 FRAME_RMS_CAP_LEVELS = 1.9
 SATURATION_GAIN_MAX = 3.0
+SATURATED_SHARE = 0.01  # more pixels than this near 0 or 255: the saturation-gain path
+CREST_RMS = 2.5  # the tile is clipped at this many RMS (video_tiling.WorkPatterns)
 MASK_DECIMATION = 4  # the luminance mask's grid: 4 work samples (8 px at 720p) a cell
 DECODE_ATTEMPTS = 4
 LATTICE_DECIMATION = 2  # the band tops out at 0.09 cycles/sample: search on a 2x grid
@@ -92,13 +94,17 @@ def luminance_gain(background: np.ndarray) -> np.ndarray:
     the factor is that threshold over its mid-grey value, at most LUMINANCE_GAIN_MAX
     (darker displays and rooms than the model's make dark areas less forgiving).
     `background` is full-range luma averaged over a mask cell (8x8 px at 720p, about
-    the model's 5x5 weighted mean).
+    the model's 5x5 weighted mean); each cell then takes the least gain of its 3x3
+    neighbourhood.
     """
     bg = background.astype(np.float32)
     dark = 17.0 * (1.0 - np.sqrt(np.clip(bg, 0.0, 127.0) / 127.0)) + 3.0
     bright = (3.0 / 128.0) * (bg - 127.0) + 3.0
-    return np.clip(np.where(bg <= 127.0, dark, bright) / 3.0, 1.0, LUMINANCE_GAIN_MAX
+    gain = np.clip(np.where(bg <= 127.0, dark, bright) / 3.0, 1.0, LUMINANCE_GAIN_MAX
                    ).astype(np.float32)
+    # The least of each cell and its neighbours: the up-sampled mask blends a cell into
+    # the next, and a dark cell's gain must not reach the mid-grey pixels beside it.
+    return cv2.erode(gain, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
 
 
 def mask_grid(work_height: int, work_width: int) -> tuple[int, int]:
@@ -190,6 +196,7 @@ class VideoWatermarkerV3(TiledMarker):
     TILE_SAMPLES = TILE_SAMPLES
     BAND = (BAND_LOW, BAND_HIGH)
     SYNC_SHARE = SYNC_SHARE
+    CREST = CREST_RMS
 
     def __init__(self, key: bytes, *, strength: float = DEFAULT_STRENGTH) -> None:
         """`strength` scales the masked amplitude (DEFAULT_STRENGTH is what publish uses;
@@ -204,18 +211,21 @@ class VideoWatermarkerV3(TiledMarker):
         """A marked copy of one RGB frame. `frame_index` is accepted for API symmetry:
         every frame carries the same tile, so the mark is phase-free.
 
-        The same value goes to R, G and B (a luma change). Frames with a channel within
-        reach of 0 or 255 take the slower work-grid path with the saturation gain;
-        others the cheap one `embed_luma` uses (cached carrier planes, mask on a coarse
-        grid, uint8 passes)."""
+        The same value goes to R, G and B (a luma change). Frames where more than
+        SATURATED_SHARE of the pixels have a channel within reach of 0 or 255 take the
+        slower work-grid path with the saturation gain; others the cheap one
+        `embed_luma` uses (cached carrier planes, mask on a coarse grid, uint8 passes),
+        where the few clipped pixels keep part of their change."""
         check_frame(frame)
         del frame_index
         height, width = frame.shape[:2]
         planes = self._carrier(height, width, render_id, y_scale=False)
         gain = self._gain(cv2.cvtColor(self._mask_cells(frame), cv2.COLOR_RGB2GRAY)
                           .astype(np.float32))
-        reach = planes.peak * float(gain.max()) + 0.5
-        if int(frame.max()) >= 255.0 - reach or int(frame.min()) <= reach:
+        reach = int(np.ceil(planes.peak * float(gain.max()) + 0.5))
+        inside = cv2.inRange(frame, (reach,) * 3, (255 - reach,) * 3)
+        if frame.shape[0] * frame.shape[1] - cv2.countNonZero(inside) > \
+                SATURATED_SHARE * frame.shape[0] * frame.shape[1]:
             return self._embed_saturated(frame, render_id, gain)
         pos, neg = planes.scaled(gain, width, height)
         out = cv2.add(np.ascontiguousarray(frame), cv2.merge([pos, pos, pos]))
