@@ -242,6 +242,9 @@ class VideoWatermarkerV3(TiledMarker):
         delta = (FLAT_LEVELS * cv2.resize(gain, (ww, wh), interpolation=cv2.INTER_LINEAR)
                  ) * pattern
         delta *= saturation_gain(rgb, delta)
+        rms = float(np.sqrt(np.mean(delta * delta)))
+        if rms > FRAME_RMS_CAP_LEVELS:  # the gain raised it: the whole-frame cap again
+            delta *= np.float32(FRAME_RMS_CAP_LEVELS / rms)
         full = cv2.resize(delta, (width, height), interpolation=cv2.INTER_LINEAR)
         pos = cv2.convertScaleAbs(cv2.max(full, 0.0))
         neg = cv2.convertScaleAbs(cv2.min(full, 0.0))
