@@ -242,8 +242,11 @@ class VideoWatermarkerV3(TiledMarker):
         delta = (FLAT_LEVELS * cv2.resize(gain, (ww, wh), interpolation=cv2.INTER_LINEAR)
                  ) * pattern
         delta *= saturation_gain(rgb, delta)
-        rms = float(np.sqrt(np.mean(delta * delta)))
-        if rms > FRAME_RMS_CAP_LEVELS:  # the gain raised it: the whole-frame cap again
+        # The gain raises the channels that have room; what the whole-frame cap limits
+        # is the change R, G and B get after clipping, estimated on the work grid.
+        moved = np.clip(rgb + delta[:, :, None], 0.0, 255.0) - rgb
+        rms = float(np.sqrt(np.mean(moved * moved)))
+        if rms > FRAME_RMS_CAP_LEVELS:
             delta *= np.float32(FRAME_RMS_CAP_LEVELS / rms)
         full = cv2.resize(delta, (width, height), interpolation=cv2.INTER_LINEAR)
         pos = cv2.convertScaleAbs(cv2.max(full, 0.0))
