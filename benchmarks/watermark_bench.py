@@ -493,6 +493,8 @@ def main() -> int:
     parser.add_argument("--no-audio", action="store_true")
     parser.add_argument("--no-combined", action="store_true",
                         help="skip the combined (video + audio) grid")
+    parser.add_argument("--only-combined", action="store_true",
+                        help="run only the combined (video + audio) grid")
     parser.add_argument("--false-positives", type=int, default=0, metavar="N",
                         help="only count false positives on N unmarked and N foreign-key clips")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/watermark.json")
@@ -502,6 +504,16 @@ def main() -> int:
     key = bytes(range(32))
     rng = keyed_rng(key, stream="benchmark")
     started = time.perf_counter()
+    if args.only_combined:
+        combined = run_combined(args.clips, args.seconds, key, rng)
+        for name, row in combined["attacks"].items():
+            print(f"  {name:44s} {row['video']:5.2f} {row['audio']:5.2f} {row['traced']:5.2f}")
+        args.out.write_text(json.dumps({
+            "benchmark": "watermark combined",
+            "command": shlex.join(["python", "benchmarks/watermark_bench.py", *sys.argv[1:]]),
+            "load_average_at_end": os.getloadavg(), "combined": combined,
+            "wall_s": time.perf_counter() - started}, indent=2) + "\n")
+        return 0
     if args.false_positives:
         found = run_false_positives(args.false_positives, key, args.algorithms[-1])
         print(f"video false positives: {found}")
