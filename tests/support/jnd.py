@@ -14,12 +14,12 @@ The model is the standard spatial one, re-implemented from the published formula
   ``gamma * (bg - 127) + 3`` above (gamma = 3/128), in 8-bit levels: 3 levels at
   mid-grey (the least), 20 at black, ~6 at white. The local contrast ``mg`` is the
   largest of four 5x5 directional weighted-average gradients.
-* Texture masking and the nonlinear additivity model (NAMM), X. K. Yang, W. S. Ling,
-  Z. K. Lu, E. P. Ong and S. S. Yao, "Just noticeable distortion model and its
-  applications in video coding", Signal Processing: Image Communication
-  20(7):662-680, 2005: ``T_t = eta * mg * W_e`` with eta = 0.117, where ``W_e``
-  protects edges (a change on a sharp edge shows sooner than in texture): Canny
-  edges, smoothed by a 7x7 Gaussian (sigma 0.8), weigh 0.1, everything else 1; and
+* Texture masking and the nonlinear additivity model (NAMM), X. K. Yang et al.,
+  "Just noticeable distortion model and its applications in video coding",
+  Signal Processing: Image Communication 20(7):662-680, 2005:
+  ``T_t = eta * mg * W_e`` with eta = 0.117, where ``W_e`` protects edges (a change on
+  a sharp edge shows sooner than in texture): Canny edges, smoothed by a 7x7 Gaussian
+  (sigma 0.8), weigh 0.1, everything else 1; and
   ``JND = T_l + T_t - C * min(T_l, T_t)`` with C = 0.3 (the two maskings overlap).
 
 All values are in full-range 8-bit luma levels (the BT.601 luma of RGB frames, as
