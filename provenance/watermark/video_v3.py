@@ -31,7 +31,9 @@ whole frame capped at FRAME_RMS_CAP_LEVELS (whole-frame PSNR >= 42 dB); the same
 value goes to R, G and B. The third round's texture allowance (more mark where the
 local contrast is high) is gone: it exceeded a JND model's threshold on edges on
 about 2 % of the pixels at any strength and added almost nothing to detection, whose
-inverse-variance weights read the flat areas. DEFAULT_STRENGTH is the largest at
+inverse-variance weights read the flat areas. The tile is clipped at CREST_RMS (its
+rare peaks, which depend on the render id, are what crosses a JND first).
+DEFAULT_STRENGTH is the largest at
 which at most 0.1 % of the pixels of every benchmark clip change by more than one
 JND (tests/support/jnd.py; docs/watermark.md).
 
