@@ -8,14 +8,19 @@ gets a random render id; every attack of the grid is applied with the real tools
 recovery with the detector `likeness verify` uses. Each video scheme is an *arm*
 (``likeness-dct-ss/1`` and ``/3`` by default; ``--algorithms`` can add ``/2``): every
 arm marks the same clips with the same ids and meets the same attacks in the same
-run, so the table compares them directly. Invisibility is whole-frame PSNR and PSNR
-over flat 16x16 blocks; a PNG sheet shows a 4x crop of a flat area before/after (of
-the last arm). False positives are checked on unmarked variants of every clip and on
-clips marked under another key.
-Cost: embedding time / x264 veryfast encode of the same frames (same run), and the
-detection time of a 10 s 720p clip. Audio: speech over noise and tones through the
-codec and time/pitch grid. Writes benchmarks/results/watermark.json and
-benchmarks/results/watermark_flat.png.
+run, so the table compares them directly. Invisibility is whole-frame PSNR, PSNR
+over flat 16x16 blocks and a JND map (tests/support/jnd.py: Chou and Li 1995, Yang
+et al. 2005): per clip the share of pixels, of flat-block pixels and of flat blocks
+where the mark's luma change exceeds one JND; a PNG sheet shows a 4x crop of a flat
+area before/after (of the last arm), the difference x16 and the pixels above one
+JND. False positives are checked on unmarked variants of every clip and on clips
+marked under another key.
+Cost: embedding time (RGB frames, and the stamp path's I420 luma planes) / x264
+veryfast encode of the same frames (same run), and the detection time of a 10 s
+720p clip, marked and unmarked. Audio: speech over noise and tones through the
+codec and time/pitch grid. Combined: video and audio of each clip marked as publish
+marks them, each medium attacked as a platform would, traced when either decodes.
+Writes benchmarks/results/watermark.json and benchmarks/results/watermark_flat.png.
 
     .venv/bin/python -m benchmarks watermark      (or python benchmarks/watermark_bench.py)
     python benchmarks/watermark_bench.py --clips 4 --attacks crf --no-audio   (a subset)
@@ -40,6 +45,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from likeness.errors import InternalError  # noqa: E402
 from media.ffmpeg import ffmpeg_path  # noqa: E402
 from provenance.watermark import payload  # noqa: E402
 from provenance.watermark.audio import ALGORITHM as AUDIO_ALGORITHM  # noqa: E402
@@ -50,6 +56,7 @@ from provenance.watermark.video import VideoWatermarker  # noqa: E402
 from provenance.watermark.video_v1 import ALGORITHM as V1_ALGORITHM  # noqa: E402
 from provenance.watermark.video_v3 import ALGORITHM as V3_ALGORITHM  # noqa: E402
 from tests.support import attacks as A  # noqa: E402
+from tests.support import jnd  # noqa: E402
 
 FPS = 25
 FACES = ("female01.png", "female02.png", "female03.png", "male01.png", "male02.png",
@@ -162,8 +169,8 @@ def x264_encode_seconds(frames: np.ndarray) -> float:
 
 
 def flat_sheet(frames: np.ndarray, marked: np.ndarray, out: Path) -> None:
-    """Original | marked | difference x16, each a 4x nearest-neighbour crop of the
-    flattest 96x64 region of the first frame."""
+    """Original | marked | difference x16 | pixels above one JND (white), each a 4x
+    nearest-neighbour crop of the flattest 96x64 region of the first frame."""
     gray = cv2.cvtColor(frames[0], cv2.COLOR_RGB2GRAY).astype(np.float32)
     mean = cv2.boxFilter(gray, -1, (96, 64))
     sd = np.sqrt(np.maximum(cv2.boxFilter(gray * gray, -1, (96, 64)) - mean * mean, 0))
@@ -173,8 +180,11 @@ def flat_sheet(frames: np.ndarray, marked: np.ndarray, out: Path) -> None:
     before = frames[0, y0:y0 + 64, x0:x0 + 96]
     after = marked[0, y0:y0 + 64, x0:x0 + 96]
     diff = np.clip(128 + 16 * (after.astype(np.int16) - before), 0, 255).astype(np.uint8)
+    change = np.abs(jnd.luma(marked[0]) - jnd.luma(frames[0]))
+    above = (change > jnd.jnd_map(jnd.luma(frames[0])))[y0:y0 + 64, x0:x0 + 96]
+    seen = np.repeat((above * 255).astype(np.uint8)[:, :, None], 3, axis=2)
     tiles = [cv2.resize(t, (384, 256), interpolation=cv2.INTER_NEAREST)
-             for t in (before, after, diff)]
+             for t in (before, after, diff, seen)]
     sheet = np.concatenate([np.concatenate([t, np.full((256, 8, 3), 255, np.uint8)], axis=1)
                             for t in tiles], axis=1)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -192,7 +202,35 @@ class _Arm:
         self.psnrs: list[float] = []
         self.flats: list[float] = []
         self.embed_s = 0.0
+        self.embed_luma_s: float | None = 0.0
         self.wrong_key_fp = 0
+        self.seen: list[dict[str, object]] = []
+
+    def measure_visibility(self, name: str, frames: np.ndarray, marked: np.ndarray) -> None:
+        """JND figures of the first and the middle frame (the worse of the two)."""
+        views = [jnd.visibility(frames[i], marked[i]) for i in (0, len(frames) // 2)]
+        flat_db, blocks = A.flat_block_psnr_db(frames[0], marked[0])
+        self.seen.append({
+            "clip": name,
+            "visible_pixel_share": max(v.visible_pixel_share for v in views),
+            "flat_visible_pixel_share": max(v.flat_visible_pixel_share for v in views),
+            "flat_visible_block_share": max(v.flat_visible_block_share for v in views),
+            "p999_change_over_jnd": max(v.p999_ratio for v in views),
+            "flat_blocks": blocks, "flat_block_psnr_db": flat_db})
+
+    def time_luma(self, frames: np.ndarray, render_id: int) -> None:
+        """Add the stamp path's cost: marking the I420 luma planes of these frames."""
+        if self.embed_luma_s is None:
+            return
+        planes = [np.ascontiguousarray(cv2.cvtColor(f, cv2.COLOR_RGB2YUV_I420)[:f.shape[0]])
+                  for f in frames]
+        try:
+            start = time.perf_counter()
+            for index, y in enumerate(planes):
+                self.wm.embed_luma(y, render_id, index)
+            self.embed_luma_s += time.perf_counter() - start
+        except InternalError:  # a scheme without a luma path (v2)
+            self.embed_luma_s = None
 
     def summary(self, clips: int, encode_s: float, frames_total: int, ten_s: np.ndarray
                 ) -> dict[str, object]:
@@ -204,6 +242,14 @@ class _Arm:
         self.wm.detect(iter(marked_10))
         detect_default_s = time.perf_counter() - start
         flats = self.flats
+        seen = self.seen
+
+        def worst(field: str) -> float:
+            return float(max(float(v[field]) for v in seen))  # type: ignore[arg-type]
+
+        def mean(field: str) -> float:
+            return float(np.mean([float(v[field]) for v in seen]))  # type: ignore[arg-type]
+
         return {
             "algorithm": self.algorithm,
             "attacks": {k: {"rate": float(np.mean(v)), "count": len(v)}
@@ -213,22 +259,36 @@ class _Arm:
             "flat_block_psnr_db_min": float(np.min(flats)) if flats else None,
             "clips_with_flat_blocks": len(flats),
             "wrong_key_checks": clips, "wrong_key_hits": self.wrong_key_fp,
+            "jnd": {"visible_pixel_share_mean": mean("visible_pixel_share"),
+                    "visible_pixel_share_max": worst("visible_pixel_share"),
+                    "flat_visible_pixel_share_mean": mean("flat_visible_pixel_share"),
+                    "flat_visible_pixel_share_max": worst("flat_visible_pixel_share"),
+                    "flat_visible_block_share_max": worst("flat_visible_block_share"),
+                    "p999_change_over_jnd_max": worst("p999_change_over_jnd"),
+                    "per_clip": seen},
             "embed_ms_per_frame": 1e3 * self.embed_s / frames_total,
             "embed_over_x264_veryfast": self.embed_s / encode_s,
+            "embed_luma_ms_per_frame": (None if self.embed_luma_s is None
+                                        else 1e3 * self.embed_luma_s / frames_total),
+            "embed_luma_over_x264_veryfast": (None if self.embed_luma_s is None
+                                              else self.embed_luma_s / encode_s),
             "detect_10s_720p_all_250_frames_s": detect_all_s,
             "detect_10s_720p_default_150_frames_s": detect_default_s,
         }
 
 
 def run_video(clips: int, seconds: float, key: bytes, rng: np.random.Generator,
-              sheet: Path, algorithms: list[str], only: list[str]) -> dict[str, object]:
+              sheet: Path, algorithms: list[str], only: list[str], skip: int = 0
+              ) -> dict[str, object]:
     arms = [_Arm(key, algorithm) for algorithm in algorithms]
     detector = VideoWatermarker(key)
     encode_s, frames_total, false_pos, checks = 0.0, 0, 0, 0
     for clip in range(clips):
-        name, frames = make_clip(clip, seconds)
         render_id = int(rng.integers(0, 2**63))
         anchor = (float(rng.random()), float(rng.random()))
+        if clip < skip:  # another process runs these (same ids: the draws are made)
+            continue
+        name, frames = make_clip(clip, seconds)
         encode_s += x264_encode_seconds(frames)
         frames_total += len(frames)
         attacks = {k: f for k, f in video_attacks(anchor).items()
@@ -238,12 +298,14 @@ def run_video(clips: int, seconds: float, key: bytes, rng: np.random.Generator,
             marked = np.stack([arm.wm.embed_frame(f, render_id, i)
                                for i, f in enumerate(frames)])
             arm.embed_s += time.perf_counter() - start
+            arm.time_luma(frames, render_id)
+            arm.measure_visibility(name, frames, marked)
             arm.psnrs.append(float(np.mean([A.psnr_db(a, b) for a, b in
                                             zip(frames[::5], marked[::5], strict=True)])))
             flat_db, blocks = A.flat_block_psnr_db(frames[0], marked[0])
             if blocks >= 50:
                 arm.flats.append(flat_db)
-            if clip == 0 and arm.algorithm == algorithms[-1]:
+            if clip == skip and arm.algorithm == algorithms[-1]:
                 flat_sheet(frames, marked, sheet)
             for attack, apply in attacks.items():
                 arm.hits.setdefault(attack, []).append(
@@ -258,9 +320,13 @@ def run_video(clips: int, seconds: float, key: bytes, rng: np.random.Generator,
             false_pos += detector.detect(iter(variant)).render_id is not None
             checks += 1
     ten_s = np.concatenate([make_clip(0, seconds)[1]] * int(np.ceil(10 / seconds)))[:10 * FPS]
+    start = time.perf_counter()
+    detector.detect(iter(ten_s))
+    unmarked_10s = time.perf_counter() - start
     return {
+        "detect_10s_720p_unmarked_150_frames_s": unmarked_10s,
         "published_algorithm": PUBLISHED_VIDEO_ALGORITHM,
-        "arms": {arm.algorithm: arm.summary(clips, encode_s, frames_total, ten_s)
+        "arms": {arm.algorithm: arm.summary(clips - skip, encode_s, frames_total, ten_s)
                  for arm in arms},
         "false_positives": {"unmarked_checks": checks, "unmarked_hits": false_pos},
         "x264_veryfast_ms_per_frame": 1e3 * encode_s / frames_total,
@@ -311,6 +377,68 @@ def run_audio(clips: int, seconds: float, key: bytes, rng: np.random.Generator
             "false_positives": {"unmarked_checks": clips, "unmarked_hits": false_pos}}
 
 
+def combined_attacks() -> dict[str, tuple[Callable[[np.ndarray], np.ndarray],
+                                           Callable[[np.ndarray, int], np.ndarray]]]:
+    """What a platform does to both media at once: (video edit, audio edit)."""
+    def crf(v: np.ndarray) -> np.ndarray:
+        return A.transcode_video(v, fps=FPS, crf=CRF)
+
+    return {
+        "crop 9:16 +crf28 / opus 24k": (
+            lambda v: crf(A.crop_aspect(v, aspect_w=9, aspect_h=16, anchor=0.4)),
+            lambda a, r: A.opus(a, r, bitrate_kbps=24)),
+        "crop 1:1 +crf28 / aac 48k": (
+            lambda v: crf(A.crop_aspect(v, aspect_w=1, aspect_h=1, anchor=0.6)),
+            lambda a, r: A.aac(a, r, bitrate_kbps=48)),
+        "speed 1.1x + letterbox 9:16 / tempo 1.1x": (
+            lambda v: crf(A.letterbox(A.retime_video(v, fps=FPS, speed=1.1, out_fps=30),
+                                      width=720, height=1280)),
+            lambda a, r: A.tempo(a, r, factor=1.1)),
+        "360p crf35 / aac 48k": (
+            lambda v: A.transcode_video(v, fps=FPS, crf=35, vf="scale=640:360",
+                                        out_size=(640, 360)),
+            lambda a, r: A.aac(a, r, bitrate_kbps=48)),
+        "hevc crf30 / opus 32k": (
+            lambda v: A.transcode_video(v, fps=FPS, crf=30, codec="hevc"),
+            lambda a, r: A.opus(a, r, bitrate_kbps=32)),
+        "hflip +crf28 / mp3 64k": (lambda v: crf(A.hflip(v)),
+                                   lambda a, r: A.mp3(a, r, bitrate_kbps=64)),
+    }
+
+
+def run_combined(clips: int, seconds: float, key: bytes, rng: np.random.Generator
+                 ) -> dict[str, object]:
+    """Each clip's video and audio marked as publish marks them (the published schemes),
+    each medium edited as the pair says; `traced` = either mark gives the render id,
+    which is what `verify` reports as derived."""
+    video_wm, audio_wm = VideoWatermarker(key), AudioWatermarker(key)
+    rows: dict[str, dict[str, list[bool]]] = {}
+    audio_seconds = max(seconds, 4.0)
+    for clip in range(clips):
+        name, frames = make_clip(clip, seconds)
+        render_id = int(rng.integers(0, 2**63))
+        rate = 48_000
+        audio = A.speech_mix(TEXTS[clip % len(TEXTS)], seconds=audio_seconds,
+                             sample_rate=rate, seed=100 + clip)
+        marked = np.stack([video_wm.embed_frame(f, render_id, i) for i, f in enumerate(frames)])
+        marked_audio = audio_wm.embed(audio, rate, render_id)
+        for attack, (edit_video, edit_audio) in combined_attacks().items():
+            video_ok = video_wm.detect(iter(edit_video(marked))).render_id == render_id
+            audio_ok = audio_wm.detect(edit_audio(marked_audio, rate), rate
+                                       ).render_id == render_id
+            row = rows.setdefault(attack, {"video": [], "audio": [], "traced": []})
+            row["video"].append(video_ok)
+            row["audio"].append(audio_ok)
+            row["traced"].append(video_ok or audio_ok)
+        print(f"combined clip {clip + 1}/{clips} ({name}): untraced: "
+              f"{[a for a, r in rows.items() if not r['traced'][-1]]}", file=sys.stderr,
+              flush=True)
+    return {"video_algorithm": PUBLISHED_VIDEO_ALGORITHM, "audio_algorithm": AUDIO_ALGORITHM,
+            "clips": clips, "audio_seconds": audio_seconds,
+            "attacks": {a: {k: float(np.mean(v)) for k, v in r.items()}
+                        for a, r in rows.items()}}
+
+
 def print_video(video: dict[str, object], clips: int) -> None:
     arms = video["arms"]
     names = list(arms)
@@ -330,6 +458,23 @@ def print_video(video: dict[str, object], clips: int) -> None:
               f"x264 veryfast; detect 10 s 720p "
               f"{a['detect_10s_720p_default_150_frames_s']:.2f} s (150 frames), "
               f"{a['detect_10s_720p_all_250_frames_s']:.2f} s (250)")
+        j = a["jnd"]
+        luma = a["embed_luma_over_x264_veryfast"]
+        print(f"  JND: pixels above 1 JND mean {100 * j['visible_pixel_share_mean']:.3f} % "
+              f"(worst clip {100 * j['visible_pixel_share_max']:.3f} %), flat-block pixels "
+              f"mean {100 * j['flat_visible_pixel_share_mean']:.3f} % (worst "
+              f"{100 * j['flat_visible_pixel_share_max']:.3f} %), flat blocks with any "
+              f"(worst) {100 * j['flat_visible_block_share_max']:.2f} %, 99.9th percentile "
+              f"change/JND (worst) {j['p999_change_over_jnd_max']:.2f}; stamp path (luma) "
+              + ("n/a" if luma is None else
+                 f"{a['embed_luma_ms_per_frame']:.2f} ms/frame = {luma:.3f}x x264 veryfast"))
+        for clip in j["per_clip"]:
+            print(f"    {clip['clip'][:40]:40s} above 1 JND {100 * clip['visible_pixel_share']:.3f}"
+                  f" % (flat pixels {100 * clip['flat_visible_pixel_share']:.3f} %, flat blocks "
+                  f"{100 * clip['flat_visible_block_share']:.2f} %), flat 16x16 "
+                  f"{clip['flat_block_psnr_db']:.1f} dB over {clip['flat_blocks']} blocks")
+    print(f"detect 10 s 720p unmarked (every detector): "
+          f"{video['detect_10s_720p_unmarked_150_frames_s']:.2f} s")
     print(f"video false positives on unmarked clips: {video['false_positives']}")
 
 
@@ -342,7 +487,14 @@ def main() -> int:
                         help="video schemes to embed, one arm each")
     parser.add_argument("--attacks", nargs="*", default=[],
                         help="only video attacks whose name contains one of these words")
+    parser.add_argument("--skip-clips", type=int, default=0, metavar="N",
+                        help="leave out the first N video clips (same ids for the rest), "
+                             "to split a grid over processes")
     parser.add_argument("--no-audio", action="store_true")
+    parser.add_argument("--no-combined", action="store_true",
+                        help="skip the combined (video + audio) grid")
+    parser.add_argument("--only-combined", action="store_true",
+                        help="run only the combined (video + audio) grid")
     parser.add_argument("--false-positives", type=int, default=0, metavar="N",
                         help="only count false positives on N unmarked and N foreign-key clips")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/watermark.json")
@@ -352,6 +504,16 @@ def main() -> int:
     key = bytes(range(32))
     rng = keyed_rng(key, stream="benchmark")
     started = time.perf_counter()
+    if args.only_combined:
+        combined = run_combined(args.clips, args.seconds, key, rng)
+        for name, row in combined["attacks"].items():
+            print(f"  {name:44s} {row['video']:5.2f} {row['audio']:5.2f} {row['traced']:5.2f}")
+        args.out.write_text(json.dumps({
+            "benchmark": "watermark combined",
+            "command": shlex.join(["python", "benchmarks/watermark_bench.py", *sys.argv[1:]]),
+            "load_average_at_end": os.getloadavg(), "combined": combined,
+            "wall_s": time.perf_counter() - started}, indent=2) + "\n")
+        return 0
     if args.false_positives:
         found = run_false_positives(args.false_positives, key, args.algorithms[-1])
         print(f"video false positives: {found}")
@@ -361,15 +523,18 @@ def main() -> int:
             "result": found, "wall_s": time.perf_counter() - started}, indent=2) + "\n")
         return 0
     video = run_video(args.clips, args.seconds, key, rng, args.sheet, args.algorithms,
-                      args.attacks)
+                      args.attacks, args.skip_clips)
     audio = None if args.no_audio else run_audio(args.clips, args.audio_seconds, key, rng)
+    combined = (None if args.no_audio or args.no_combined
+                else run_combined(args.clips, args.seconds, key, rng))
     result = {"benchmark": "watermark",
               "command": shlex.join(["python", "benchmarks/watermark_bench.py", *sys.argv[1:]]),
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
               "config": {"clips": args.clips, "video_seconds": args.seconds,
                          "audio_seconds": args.audio_seconds, "video_size": "1280x720",
                          "fps": FPS, "payload_bits": payload.CODEWORD_BITS},
-              "video": video, "audio": audio,
+              "load_average_at_end": os.getloadavg(),
+              "video": video, "audio": audio, "combined": combined,
               "wall_s": time.perf_counter() - started}
     print_video(video, args.clips)
     if audio is not None:
@@ -378,6 +543,11 @@ def main() -> int:
             print(f"  {name:28s} {row['rate']:6.2f}")
         print(f"audio SNR mean {audio['snr_db_mean']:.2f} dB (min {audio['snr_db_min']:.2f}); "
               f"false positives {audio['false_positives']}")
+    if combined is not None:
+        print(f"\ncombined ({combined['video_algorithm']} + {combined['audio_algorithm']}, "
+              f"{args.clips} clips): rate of exact id (video / audio / traced by either)")
+        for name, row in combined["attacks"].items():
+            print(f"  {name:44s} {row['video']:5.2f} {row['audio']:5.2f} {row['traced']:5.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwrote {args.out} and {args.sheet}")

@@ -8,16 +8,18 @@ Three schemes exist (docs/watermark.md):
 * ``likeness-dct-ss/2`` (provenance.watermark.video_v2): a masked periodic tile with a
   geometry search. It survives crops, flips and rotations and is invisible on flat
   areas, but in the benchmark it still loses more re-encodes and downscales than v1.
-* ``likeness-dct-ss/3`` (provenance.watermark.video_v3): v2's geometry with a larger
-  low-band tile, luma-true embedding on saturated colours, inverse-variance
-  weighting and soft-decision decoding.
+* ``likeness-dct-ss/3`` (provenance.watermark.video_v3, published): v2's geometry with
+  a larger low-band tile, a luminance-adapted mask below one JND, luma-true
+  embedding on saturated colours, inverse-variance weighting and soft-decision
+  decoding.
 
 ALGORITHM is what `VideoWatermarker` embeds by default, and so what publish writes
-and names in the C2PA assertion. A newer scheme replaces v1 only when it is at least
-as good as v1 on every re-encode and downscale case of benchmarks/watermark_bench.py
-(the rule in docs/watermark.md); switching is this one constant. Detection does not
-depend on it: one pass over the frames feeds every detector, newest first (v3, v2,
-then v1), so every output ever published verifies.
+and names in the C2PA assertion: v3 since the fifth round (docs/watermark.md: it
+wins every geometric case and is below one JND on flat areas; it loses v1's 360p
+CRF 35, and on some clips H.264 CRF 35 / HEVC CRF 30, which the audio mark still
+traces when the sound survives). Detection does not depend on it: one pass over the
+frames feeds every detector, newest first (v3, v2, then v1), so every output ever
+published verifies.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from provenance.watermark.video_v2 import VideoWatermarkerV2
 from provenance.watermark.video_v3 import ALGORITHM as V3_ALGORITHM
 from provenance.watermark.video_v3 import VideoWatermarkerV3
 
-ALGORITHM = V1_ALGORITHM
+ALGORITHM = V3_ALGORITHM
 
 
 _Embedder = VideoWatermarkerV1 | VideoWatermarkerV2 | VideoWatermarkerV3

@@ -401,18 +401,32 @@ def refine_offset(tile: KeyedTile, aligned: np.ndarray, *, radius: float = 2.0,
 class WorkPatterns:
     """The tile of one render repeated over a frame size's work grid, scaled by the
     strength; kept for the last few (size, render) pairs, since a clip asks for the
-    same one on every frame."""
+    same one on every frame.
+
+    `crest` (v3) clips the unit-RMS tile at that many RMS and restores its RMS. Why:
+    the tile is a sum of hundreds of keyed sinusoids, so its peaks depend on the
+    render id (a few samples of some tiles reach 4.5 RMS, of others 3.5), and the
+    peaks are what crosses a visibility threshold first; clipping at 2.5 RMS touches
+    ~1.2 % of the samples and ~0.3 % of the energy, so the in-band coefficients the
+    detector reads barely move, while every render gets the same visibility and the
+    RMS can rise by the peaks' share."""
 
     LIMIT = 8
 
-    def __init__(self, tile: KeyedTile, *, strength: float) -> None:
+    def __init__(self, tile: KeyedTile, *, strength: float, crest: float | None = None
+                 ) -> None:
         self.tile = tile
         self.strength = float(strength)
+        self.crest = crest
         self._cache: dict[tuple[int, int, int], np.ndarray] = {}
 
     def tile_pattern(self, render_id: int) -> np.ndarray:
         """Unit-RMS (P, P) tile carrying `render_id` (sync plus payload chips)."""
-        return self.tile.pattern(payload.encode(render_id))
+        pattern = self.tile.pattern(payload.encode(render_id))
+        if self.crest is None:
+            return pattern
+        clipped = np.clip(pattern, -self.crest, self.crest)
+        return clipped / np.sqrt(np.mean(clipped**2))
 
     def get(self, height: int, width: int, render_id: int) -> np.ndarray:
         key = (height, width, render_id)
@@ -438,6 +452,7 @@ class TiledMarker:
     TILE_SAMPLES: ClassVar[int]
     BAND: ClassVar[tuple[float, float]]  # cycles per work sample
     SYNC_SHARE: ClassVar[float]
+    CREST: ClassVar[float | None] = None  # peak clipping of the tile (WorkPatterns)
 
     def __init__(self, key: bytes, *, strength: float = 1.0) -> None:
         """`strength` scales the masked amplitude (1.0 = the documented defaults)."""
@@ -445,7 +460,7 @@ class TiledMarker:
             raise BadInput(f"video watermark strength {strength} is outside (0, 4]")
         self._tile = keyed_tile(validate_key(key), stream=self.STREAM, size=self.TILE_SAMPLES,
                                 band=self.BAND, sync_share=self.SYNC_SHARE)
-        self._patterns = WorkPatterns(self._tile, strength=strength)
+        self._patterns = WorkPatterns(self._tile, strength=strength, crest=self.CREST)
 
     def tile_pattern(self, render_id: int) -> np.ndarray:
         """Unit-RMS (P, P) tile carrying `render_id` (sync plus payload chips)."""

@@ -1,8 +1,9 @@
 """Version 1 of the video watermark (``likeness-dct-ss/1``), kept so earlier outputs verify.
 
-Superseded by provenance.watermark.video (v2), which survives crops, flips and
-rotations and is masked on flat areas; this module still embeds (for tests of the
-fallback) and detects.
+Superseded by provenance.watermark.video_v3 (published since the fifth round), which
+survives crops, flips and rotations and stays below one JND on flat areas; this module
+still embeds (for tests and the benchmark's comparison) and detects, so files
+published with it verify.
 
 Keyed spread spectrum in block-DCT mid-band of luma.
 
