@@ -46,9 +46,11 @@ from models.lipsync.footage.bank import (
     OCCLUSION_SPREAD,
     MouthBank,
     canonical_crop,
+    lip_balance,
     lip_contrast,
     local_to_canonical,
     occlusion_floor,
+    unbalanced,
 )
 from models.lipsync.footage.calibrate import GapCorrection, fit, probe_pastes
 from models.lipsync.footage.select import (
@@ -58,6 +60,7 @@ from models.lipsync.footage.select import (
     shape_distances,
     target_costs,
     targets_for,
+    textured_gap,
     viterbi,
 )
 from models.lipsync.footage.synth import FootageSynth
@@ -197,19 +200,24 @@ class FootageLipSync:
         """Lip-synced frames, one per input frame; see `LipSync.render`."""
         check_fps(fps)
         track = mouth_track(audio, sample_rate, timings=timings)
-        return self.render_track(frames, face_track, track, fps=fps)
+        return self.render_track(frames, face_track, track, fps=fps, from_speech=True)
 
     def render_track(self, frames: Iterable[np.ndarray],
                      face_track: Iterable[TrackedFace | None], track: MouthTrack, *,
-                     fps: float) -> Iterator[np.ndarray]:
-        """Like `render`, from a ready mouth-shape track (avatars, self-reconstruction)."""
+                     fps: float, from_speech: bool = False) -> Iterator[np.ndarray]:
+        """Like `render`, from a ready mouth-shape track (avatars, self-reconstruction).
+
+        `from_speech`: the track was estimated from speech (phonemes or audio), so its
+        open shapes open at least as far as this performer's mouth shows a textured
+        interior (`select.textured_gap`); a measured track (False) is followed exactly."""
         fps = check_fps(fps)
         bank = self.bank
         shortfall = bank_shortfall(bank)
         if shortfall is not None:
             LOG.warning("footage lip-sync: %s; using the viseme engine", shortfall)
             return self._viseme(frames, face_track, track, fps=fps, bank=bank, note=shortfall)
-        return self._footage(frames, face_track, track, fps=fps, bank=bank)
+        return self._footage(frames, face_track, track, fps=fps, bank=bank,
+                             open_floor=textured_gap(bank) if from_speech else None)
 
     def _viseme(self, frames: Iterable[np.ndarray], face_track: Iterable[TrackedFace | None],
                 track: MouthTrack, *, fps: float, bank: MouthBank,
@@ -223,7 +231,8 @@ class FootageLipSync:
                 bank_entries=bank.size, fallback_frames=done.changed, note=note)
 
     def _footage(self, frames: Iterable[np.ndarray], face_track: Iterable[TrackedFace | None],
-                 track: MouthTrack, *, fps: float, bank: MouthBank) -> Iterator[np.ndarray]:
+                 track: MouthTrack, *, fps: float, bank: MouthBank,
+                 open_floor: float | None) -> Iterator[np.ndarray]:
         tally = FrameTally()
         synth = FootageSynth(bank, viseme=self.viseme.settings)
         extent = Range.of(bank)
@@ -239,12 +248,13 @@ class FootageLipSync:
                 if len(window) >= WINDOW_FRAMES:
                     yield from self._window(window, track, fps=fps, bank=bank, extent=extent,
                                             synth=synth, tally=tally, counts=counts,
-                                            state=state, distances=state_distances)
+                                            state=state, distances=state_distances,
+                                            open_floor=open_floor)
                     window = []
             if window:
                 yield from self._window(window, track, fps=fps, bank=bank, extent=extent,
                                         synth=synth, tally=tally, counts=counts, state=state,
-                                        distances=state_distances)
+                                        distances=state_distances, open_floor=open_floor)
         finally:
             done = tally.stats
             self.last_stats = FootageStats(
@@ -265,24 +275,29 @@ class FootageLipSync:
     def _window(self, window: list[tuple[int, np.ndarray, TrackedFace | None]],
                 track: MouthTrack, *, fps: float, bank: MouthBank, extent: Range,
                 synth: FootageSynth, tally: FrameTally, counts: dict[str, int],
-                state: dict[str, int | None],
-                distances: np.ndarray) -> Iterator[np.ndarray]:
+                state: dict[str, int | None], distances: np.ndarray,
+                open_floor: float | None) -> Iterator[np.ndarray]:
         faced = [k for k, (_, _, tracked) in enumerate(window) if tracked is not None]
         indices = np.array([window[k][0] for k in faced], np.float64)
         shapes = track.at(indices / fps) if len(faced) else np.zeros((0, 3), np.float32)
         pose = np.array([_pose(window[k][1], window[k][2]) for k in faced],  # type: ignore[arg-type]
-                        np.float32).reshape(-1, 6)
-        # The bank holds clean mouths only, so a hidden one is well under half their contrast.
-        hidden = pose[:, 3] < HIDDEN_SHARE * occlusion_floor(bank.contrast) / MIN_CONTRAST_SHARE
+                        np.float32).reshape(-1, 7)
+        # The bank holds clean mouths only, so a hidden one is well under half their
+        # contrast, and a partly hidden one has its halves off the bank's usual balance.
+        floor = occlusion_floor(bank.contrast)
+        hidden = pose[:, 3] < HIDDEN_SHARE * floor / MIN_CONTRAST_SHARE
+        if floor > -np.inf and bank.size:
+            hidden |= unbalanced(np.nan_to_num(pose[:, 6], nan=0.0),
+                                 float(np.median(bank.balance)))
         if hidden.any():  # a hand comes and goes: its neighbours are not trusted either
             hidden = np.convolve(hidden, np.ones(2 * OCCLUSION_SPREAD + 1), "same") > 0
-        wanted = targets_for(shapes, extent, source_width=pose[:, 4])
+        wanted = targets_for(shapes, extent, source_width=pose[:, 4], open_floor=open_floor)
         host_gap = np.nan_to_num(pose[:, 5], nan=extent.closed_gap)
         correction = self._correction or GapCorrection()
         # The first window: select, measure some of those pastes, select again.
         for calibrating in (self._correction is None, False):
             targets = Targets(correction.selection_gap(wanted.gap, host_gap).astype(np.float32),
-                              wanted.width, wanted.teeth)
+                              wanted.width, wanted.teeth, wanted.open)
             costs = target_costs(bank, targets, yaw=pose[:, 0], pitch=pose[:, 1],
                                  brightness=pose[:, 2])
             path = viterbi(bank, costs, start=state["last"], distances=distances)
@@ -323,21 +338,23 @@ class FootageLipSync:
 
 
 def _pose(frame: np.ndarray, tracked: TrackedFace
-          ) -> tuple[float, float, float, float, float, float]:
-    """Yaw, pitch (nose tip in face units), brightness, lip contrast, mouth width and
-    the frame's own inner-lip gap."""
+          ) -> tuple[float, float, float, float, float, float, float]:
+    """Yaw, pitch (nose tip in face units), brightness, lip contrast, mouth width,
+    the frame's own inner-lip gap and its lips' left/right balance."""
     try:
         axes = face_frame(tracked.face.landmarks)
     except BadInput:
-        return (np.nan, np.nan, np.nan, np.nan, np.nan, np.nan)
+        return (np.nan,) * 7
     local = axes.to_local(untangle_mouth(tracked.face.landmarks, frame=axes))
     crop = canonical_crop(frame, axes)
     luma = crop.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    contrast = lip_contrast(crop, local_to_canonical(local[MOUTH]))
+    canon = local_to_canonical(local[MOUTH])
+    contrast = lip_contrast(crop, canon)
     width = float(np.linalg.norm(local[MOUTH_CORNER_RIGHT_INDEX]
                                  - local[MOUTH_CORNER_LEFT_INDEX]))
     return (float(local[NOSE_TIP_INDEX, 0]), float(local[NOSE_TIP_INDEX, 1]),
-            float(luma.mean()), contrast, width, max(mouth_gap_iod(local), 0.0))
+            float(luma.mean()), contrast, width, max(mouth_gap_iod(local), 0.0),
+            lip_balance(crop, canon))
 
 
 def create(*, models_dir: Path, footage: Path | str | None = None,

@@ -64,7 +64,11 @@ COLOUR_RATE = 0.35  # exponential average of the colour gains and offsets per fr
 # SSIM 0.794 against 0.789) but left the pasted interior flatter than the footage's own
 # (open frames with at least half the real interior variance: 0.29 against 0.78), as the
 # crop, resampled twice, is softer than the frame: the gain restores its contrast.
-GAIN_RANGE = (0.75, 1.35)
+# The gain never goes below 1: the resampled crop is already softer than the frame, and
+# a host whose skin around the lips is flatter than the entry's (0.79 on the Pexels dub's
+# smiles) flattened the pasted teeth with it: open frames at half the real interior
+# variance or more 0.76 -> 0.97 of the lip-synced ones with the floor at 1.
+GAIN_RANGE = (1.0, 1.35)
 CROSSFADE = 0.4  # share of the previous patch kept on a jump
 JAW_FOLLOW = 0.8
 DEFAULT_VISEME = VisemeSettings()
