@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +81,12 @@ MIN_GAP_SPAN_IOD = 0.06  # the footage must show the mouth both nearly closed an
 WINDOW_FRAMES = 50
 HIDDEN_SHARE = 0.5  # of the bank's median lip contrast: below it the mouth is hidden
 PROBES = 24  # pastes read back on the first window to fit the gap correction
+# A pasted mouth closes the frame's own by at most this (face units). Closing a laugh
+# changes who the face looks like: on the Pexels dub, mouths closed by 0.19-0.28 eye
+# distances read 0.36-0.42 from the source frame in dlib's identity space (the issue's
+# bar is 0.35) and the same frames closed by 0.10 read 0.30-0.34. The speech still
+# moves the mouth, within the laugh.
+MAX_CLOSING_IOD = 0.14
 
 
 @dataclass(frozen=True)
@@ -293,6 +299,8 @@ class FootageLipSync:
             hidden = np.convolve(hidden, np.ones(2 * OCCLUSION_SPREAD + 1), "same") > 0
         wanted = targets_for(shapes, extent, source_width=pose[:, 4], open_floor=open_floor)
         host_gap = np.nan_to_num(pose[:, 5], nan=extent.closed_gap)
+        wanted = replace(wanted, gap=np.maximum(wanted.gap, host_gap - MAX_CLOSING_IOD)
+                         .astype(np.float32))
         correction = self._correction or GapCorrection()
         # The first window: select, measure some of those pastes, select again.
         for calibrating in (self._correction is None, False):
