@@ -319,7 +319,11 @@ def _kept_bank(raws: list[_Raw], lost: list[int], *, seen: int, stride: int) -> 
     width = np.median([raw.width for raw in raws])
     usual_yaw = float(np.median([raw.yaw for raw in raws]))
     floor = occlusion_floor(np.array([raw.contrast for raw in raws]))
-    usual_balance = float(np.median([raw.balance for raw in raws]))
+    # The usual balance from the clearest half of the frames (by lip contrast): footage
+    # with a hand over the mouth most of the time must not make the hidden half usual.
+    contrasts = np.array([raw.contrast for raw in raws])
+    clearest = contrasts >= np.median(contrasts)
+    usual_balance = float(np.median(np.array([raw.balance for raw in raws])[clearest]))
     lost_set |= {raw.index + offset for raw in raws
                  if raw.contrast < floor or (floor > -np.inf
                                              and unbalanced(raw.balance, usual_balance))

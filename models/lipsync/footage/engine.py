@@ -12,6 +12,8 @@ viseme engine; frames are buffered in windows of `WINDOW_FRAMES`, each window's 
 path is solved at once (`select.viterbi`) and composited (`synth.FootageSynth`). On the
 first window a few of the chosen pastes are read back with the face engine's landmark
 fit and the gap error they show is inverted from then on (`calibrate`). A dub's
+identity guard (`identity_guard`) embeds a few of the pastes that close the frame's own
+mouth most and closes less where they read as someone else. A dub's
 identity scan can hand the engine its decoded frames (`frame_sink`, `SourceFed`), so
 the bank needs no decode of its own.
 Footage with too few usable frames or too little mouth variety is said so (a warning
@@ -53,6 +55,7 @@ from models.lipsync.footage.bank import (
     unbalanced,
 )
 from models.lipsync.footage.calibrate import GapCorrection, fit, probe_pastes
+from models.lipsync.footage.identity_guard import closing_limits
 from models.lipsync.footage.select import (
     Range,
     Targets,
@@ -81,12 +84,6 @@ MIN_GAP_SPAN_IOD = 0.06  # the footage must show the mouth both nearly closed an
 WINDOW_FRAMES = 50
 HIDDEN_SHARE = 0.5  # of the bank's median lip contrast: below it the mouth is hidden
 PROBES = 24  # pastes read back on the first window to fit the gap correction
-# A pasted mouth closes the frame's own by at most this (face units). Closing a laugh
-# changes who the face looks like: on the Pexels dub, mouths closed by 0.19-0.28 eye
-# distances read 0.36-0.42 from the source frame in dlib's identity space (the issue's
-# bar is 0.35) and the same frames closed by 0.10 read 0.30-0.34. The speech still
-# moves the mouth, within the laugh.
-MAX_CLOSING_IOD = 0.14
 
 
 @dataclass(frozen=True)
@@ -98,6 +95,8 @@ class FootageStats(RenderStats):
     fallback_frames: int = 0
     note: str = ""
     gap_correction: GapCorrection | None = None
+    identity_checks: int = 0  # pastes embedded by the identity guard
+    identity_bounded_frames: int = 0  # frames whose closing it bounded
 
 
 def bank_shortfall(bank: MouthBank) -> str | None:
@@ -123,7 +122,7 @@ class FootageLipSync:
     def __init__(self, *, bank: MouthBank | None = None, footage: Path | None = None,
                  face_engine: FaceEngine | None = None, models_dir: Path | None = None,
                  cache_dir: Path | None = None, performer: str | None = None,
-                 tracks: SourceTracks | None = None) -> None:
+                 tracks: SourceTracks | None = None, identity_guard: bool = True) -> None:
         if bank is None and footage is None:
             raise BadInput("the footage lip-sync engine needs footage of the performer",
                            hint="use --lipsync viseme, or give the source video")
@@ -134,6 +133,7 @@ class FootageLipSync:
         self.cache_dir = cache_dir
         self.performer = performer
         self.tracks = tracks
+        self.identity_guard = identity_guard  # see `identity_guard`: slower, closes less
         self.viseme = VisemeLipSync()
         self.last_stats: RenderStats = FootageStats()
         self._correction: GapCorrection | None = None
@@ -266,7 +266,9 @@ class FootageLipSync:
             self.last_stats = FootageStats(
                 frames=done.frames, changed=done.changed, passed_through=done.passed_through,
                 bank_entries=bank.size, bank_frames=counts["bank"],
-                fallback_frames=counts["fallback"], gap_correction=self._correction)
+                fallback_frames=counts["fallback"], gap_correction=self._correction,
+                identity_checks=counts.get("identity_checks", 0),
+                identity_bounded_frames=counts.get("identity_bounded", 0))
 
     def _calibrated(self, bank: MouthBank, probes: list[tuple[np.ndarray, TrackedFace, int]]
                     ) -> GapCorrection:
@@ -277,6 +279,40 @@ class FootageLipSync:
             synth=FootageSynth(bank, viseme=self.viseme.settings)))
         LOG.debug("footage: paste gap correction %s", self._correction)
         return self._correction
+
+    def _identity_limits(self, window: list[tuple[int, np.ndarray, TrackedFace | None]],
+                         faced: list[int], bank: MouthBank, wanted: Targets,
+                         host_gap: np.ndarray, hidden: np.ndarray, pose: np.ndarray,
+                         correction: GapCorrection, counts: dict[str, int]) -> np.ndarray:
+        """Per faced frame, the most its mouth may be closed (`identity_guard`)."""
+        faces = self._refiner() if self.identity_guard else None
+        if faces is None or not len(faced):
+            return np.full(len(faced), np.inf)
+        spare = FootageSynth(bank, viseme=self.viseme.settings)
+        frames = [window[k][1] for k in faced]
+        tracked = [window[k][2] for k in faced]
+
+        def paste(j: int, gap: float) -> np.ndarray | None:
+            row = Targets(correction.selection_gap(np.array([gap]), host_gap[j:j + 1])
+                          .astype(np.float32), wanted.width[j:j + 1], wanted.teeth[j:j + 1],
+                          None if wanted.open is None else wanted.open[j:j + 1])
+            entry = int(np.argmin(target_costs(bank, row, yaw=pose[j:j + 1, 0],
+                                               pitch=pose[j:j + 1, 1],
+                                               brightness=pose[j:j + 1, 2])[0]))
+            spare.reset()
+            asked = correction.asked_gap(gap, float(host_gap[j]), float(bank.gap[entry]))
+            face = tracked[j]
+            assert face is not None
+            return spare.bank_frame(frames[j], face.face.landmarks, entry, target_gap=asked,
+                                    jumped=False)
+
+        asked = np.where(hidden, host_gap, wanted.gap)
+        limits, embedded = closing_limits(faces, frames, tracked, host_gap,  # type: ignore[arg-type]
+                                          asked, paste)
+        counts["identity_checks"] = counts.get("identity_checks", 0) + embedded
+        counts["identity_bounded"] = counts.get("identity_bounded", 0) + int(
+            np.isfinite(limits).sum())
+        return limits
 
     def _window(self, window: list[tuple[int, np.ndarray, TrackedFace | None]],
                 track: MouthTrack, *, fps: float, bank: MouthBank, extent: Range,
@@ -299,8 +335,6 @@ class FootageLipSync:
             hidden = np.convolve(hidden, np.ones(2 * OCCLUSION_SPREAD + 1), "same") > 0
         wanted = targets_for(shapes, extent, source_width=pose[:, 4], open_floor=open_floor)
         host_gap = np.nan_to_num(pose[:, 5], nan=extent.closed_gap)
-        wanted = replace(wanted, gap=np.maximum(wanted.gap, host_gap - MAX_CLOSING_IOD)
-                         .astype(np.float32))
         correction = self._correction or GapCorrection()
         # The first window: select, measure some of those pastes, select again.
         for calibrating in (self._correction is None, False):
@@ -313,6 +347,16 @@ class FootageLipSync:
                 correction = self._calibrated(bank, [
                     (window[k][1], window[k][2], int(path[j]))  # type: ignore[misc]
                     for j, k in enumerate(faced)])
+        limits = self._identity_limits(window, faced, bank, wanted, host_gap, hidden, pose,
+                                       correction, counts)
+        if np.isfinite(limits).any():  # closing less where the paste read as someone else
+            wanted = replace(wanted, gap=np.maximum(wanted.gap, host_gap - limits)
+                             .astype(np.float32))
+            targets = Targets(correction.selection_gap(wanted.gap, host_gap).astype(np.float32),
+                              wanted.width, wanted.teeth, wanted.open)
+            costs = target_costs(bank, targets, yaw=pose[:, 0], pitch=pose[:, 1],
+                                 brightness=pose[:, 2])
+            path = viterbi(bank, costs, start=state["last"], distances=distances)
         fallback = needs_fallback(bank, path, targets)
         chosen = dict(zip(faced, range(len(faced)), strict=True))
         for k, (index, frame, tracked) in enumerate(window):
@@ -368,11 +412,13 @@ def _pose(frame: np.ndarray, tracked: TrackedFace
 def create(*, models_dir: Path, footage: Path | str | None = None,
            performer: str | None = None, cache_dir: Path | None = None,
            bank: MouthBank | None = None, face_engine: FaceEngine | None = None,
-           tracks: SourceTracks | None = None, **_options: Any) -> FootageLipSync:
+           tracks: SourceTracks | None = None, identity_guard: bool = True,
+           **_options: Any) -> FootageLipSync:
     """Registry factory: the footage engine over `footage` (or a ready `bank`)."""
     return FootageLipSync(bank=bank, footage=None if footage is None else Path(footage),
                           face_engine=face_engine, models_dir=models_dir,
-                          cache_dir=cache_dir, performer=performer, tracks=tracks)
+                          cache_dir=cache_dir, performer=performer, tracks=tracks,
+                          identity_guard=identity_guard)
 
 
 def probe(*, models_dir: Path, policy: object, footage: Path | str | None = None,

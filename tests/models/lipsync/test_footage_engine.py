@@ -187,10 +187,15 @@ def test_real_footage_bank_leaves_out_the_hidden_mouth() -> None:
 
     frames = [f.rgb for f, _ in zip(iter_frames(clip), range(260), strict=False)]
     real = build_bank(frames, _tracked(frames))
-    # 2.5-7 s: a hand covers the mouth; those frames must not be pasted into a dub.
+    # 2.5-7 s: a hand covers the mouth, then (to ~9.5 s) fingers one corner of it; those
+    # frames must not be pasted into a dub. About 90 of the 260 frames are clear.
     hidden = (real.source_index > 75) & (real.source_index < 160)
-    assert real.size > 60 and hidden.sum() < 5
-    assert real.teeth.sum() > 20  # she smiles with her teeth showing
+    fingers = (real.source_index > 185) & (real.source_index < 222)
+    assert real.size >= 50 and hidden.sum() < 5 and not fingers.any()
+    # She smiles with her teeth showing; of these 260 frames only the last few are clear
+    # and at the footage's usual pose (the >20 teeth entries this test once saw were
+    # frames with fingers over a corner of the mouth).
+    assert real.teeth.any()
 
 
 def test_the_asked_for_width_keeps_part_of_the_frames_own_smile() -> None:
