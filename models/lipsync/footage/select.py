@@ -32,6 +32,15 @@ POSE_WEIGHT = 0.5
 BRIGHTNESS_WEIGHT = 0.3
 TEETH_WEIGHT = 0.6  # open targets prefer showing teeth where the footage shows them
 TEETH_OPENING = 0.45
+# Open targets avoid entries whose interior is flatter than the footage's real open
+# mouths (the issue's bar: at least half their colour variance). Pasting resamples the
+# crop twice and softens it, so the entries asked for keep a margin above that half;
+# below `FLAT_SHARE` the cost grows to `FLAT_WEIGHT` over `FLAT_RAMP`. On the Pexels dub
+# teeth-only interiors (a smile with the lips just parted, 0.41-0.49 of the open
+# mouths' variance) were chosen for 36 of 143 open frames and read back at 0.29-0.47.
+FLAT_SHARE = 0.65
+FLAT_RAMP = 0.25
+FLAT_WEIGHT = 8.0
 HOLD_COST = 0.4
 JUMP_COST = 0.6
 JUMP_SHAPE_SCALE_IOD = 0.04
@@ -48,6 +57,7 @@ class Targets:
     gap: np.ndarray
     width: np.ndarray
     teeth: np.ndarray
+    open: np.ndarray | None = None  # open targets: their interior must not be flat
 
 
 @dataclass(frozen=True)
@@ -73,12 +83,14 @@ class Range:
 
 
 def targets_for(shapes: np.ndarray, extent: Range, *,
-                source_width: np.ndarray | None = None) -> Targets:
+                source_width: np.ndarray | None = None,
+                open_floor: float | None = None) -> Targets:
     """Mouth-shape rows (opening, width, rounding) placed on the performer's range.
 
     With `source_width` (the frame's own mouth width, face units), the width the speech
     asks for is taken partly from the frame instead of the rest width, so a smile in
-    the source survives the new speech (`SOURCE_WIDTH_SHARE`)."""
+    the source survives the new speech (`SOURCE_WIDTH_SHARE`). With `open_floor` (see
+    `textured_gap`), open rows ask for at least that gap."""
     values = np.asarray(shapes, np.float64).reshape(-1, 3)
     gap = extent.closed_gap + values[:, 0] * extent.span
     scale = 1.0 + WIDTH_GAIN * (values[:, 1] - 0.5) * 2.0 - ROUNDING_NARROWING * values[:, 2]
@@ -88,8 +100,38 @@ def targets_for(shapes: np.ndarray, extent: Range, *,
         own = np.where(np.isfinite(own), own, extent.rest_width)
         base = (1 - SOURCE_WIDTH_SHARE) * base + SOURCE_WIDTH_SHARE * own
     width = base * np.clip(scale, 0.6, 1.3)
-    teeth = (values[:, 0] >= TEETH_OPENING) & extent.has_teeth
-    return Targets(gap.astype(np.float32), width.astype(np.float32), teeth)
+    opened = values[:, 0] >= TEETH_OPENING
+    if open_floor is not None:
+        gap = np.where(opened, np.maximum(gap, open_floor), gap)
+    return Targets(gap.astype(np.float32), width.astype(np.float32), opened & extent.has_teeth,
+                   opened)
+
+
+def textured_gap(bank: MouthBank) -> float | None:
+    """The opening from which this performer's real mouths show a textured interior
+    (teeth and the dark behind them, not only teeth): the 10th percentile gap of the
+    open entries without an `interior_shortfall`; None when the bank has none.
+
+    Speech-driven shapes are approximate (a viseme, not a measured lip), so an open one
+    asks for at least this gap: on the Pexels dub a viseme at half the performer's range
+    asked for 0.12-0.16 eye distances, where her real mouths show only the upper teeth
+    (0.40-0.49 of her open mouths' variance)."""
+    if bank.size == 0:
+        return None
+    extent = Range.of(bank)
+    rich = (interior_shortfall(bank) == 0) & (bank.gap >= extent.closed_gap
+                                              + TEETH_OPENING * extent.span)
+    return float(np.percentile(bank.gap[rich], 10)) if rich.any() else None
+
+
+def interior_shortfall(bank: MouthBank) -> np.ndarray:
+    """(N,) 0..1: how far each entry's interior variance falls below `FLAT_SHARE` of the
+    bank's real open mouths' (the median of its most open quarter)."""
+    if bank.size == 0:
+        return np.zeros(0, np.float32)
+    reference = float(np.median(bank.interior_var[bank.gap >= np.percentile(bank.gap, 75)]))
+    share = bank.interior_var / max(reference, 1e-6)
+    return np.clip((FLAT_SHARE - share) / FLAT_RAMP, 0.0, 1.0).astype(np.float32)
 
 
 def _centred(mouths: np.ndarray) -> np.ndarray:
@@ -103,6 +145,8 @@ def target_costs(bank: MouthBank, targets: Targets, *, yaw: np.ndarray | None = 
     cost = ((bank.gap[None, :] - targets.gap[:, None]) / GAP_SCALE_IOD) ** 2
     cost += ((bank.width[None, :] - targets.width[:, None]) / WIDTH_SCALE_IOD) ** 2
     cost += TEETH_WEIGHT * (targets.teeth[:, None] & ~bank.teeth[None, :])
+    if targets.open is not None:
+        cost += FLAT_WEIGHT * (targets.open[:, None] * interior_shortfall(bank)[None, :])
     for wanted, held, scale, weight in ((yaw, bank.yaw, POSE_SCALE_IOD, POSE_WEIGHT),
                                         (pitch, bank.pitch, POSE_SCALE_IOD, POSE_WEIGHT),
                                         (brightness, bank.brightness, BRIGHTNESS_SCALE,

@@ -64,9 +64,17 @@ COLOUR_RATE = 0.35  # exponential average of the colour gains and offsets per fr
 # SSIM 0.794 against 0.789) but left the pasted interior flatter than the footage's own
 # (open frames with at least half the real interior variance: 0.29 against 0.78), as the
 # crop, resampled twice, is softer than the frame: the gain restores its contrast.
-GAIN_RANGE = (0.75, 1.35)
+# The gain never goes below 1: the resampled crop is already softer than the frame, and
+# a host whose skin around the lips is flatter than the entry's (0.79 on the Pexels dub's
+# smiles) flattened the pasted teeth with it: open frames at half the real interior
+# variance or more 0.76 -> 0.97 of the lip-synced ones with the floor at 1.
+GAIN_RANGE = (1.0, 1.35)
 CROSSFADE = 0.4  # share of the previous patch kept on a jump
 JAW_FOLLOW = 0.8
+# Closing the frame's own mouth raises the jaw less: the face's shape is much of who it
+# looks like, and a laughing source closed with the jaw at 0.8 read 0.415 from itself in
+# dlib's identity space, at 0.3 about 0.37 (the lips close over a jaw still dropped).
+JAW_FOLLOW_CLOSING = 0.3
 DEFAULT_VISEME = VisemeSettings()
 _ANCHOR = [index - MOUTH.start for index in UPPER_OUTER_MIDDLE]
 _LOWER = [index - MOUTH.start for index in LOWER_LIP]
@@ -195,8 +203,9 @@ class FootageSynth:
         out = local.astype(np.float64).copy()
         drop = mouth[_LOWER, 1].mean() - out[LOWER_LIP, 1].mean()
         out[MOUTH] = mouth
+        follow = JAW_FOLLOW if drop >= 0 else JAW_FOLLOW_CLOSING
         for index, weight in JAW_WEIGHTS.items():
-            out[index, 1] += weight * JAW_FOLLOW * drop
+            out[index, 1] += weight * follow * drop
         return out
 
     def _paste(self, frame: np.ndarray, source: np.ndarray, target: np.ndarray,
