@@ -11,8 +11,9 @@ Render: the mouth-shape track comes from the phoneme timings or the audio, as fo
 viseme engine; frames are buffered in windows of `WINDOW_FRAMES`, each window's bank
 path is solved at once (`select.viterbi`) and composited (`synth.FootageSynth`). On the
 first window a few of the chosen pastes are read back with the face engine's landmark
-fit and the gap error they show is inverted from then on (`calibrate`). A dub's
-identity guard (`identity_guard`) embeds a few of the pastes that close the frame's own
+fit and the gap error they show is inverted from then on (`calibrate`). The optional
+identity guard (`identity_guard`, off by default: it costs speed and the mouth's
+correlation with the speech) embeds a few of the pastes that close the frame's own
 mouth most and closes less where they read as someone else. A dub's
 identity scan can hand the engine its decoded frames (`frame_sink`, `SourceFed`), so
 the bank needs no decode of its own.
@@ -122,7 +123,7 @@ class FootageLipSync:
     def __init__(self, *, bank: MouthBank | None = None, footage: Path | None = None,
                  face_engine: FaceEngine | None = None, models_dir: Path | None = None,
                  cache_dir: Path | None = None, performer: str | None = None,
-                 tracks: SourceTracks | None = None, identity_guard: bool = True) -> None:
+                 tracks: SourceTracks | None = None, identity_guard: bool = False) -> None:
         if bank is None and footage is None:
             raise BadInput("the footage lip-sync engine needs footage of the performer",
                            hint="use --lipsync viseme, or give the source video")
@@ -412,7 +413,7 @@ def _pose(frame: np.ndarray, tracked: TrackedFace
 def create(*, models_dir: Path, footage: Path | str | None = None,
            performer: str | None = None, cache_dir: Path | None = None,
            bank: MouthBank | None = None, face_engine: FaceEngine | None = None,
-           tracks: SourceTracks | None = None, identity_guard: bool = True,
+           tracks: SourceTracks | None = None, identity_guard: bool = False,
            **_options: Any) -> FootageLipSync:
     """Registry factory: the footage engine over `footage` (or a ready `bank`)."""
     return FootageLipSync(bank=bank, footage=None if footage is None else Path(footage),
