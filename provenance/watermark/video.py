@@ -40,7 +40,10 @@ from provenance.watermark.video_v2 import VideoWatermarkerV2
 from provenance.watermark.video_v3 import ALGORITHM as V3_ALGORITHM
 from provenance.watermark.video_v3 import VideoWatermarkerV3
 
-ALGORITHM = V3_ALGORITHM
+# v1 again (fifth round): v3 at its JND strength did not read back from an avatar over
+# an orange/teal striped backdrop in the clean-clone run (docs/watermark.md, "Why
+# publish went back to v1"); publish refuses a mark it cannot read, so that render failed.
+ALGORITHM = V1_ALGORITHM
 
 
 _Embedder = VideoWatermarkerV1 | VideoWatermarkerV2 | VideoWatermarkerV3
