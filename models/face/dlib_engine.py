@@ -2,13 +2,15 @@
 
 It runs offline from the weights shipped in the ``face-recognition-models`` wheel.
 Weights are verified (SHA-256) once per process, so a swapped weight file never runs
-silently. The models themselves (~1 s and ~130 MB a set) are lent out by a pool: dlib
+silently. The models themselves (~1 s and ~130 MB a set) are lent out by pools: dlib
 releases the GIL inside detection, landmark fitting and the descriptor, so concurrent
 batch jobs really run on several cores, but one model set used by two threads at once
 gives wrong boxes, landmarks and descriptors (measured: 14 of 60 detections and 24 of 60
 landmark fits wrong in 20 s of two threads; a 0.54 descriptor distance for one face in a
-batch). Each call borrows a set no other thread holds; the pool grows to the number of
-calls in flight at once and keeps its sets for later, short-lived threads too.
+batch). Each call borrows a model no other thread holds, from one pool per model kind;
+a pool grows to the number of its calls in flight at once and keeps its models for
+later, short-lived threads too (so the identity scan's embedding thread adds one
+encoder, not a whole set).
 tests/models/face/test_dlib_threads.py checks that pooled calls overlap in time and
 give exactly the single-thread answers.
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,13 +112,6 @@ WEIGHTS: tuple[WeightFile, ...] = (
 _WEIGHT_BY_NAME = {w.name: w for w in WEIGHTS}
 
 
-@dataclass(frozen=True)
-class _DlibModels:
-    detector: Any
-    predictor: Any
-    encoder: Any
-
-
 def _import_dlib() -> Any:
     try:
         import dlib
@@ -138,47 +133,65 @@ def _weight_paths() -> tuple[Path, Path]:
     return predictor, encoder
 
 
-def _load_models() -> _DlibModels:
-    """One new set of the three dlib models, from verified weights."""
-    dlib = _import_dlib()
-    predictor_path, encoder_path = _weight_paths()
-    return _DlibModels(
-        detector=dlib.get_frontal_face_detector(),
-        predictor=dlib.shape_predictor(str(predictor_path)),
-        encoder=dlib.face_recognition_model_v1(str(encoder_path)),
-    )
+def _load_detector() -> Any:
+    return _import_dlib().get_frontal_face_detector()
+
+
+def _load_predictor() -> Any:
+    return _import_dlib().shape_predictor(str(_weight_paths()[0]))
+
+
+def _load_encoder() -> Any:
+    return _import_dlib().face_recognition_model_v1(str(_weight_paths()[1]))
 
 
 class _ModelPool:
-    """Model sets lent to one caller at a time (see the module docstring for why)."""
+    """Instances of one dlib model lent to one caller at a time (see the module
+    docstring for why). One pool per model kind, so a thread that only embeds (the
+    identity scan's worker) borrows an encoder (~22 MB) and never a second shape
+    predictor (~100 MB) beside the detecting thread's."""
 
-    def __init__(self) -> None:
-        self._free: list[_DlibModels] = []
+    def __init__(self, load: Callable[[], Any]) -> None:
+        self._load = load
+        self._free: list[Any] = []
         self._lock = threading.Lock()
         self.created = 0
 
-    def warm(self) -> None:
-        """Have at least one set loaded, so a missing or forged weight fails at engine
-        creation rather than at the first frame."""
-        with self.borrow():
-            pass
-
     @contextmanager
-    def borrow(self) -> Iterator[_DlibModels]:
+    def borrow(self) -> Iterator[Any]:
         with self._lock:
-            models = self._free.pop() if self._free else None
-        if models is None:
-            models = _load_models()  # outside the lock: other callers keep working
+            model = self._free.pop() if self._free else None
+        if model is None:
+            model = self._load()  # outside the lock: other callers keep working
             with self._lock:
                 self.created += 1
         try:
-            yield models
+            yield model
         finally:
             with self._lock:
-                self._free.append(models)
+                self._free.append(model)
 
 
-_POOL = _ModelPool()
+@dataclass
+class _ModelPools:
+    detector: _ModelPool
+    predictor: _ModelPool
+    encoder: _ModelPool
+
+    @classmethod
+    def new(cls) -> _ModelPools:
+        return cls(_ModelPool(_load_detector), _ModelPool(_load_predictor),
+                   _ModelPool(_load_encoder))
+
+    def warm(self) -> None:
+        """Have one of each loaded, so a missing or forged weight fails at engine
+        creation rather than at the first frame."""
+        for pool in (self.detector, self.predictor, self.encoder):
+            with pool.borrow():
+                pass
+
+
+_POOLS = _ModelPools.new()
 
 
 def probe(*, models_dir: Path, policy: EnginePolicy, **_options: object) -> Availability:
@@ -228,7 +241,7 @@ class DlibFaceEngine:
         self.detect_max_side_px = detect_max_side_px
         self.min_score = min_score
         self.identity_threshold = identity_threshold
-        _POOL.warm()
+        _POOLS.warm()
 
     # -- detection -----------------------------------------------------------------
 
@@ -236,8 +249,8 @@ class DlibFaceEngine:
         """Face rectangles only (no landmarks), mapped to `image`'s pixel coordinates."""
         check_rgb_image(image)
         small, scale = _downscale_for_detection(image, self.detect_max_side_px)
-        with _POOL.borrow() as models:
-            rects, scores, _ = models.detector.run(small, self.upsample, self.min_score)
+        with _POOLS.detector.borrow() as detector:
+            rects, scores, _ = detector.run(small, self.upsample, self.min_score)
         height, width = image.shape[:2]
         boxes = []
         for rect, score in zip(rects, scores, strict=True):
@@ -259,8 +272,8 @@ class DlibFaceEngine:
         """Fit the 68-point shape predictor inside `box` (about a millisecond)."""
         dlib = _import_dlib()
         rect = dlib.rectangle(int(box.left), int(box.top), int(box.right) - 1, int(box.bottom) - 1)
-        with _POOL.borrow() as models:
-            shape = models.predictor(image, rect)
+        with _POOLS.predictor.borrow() as predictor:
+            shape = predictor(image, rect)
         points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
         if points.shape != (LANDMARK_COUNT, 2):  # pragma: no cover - model contract
             raise BadInput(f"shape predictor returned {points.shape[0]} points, expected 68")
@@ -290,8 +303,8 @@ class DlibFaceEngine:
         if chip.shape != (CHIP_SIZE_PX, CHIP_SIZE_PX, 3) or chip.dtype != np.uint8:
             raise BadInput(f"dlib face chips are {CHIP_SIZE_PX}x{CHIP_SIZE_PX} RGB uint8, "
                            f"got {chip.dtype} {chip.shape}")
-        with _POOL.borrow() as models:
-            descriptor = models.encoder.compute_face_descriptor(
+        with _POOLS.encoder.borrow() as encoder:
+            descriptor = encoder.compute_face_descriptor(
                 np.ascontiguousarray(chip), DESCRIPTOR_JITTERS)
         return np.asarray(descriptor, dtype=np.float32).reshape(DESCRIPTOR_DIM)
 

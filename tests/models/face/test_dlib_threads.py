@@ -60,15 +60,14 @@ def _answers(engine: DlibFaceEngine, image: np.ndarray) -> tuple[tuple[int, ...]
 def test_pooled_models_run_at_once_and_agree_with_one_thread(
         monkeypatch: pytest.MonkeyPatch) -> None:
     log: dict[int, list[Interval]] = {}
-    load = dlib_engine._load_models
 
-    def timed_models() -> Any:
-        models = load()
-        return dlib_engine._DlibModels(*(_Timed(m, log) for m in
-                                         (models.detector, models.predictor, models.encoder)))
+    def timed(load: Callable[[], Any]) -> dlib_engine._ModelPool:
+        return dlib_engine._ModelPool(lambda: _Timed(load(), log))
 
-    monkeypatch.setattr(dlib_engine, "_load_models", timed_models)
-    monkeypatch.setattr(dlib_engine, "_POOL", dlib_engine._ModelPool())
+    pools = dlib_engine._ModelPools(timed(dlib_engine._load_detector),
+                                    timed(dlib_engine._load_predictor),
+                                    timed(dlib_engine._load_encoder))
+    monkeypatch.setattr(dlib_engine, "_POOLS", pools)
     engine = DlibFaceEngine()
     images = [load_image(ASSETS / "female01.png"), load_image(ASSETS / "male01.png")]
     alone = [_answers(engine, image) for image in images]
@@ -90,8 +89,10 @@ def test_pooled_models_run_at_once_and_agree_with_one_thread(
     for thread in threads:
         thread.join()
     assert wrong == []
-    assert dlib_engine._POOL.created == 2  # one set per thread in flight, then reused
+    # one model of each kind per thread in flight, then reused
+    assert (pools.detector.created, pools.predictor.created, pools.encoder.created) == (2, 2, 2)
     first, second = (log[t.ident] for t in threads if t.ident is not None)
     inside_s = sum(e - s for s, e in first + second)
     # had dlib kept the GIL (or a lock serialised the calls), they could not overlap at all
     assert _overlap_s(first, second) > 0.1 * inside_s
+

@@ -99,9 +99,11 @@ def test_registry_auto_is_dlib_in_a_commercial_studio() -> None:
     assert auto.identity_threshold == pytest.approx(0.44)
     from models.face import dlib_engine
 
-    loaded = dlib_engine._POOL.created
+    pools = dlib_engine._POOLS
+    loaded = (pools.detector.created, pools.predictor.created, pools.encoder.created)
     engine("face", "dlib")
-    assert dlib_engine._POOL.created == loaded  # a new engine reuses the loaded models
+    # a new engine reuses the loaded models
+    assert (pools.detector.created, pools.predictor.created, pools.encoder.created) == loaded
     with pytest.raises(BadInput, match="unknown face engine 'nope'"):
         engine("face", "nope")
 

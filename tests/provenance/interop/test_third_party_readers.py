@@ -27,6 +27,7 @@ import pytest
 
 from provenance.c2pa import C2paAction, C2paManifestSpec, sign_media
 from provenance.c2pa.certs import CertChainPaths
+from tests.support.cache_lock import exclusive
 from tests.support.cli import run_cli
 from tests.support.media import face_clip
 from tests.support.people import add_performer, registered_grant
@@ -43,7 +44,13 @@ pytestmark = pytest.mark.skipif(shutil.which("npm") is None or shutil.which("nod
 def _reader_dir() -> Path:
     default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "likeness"
     cache = Path(os.environ.get("LIKENESS_INTEROP_CACHE", default / "interop-npm"))
-    cache.mkdir(parents=True, exist_ok=True)
+    with exclusive(cache):
+        _install_readers(cache)
+    shutil.copy2(SCRIPT, cache / SCRIPT.name)
+    return cache
+
+
+def _install_readers(cache: Path) -> None:
     manifest = cache / "package.json"
     if not manifest.exists():
         manifest.write_text(json.dumps({"name": "likeness-interop", "private": True,
@@ -55,8 +62,6 @@ def _reader_dir() -> Path:
                               timeout=NPM_TIMEOUT_SECONDS, check=False)
         if done.returncode != 0:
             pytest.fail(f"npm install failed: {done.stderr.strip()[-500:]}")
-    shutil.copy2(SCRIPT, cache / SCRIPT.name)
-    return cache
 
 
 @pytest.fixture
