@@ -5,7 +5,9 @@ and in this order:
 1. refuses unless the decision is allowed and carries a render id;
 2. re-checks the grants (revocation, validity) -- a revocation registered after
    the decision stops the render; reads what the source already carries (its C2PA
-   manifest, the studio's earlier watermark) so the new manifest keeps it;
+   manifest, the studio's earlier watermark) so the new manifest keeps it (in a thread
+   beside step 3: it decodes the source's first seconds and searches them for marks,
+   which would otherwise wait in line before the encode);
 3. burns the visible label, embeds the invisible video and audio watermark
    carrying the 64-bit render id, and encodes once into a temp file in the
    destination folder; then reads back from that encoded file what the manifest will
@@ -40,6 +42,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -336,6 +339,12 @@ def source_provenance(rendered: Rendered, ctx: PublishContext) -> SourceAssertio
                           trust_anchor_pem=anchor)
 
 
+def _timed(read: Callable[[Rendered, PublishContext], SourceAssertion | None],
+           rendered: Rendered, ctx: PublishContext) -> tuple[SourceAssertion | None, float]:
+    lap = time.perf_counter()
+    return read(rendered, ctx), time.perf_counter() - lap
+
+
 def commit_file(signed: Path, out: Path) -> None:
     """fsync the finished file, rename it onto the destination, fsync the folder."""
     with open(signed, "rb") as fh:
@@ -411,11 +420,14 @@ def publish(rendered: Rendered, decision: Decision, *, ctx: PublishContext,
             grants = GrantsAssertion(
                 studio_key=base64.b64encode(ctx.signing_key.verify_key.raw).decode(),
                 grants=evidence_from_registry(session, decision.grant_ids))
-        stage = "source provenance"
-        source = source_provenance(rendered, ctx)
-        stage = "label+watermark+encode"
-        frames = encode_marked(rendered, encoded, label=label, key=ctx.watermark_key,
-                               render_id=render_id, spent=spent)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="likeness-source") as aside:
+            reading = aside.submit(_timed, source_provenance, rendered, ctx)
+            stage = "label+watermark+encode"
+            frames = encode_marked(rendered, encoded, label=label, key=ctx.watermark_key,
+                                   render_id=render_id, spent=spent)
+            stage = "source provenance"
+            source, seconds = reading.result()
+        _add(spent, "source_provenance", seconds)
         stage = "read-back"
         found = read_back(encoded, render_id=render_id, key=ctx.watermark_key, label=label,
                           audio_s=None if rendered.audio is None else rendered.audio.duration_s,

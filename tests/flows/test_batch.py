@@ -191,6 +191,7 @@ def test_ctrl_c_leaves_no_output_and_logs_render_cancelled(
     assert len(decisions) == 1  # the queued job never reached the gate
 
 
+@pytest.mark.slow  # ~50 s; the gate's own race test (tests/consent/test_gate_concurrency.py) stays
 def test_eight_concurrent_jobs_on_a_budget_of_five_publish_exactly_five(
         prefect_server: None, sqlite_home: Path, tmp_path: Path, clip: Path) -> None:
     folder = _batch_folder(tmp_path, clip, max_renders=5)

@@ -124,6 +124,8 @@ STAGES = {
     "ledger": ("provenance.publish.append_published", None),
     "c2pa": ("provenance.publish.sign_media", None),
     "rename": ("provenance.publish.os.replace", None),
+    # read in a thread beside the encode: its failure still fails the render cleanly
+    "source provenance": ("provenance.publish.inspect_source", None),
 }
 
 
@@ -148,6 +150,8 @@ def test_failure_at_each_step_leaves_no_output(stage: str, studio_with_grant: tu
     last = _last_entry()
     assert last["kind"] == "render_failed"
     assert "injected failure" in last["payload"]["reason"]
+    if stage == "source provenance":
+        assert last["payload"]["stage"] == stage
     assert run_cli("audit", "verify").code == 0
 
 

@@ -89,8 +89,10 @@ def test_pooled_models_run_at_once_and_agree_with_one_thread(
     for thread in threads:
         thread.join()
     assert wrong == []
-    # one model of each kind per thread in flight, then reused
-    assert (pools.detector.created, pools.predictor.created, pools.encoder.created) == (2, 2, 2)
+    # at most one model of each kind per thread in flight, then reused (a kind whose
+    # calls never overlapped in time needs only one)
+    assert all(1 <= pool.created <= 2
+               for pool in (pools.detector, pools.predictor, pools.encoder))
     first, second = (log[t.ident] for t in threads if t.ident is not None)
     inside_s = sum(e - s for s, e in first + second)
     # had dlib kept the GIL (or a lock serialised the calls), they could not overlap at all
