@@ -14,14 +14,13 @@ Three schemes exist (docs/watermark.md):
   decoding.
 
 ALGORITHM is what `VideoWatermarker` embeds by default, and so what publish writes
-and names in the C2PA assertion: v3 (switched on in the fifth round, off for the striped-backdrop miss, on again
-in the sixth; docs/watermark.md: it
-wins every geometric case and is below one JND on flat areas; it loses v1's 360p
-CRF 35, and on some clips H.264 CRF 35 / HEVC CRF 30, which the audio mark still
-traces when the sound survives). Detection does not depend on it: one pass over the
-frames feeds every detector, newest first (v3, v2, then v1), so every output ever
-published verifies.
-"""
+and names in the C2PA assertion: v3 (on in the fifth round, off again for a striped
+backdrop it did not read back, on since the sixth; docs/watermark.md: it wins every
+geometric case and is below one JND on flat areas; it loses v1's 360p CRF 35, and on
+some clips H.264 CRF 35 / HEVC CRF 30, which the audio mark still traces when the
+sound survives). Detection does not depend on it: one pass over the frames feeds
+every detector, newest first (v3, v2, then v1), so every output ever published
+verifies. """
 
 from __future__ import annotations
 

@@ -24,17 +24,17 @@ provenance.watermark.video_tiling) and changes what made v2 lose re-encodes:
 * Soft-decision decoding (provenance.watermark.video_softdecode): the least reliable
   bytes become Reed-Solomon erasures, accepted only with a stated false-positive bound.
 
-The mask (fifth round, the embedder only; the sixth round changed only the
-detector's residual, so every v3 mark ever embedded reads with the same detector): FLAT_LEVELS x DEFAULT_STRENGTH RMS at mid-grey, raised
-towards dark and bright backgrounds by Chou and Li's luminance adaptation (at most
-LUMINANCE_GAIN_MAX; `luminance_gain`), computed on a coarse grid (MASK_DECIMATION);
-whole frame capped at FRAME_RMS_CAP_LEVELS (whole-frame PSNR >= 42 dB); the same
-value goes to R, G and B. The third round's texture allowance (more mark where the
-local contrast is high) is gone: it exceeded a JND model's threshold on edges on
-about 2 % of the pixels at any strength and added almost nothing to detection, whose
-inverse-variance weights read the flat areas. The tile is clipped at CREST_RMS (its
-rare peaks, which depend on the render id, are what crosses a JND first).
-DEFAULT_STRENGTH is the largest at
+The mask (fifth round; the sixth round changed only the detector's residual, so
+every v3 mark ever embedded reads with the same detector): FLAT_LEVELS x
+DEFAULT_STRENGTH RMS at mid-grey, raised towards dark and bright backgrounds by Chou
+and Li's luminance adaptation (at most LUMINANCE_GAIN_MAX; `luminance_gain`),
+computed on a coarse grid (MASK_DECIMATION); whole frame capped at
+FRAME_RMS_CAP_LEVELS (whole-frame PSNR >= 42 dB); the same value goes to R, G and B.
+The third round's texture allowance (more mark where the local contrast is high) is
+gone: it exceeded a JND model's threshold on edges on about 2 % of the pixels at any
+strength and added almost nothing to detection, whose inverse-variance weights read
+the flat areas. The tile is clipped at CREST_RMS (its rare peaks, which depend on
+the render id, are what crosses a JND first). DEFAULT_STRENGTH is the largest at
 which at most 0.1 % of the pixels of every benchmark clip change by more than one
 JND (tests/support/jnd.py; docs/watermark.md).
 
