@@ -20,7 +20,8 @@ geometric case and is below one JND on flat areas; it loses v1's 360p CRF 35, an
 some clips H.264 CRF 35 / HEVC CRF 30, which the audio mark still traces when the
 sound survives). Detection does not depend on it: one pass over the frames feeds
 every detector, newest first (v3, v2, then v1), so every output ever published
-verifies. """
+verifies.
+"""
 
 from __future__ import annotations
 
