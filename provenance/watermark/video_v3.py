@@ -82,7 +82,7 @@ MASK_DECIMATION = 4  # the luminance mask's grid: 4 work samples (8 px at 720p) 
 DECODE_ATTEMPTS = 4
 LATTICE_DECIMATION = 2  # the band tops out at 0.09 cycles/sample: search on a 2x grid
 RESIDUAL_SIGMA = 6.0
-BILATERAL_LEVELS: float | None = 8.0  # range (code values) of the residual's edge-preserving blur
+BILATERAL_LEVELS: float | None = 4.0  # range (code values) of the residual's edge-preserving blur
 _NORM_SIGMA = 8.0
 _NOISE_FLOOR = 1.0  # residual energy floor (code values squared) in the weighting
 _LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
