@@ -14,12 +14,13 @@ Three schemes exist (docs/watermark.md):
   decoding.
 
 ALGORITHM is what `VideoWatermarker` embeds by default, and so what publish writes
-and names in the C2PA assertion: v3 since the fifth round (docs/watermark.md: it
-wins every geometric case and is below one JND on flat areas; it loses v1's 360p
-CRF 35, and on some clips H.264 CRF 35 / HEVC CRF 30, which the audio mark still
-traces when the sound survives). Detection does not depend on it: one pass over the
-frames feeds every detector, newest first (v3, v2, then v1), so every output ever
-published verifies.
+and names in the C2PA assertion: v3 (on in the fifth round, off again for a striped
+backdrop it did not read back, on since the sixth; docs/watermark.md: it wins every
+geometric case and is below one JND on flat areas; it loses v1's 360p CRF 35, and on
+some clips H.264 CRF 35 / HEVC CRF 30, which the audio mark still traces when the
+sound survives). Detection does not depend on it: one pass over the frames feeds
+every detector, newest first (v3, v2, then v1), so every output ever published
+verifies.
 """
 
 from __future__ import annotations
@@ -40,10 +41,11 @@ from provenance.watermark.video_v2 import VideoWatermarkerV2
 from provenance.watermark.video_v3 import ALGORITHM as V3_ALGORITHM
 from provenance.watermark.video_v3 import VideoWatermarkerV3
 
-# v1 again (fifth round): v3 at its JND strength did not read back from an avatar over
-# an orange/teal striped backdrop in the clean-clone run (docs/watermark.md, "Why
-# publish went back to v1"); publish refuses a mark it cannot read, so that render failed.
-ALGORITHM = V1_ALGORITHM
+# v3 again (sixth round): the fifth round went back to v1 because v3 did not read back
+# from an avatar over a striped backdrop; v3's detector now takes its residual with an
+# edge-preserving blur, which reads those files (docs/watermark.md, sixth round;
+# tests/provenance/watermark/test_wm_stripes.py).
+ALGORITHM = V3_ALGORITHM
 
 
 _Embedder = VideoWatermarkerV1 | VideoWatermarkerV2 | VideoWatermarkerV3

@@ -16,24 +16,25 @@ provenance.watermark.video_tiling) and changes what made v2 lose re-encodes:
   mark there; v3 divides the value by the luma weight of the channels that have room
   in that direction (at most SATURATION_GAIN_MAX), so the luma change is what the
   mask asked for.
-* A detector that weights by inverse variance. The residual (luma less a wide blur,
-  RESIDUAL_SIGMA) is divided by its local energy, not its local RMS, which is the
+* A detector that weights by inverse variance. The residual (luma less an
+  edge-preserving blur, RESIDUAL_SIGMA wide; `normalized_residual`) is divided by its
+  local energy, not its local RMS, which is the
   locally optimal weighting when texture varies: edges and text, which a re-encode
   leaves strong, no longer count as much as the flat areas where the mark is read.
 * Soft-decision decoding (provenance.watermark.video_softdecode): the least reliable
   bytes become Reed-Solomon erasures, accepted only with a stated false-positive bound.
 
-The mask (fifth round, the embedder only; detection is unchanged, so every v3 mark
-ever embedded reads the same): FLAT_LEVELS x DEFAULT_STRENGTH RMS at mid-grey, raised
-towards dark and bright backgrounds by Chou and Li's luminance adaptation (at most
-LUMINANCE_GAIN_MAX; `luminance_gain`), computed on a coarse grid (MASK_DECIMATION);
-whole frame capped at FRAME_RMS_CAP_LEVELS (whole-frame PSNR >= 42 dB); the same
-value goes to R, G and B. The third round's texture allowance (more mark where the
-local contrast is high) is gone: it exceeded a JND model's threshold on edges on
-about 2 % of the pixels at any strength and added almost nothing to detection, whose
-inverse-variance weights read the flat areas. The tile is clipped at CREST_RMS (its
-rare peaks, which depend on the render id, are what crosses a JND first).
-DEFAULT_STRENGTH is the largest at
+The mask (fifth round; the sixth round changed only the detector's residual, so
+every v3 mark ever embedded reads with the same detector): FLAT_LEVELS x
+DEFAULT_STRENGTH RMS at mid-grey, raised towards dark and bright backgrounds by Chou
+and Li's luminance adaptation (at most LUMINANCE_GAIN_MAX; `luminance_gain`),
+computed on a coarse grid (MASK_DECIMATION); whole frame capped at
+FRAME_RMS_CAP_LEVELS (whole-frame PSNR >= 42 dB); the same value goes to R, G and B.
+The third round's texture allowance (more mark where the local contrast is high) is
+gone: it exceeded a JND model's threshold on edges on about 2 % of the pixels at any
+strength and added almost nothing to detection, whose inverse-variance weights read
+the flat areas. The tile is clipped at CREST_RMS (its rare peaks, which depend on
+the render id, are what crosses a JND first). DEFAULT_STRENGTH is the largest at
 which at most 0.1 % of the pixels of every benchmark clip change by more than one
 JND (tests/support/jnd.py; docs/watermark.md).
 
@@ -81,6 +82,7 @@ MASK_DECIMATION = 4  # the luminance mask's grid: 4 work samples (8 px at 720p) 
 DECODE_ATTEMPTS = 4
 LATTICE_DECIMATION = 2  # the band tops out at 0.09 cycles/sample: search on a 2x grid
 RESIDUAL_SIGMA = 6.0
+BILATERAL_LEVELS: float | None = 4.0  # range (code values) of the residual's edge-preserving blur
 _NORM_SIGMA = 8.0
 _NOISE_FLOOR = 1.0  # residual energy floor (code values squared) in the weighting
 _LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -157,8 +159,25 @@ def check_luma(y: np.ndarray) -> None:
 
 
 def normalized_residual(gray: np.ndarray) -> np.ndarray:
-    """Luma less a wide blur, divided by its local energy (inverse-variance weights)."""
-    residual = gray - cv2.GaussianBlur(gray, (0, 0), RESIDUAL_SIGMA)
+    """Luma less an edge-preserving blur, divided by its local energy (inverse-variance
+    weights).
+
+    Why edge-preserving (sixth round): the residual must keep the mark (about a level)
+    and lose the host. A Gaussian blur smooths a sharp edge too, so luma less a
+    Gaussian keeps every edge's step response at full contrast. On a backdrop of
+    periodic stripes (40 px, 25-40 levels of contrast) that response is periodic, ~20
+    times the mark in the tile's own dimensions, so after x264 CRF 23 the sync search
+    peaked at a wrong offset (z 3.5 against 8 on a flat backdrop) and even at the right
+    alignment 3-6 % of the bits were wrong (docs/watermark.md, sixth round). A
+    bilateral filter with a range of BILATERAL_LEVELS averages what differs by about
+    the mark's amplitude and stops at edges of tens of levels, so those edges leave
+    almost no residual. None restores the Gaussian (benchmarks compare the two).
+    """
+    if BILATERAL_LEVELS is None:
+        smooth = cv2.GaussianBlur(gray, (0, 0), RESIDUAL_SIGMA)
+    else:
+        smooth = cv2.bilateralFilter(gray, -1, BILATERAL_LEVELS, RESIDUAL_SIGMA)
+    residual = gray - smooth
     energy = cv2.GaussianBlur(residual * residual, (0, 0), _NORM_SIGMA)
     return (residual / (energy + _NOISE_FLOOR)).astype(np.float32)
 

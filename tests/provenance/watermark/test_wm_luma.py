@@ -15,6 +15,7 @@ from media.decode import iter_frames
 from media.encode import VideoWriter
 from media.yuv import Yuv420
 from provenance.watermark import payload
+from provenance.watermark.video import ALGORITHM as PUBLISHED_ALGORITHM
 from provenance.watermark.video import VideoWatermarker
 from provenance.watermark.video_v1 import ALGORITHM as V1_ALGORITHM
 from provenance.watermark.video_v1 import VideoWatermarkerV1
@@ -75,7 +76,8 @@ def test_v1_stamped_output_still_verifies(tmp_path: Path) -> None:
     assert found.render_id == RENDER_ID and found.algorithm == V1_ALGORITHM
 
 
-def test_v3_luma_mark_decodes_like_the_rgb_mark(tmp_path: Path) -> None:
+def test_published_v3_luma_mark_decodes_like_the_rgb_mark(tmp_path: Path) -> None:
+    assert PUBLISHED_ALGORITHM == V3_ALGORITHM
     by_rgb, by_luma = _stamp_both(tmp_path, V3_ALGORITHM, frames=8)
     detector = VideoWatermarker(KEY)
     rgb = detector.detect(f.rgb for f in iter_frames(by_rgb))
