@@ -105,6 +105,7 @@ _DECODE_TRIES = 6
 _QUIET_PERCENTILE = 10
 _QUIET_MARGIN = 2.0  # a cell this close to the quiet level has weight 0
 _KEEP_WEIGHTING = True  # weight pairs by the chance they were moved (benchmarks switch it)
+_RELIABILITY_POWER = 1.0
 _TILT_FLIP_Z = 2.5  # sync evidence needed to take a band pair's larger tilt candidate
 
 
@@ -396,7 +397,7 @@ class _Reader:
             cell_a, cell_b = track[i + band_a], track[i + band_b]
         d = cell_a.real - cell_b.real
         weight = np.minimum(cell_a.imag, cell_b.imag) * inside
-        if _KEEP_WEIGHTING:
+        if _KEEP_WEIGHTING and exact:  # the coarse pass goes without: a third of its time
             weight = weight * self._keep_probability(cell_a.real, cell_b.real)
         return d / STEP_NP - lay.dither[pairs], weight
 
@@ -515,7 +516,8 @@ class _Reader:
         tilt = band_tilt(oriented, weights, band_pairs, is_sync)
         reliability = band_reliability(oriented - tilt[band_pairs], weights, band_pairs)
         phase = phase - data_o * tilt[data_bp]
-        votes = (-np.cos(2 * np.pi * phase) * weight * reliability[data_bp]).sum(axis=(0, 1))
+        votes = (-np.cos(2 * np.pi * phase) * weight
+                 * reliability[data_bp] ** _RELIABILITY_POWER).sum(axis=(0, 1))
         return np.bincount(lay.bit[self._data], votes, minlength=payload.CODEWORD_BITS)
 
 
