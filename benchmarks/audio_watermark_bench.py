@@ -52,11 +52,15 @@ SHORT_ATTACKS = ("none", "mp3 64k", "aac 48k")
 DURATIONS_S = (2.8, 3.0, 4.0)
 
 
+def clip_kind(index: int) -> str:
+    """What clip `index` holds: half real speech, then espeak mixes and music."""
+    return ("speech", "speech", "espeak", "music")[index % 4]
+
+
 def clip_audio(index: int, seconds: float) -> tuple[str, np.ndarray, int]:
-    """Content kind, samples, rate for clip `index`: half real speech, then espeak
-    mixes and music."""
+    """Content kind, samples, rate for clip `index` (`clip_kind`)."""
     rate = (48_000, 44_100)[index % 2]
-    kind = ("speech", "speech", "espeak", "music")[index % 4]
+    kind = clip_kind(index)
     if kind == "speech":
         return kind, AA.real_speech(seconds=seconds, start_s=index * 5.3, sample_rate=rate), rate
     if kind == "espeak":
@@ -104,9 +108,16 @@ def run_grid(args: argparse.Namespace) -> dict[str, object]:
     embed_s = {arm: 0.0 for arm in arms}
     wrong_key_hits = {arm: 0 for arm in arms}
     audio_s = 0.0
+    done_clips: list[int] = []
     for index in range(args.first, args.first + args.clips):
+        if args.kinds and clip_kind(index) not in args.kinds:
+            rng.integers(0, 2**63)  # the same ids for the clips that do run
+            for _ in range(2 * (1 + len(DURATIONS_S))):
+                rng.uniform(0.0, 1.0)
+            continue
         kind, audio, rate = clip_audio(index, args.seconds)
         render_id = int(rng.integers(0, 2**63))
+        done_clips.append(index)
         audio_s += audio.shape[0] / rate
         for arm, marker in arms.items():
             began = time.perf_counter()
@@ -136,14 +147,15 @@ def run_grid(args: argparse.Namespace) -> dict[str, object]:
             print(f"clip {index + 1} ({kind}, {rate} Hz) {arm}: SNR "
                   f"{snr[arm][-1]:.1f} dB, misses: {misses}", file=sys.stderr, flush=True)
         if args.part == "grid":  # a part keeps what it has measured, clip by clip
-            done = argparse.Namespace(**{**vars(args), "clips": index + 1 - args.first})
             args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(grid_result(done, hits, short, durations, snr,
-                                                       embed_s, wrong_key_hits, audio_s)))
-    return grid_result(args, hits, short, durations, snr, embed_s, wrong_key_hits, audio_s)
+            args.out.write_text(json.dumps(grid_result(done_clips, hits, short, durations,
+                                                       snr, embed_s, wrong_key_hits,
+                                                       audio_s)))
+    return grid_result(done_clips, hits, short, durations, snr, embed_s, wrong_key_hits,
+                       audio_s)
 
 
-def grid_result(args: argparse.Namespace, hits: dict[str, dict[str, list[bool]]],
+def grid_result(clips: list[int], hits: dict[str, dict[str, list[bool]]],
                 short: dict[str, dict[str, list[bool]]],
                 durations: dict[str, dict[str, list[bool]]], snr: dict[str, list[float]],
                 embed_s: dict[str, float], wrong_key_hits: dict[str, int], audio_s: float
@@ -156,7 +168,7 @@ def grid_result(args: argparse.Namespace, hits: dict[str, dict[str, list[bool]]]
                            "durations_clean": lists(durations[arm]), "snr_db": snr[arm],
                            "embed_s": embed_s[arm], "wrong_key_hits": wrong_key_hits[arm]}
                      for arm in hits},
-            "audio_s": audio_s, "clips": list(range(args.first, args.first + args.clips))}
+            "audio_s": audio_s, "clips": clips}
 
 
 def run_checks(args: argparse.Namespace) -> dict[str, object]:
@@ -208,6 +220,14 @@ def merge(parts: list[dict[str, object]]) -> dict[str, object]:
                     table.setdefault(k, []).extend(v)
             merged[section] = {k: {"rate": float(np.mean(v)), "count": len(v)}
                                for k, v in table.items()}
+        by_kind: dict[str, dict[str, list[bool]]] = {}
+        for g in grids:  # each attack's list has one entry per clip, in clip order
+            for k, v in g["arms"][arm]["attacks"].items():
+                for clip, hit in zip(g["clips"], v, strict=True):
+                    by_kind.setdefault(clip_kind(clip), {}).setdefault(k, []).append(hit)
+        merged["attacks_by_kind"] = {
+            kind: {k: {"rate": float(np.mean(v)), "count": len(v)} for k, v in table.items()}
+            for kind, table in by_kind.items()}
         snr = [x for g in grids for x in g["arms"][arm]["snr_db"]]
         merged.update({
             "snr_db_mean": float(np.mean(snr)), "snr_db_min": float(np.min(snr)),
@@ -231,6 +251,15 @@ def print_result(result: dict[str, object]) -> None:
             label = f"{title}{attack}"
             print(f"  {label:28s} " + " ".join(
                 f"{arms[n][section][attack]['rate']:20.2f}" for n in names))
+    kinds = list(arms[names[0]]["attacks_by_kind"])
+    print("\nby content, hits / clips: " + ", ".join(f"{n} {k}" for k in kinds for n in names))
+    for attack in arms[names[0]]["attacks"]:
+        cells = []
+        for kind in kinds:
+            for n in names:
+                row = arms[n]["attacks_by_kind"][kind][attack]
+                cells.append(f"{round(row['rate'] * row['count'])}/{row['count']}")
+        print(f"  {attack:28s} " + " ".join(f"{c:>6s}" for c in cells))
     for n in names:
         a = arms[n]
         print(f"{n}: SNR mean {a['snr_db_mean']:.2f} dB (min {a['snr_db_min']:.2f}); embed "
@@ -254,6 +283,9 @@ def main() -> int:
                         help="print and write one result from part files")
     parser.add_argument("--seconds", type=float, default=6.0, help="clip length")
     parser.add_argument("--fp-clips", type=int, default=210)
+    parser.add_argument("--kinds", nargs="*", default=[],
+                        choices=("speech", "espeak", "music"),
+                        help="only clips of these kinds (the others keep their ids)")
     parser.add_argument("--attacks", nargs="*", default=[],
                         help="only attacks whose name contains one of these words")
     parser.add_argument("--out", type=Path,
