@@ -107,8 +107,6 @@ _POLISH_SCALES = np.array([-0.00625, 0.0, 0.00625])
 _DECODE_TRIES = 6
 _QUIET_PERCENTILE = 10
 _QUIET_MARGIN = 2.0  # a cell this close to the quiet level has weight 0
-_KEEP_WEIGHTING = True  # weight pairs by the chance they were moved (benchmarks switch it)
-_RELIABILITY_POWER = 1.0
 _TILT_FLIP_Z = 2.5  # sync evidence needed to take a band pair's larger tilt candidate
 
 
@@ -400,7 +398,7 @@ class _Reader:
             cell_a, cell_b = track[i + band_a], track[i + band_b]
         d = cell_a.real - cell_b.real
         weight = np.minimum(cell_a.imag, cell_b.imag) * inside
-        if _KEEP_WEIGHTING and exact:  # the coarse pass goes without: a third of its time
+        if exact:  # the coarse pass goes without the keep weighting: a third of its time
             weight = weight * self._keep_probability(cell_a.real, cell_b.real)
         return d / STEP_NP - lay.dither[pairs], weight
 
@@ -520,7 +518,7 @@ class _Reader:
         reliability = band_reliability(oriented - tilt[band_pairs], weights, band_pairs)
         phase = phase - data_o * tilt[data_bp]
         votes = (-np.cos(2 * np.pi * phase) * weight
-                 * reliability[data_bp] ** _RELIABILITY_POWER).sum(axis=(0, 1))
+                 * reliability[data_bp]).sum(axis=(0, 1))
         return np.bincount(lay.bit[self._data], votes, minlength=payload.CODEWORD_BITS)
 
 
@@ -550,12 +548,16 @@ def band_reliability(phase: np.ndarray, weight: np.ndarray, band_pair: np.ndarra
     bits, so on unmarked audio it scales votes without favouring any codeword (the
     payload check's false-positive bound is unchanged).
     """
-    bands = N_BANDS // 2
-    doubled = weight * np.exp(4j * np.pi * phase)
-    mean = np.bincount(band_pair, doubled.real, minlength=bands) \
-        + 1j * np.bincount(band_pair, doubled.imag, minlength=bands)
-    total = np.bincount(band_pair, weight, minlength=bands)
+    mean = _per_band_pair(band_pair, weight * np.exp(4j * np.pi * phase))
+    total = np.bincount(band_pair, weight, minlength=N_BANDS // 2)
     return np.abs(mean) / np.maximum(total, 1e-12)
+
+
+def _per_band_pair(band_pair: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(N_BANDS // 2,) complex sum of ``values`` over each band pair."""
+    bands = N_BANDS // 2
+    return (np.bincount(band_pair, values.real, minlength=bands)
+            + 1j * np.bincount(band_pair, values.imag, minlength=bands))
 
 
 def band_tilt(phase: np.ndarray, weight: np.ndarray, band_pair: np.ndarray,
@@ -574,16 +576,12 @@ def band_tilt(phase: np.ndarray, weight: np.ndarray, band_pair: np.ndarray,
     elsewhere the sync pairs of one band pair, a dozen in a 6 s clip, reach -1.8).
     Blind to the payload, so the false-positive bound is unchanged.
     """
-    bands = N_BANDS // 2
-    doubled = weight * np.exp(4j * np.pi * phase)
-    mean = np.bincount(band_pair, doubled.real, minlength=bands) \
-        + 1j * np.bincount(band_pair, doubled.imag, minlength=bands)
+    mean = _per_band_pair(band_pair, weight * np.exp(4j * np.pi * phase))
     small = np.angle(mean) / (4 * np.pi)  # in [-0.25, 0.25]
-    sync = (weight * np.exp(2j * np.pi * phase))[is_sync]
-    pointer = np.bincount(band_pair[is_sync], sync.real, minlength=bands) \
-        + 1j * np.bincount(band_pair[is_sync], sync.imag, minlength=bands)
-    spread = np.sqrt(np.bincount(band_pair[is_sync], weight[is_sync] ** 2, minlength=bands)
-                     / 2.0)
+    pointer = _per_band_pair(band_pair[is_sync],
+                             (weight * np.exp(2j * np.pi * phase))[is_sync])
+    spread = np.sqrt(np.bincount(band_pair[is_sync], weight[is_sync] ** 2,
+                                 minlength=N_BANDS // 2) / 2.0)
     flipped = np.real(pointer * np.exp(-2j * np.pi * small)) < -_TILT_FLIP_Z * spread
     tilt = small + 0.5 * flipped
     return (tilt + 0.5) % 1.0 - 0.5

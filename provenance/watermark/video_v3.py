@@ -82,7 +82,7 @@ MASK_DECIMATION = 4  # the luminance mask's grid: 4 work samples (8 px at 720p) 
 DECODE_ATTEMPTS = 4
 LATTICE_DECIMATION = 2  # the band tops out at 0.09 cycles/sample: search on a 2x grid
 RESIDUAL_SIGMA = 6.0
-BILATERAL_LEVELS: float | None = 4.0  # range (code values) of the residual's edge-preserving blur
+BILATERAL_LEVELS = 4.0  # range (code values) of the residual's edge-preserving blur
 _NORM_SIGMA = 8.0
 _NOISE_FLOOR = 1.0  # residual energy floor (code values squared) in the weighting
 _LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -171,13 +171,9 @@ def normalized_residual(gray: np.ndarray) -> np.ndarray:
     alignment 3-6 % of the bits were wrong (docs/watermark.md, sixth round). A
     bilateral filter with a range of BILATERAL_LEVELS averages what differs by about
     the mark's amplitude and stops at edges of tens of levels, so those edges leave
-    almost no residual. None restores the Gaussian (benchmarks compare the two).
+    almost no residual.
     """
-    if BILATERAL_LEVELS is None:
-        smooth = cv2.GaussianBlur(gray, (0, 0), RESIDUAL_SIGMA)
-    else:
-        smooth = cv2.bilateralFilter(gray, -1, BILATERAL_LEVELS, RESIDUAL_SIGMA)
-    residual = gray - smooth
+    residual = gray - cv2.bilateralFilter(gray, -1, BILATERAL_LEVELS, RESIDUAL_SIGMA)
     energy = cv2.GaussianBlur(residual * residual, (0, 0), _NORM_SIGMA)
     return (residual / (energy + _NOISE_FLOOR)).astype(np.float32)
 

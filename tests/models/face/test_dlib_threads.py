@@ -97,4 +97,3 @@ def test_pooled_models_run_at_once_and_agree_with_one_thread(
     inside_s = sum(e - s for s, e in first + second)
     # had dlib kept the GIL (or a lock serialised the calls), they could not overlap at all
     assert _overlap_s(first, second) > 0.1 * inside_s
-
