@@ -37,6 +37,7 @@ from models.face.landmarks import (
     MOUTH_OUTER,
     UPPER_OUTER_MIDDLE,
 )
+from models.face.mouth_interior import mouth_gap_iod
 from models.face.reshape import reshape_face
 from models.face.warp import (
     MEAN_FACE_IOD,
@@ -154,12 +155,17 @@ class FootageSynth:
         local = axes.to_local(source)
         bank = self.bank
         mouth = bank.mouths[entry].astype(np.float64).copy()
-        # Vertically the entry hangs from this frame's upper lip (it rides on the skull);
-        # horizontally it is centred between this frame's mouth corners, which follow a
-        # smile or a turned head better than the middle of the upper lip does.
-        shift = np.array([
-            local[MOUTH][_CORNERS, 0].mean() - mouth[_CORNERS, 0].mean(),
-            local[MOUTH][_ANCHOR, 1].mean() - mouth[_ANCHOR, 1].mean()])
+        # Horizontally the entry is centred between this frame's mouth corners, which
+        # follow a smile or a turned head better than the middle of the upper lip does.
+        # Vertically it hangs from this frame's upper lip (it rides on the skull) and,
+        # when the paste opens the mouth, from the corners too: a closed upper lip is
+        # fitted less surely than its corners, and on a head pitched down it sat low
+        # enough to carry the whole opened mouth down with it (self-reconstruction LMD
+        # 0.0556 -> 0.0364 eye distances on the Pexels clip).
+        host = local[MOUTH]
+        hang = _ANCHOR + _CORNERS if target_gap > mouth_gap_iod(local) else _ANCHOR
+        shift = np.array([host[_CORNERS, 0].mean() - mouth[_CORNERS, 0].mean(),
+                          host[hang, 1].mean() - mouth[hang, 1].mean()])
         mouth += shift
         residual = float(np.clip(target_gap - bank.gap[entry], -MAX_RESIDUAL_GAP_IOD,
                                  MAX_RESIDUAL_GAP_IOD))
