@@ -139,6 +139,14 @@ class FootageSynth:
         self._offset: np.ndarray | None = None
         self._last: _Patch | None = None
 
+    def state(self) -> tuple[np.ndarray | None, np.ndarray | None, _Patch | None]:
+        """The carried colour and patch, for `restore` before a paste is redone."""
+        return self._gain, self._offset, self._last
+
+    def restore(self, state: tuple[np.ndarray | None, np.ndarray | None, _Patch | None]
+                ) -> None:
+        self._gain, self._offset, self._last = state
+
     def reset(self) -> None:
         """Forget colour and patch (a scene cut or a lost face)."""
         self._gain = self._offset = None

@@ -23,7 +23,7 @@ from models.lipsync.footage.bank import (
     local_to_canonical,
     unbalanced,
 )
-from models.lipsync.footage.calibrate import fit, probe_pastes
+from models.lipsync.footage.calibrate import GapCorrection, fit, gap_of, probe_pastes
 from models.lipsync.footage.engine import FootageLipSync, FootageStats, bank_shortfall
 from models.lipsync.footage.select import (
     Range,
@@ -309,3 +309,34 @@ def test_the_render_never_pastes_over_fingers_on_real_footage() -> None:
     changed = sum(not np.array_equal(out[k], frames[i])
                   for k, i in enumerate(picked) if i in clear)
     assert changed >= 0.8 * len(clear)
+
+
+def test_a_paste_that_reads_back_off_its_gap_is_redone_closer(
+        talking: tuple[list[np.ndarray], list[TrackedFace | None]], bank: MouthBank) -> None:
+    frames, track = talking
+    k = next(i for i, tracked in enumerate(track) if tracked is not None)
+    tracked = track[k]
+    assert tracked is not None
+    entry = int(np.argsort(bank.gap)[bank.size // 2])
+    target = float(bank.gap[entry])
+
+    def paste(refiner: object, correction: GapCorrection) -> tuple[np.ndarray, int]:
+        counts: dict[str, int] = {}
+        out = FootageLipSync(bank=bank, face_engine=refiner)._bank_paste(  # type: ignore[arg-type]
+            FootageSynth(bank), frames[k], tracked, entry, asked=target, target=target,
+            jumped=False, correction=correction, counts=counts)
+        assert out is not None
+        return out, counts.get("readback_repastes", 0)
+
+    def gap(out: np.ndarray) -> float:
+        read = gap_of(np.asarray(engine().landmarks_in_box(out, tracked.face.box)))
+        assert read is not None
+        return read
+
+    fitted = GapCorrection(samples=12)
+    plain, _ = paste(engine(), GapCorrection())  # no fitted correction: never redone
+    low, redone = paste(_LowLips(0.04), fitted)  # every lower lip reads 0.04 too low
+    assert redone == 1
+    # Read as too open, the paste is redone closing the lips, by most of the bias.
+    assert gap(plain) - gap(low) == pytest.approx(0.04, abs=0.02)
+    assert paste(_LowLips(0.04), GapCorrection())[1] == 0
