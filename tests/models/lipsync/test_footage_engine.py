@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from media.decode import iter_frames
 from models import registry
 from models.face.base import FaceBox
 from models.face.landmarks import LOWER_LIP
@@ -21,6 +22,7 @@ from models.lipsync.footage.bank import (
     build_bank,
     lip_balance,
     local_to_canonical,
+    occlusion_floor,
     unbalanced,
 )
 from models.lipsync.footage.calibrate import GapCorrection, fit, gap_of, probe_pastes
@@ -44,7 +46,7 @@ from models.lipsync.viseme import VisemeLipSync
 from tests.support.engines import NO_MODELS_DIR, STUDIO_DEFAULT
 from tests.support.lipsync_media import FPS, engine, portrait, speech
 from tests.support.media import face_clip
-from tests.support.real_footage import real_footage
+from tests.support.real_footage import PSYCHOPY_TALK, real_footage
 from tests.support.synthetic_faces import drift_clip
 
 SIZE = (640, 360)
@@ -340,3 +342,23 @@ def test_a_paste_that_reads_back_off_its_gap_is_redone_closer(
     # Read as too open, the paste is redone closing the lips, by most of the bias.
     assert gap(plain) - gap(low) == pytest.approx(0.04, abs=0.02)
     assert paste(_LowLips(0.04), GapCorrection())[1] == 0
+
+
+def test_lip_contrast_that_jitters_frame_to_frame_flags_no_occlusion() -> None:
+    steady = np.full(60, 4.0) + 0.1 * np.sin(np.arange(60))
+    steady[20:30] = 0.3  # a hand over the mouth for ten frames
+    assert occlusion_floor(steady) == pytest.approx(0.65 * np.median(steady))
+    rng = np.random.default_rng(3)
+    jittery = 2.5 + 2.5 * rng.standard_normal(60)  # pale lips: swings of its own size
+    assert occlusion_floor(jittery) == -np.inf
+
+
+def test_a_bearded_talker_with_pale_lips_keeps_his_frames_in_the_bank() -> None:
+    clip = PSYCHOPY_TALK.path()
+    if clip is None:
+        pytest.skip("PsychoPy's clip is not available (no psychopy wheel)")
+    frames = [frame.rgb for frame in iter_frames(clip)]
+    track = list(FaceTracker(engine(), fps=30.0).track(frames))
+    bank = build_bank(frames, track)
+    # No hand comes near his mouth: the jittery lip contrast must not throw frames out.
+    assert bank.size >= 0.9 * sum(tracked is not None for tracked in track)
