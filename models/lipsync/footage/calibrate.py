@@ -59,9 +59,15 @@ class GapCorrection:
         return (target - self.offset + self.slope * host) / (1.0 + self.slope)
 
     def asked_gap(self, target: float, host: float, stored: float) -> float:
-        """The gap to ask the synthesis for, from an entry stored at `stored`."""
-        return ((target - self.offset + self.slope * host + self.residual_gain * stored)
-                / (1.0 + self.slope + self.residual_gain))
+        """The gap to ask the synthesis for, from an entry stored at `stored`.
+
+        Never below a closed mouth (or the entry's own gap, if it reads below that):
+        inverting a fit with a positive offset asked closed targets for negative gaps,
+        and the residual then pushed the lower lip up through the upper one (PsychoPy's
+        talker: closed frames read back at -0.05 eye distances, lips crossed)."""
+        asked = ((target - self.offset + self.slope * host + self.residual_gain * stored)
+                 / (1.0 + self.slope + self.residual_gain))
+        return max(asked, min(stored, 0.0))
 
 
 def gap_of(landmarks: np.ndarray) -> float | None:

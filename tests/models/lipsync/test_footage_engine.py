@@ -362,3 +362,17 @@ def test_a_bearded_talker_with_pale_lips_keeps_his_frames_in_the_bank() -> None:
     bank = build_bank(frames, track)
     # No hand comes near his mouth: the jittery lip contrast must not throw frames out.
     assert bank.size >= 0.9 * sum(tracked is not None for tracked in track)
+
+
+def test_a_closed_frame_asked_to_stay_closed_keeps_its_own_mouth(
+        talking: tuple[list[np.ndarray], list[TrackedFace | None]], bank: MouthBank) -> None:
+    frames, track = talking
+    closed = MouthTrack(np.tile([0.0, 0.5, 0.0], (len(frames), 1)).astype(np.float32), FPS)
+    footage = FootageLipSync(bank=bank)
+    outs = list(footage.render_track(frames, track, closed, fps=FPS))
+    stats = footage.last_stats
+    assert isinstance(stats, FootageStats)
+    untouched = sum(np.array_equal(out, frame) for out, frame in zip(outs, frames, strict=True))
+    assert 0 < stats.own_mouth_frames <= untouched
+    # The open frames of the clip are still closed by a paste.
+    assert stats.bank_frames > 0 and untouched < len(frames)
