@@ -50,7 +50,7 @@ from models.face.warp import (
     warp_layout,
 )
 from models.lipsync.footage.bank import MouthBank, local_to_canonical
-from models.lipsync.footage.coarse_warp import feathered_hull, warp_image
+from models.lipsync.footage.coarse_warp import feathered_hull, warp_image, warp_moving
 from models.lipsync.mouth import MouthShape
 from models.lipsync.viseme import JAW_WEIGHTS, VisemeSettings, articulate
 
@@ -279,13 +279,19 @@ class FootageSynth:
         box = crop_box(ring, shape=frame.shape)
         if box.empty:
             return None
-        warped = warp_image(frame, control_points(source, ring, self.layout),
-                            control_points(target, ring, self.layout), self.layout.triangles,
-                            box=box)
+        moved, warped = warp_moving(frame, control_points(source, ring, self.layout),
+                                    control_points(target, ring, self.layout),
+                                    self.layout.triangles, box=box)
+        out = frame.copy()
+        if moved.empty:  # nothing moves: the blend would give the frame's own pixels
+            return out
+        # The hull is feathered over the whole box (its blur sees the box's edges), then
+        # blended only where the warp moved pixels: elsewhere it is the frame's own.
         alpha = feathered_hull(ring, box=box,
                                feather_px=self.viseme.feather_iod * axes.iod_px)
-        out = frame.copy()
-        _blend_into(out[box.top:box.bottom, box.left:box.right], warped, alpha)
+        _blend_into(out[moved.top:moved.bottom, moved.left:moved.right], warped,
+                    alpha[moved.top - box.top:moved.bottom - box.top,
+                          moved.left - box.left:moved.right - box.left])
         return out
 
     def _colour_matched(self, patch: np.ndarray, region: np.ndarray, mask: np.ndarray,
