@@ -135,6 +135,17 @@ def _blend_into(region: np.ndarray, other: np.ndarray, alpha: np.ndarray) -> Non
     region[...] = cv2.convertScaleAbs(moved)  # >= 0 already: |x| is x, saturated
 
 
+def _per_channel(image: np.ndarray, gain: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """``image * gain + offset`` with one gain and offset per channel, channel by channel:
+    the same values and type as NumPy's broadcast, ~3x faster on a mouth patch (a
+    broadcast over a last axis of 3 runs inner loops 3 long)."""
+    out = np.empty(image.shape, np.result_type(image, gain, offset))
+    for channel in range(image.shape[2]):
+        np.multiply(image[:, :, channel], gain[channel], out=out[:, :, channel])
+        out[:, :, channel] += offset[channel]
+    return out
+
+
 @dataclass
 class _Patch:
     left: int
@@ -265,9 +276,12 @@ class FootageSynth:
             pixels = (1.0 - CROSSFADE) * pixels + CROSSFADE * self._last.pixels
         if not interior_only:
             self._last = _Patch(left, top, pixels)
-        blended = region + (pixels - region) * mask[:, :, None]
-        base[top:top + height, left:left + width] = np.clip(np.rint(blended), 0, 255).astype(
-            np.uint8)
+        pixels = np.asarray(pixels, np.float32)  # float32 already (crop, gains, offsets)
+        blended = cv2.subtract(pixels, region)  # region + (pixels - region) * mask, as
+        cv2.multiply(blended, cv2.merge([mask, mask, mask]), dst=blended)  # in `_blend_into`
+        cv2.add(region, blended, dst=blended)
+        np.maximum(blended, 0.0, out=blended)  # then clip(rint(x), 0, 255): saturating
+        base[top:top + height, left:left + width] = cv2.convertScaleAbs(blended)
         return base
 
     def _lower_face(self, frame: np.ndarray, source: np.ndarray, target: np.ndarray,
@@ -313,4 +327,4 @@ class FootageSynth:
         else:
             self._gain = self._gain + COLOUR_RATE * (gain - self._gain)
             self._offset = self._offset + COLOUR_RATE * (offset - self._offset)
-        return patch * self._gain + self._offset
+        return _per_channel(patch, self._gain, self._offset)
