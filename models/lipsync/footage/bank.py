@@ -163,17 +163,29 @@ def interior_mask(mouth_canon: np.ndarray) -> np.ndarray:
     return mask.astype(bool)
 
 
+def _redness_and_lips(crop: np.ndarray, mouth_canon: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Lab a* of the crop (float32) and the lips' mask (outer minus inner polygon, uint8):
+    what `lip_contrast` and `lip_balance` both read, computed once by `lip_measures`."""
+    height, width = crop.shape[:2]
+    redness = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB)[:, :, 1].astype(np.float32)
+    lips = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(lips, [np.round(mouth_canon[:12]).astype(np.int32)], 1)
+    cv2.fillPoly(lips, [np.round(mouth_canon[12:]).astype(np.int32)], 0)
+    return redness, lips
+
+
 def lip_contrast(crop: np.ndarray, mouth_canon: np.ndarray) -> float:
     """How much redder the lips are than the skin just above and below them (Lab a*).
 
     Lips are redder than skin in any light; a hand or a microphone in front of the mouth
     is not, so the contrast collapses and the frame is known to be occluded.
     """
-    height, width = crop.shape[:2]
-    redness = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB)[:, :, 1].astype(np.float32)
-    lips = np.zeros((height, width), np.uint8)
-    cv2.fillPoly(lips, [np.round(mouth_canon[:12]).astype(np.int32)], 1)
-    cv2.fillPoly(lips, [np.round(mouth_canon[12:]).astype(np.int32)], 0)
+    return _contrast(*_redness_and_lips(crop, mouth_canon), mouth_canon)
+
+
+def _contrast(redness: np.ndarray, lips: np.ndarray, mouth_canon: np.ndarray) -> float:
+    height, width = redness.shape
     skin = np.zeros((height, width), np.uint8)
     half_w = 0.15 * CANON_PX_PER_IOD
     half_h = 0.04 * CANON_PX_PER_IOD
@@ -193,11 +205,11 @@ def lip_contrast(crop: np.ndarray, mouth_canon: np.ndarray) -> float:
 def lip_balance(crop: np.ndarray, mouth_canon: np.ndarray) -> float:
     """log(left half's lip redness contrast / right half's), each half of the lips against
     the skin of the whole window (Lab a*, medians); see `MAX_BALANCE_SHIFT`."""
-    height, width = crop.shape[:2]
-    redness = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB)[:, :, 1].astype(np.float32)
-    lips = np.zeros((height, width), np.uint8)
-    cv2.fillPoly(lips, [np.round(mouth_canon[:12]).astype(np.int32)], 1)
-    cv2.fillPoly(lips, [np.round(mouth_canon[12:]).astype(np.int32)], 0)
+    return _balance(*_redness_and_lips(crop, mouth_canon), mouth_canon)
+
+
+def _balance(redness: np.ndarray, lips: np.ndarray, mouth_canon: np.ndarray) -> float:
+    width = redness.shape[1]
     on_lips = lips > 0
     if on_lips.sum() < 8 or on_lips.all():
         return 0.0
@@ -209,6 +221,13 @@ def lip_balance(crop: np.ndarray, mouth_canon: np.ndarray) -> float:
         value = float(redness[half].mean()) - skin if half.sum() >= 4 else 0.0
         sides.append(max(value, MIN_SIDE_CONTRAST))
     return float(np.log(sides[0] / sides[1]))
+
+
+def lip_measures(crop: np.ndarray, mouth_canon: np.ndarray) -> tuple[float, float]:
+    """`lip_contrast` and `lip_balance` of one crop, its Lab conversion and lip mask
+    shared (each frame of a bank build and of a render needs both)."""
+    redness, lips = _redness_and_lips(crop, mouth_canon)
+    return _contrast(redness, lips, mouth_canon), _balance(redness, lips, mouth_canon)
 
 
 def unbalanced(balance: np.ndarray | float, usual: float) -> np.ndarray:
@@ -231,12 +250,13 @@ def occlusion_floor(contrasts: np.ndarray) -> float:
 
 def _teeth_and_variance(crop: np.ndarray, mouth_canon: np.ndarray,
                         gap: float) -> tuple[bool, float]:
-    inside = interior_mask(mouth_canon)
-    pixels = crop[inside].astype(np.float32)
+    inside = crop[interior_mask(mouth_canon)]
+    pixels = inside.astype(np.float32)
     if len(pixels) < 6:
         return False, 0.0
     variance = float(pixels.var(axis=0).mean())
-    hsv = cv2.cvtColor(crop, cv2.COLOR_RGB2HSV)[inside].astype(np.float32)
+    # HSV of the interior's pixels only (a per-pixel conversion: the same values).
+    hsv = cv2.cvtColor(inside[:, None, :], cv2.COLOR_RGB2HSV)[:, 0, :].astype(np.float32)
     outer = np.round(mouth_canon[:12]).astype(int)
     lips = crop[outer[:, 1].clip(0, CANON_SIZE[1] - 1), outer[:, 0].clip(0, CANON_SIZE[0] - 1)]
     lip_value = float(lips.astype(np.float32).max(axis=1).mean())
@@ -273,6 +293,7 @@ def _describe(index: int, frame: np.ndarray, landmarks: np.ndarray) -> _Raw | No
     gap = max(mouth_gap_iod(local), 0.0)
     teeth, variance = _teeth_and_variance(crop, local_to_canonical(mouth), gap)
     grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    contrast, balance = lip_measures(crop, local_to_canonical(mouth))
     return _Raw(
         index=index, crop=crop, mouth=mouth, gap=gap,
         width=float(np.linalg.norm(local[MOUTH_CORNER_RIGHT_INDEX]
@@ -280,8 +301,7 @@ def _describe(index: int, frame: np.ndarray, landmarks: np.ndarray) -> _Raw | No
         teeth=teeth, interior_var=variance, yaw=float(local[NOSE_TIP_INDEX, 0]),
         pitch=float(local[NOSE_TIP_INDEX, 1]), brightness=float(grey.mean()),
         sharpness=float(cv2.Laplacian(grey, cv2.CV_32F).var()),
-        contrast=lip_contrast(crop, local_to_canonical(mouth)),
-        balance=lip_balance(crop, local_to_canonical(mouth)))
+        contrast=contrast, balance=balance)
 
 
 class BankCollector:

@@ -52,8 +52,7 @@ from models.lipsync.footage.bank import (
     OCCLUSION_SPREAD,
     MouthBank,
     canonical_crop,
-    lip_balance,
-    lip_contrast,
+    lip_measures,
     local_to_canonical,
     occlusion_floor,
     unbalanced,
@@ -472,12 +471,12 @@ def _pose(frame: np.ndarray, tracked: TrackedFace
     crop = canonical_crop(frame, axes)
     luma = crop.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     canon = local_to_canonical(local[MOUTH])
-    contrast = lip_contrast(crop, canon)
+    contrast, balance = lip_measures(crop, canon)
     width = float(np.linalg.norm(local[MOUTH_CORNER_RIGHT_INDEX]
                                  - local[MOUTH_CORNER_LEFT_INDEX]))
     return (float(local[NOSE_TIP_INDEX, 0]), float(local[NOSE_TIP_INDEX, 1]),
             float(luma.mean()), contrast, width, max(mouth_gap_iod(local), 0.0),
-            lip_balance(crop, canon))
+            balance)
 
 
 def create(*, models_dir: Path, footage: Path | str | None = None,

@@ -12,6 +12,7 @@ from models.lipsync.footage.coarse_warp import (
     coarse_map,
     feathered_hull,
     warp_image,
+    warp_moving,
 )
 
 
@@ -41,6 +42,23 @@ def test_the_coarse_warp_matches_the_exact_one_within_a_grey_level() -> None:
     backward = coarse_map(src, dst, triangles, box=box)
     assert backward.shape == (200, 240, 2)
     assert np.allclose(backward[10, 20], [20, 10])  # far from the mouth: the identity
+
+
+def test_the_moving_part_of_the_warp_is_the_whole_warp_bit_for_bit() -> None:
+    image, src, dst, triangles = _scene()
+    for box in (CropBox(0, 0, 240, 200), CropBox(13, 7, 229, 194), CropBox(37, 33, 203, 171)):
+        whole = warp_image(image, src, dst, triangles, box=box)
+        moved, pixels = warp_moving(image, src, dst, triangles, box=box)
+        assert box.left <= moved.left < moved.right <= box.right
+        assert box.top <= moved.top < moved.bottom <= box.bottom
+        if box.left == 0:  # beyond the ring nothing moves: the image's sides stay out
+            assert moved.right - moved.left < box.right - box.left
+        pasted = image[box.top:box.bottom, box.left:box.right].copy()
+        pasted[moved.top - box.top:moved.bottom - box.top,
+               moved.left - box.left:moved.right - box.left] = pixels
+        assert np.array_equal(pasted, whole)
+    still, pixels = warp_moving(image, src, src, triangles, box=CropBox(0, 0, 240, 200))
+    assert still.empty and pixels.size == 0
 
 
 def test_the_feathered_hull_is_one_inside_and_zero_far_outside() -> None:
