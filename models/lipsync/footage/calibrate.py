@@ -67,7 +67,13 @@ class GapCorrection:
         talker: closed frames read back at -0.05 eye distances, lips crossed)."""
         asked = ((target - self.offset + self.slope * host + self.residual_gain * stored)
                  / (1.0 + self.slope + self.residual_gain))
-        return max(asked, min(stored, 0.0))
+        return at_least_closed(asked, stored)
+
+
+def at_least_closed(asked: float, stored: float) -> float:
+    """`asked`, raised to a closed mouth (0), or to the entry's `stored` gap where that
+    reads below 0: a paste is never asked to push one lip through the other."""
+    return max(asked, min(stored, 0.0))
 
 
 def gap_of(landmarks: np.ndarray) -> float | None:

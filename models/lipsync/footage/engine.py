@@ -57,7 +57,13 @@ from models.lipsync.footage.bank import (
     occlusion_floor,
     unbalanced,
 )
-from models.lipsync.footage.calibrate import GapCorrection, fit, gap_of, probe_pastes
+from models.lipsync.footage.calibrate import (
+    GapCorrection,
+    at_least_closed,
+    fit,
+    gap_of,
+    probe_pastes,
+)
 from models.lipsync.footage.identity_guard import closing_limits
 from models.lipsync.footage.select import (
     Range,
@@ -337,7 +343,7 @@ class FootageLipSync:
         eye distances wider than asked). A landmark fit costs about a millisecond, a
         second paste about as much as the first, and only the frames off target pay it."""
         refiner = self._refiner()
-        state = synth.state()
+        before = synth.state()
         out = synth.bank_frame(frame, tracked.face.landmarks, entry, target_gap=asked,
                                jumped=jumped)
         if out is None or refiner is None or correction.samples == 0:
@@ -346,16 +352,16 @@ class FootageLipSync:
         if error is None or abs(error) <= READBACK_TOLERANCE_IOD:
             return out
         # The residual moves the read-back lips by (1 + residual_gain) of what it asks.
-        again = max(asked - error / max(1.0 + correction.residual_gain, 0.5),
-                    min(float(self.bank.gap[entry]), 0.0))  # never through a closed mouth
-        synth.restore(state)
+        again = at_least_closed(asked - error / max(1.0 + correction.residual_gain, 0.5),
+                                float(self.bank.gap[entry]))
+        after = synth.state()
+        synth.restore(before)
         counts["readback_repastes"] = counts.get("readback_repastes", 0) + 1
         retried = synth.bank_frame(frame, tracked.face.landmarks, entry, target_gap=again,
                                    jumped=jumped)
         if retried is None:  # cannot happen once the first paste worked; keep that one
-            synth.restore(state)
-            return synth.bank_frame(frame, tracked.face.landmarks, entry, target_gap=asked,
-                                    jumped=jumped)
+            synth.restore(after)
+            return out
         return retried
 
     def _window(self, window: list[tuple[int, np.ndarray, TrackedFace | None]],
@@ -443,9 +449,10 @@ class FootageLipSync:
 def _shows_it_already(wanted_gap: float, host_gap: float, extent: Range) -> bool:
     """Whether the frame's own mouth is already (nearly) closed as the speech wants it.
 
-    Its real pixels then beat any paste: on PsychoPy's two talking clips, which nothing
-    here was tuned on, keeping them took self-reconstruction LMD from 0.040 to 0.034 and
-    0.034 to 0.028 eye distances (SSIM 0.872 -> 0.892, 0.892 -> 0.911); the Pexels clip,
+    Its real pixels then beat any paste: on PsychoPy's two talking clips (the bar of
+    0.03 was chosen on them; 0.02 already did most of it), keeping them took
+    self-reconstruction LMD from 0.040 to 0.034 and 0.034 to 0.028 eye distances
+    (SSIM 0.872 -> 0.892, 0.892 -> 0.911); the Pexels clip,
     whose held-out frames never close, is unchanged. Only closed shapes: an open mouth's
     teeth and tongue belong to the old speech."""
     return (wanted_gap <= extent.closed_gap + KEEP_CLOSED_SHARE * extent.span
