@@ -25,7 +25,8 @@ part is driven by its own measured lip shapes (the oracle mouth track), not its 
   builds it.
 * The same self-reconstruction on PsychoPy's two clips of Jon Peirce talking (GPL-3 media
   read from the psychopy wheel, not stored here; numbers only, no pictures of them),
-  which nothing was tuned on.
+  which the engine's constants were not fitted to (the own-mouth bar, 0.03, was chosen
+  while looking at them).
 * Contact sheet: source | viseme | footage for the most open frames of a few cues.
 
     .venv/bin/python benchmarks/footage_bench.py [--speed-seconds 60]
@@ -348,7 +349,7 @@ def self_reconstruction(faces, frames: list[np.ndarray], track: list[TrackedFace
 
 def other_clips(faces) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """Self-reconstruction on PsychoPy's two clips of Jon Peirce talking (real speech,
-    another face, a beard, 288p and 480p), which no constant here was tuned on: the bank
+    another face, a beard, 288p and 480p), which the constants were not fitted to: the bank
     from the first `OTHER_SPLIT_SHARE` of each clip, the rest held out; and the realism
     checks on a dub of each whole clip."""
     results: dict[str, object] = {}
@@ -551,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(other, str):
             print(f"{name}: {other}")
             continue
-        print(f"{name} (not tuned on): bank {other['bank_entries']} of "  # type: ignore[index]
+        print(f"{name} (not fitted to): bank {other['bank_entries']} of "  # type: ignore[index]
               f"{other['bank_frames_seen']}; " + "; ".join(  # type: ignore[index]
                   f"{arm} SSIM {v['mouth_ssim']:.3f} LMD {v['lmd_inner_iod']:.4f}"
                   for arm, v in other["arms"].items()))  # type: ignore[index]
