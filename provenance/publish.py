@@ -210,8 +210,11 @@ def _check_writable(folder: Path) -> None:
 def mark_frames(frames: Iterable[np.ndarray | Yuv420], *, label: LabelSpec | None,
                 watermarker: VideoWatermarker, render_id: int,
                 spent: dict[str, float] | None = None) -> Iterator[np.ndarray | Yuv420]:
-    """Label first, then watermark: the label's pixels carry the watermark too. An I420
-    picture is labelled in its planes and marked in its luma, and stays I420.
+    """Label first, then watermark: the label's pixels carry the watermark too. Every
+    picture is labelled in its I420 planes and marked in its luma: a stamp's arrive as
+    I420, a dub's RGB frames are converted here (`Yuv420.from_rgb`) so the encoder gets
+    its own layout and no RGB frame is touched twice; only an odd-sized RGB frame, which
+    I420 cannot hold, is labelled and marked in RGB (the encoder pads or crops it).
 
     ``spent`` collects seconds per step (``frames_in`` is the wait for the render's own
     frames: decode, tracking, lip-sync), for the per-stage table of the benchmarks."""
@@ -231,8 +234,15 @@ def mark_frames(frames: Iterable[np.ndarray | Yuv420], *, label: LabelSpec | Non
         if label is not None and burner is None:
             burner = LabelBurner(label, width=width, height=height)
         marked: np.ndarray | Yuv420
+        converted = False
+        if not isinstance(frame, Yuv420) and not (width % 2 or height % 2):
+            frame = Yuv420.from_rgb(frame)  # the dub's frames: marked in the planes too
+            converted = True
+            converted_at = time.perf_counter()
+            _add(spent, "to_i420", converted_at - got)  # the encoder's swscale, moved here
+            got = converted_at
         if isinstance(frame, Yuv420):
-            owned = burner is not None  # the label's copy is publish's to edit
+            owned = converted or burner is not None  # publish's own copy, free to edit
             if burner is not None:
                 frame = burner.burn_yuv(frame)
             labelled = time.perf_counter()

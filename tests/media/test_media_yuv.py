@@ -123,3 +123,31 @@ def test_grey_thumbnails_are_upright(rotated_clips: dict[int, Path]) -> None:
     expected = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (16, 12),
                           interpolation=cv2.INTER_AREA)
     assert float(np.abs(half.grey((16, 12)).astype(int) - expected).mean()) < 4.0
+
+
+def _smooth_rgb(height: int, width: int, seed: int = 3) -> np.ndarray:
+    """A picture with the spatial spectrum of footage rather than of dice."""
+    coarse = np.random.default_rng(seed).integers(0, 256, (height // 16, width // 16, 3),
+                                                  dtype=np.uint8)
+    return cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+
+
+def test_from_rgb_is_what_the_encoder_would_have_made() -> None:
+    """publish converts the dub's RGB frames itself: luma as swscale's within one code
+    value, chroma (a 2x2 mean) within one on average and a few at worst."""
+    rgb = _smooth_rgb(180, 320)
+    ours = Yuv420.from_rgb(rgb)
+    theirs = Yuv420(av.VideoFrame.from_ndarray(rgb, format="rgb24").to_ndarray(format="yuv420p"))
+    luma = np.abs(ours.y.astype(int) - theirs.y)
+    chroma = np.abs(np.concatenate([ours.u - theirs.u.astype(int), ours.v - theirs.v.astype(int)]))
+    assert int(luma.max()) <= 1
+    assert float(chroma.mean()) < 0.5 and int(chroma.max()) <= 4
+    grey = Yuv420.from_rgb(np.full((4, 6, 3), 255, np.uint8))
+    assert set(grey.y.ravel()) == {235} and set(grey.u.ravel()) == set(grey.v.ravel()) == {128}
+
+
+def test_from_rgb_refuses_what_i420_cannot_hold() -> None:
+    with pytest.raises(InternalError, match="even-sized"):
+        Yuv420.from_rgb(np.zeros((45, 64, 3), np.uint8))
+    with pytest.raises(InternalError, match="even-sized"):
+        Yuv420.from_rgb(np.zeros((48, 64), np.uint8))
