@@ -11,6 +11,7 @@ The face in it must be the performer's (identity binding) before the gate runs.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import numpy as np
 from consent.models import Decision, RenderRequest, Use
 from flows.context import RenderContext
 from flows.faces import find_faces
+from flows.runtime import StageClock
 from likeness.errors import BadInput, ConsentDenied
 from media.audio import AudioTrack, load_audio
 from media.decode import even_sized, iter_frames, iter_lazy_frames
@@ -38,8 +40,14 @@ from provenance.publish import (
 def stamp_file(ctx: RenderContext, *, source: Path, performer_id: str, uses: list[Use],
                language: str | None, production: str | None, out: Path,
                territory: str | None = None, face_engine: str = "dlib",
-               on_frame: Callable[[int], None] | None = None) -> tuple[Decision, PublishReceipt]:
-    """``on_frame(total_frames)`` is called once per frame published (progress display)."""
+               on_frame: Callable[[int], None] | None = None,
+               clock: StageClock | None = None) -> tuple[Decision, PublishReceipt]:
+    """``on_frame(total_frames)`` is called once per frame published (progress display);
+    ``clock`` collects seconds per stage (faces, consent, audio, publish) for `--json`."""
+
+    def stage(name: str) -> AbstractContextManager[None]:
+        return nullcontext() if clock is None else clock.stage(name)
+
     out = check_destination(out)  # before the gate takes a render from the budget
     if out.resolve() == source.resolve():
         raise BadInput(f"the output would overwrite the input {source}")
@@ -48,19 +56,22 @@ def stamp_file(ctx: RenderContext, *, source: Path, performer_id: str, uses: lis
     check_watermarkable(info)
     engine = registry.get("face", face_engine, models_dir=ctx.settings.models_dir,
                           policy=ctx.settings.engine_policy)
-    faces = find_faces(engine, source)  # every face is published as the performer's
-    decision = ctx.authorize(RenderRequest(
-        performer_id=performer_id, uses=tuple(uses), language=language,
-        production=production, territory=territory, face_tracks=faces.evidence(),
-        face_scope="every_face",
-        purpose=f"stamp {source.name}"))
+    with stage("faces"):
+        faces = find_faces(engine, source)  # every face is published as the performer's
+    with stage("consent"):
+        decision = ctx.authorize(RenderRequest(
+            performer_id=performer_id, uses=tuple(uses), language=language,
+            production=production, territory=territory, face_tracks=faces.evidence(),
+            face_scope="every_face",
+            purpose=f"stamp {source.name}"))
     if not decision.allowed:
         raise ConsentDenied(f"consent denied for {performer_id} "
                             f"({len(decision.reasons)} reason(s))",
                             reasons=list(decision.reasons))
     audio = None
     if info.audio is not None:
-        samples, rate = load_audio(source)
+        with stage("audio"):
+            samples, rate = load_audio(source)
         audio = AudioTrack(samples, rate)
     source_type = ("trainedAlgorithmicMedia" if set(uses) == {Use.AVATAR}
                    else "compositeWithTrainedAlgorithmicMedia")
@@ -87,5 +98,6 @@ def stamp_file(ctx: RenderContext, *, source: Path, performer_id: str, uses: lis
         actions=(C2paAction(action="c2pa.edited", parameters={
             "description": "published by Likeness under a signed likeness grant"}),),
         engines=(f"face:{engine.name}",))
-    receipt = publish(rendered, decision, ctx=ctx.publish, out=out)
+    with stage("publish"):
+        receipt = publish(rendered, decision, ctx=ctx.publish, out=out)
     return decision, receipt

@@ -28,7 +28,7 @@ def stamp(
 ) -> None:
     """Publish an existing file under a consent decision (the same publish path)."""
     from consent.models import RenderRequest
-    from flows.runtime import settle_dead_renders
+    from flows.runtime import StageClock, publish_stages, settle_dead_renders
     from flows.stamp import stamp_file
 
     # validate the request's fields (uses, language) before touching media
@@ -36,18 +36,20 @@ def stamp(
                                   production=production, territory=territory)
     studio = open_studio()
     settle_dead_renders(studio.render_context, out)
+    clock = StageClock()
     with frame_progress("publishing", quiet=as_json) as on_frame:
         decision, receipt = stamp_file(studio.render_context, source=source,
                                        performer_id=performer, uses=list(request.uses),
                                        language=request.language, production=production, out=out,
                                        territory=request.territory,
                                        face_engine=studio.settings.studio.face_engine,
-                                       on_frame=on_frame)
+                                       on_frame=on_frame, clock=clock)
     data = {"out": str(receipt.out), "render_id": receipt.render_id,
             "decision_id": receipt.decision_id, "grant_ids": list(receipt.grant_ids),
             "ledger_seq": receipt.ledger_seq, "entry_hash": receipt.entry_hash,
             "frames": receipt.frames, "visible_label": receipt.label,
-            "audio_watermark": receipt.audio_watermark}
+            "audio_watermark": receipt.audio_watermark, "stages_s": clock.report(),
+            "publish_stages_s": publish_stages(receipt)}
     emit(data, as_json=as_json, render=lambda: stdout.print(
         f"[bold green]published[/] {literal(receipt.out)}  render {receipt.render_id}  "
         f"ledger #{receipt.ledger_seq}"))
