@@ -169,6 +169,8 @@ def bench_clip(tmp: Path, seconds: float, env: dict[str, str], *, asr: bool,
         "dub_script_x_transcode": round(dub.wall_s / plain, 2),
         "governance_share": round(governance_s(dub) / dub.wall_s, 3),
         "peak_rss_mib": round(max(stamp.peak_rss_mib, dub.peak_rss_mib), 1),
+        "stamp_stages_s": stamp.result.get("stages_s"),
+        "stamp_publish_steps_s": stamp.result.get("publish_stages_s"),
         "dub_stages_s": dub.result.get("stages_s"),
         "dub_publish_steps_s": dub.result.get("publish_stages_s"),
         "dub_engines": dub.result.get("engines"),
@@ -195,6 +197,9 @@ def table(figures: dict[str, object]) -> None:
               f"{figures['dub_asr_x_duration']}x duration")
     print(f"  governance share of the scripted dub: {figures['governance_share']:.1%}")
     print(f"  peak RSS (largest process): {figures['peak_rss_mib']} MiB")
+    stamp_stages = figures.get("stamp_stages_s") or {}
+    print("  stamp, stages (s):  " + ", ".join(
+        f"{k} {v}" for k, v in sorted(stamp_stages.items(), key=lambda kv: -kv[1])))  # type: ignore[union-attr]
     stages = figures.get("dub_stages_s") or {}
     steps = figures.get("dub_publish_steps_s") or {}
     print("  scripted dub, flow stages (s):  " + ", ".join(

@@ -72,12 +72,12 @@ def _wrap_flow_modules() -> None:
     import prefect.flows as prefect_flows
 
     import flows.dub as dub
-    import flows.runtime as runtime
+    import flows.stages as stages
     import likeness.cli.render as render
 
     dub.run_dub = _marked("run_dub begins", "run_dub ends", dub.run_dub)
     dub.preflight_engines = _timed("engine preflight", dub.preflight_engines)
-    runtime.settle_dead_renders = _timed("claim settling", runtime.settle_dead_renders)
+    stages.settle_dead_renders = _timed("claim settling", stages.settle_dead_renders)
     render._precheck_dub_media = _timed("media precheck", render._precheck_dub_media)
     engine.FlowRunEngine.create_flow_run = _timed(  # type: ignore[method-assign]
         "prefect create_flow_run", engine.FlowRunEngine.create_flow_run)

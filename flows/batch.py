@@ -38,7 +38,8 @@ from consent.models import Decision, RenderRequest
 from flows.context import RenderContext
 from flows.jobs import AvatarJob, DubJob, JobFile, ReenactJob, StampJob
 from flows.prefect_env import RunLabels, flow, offline_prefect
-from flows.runtime import bound_studio, current_studio, settle_dead_renders, step_task
+from flows.runtime import bound_studio, current_studio, step_task
+from flows.stages import settle_dead_renders
 from likeness.errors import BadInput, ConsentDenied, InternalError, LikenessError
 
 Status = Literal["published", "reviewed", "skipped", "denied", "failed", "cancelled"]

@@ -71,10 +71,10 @@ from flows.runtime import (
     frames_changed,
     io_task,
     options_error,
-    publish_stages,
     step_task,
     timed_stage,
 )
+from flows.stages import publish_stages
 from likeness.errors import BadInput, ConsentDenied
 from media.audio import (
     AudioTrack,

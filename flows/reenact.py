@@ -61,9 +61,9 @@ from flows.runtime import (
     frames_changed,
     io_task,
     options_error,
-    publish_stages,
     step_task,
 )
+from flows.stages import publish_stages
 from likeness.errors import BadInput, ConsentDenied
 from media.audio import AudioTrack, load_audio
 from media.decode import iter_frames

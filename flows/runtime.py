@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import functools
 import os
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,13 +20,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from flows.context import RenderContext
 from flows.prefect_env import NO_CACHE, task, untagged_task_runs
+from flows.stages import StageClock
 from likeness.errors import BadInput, InternalError, LikenessError
 from provenance.leftovers import claim_path
 from provenance.publish import (
-    PublishReceipt,
     check_destination,
     record_failure,
-    sweep_leftovers,
 )
 
 if TYPE_CHECKING:
@@ -87,48 +84,9 @@ class RenderResult(BaseModel):
     publish_stages_s: dict[str, float] = {}
 
 
-def publish_stages(receipt: PublishReceipt) -> dict[str, float]:
-    return {step: round(ms / 1000, 3) for step, ms in receipt.stages_ms.items()}
-
-
 # -- the flow's clock ------------------------------------------------------------------------
 
 
-@dataclass
-class StageClock:
-    """Seconds per stage of one flow run, and the stage a failure came from.
-
-    Tasks time themselves (``io_task(name, stage=...)``), so a flow reads as plain task
-    calls; what the run spends outside every stage (Prefect's task-run bookkeeping,
-    the glue between tasks) is reported as ``orchestration``.
-    """
-
-    stages_s: dict[str, float] = field(default_factory=dict)
-    failed_stage: str | None = None
-    started: float = field(default_factory=time.perf_counter)
-    _failure: BaseException | None = field(default=None, repr=False)
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        began = time.perf_counter()
-        try:
-            yield
-        except BaseException as exc:
-            if exc is not self._failure:  # the innermost stage names a failure
-                self._failure, self.failed_stage = exc, name
-            raise
-        finally:
-            self.stages_s[name] = round(self.stages_s.get(name, 0.0)
-                                        + time.perf_counter() - began, 3)
-
-    def report(self) -> dict[str, float]:
-        """The stages, plus ``orchestration``: wall time so far not inside any stage."""
-        wall = time.perf_counter() - self.started
-        outside = max(0.0, wall - sum(self.stages_s.values()))
-        return {**self.stages_s, ORCHESTRATION_STAGE: round(outside, 3)}
-
-
-ORCHESTRATION_STAGE = "orchestration"
 _CLOCK: ContextVar[StageClock | None] = ContextVar("likeness_flow_clock", default=None)
 
 
@@ -228,13 +186,6 @@ def _hold_claim(decision: Decision, out: Path) -> Path | None:
     except OSError:
         return None  # a folder we cannot write to fails at publish, with its own error
     return claim
-
-
-def settle_dead_renders(studio: RenderContext, out: Path) -> None:
-    """Before asking the gate for a render into ``out``'s folder: close the story of
-    renders into it whose process died (``render_failed``, budget given back), so a re-run
-    after a killed worker is not refused for the budget the dead render still held."""
-    sweep_leftovers(studio.publish, out.absolute().parent)
 
 
 def frames_changed(engine: LipSync | Reenactor) -> int:

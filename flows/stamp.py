@@ -19,7 +19,7 @@ import numpy as np
 from consent.models import Decision, RenderRequest, Use
 from flows.context import RenderContext
 from flows.faces import find_faces
-from flows.runtime import StageClock
+from flows.stages import StageClock
 from likeness.errors import BadInput, ConsentDenied
 from media.audio import AudioTrack, load_audio
 from media.decode import even_sized, iter_frames, iter_lazy_frames

@@ -28,7 +28,7 @@ def stamp(
 ) -> None:
     """Publish an existing file under a consent decision (the same publish path)."""
     from consent.models import RenderRequest
-    from flows.runtime import StageClock, publish_stages, settle_dead_renders
+    from flows.stages import StageClock, publish_stages, settle_dead_renders
     from flows.stamp import stamp_file
 
     # validate the request's fields (uses, language) before touching media
@@ -89,7 +89,7 @@ def dub(
 ) -> None:
     """Dub a video into another language with lip-synced speech (a Prefect flow)."""
     from flows.dub import DubRequest, DubReview, preflight_engines, run_dub
-    from flows.runtime import settle_dead_renders
+    from flows.stages import settle_dead_renders
 
     studio = open_studio()
     # validate everything cheap first: a typo must not wait for a Prefect server
@@ -159,7 +159,7 @@ def reenact(
 ) -> None:
     """Transfer a driver's expressions onto a consenting performer (a Prefect flow)."""
     from flows.reenact import ReenactRequest, run_reenact
-    from flows.runtime import settle_dead_renders
+    from flows.stages import settle_dead_renders
 
     studio = open_studio()
     ReenactRequest.build(target=target, driver=driver, performer=performer, out=out,
@@ -199,7 +199,7 @@ def avatar(
 ) -> None:
     """A licensed avatar of a performer speaking new lines (a Prefect flow)."""
     from flows.avatar import AvatarRequest, run_avatar
-    from flows.runtime import settle_dead_renders
+    from flows.stages import settle_dead_renders
 
     studio = open_studio()
     request = AvatarRequest.build(performer=performer, language=language, out=out, text=text,
