@@ -63,6 +63,8 @@ def test_stamp_verifies_intact_then_derived(studio_with_grant: tuple, clip: Path
     r = _stamp(clip, out)
     assert r.code == 0, r.err
     receipt = r.json()
+    assert {"faces", "consent", "publish"} <= set(receipt["stages_s"])  # the bench's table
+    assert {"encode", "label", "watermark_video", "c2pa"} <= set(receipt["publish_stages_s"])
     v = run_cli("verify", out, "--json")
     report = v.json()
     assert v.code == 0, report
