@@ -53,7 +53,6 @@ class StageClock:
         return {**self.stages_s, ORCHESTRATION_STAGE: round(outside, 3)}
 
 
-
 def publish_stages(receipt: PublishReceipt) -> dict[str, float]:
     return {step: round(ms / 1000, 3) for step, ms in receipt.stages_ms.items()}
 

@@ -11,7 +11,6 @@ The face in it must be the performer's (identity binding) before the gate runs.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -44,10 +43,7 @@ def stamp_file(ctx: RenderContext, *, source: Path, performer_id: str, uses: lis
                clock: StageClock | None = None) -> tuple[Decision, PublishReceipt]:
     """``on_frame(total_frames)`` is called once per frame published (progress display);
     ``clock`` collects seconds per stage (faces, consent, audio, publish) for `--json`."""
-
-    def stage(name: str) -> AbstractContextManager[None]:
-        return nullcontext() if clock is None else clock.stage(name)
-
+    clock = StageClock() if clock is None else clock
     out = check_destination(out)  # before the gate takes a render from the budget
     if out.resolve() == source.resolve():
         raise BadInput(f"the output would overwrite the input {source}")
@@ -56,9 +52,9 @@ def stamp_file(ctx: RenderContext, *, source: Path, performer_id: str, uses: lis
     check_watermarkable(info)
     engine = registry.get("face", face_engine, models_dir=ctx.settings.models_dir,
                           policy=ctx.settings.engine_policy)
-    with stage("faces"):
+    with clock.stage("faces"):
         faces = find_faces(engine, source)  # every face is published as the performer's
-    with stage("consent"):
+    with clock.stage("consent"):
         decision = ctx.authorize(RenderRequest(
             performer_id=performer_id, uses=tuple(uses), language=language,
             production=production, territory=territory, face_tracks=faces.evidence(),
@@ -70,7 +66,7 @@ def stamp_file(ctx: RenderContext, *, source: Path, performer_id: str, uses: lis
                             reasons=list(decision.reasons))
     audio = None
     if info.audio is not None:
-        with stage("audio"):
+        with clock.stage("audio"):
             samples, rate = load_audio(source)
         audio = AudioTrack(samples, rate)
     source_type = ("trainedAlgorithmicMedia" if set(uses) == {Use.AVATAR}
@@ -98,6 +94,6 @@ def stamp_file(ctx: RenderContext, *, source: Path, performer_id: str, uses: lis
         actions=(C2paAction(action="c2pa.edited", parameters={
             "description": "published by Likeness under a signed likeness grant"}),),
         engines=(f"face:{engine.name}",))
-    with stage("publish"):
+    with clock.stage("publish"):
         receipt = publish(rendered, decision, ctx=ctx.publish, out=out)
     return decision, receipt

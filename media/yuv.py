@@ -24,15 +24,16 @@ Y_BLACK = 16.0  # limited-range luma of black
 Y_SPAN = 219.0  # limited-range luma of white minus black
 CHROMA_NEUTRAL = 128.0  # chroma of any grey
 RGB_LEVELS = 255.0
-_KR, _KB = 0.299, 0.114  # BT.601, what swscale assumes for yuv420p by default
-_KG = 1.0 - _KR - _KB
-_C_SCALE = 224.0 / RGB_LEVELS  # limited-range chroma span over full-range RGB
-# Rows: Cb and Cr of one RGB pixel, with the 128 offset (cv2.transform's 3x4 form).
+C_SPAN = 224.0  # limited-range chroma span
+# BT.601 (swscale's default for untagged video, what an RGB frame is encoded with) rows
+# for luma and the two chroma differences, on RGB in 0..1
+LUMA_ROW = np.array([0.299, 0.587, 0.114], np.float32)
+CB_ROW = np.array([-0.168736, -0.331264, 0.5], np.float32)
+CR_ROW = np.array([0.5, -0.418688, -0.081312], np.float32)
+# Cb and Cr of one 8-bit RGB pixel with their 128 offset (cv2.transform's 3x4 form)
 _RGB_TO_CHROMA = np.array(
-    [[-0.5 * _KR / (1 - _KB) * _C_SCALE, -0.5 * _KG / (1 - _KB) * _C_SCALE, 0.5 * _C_SCALE,
-      CHROMA_NEUTRAL],
-     [0.5 * _C_SCALE, -0.5 * _KG / (1 - _KR) * _C_SCALE, -0.5 * _KB / (1 - _KR) * _C_SCALE,
-      CHROMA_NEUTRAL]], np.float32)
+    [[*(CB_ROW * (C_SPAN / RGB_LEVELS)), CHROMA_NEUTRAL],
+     [*(CR_ROW * (C_SPAN / RGB_LEVELS)), CHROMA_NEUTRAL]], np.float32)
 
 
 @dataclass(frozen=True, eq=False)

@@ -22,7 +22,17 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from likeness.errors import InternalError
-from media.yuv import CHROMA_NEUTRAL, RGB_LEVELS, Y_BLACK, Y_SPAN, Yuv420
+from media.yuv import (
+    C_SPAN,
+    CB_ROW,
+    CHROMA_NEUTRAL,
+    CR_ROW,
+    LUMA_ROW,
+    RGB_LEVELS,
+    Y_BLACK,
+    Y_SPAN,
+    Yuv420,
+)
 
 FONT_CANDIDATES = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
@@ -32,12 +42,6 @@ TEXT_HEIGHT_FRACTION = 0.045  # of the frame height: 32 px at 720p, 16 px after 
 MIN_TEXT_PX = 14
 MARGIN_FRACTION = 0.025
 BOX_OPACITY = 0.55
-# BT.601 (swscale's default for untagged video, what an RGB frame is encoded with) rows
-# for luma and the two chroma differences, and limited range's chroma span
-_LUMA_ROW = np.array([0.299, 0.587, 0.114], np.float32)
-_CB_ROW = np.array([-0.168736, -0.331264, 0.5], np.float32)
-_CR_ROW = np.array([0.5, -0.418688, -0.081312], np.float32)
-C_SPAN = 224.0
 
 Position = Literal["top-left", "top-right", "bottom-left", "bottom-right"]
 
@@ -96,15 +100,16 @@ class LabelBurner:
         out[y:y + h, x:x + w] = (region * (1.0 - self._alpha) + self._color).astype(np.uint8)
         return out
 
-    def burn_yuv(self, picture: Yuv420) -> Yuv420:
-        """Return ``picture`` with the label blended into its planes (the input is not
-        modified): the stamp path's `burn`, with no conversion to RGB and back."""
+    def burn_yuv(self, picture: Yuv420, *, copy: bool = True) -> Yuv420:
+        """Return ``picture`` with the label blended into its planes: the stamp path's
+        `burn`, with no conversion to RGB and back. The input is left alone unless
+        ``copy`` is False (a picture publish made itself, blended where it lies)."""
         if (picture.width, picture.height) != self.size:
             raise InternalError(f"label made for {self.size}, picture is "
                                 f"{picture.width}x{picture.height}")
         if self._planes is None:
             self._planes = _PlaneOverlays.of(self._alpha[..., 0], self._color, self.box)
-        out = picture.copy()
+        out = picture.copy() if copy else picture
         self._planes.blend(out)
         return out
 
@@ -135,9 +140,9 @@ class _PlaneOverlays:
         full_alpha[y - y0:y - y0 + h, x - x0:x - x0 + w] = alpha
         full_rgb[y - y0:y - y0 + h, x - x0:x - x0 + w] = premultiplied
         scale = np.float32(1.0 / RGB_LEVELS)
-        luma = Y_BLACK * full_alpha + Y_SPAN * scale * (full_rgb @ _LUMA_ROW)
-        cb = CHROMA_NEUTRAL * full_alpha + C_SPAN * scale * (full_rgb @ _CB_ROW)
-        cr = CHROMA_NEUTRAL * full_alpha + C_SPAN * scale * (full_rgb @ _CR_ROW)
+        luma = Y_BLACK * full_alpha + Y_SPAN * scale * (full_rgb @ LUMA_ROW)
+        cb = CHROMA_NEUTRAL * full_alpha + C_SPAN * scale * (full_rgb @ CB_ROW)
+        cr = CHROMA_NEUTRAL * full_alpha + C_SPAN * scale * (full_rgb @ CR_ROW)
         return cls(x=x0, y=y0, luma_alpha=full_alpha, luma_ink=luma.astype(np.float32),
                    chroma_alpha=_halved(full_alpha), cb_ink=_halved(cb), cr_ink=_halved(cr))
 

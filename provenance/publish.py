@@ -243,8 +243,8 @@ def mark_frames(frames: Iterable[np.ndarray | Yuv420], *, label: LabelSpec | Non
             got = converted_at
         if isinstance(frame, Yuv420):
             owned = converted or burner is not None  # publish's own copy, free to edit
-            if burner is not None:
-                frame = burner.burn_yuv(frame)
+            if burner is not None:  # publish's own conversion is blended where it lies
+                frame = burner.burn_yuv(frame, copy=not converted)
             labelled = time.perf_counter()
             marked_y = watermarker.embed_luma(frame.y, render_id, index)
             if owned:  # one copy of the picture a frame, not two (the caller's is kept)

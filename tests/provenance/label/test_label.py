@@ -60,3 +60,6 @@ def test_label_in_yuv_is_the_label_in_rgb(position: str) -> None:
     assert np.array_equal(burned.y[outside], source.y[outside])
     assert not np.array_equal(burned.y[box], source.y[box])
     assert np.array_equal(source.i420, _i420(frame).i420)  # input untouched
+    in_place = _i420(frame)
+    assert burner.burn_yuv(in_place, copy=False) is in_place  # publish's own conversion
+    assert np.array_equal(in_place.i420, burned.i420)
