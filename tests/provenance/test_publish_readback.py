@@ -56,7 +56,8 @@ def _failed_at_read_back(r: object, out: Path, message: str) -> None:
     assert run_cli("audit", "verify").code == 0
 
 
-def _keep_frame(self: object, frame: np.ndarray, *args: object) -> np.ndarray:
+def _keep_frame(self: object, frame: np.ndarray, *args: object, **options: object
+                ) -> np.ndarray:
     return frame
 
 
