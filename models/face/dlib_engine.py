@@ -2,17 +2,20 @@
 
 It runs offline from the weights shipped in the ``face-recognition-models`` wheel.
 Weights are verified (SHA-256) once per process, so a swapped weight file never runs
-silently. The models themselves (~1 s and ~130 MB a set) are lent out by pools: dlib
-releases the GIL inside detection, landmark fitting and the descriptor, so concurrent
-batch jobs really run on several cores, but one model set used by two threads at once
-gives wrong boxes, landmarks and descriptors (measured: 14 of 60 detections and 24 of 60
-landmark fits wrong in 20 s of two threads; a 0.54 descriptor distance for one face in a
-batch). Each call borrows a model no other thread holds, from one pool per model kind;
-a pool grows to the number of its calls in flight at once and keeps its models for
-later, short-lived threads too (so the identity scan's embedding thread adds one
-encoder, not a whole set).
+silently. dlib's detector and shape predictor (~1 s and ~100 MB a set) are lent out by
+pools: dlib releases the GIL inside detection and landmark fitting, so concurrent batch
+jobs really run on several cores, but one model used by two threads at once gives wrong
+boxes and landmarks (measured: 14 of 60 detections and 24 of 60 landmark fits wrong in
+20 s of two threads). Each call borrows a model no other thread holds, from one pool per
+model kind; a pool grows to the number of its calls in flight at once and keeps its
+models for later, short-lived threads too.
 tests/models/face/test_dlib_threads.py checks that pooled calls overlap in time and
 give exactly the single-thread answers.
+
+The descriptor is dlib's own network and weights run by onnxruntime
+(models/face/dlib_descriptor.py): dlib's ``compute_face_descriptor`` keeps the GIL for
+its ~85 ms and stalled the identity scan's other threads; the onnxruntime graph gives the
+same descriptors in ~5 ms with the GIL released, and one session serves every thread.
 
 Detection runs on a copy downscaled to `DETECT_MAX_SIDE_PX` (HOG cost grows with
 pixel count; faces in 720p/4K frames are large enough to survive it), while the
@@ -40,6 +43,7 @@ from models.face.base import (
     check_rgb_image,
     sort_largest_first,
 )
+from models.face.dlib_descriptor import DescriptorNet, load_descriptor
 from models.registry import Availability, EnginePolicy
 from models.weights import WeightFile, require_weight
 
@@ -47,7 +51,7 @@ ENGINE_NAME = "dlib"
 DISTRIBUTION = "package:face-recognition-models"
 DETECT_MAX_SIDE_PX = 640
 DEFAULT_UPSAMPLE = 0  # flare portraits are found at 0; 1 adds false faces in photos
-DESCRIPTOR_JITTERS = 1
+DERIVED_DIR = "derived"  # under the models dir: graphs built from the pinned weights
 DESCRIPTOR_DIM = 128
 CHIP_SIZE_PX = 150  # the ResNet's input, aligned as dlib.get_face_chip does
 CHIP_PADDING = 0.25  # compute_face_descriptor's default padding around the landmarks
@@ -141,15 +145,16 @@ def _load_predictor() -> Any:
     return _import_dlib().shape_predictor(str(_weight_paths()[0]))
 
 
-def _load_encoder() -> Any:
-    return _import_dlib().face_recognition_model_v1(str(_weight_paths()[1]))
+@functools.cache
+def _descriptor(derived_dir: Path | None) -> DescriptorNet:
+    """One descriptor session per process (and derived folder): it serves every thread."""
+    return load_descriptor(_weight_paths()[1], derived_dir=derived_dir)
 
 
 class _ModelPool:
     """Instances of one dlib model lent to one caller at a time (see the module
-    docstring for why). One pool per model kind, so a thread that only embeds (the
-    identity scan's worker) borrows an encoder (~22 MB) and never a second shape
-    predictor (~100 MB) beside the detecting thread's."""
+    docstring for why). One pool per model kind, so a thread that only fits landmarks
+    never holds a second detector."""
 
     def __init__(self, load: Callable[[], Any]) -> None:
         self._load = load
@@ -176,17 +181,15 @@ class _ModelPool:
 class _ModelPools:
     detector: _ModelPool
     predictor: _ModelPool
-    encoder: _ModelPool
 
     @classmethod
     def new(cls) -> _ModelPools:
-        return cls(_ModelPool(_load_detector), _ModelPool(_load_predictor),
-                   _ModelPool(_load_encoder))
+        return cls(_ModelPool(_load_detector), _ModelPool(_load_predictor))
 
     def warm(self) -> None:
         """Have one of each loaded, so a missing or forged weight fails at engine
         creation rather than at the first frame."""
-        for pool in (self.detector, self.predictor, self.encoder):
+        for pool in (self.detector, self.predictor):
             with pool.borrow():
                 pass
 
@@ -232,6 +235,7 @@ class DlibFaceEngine:
         detect_max_side_px: int = DETECT_MAX_SIDE_PX,
         min_score: float = 0.0,
         identity_threshold: float = IDENTITY_THRESHOLD,
+        derived_dir: Path | None = None,
     ) -> None:
         if upsample < 0 or upsample > 3:
             raise BadInput(f"dlib upsample must be 0..3, got {upsample}")
@@ -242,6 +246,7 @@ class DlibFaceEngine:
         self.min_score = min_score
         self.identity_threshold = identity_threshold
         _POOLS.warm()
+        self._descriptor = _descriptor(derived_dir)
 
     # -- detection -----------------------------------------------------------------
 
@@ -282,13 +287,13 @@ class DlibFaceEngine:
     # -- identity --------------------------------------------------------------------
 
     def embed(self, image: np.ndarray, face: Face) -> np.ndarray:
-        """128-D dlib ResNet descriptor of `face` (aligned from its landmarks, 1 jitter)."""
+        """128-D dlib ResNet descriptor of `face` (aligned from its landmarks)."""
         return self.embed_chip(self.face_chip(image, face))
 
     def face_chip(self, image: np.ndarray, face: Face) -> np.ndarray:
         """The aligned `CHIP_SIZE_PX` crop the descriptor is computed from: what dlib's
         ``compute_face_descriptor(image, shape)`` extracts itself (the same pixels, so
-        `embed_chip` of it gives the same descriptor, bit for bit)."""
+        `embed_chip` of it gives dlib's descriptor, within 1e-6)."""
         check_rgb_image(image)
         dlib = _import_dlib()
         box = face.box
@@ -303,10 +308,7 @@ class DlibFaceEngine:
         if chip.shape != (CHIP_SIZE_PX, CHIP_SIZE_PX, 3) or chip.dtype != np.uint8:
             raise BadInput(f"dlib face chips are {CHIP_SIZE_PX}x{CHIP_SIZE_PX} RGB uint8, "
                            f"got {chip.dtype} {chip.shape}")
-        with _POOLS.encoder.borrow() as encoder:
-            descriptor = encoder.compute_face_descriptor(
-                np.ascontiguousarray(chip), DESCRIPTOR_JITTERS)
-        return np.asarray(descriptor, dtype=np.float32).reshape(DESCRIPTOR_DIM)
+        return self._descriptor.describe(chip)[0]
 
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:
         """Euclidean distance between two descriptors (dlib's native metric)."""
@@ -321,5 +323,6 @@ class DlibFaceEngine:
 
 
 def create(*, models_dir: Path, **_options: object) -> DlibFaceEngine:
-    """Registry factory: the default-configured dlib engine (weights from its package)."""
-    return DlibFaceEngine()
+    """Registry factory: the default-configured dlib engine (weights from its package;
+    the descriptor's derived graph kept under the models dir, `DERIVED_DIR`)."""
+    return DlibFaceEngine(derived_dir=models_dir / DERIVED_DIR)

@@ -1,6 +1,8 @@
-"""dlib's thread-safety facts, as the face engine relies on them: its calls release the GIL
-(two threads' calls into dlib overlap in time, so concurrent batch jobs use several cores),
-and with the engine's model pool each thread gets exactly the answers it gets alone."""
+"""dlib's thread-safety facts, as the face engine relies on them: its detector and shape
+predictor release the GIL (two threads' calls into dlib overlap in time, so concurrent batch
+jobs use several cores), and with the engine's model pool each thread gets exactly the
+answers it gets alone (the descriptor, run by onnxruntime, too:
+test_dlib_descriptor.py)."""
 
 from __future__ import annotations
 
@@ -40,9 +42,6 @@ class _Timed:
     def run(self, *args: Any) -> Any:
         return self._timed(self._model.run, *args)
 
-    def compute_face_descriptor(self, *args: Any) -> Any:
-        return self._timed(self._model.compute_face_descriptor, *args)
-
 
 def _overlap_s(a: list[Interval], b: list[Interval]) -> float:
     return sum(max(0.0, min(e1, e2) - max(s1, s2)) for s1, e1 in a for s2, e2 in b)
@@ -65,8 +64,7 @@ def test_pooled_models_run_at_once_and_agree_with_one_thread(
         return dlib_engine._ModelPool(lambda: _Timed(load(), log))
 
     pools = dlib_engine._ModelPools(timed(dlib_engine._load_detector),
-                                    timed(dlib_engine._load_predictor),
-                                    timed(dlib_engine._load_encoder))
+                                    timed(dlib_engine._load_predictor))
     monkeypatch.setattr(dlib_engine, "_POOLS", pools)
     engine = DlibFaceEngine()
     images = [load_image(ASSETS / "female01.png"), load_image(ASSETS / "male01.png")]
@@ -92,7 +90,7 @@ def test_pooled_models_run_at_once_and_agree_with_one_thread(
     # at most one model of each kind per thread in flight, then reused (a kind whose
     # calls never overlapped in time needs only one)
     assert all(1 <= pool.created <= 2
-               for pool in (pools.detector, pools.predictor, pools.encoder))
+               for pool in (pools.detector, pools.predictor))
     first, second = (log[t.ident] for t in threads if t.ident is not None)
     inside_s = sum(e - s for s, e in first + second)
     # had dlib kept the GIL (or a lock serialised the calls), they could not overlap at all

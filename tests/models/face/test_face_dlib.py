@@ -100,10 +100,10 @@ def test_registry_auto_is_dlib_in_a_commercial_studio() -> None:
     from models.face import dlib_engine
 
     pools = dlib_engine._POOLS
-    loaded = (pools.detector.created, pools.predictor.created, pools.encoder.created)
+    loaded = (pools.detector.created, pools.predictor.created)
     engine("face", "dlib")
     # a new engine reuses the loaded models
-    assert (pools.detector.created, pools.predictor.created, pools.encoder.created) == loaded
+    assert (pools.detector.created, pools.predictor.created) == loaded
     with pytest.raises(BadInput, match="unknown face engine 'nope'"):
         engine("face", "nope")
 
