@@ -35,6 +35,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "likeness/cli/common.py": "grant JSON documents and ledger exports (not media)",
         "provenance/c2pa/store.py": "the studio's copy of signed manifest stores (not media)",
         "models/asr/whisper_engine.py": "the joined whisper weights cache (not media)",
+        "models/face/dlib_descriptor.py": "the face descriptor's derived graph (a model)",
         "flows/dub.py": "the cue report and subtitle sidecars, written after publish (text)",
         "flows/batch.py": "the batch's per-output state records (JSON, not media)",
     },
