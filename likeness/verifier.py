@@ -125,18 +125,19 @@ def create_app(studio: Studio, config: VerifierConfig | None = None) -> FastAPI:
 
     @app.get("/services/supportedAlgorithms")
     async def supported() -> dict[str, Any]:
-        from provenance.watermark.audio import ALGORITHM as AUDIO
+        from provenance.watermark.audio import PUBLISHED_ALGORITHMS as AUDIO
         from provenance.watermark.video import ALGORITHM as VIDEO
 
-        return {"watermarks": [{"alg": VIDEO}, {"alg": AUDIO}], "fingerprints": []}
+        return {"watermarks": [{"alg": VIDEO}, *({"alg": alg} for alg in AUDIO)],
+                "fingerprints": []}
 
     @app.get("/matches/byBinding")
     async def by_binding(alg: str = Query(min_length=1, max_length=100),
                          value: str = Query(min_length=1, max_length=100)) -> dict[str, Any]:
-        from provenance.watermark.audio import ALGORITHM as AUDIO
+        from provenance.watermark.audio import PUBLISHED_ALGORITHMS as AUDIO
         from provenance.watermark.video import ALGORITHM as VIDEO
 
-        if alg not in (VIDEO, AUDIO):
+        if alg not in (VIDEO, *AUDIO):
             raise HTTPException(400, f"unsupported soft-binding algorithm {alg!r}")
         return await run_in_threadpool(_matches, value.lower())
 

@@ -94,7 +94,6 @@ from provenance.leftovers import (
 )
 from provenance.readback import ReadBack, check_label_draws, read_back
 from provenance.sources import inspect_source
-from provenance.watermark.audio import ALGORITHM as AUDIO_ALGORITHM
 from provenance.watermark.audio import MIN_SECONDS as AUDIO_MIN_SECONDS
 from provenance.watermark.audio import AudioWatermarker, with_noise_floor
 from provenance.watermark.video import ALGORITHM as VIDEO_ALGORITHM
@@ -274,8 +273,9 @@ def encode_marked(rendered: Rendered, tmp: Path, *, label: LabelSpec | None,
     began = time.perf_counter()
     if audio is not None:
         floored = with_noise_floor(audio.samples, render_id=render_id)
-        marked = AudioWatermarker(key).embed(floored, audio.sample_rate, render_id)
-        audio = AudioTrack(marked, audio.sample_rate)
+        marked, _scheme = AudioWatermarker(key).embed_checked(floored, audio.sample_rate,
+                                                              render_id)
+        audio = AudioTrack(marked, audio.sample_rate)  # the read-back names the scheme
     _add(spent, "watermark_audio", time.perf_counter() - began)
     with VideoWriter(tmp, fps=rendered.fps, audio=audio, container_format="mp4") as writer:
         # decode, per-frame work and marking run in one thread, the encoder in this one
@@ -313,7 +313,7 @@ def manifest_for(rendered: Rendered, decision: Decision, entry: LedgerEntry,
     """The manifest claims what ``found`` (the read-back of the encoded file) holds."""
     actions = list(rendered.actions)
     claimed = [f"{VIDEO_ALGORITHM} video"] if found.video_claimed else []
-    claimed += [f"{AUDIO_ALGORITHM} audio"] if found.audio_claimed else []
+    claimed += [f"{found.audio_algorithm} audio"] if found.audio_claimed else []
     not_claimed = ([] if found.video_claimed else [f"video mark {found.video}"]) + (
         [] if found.audio_claimed else [f"audio mark {found.audio}"])
     marks = " and ".join(claimed) + " watermark" if claimed else "no watermark"
@@ -330,7 +330,7 @@ def manifest_for(rendered: Rendered, decision: Decision, entry: LedgerEntry,
         decision=decision, entry=entry, head=head, proof=proof, studio=studio,
         visible_label=found.visible_label, engines=rendered.engines,
         video_algorithm=VIDEO_ALGORITHM if found.video_claimed else "",
-        audio_algorithm=AUDIO_ALGORITHM if found.audio_claimed else "",
+        audio_algorithm=found.audio_algorithm if found.audio_claimed else "",
         audio_status=found.audio, video_status=found.video, source=source, grants=grants)
     return C2paManifestSpec(
         title=rendered.title, digital_source_type=rendered.source_type,

@@ -82,6 +82,7 @@ class ReadBack:
     audio: str  # AUDIO_VERIFIED, AUDIO_NO_TRACK or an AUDIO_NOT_VERIFIABLE text
     seconds: float
     video: str = VIDEO_VERIFIED  # or a VIDEO_OVERLAID text
+    audio_algorithm: str = ""  # the audio scheme that decoded, when the audio is claimed
 
     @property
     def audio_claimed(self) -> bool:
@@ -159,23 +160,26 @@ def read_back(encoded: Path, *, render_id: int, key: bytes, label: LabelSpec | N
                               f"{render_id:016x} from the encoded file ({found.frames_used} "
                               "frames read)")
         video = VIDEO_OVERLAID.format(ids=", ".join(source_marks))
+    audio, audio_algorithm = _audio_state(encoded, render_id=render_id, key=key,
+                                          marked_s=audio_s if info.audio is not None else None)
     return ReadBack(visible_label=visible, video_frames=found.frames_used, video=video,
-                    audio=_audio_state(encoded, render_id=render_id, key=key,
-                                       marked_s=audio_s if info.audio is not None else None),
+                    audio=audio, audio_algorithm=audio_algorithm,
                     seconds=time.perf_counter() - began)
 
 
-def _audio_state(encoded: Path, *, render_id: int, key: bytes, marked_s: float | None) -> str:
+def _audio_state(encoded: Path, *, render_id: int, key: bytes,
+                 marked_s: float | None) -> tuple[str, str]:
+    """The audio mark's state and, when verified, the scheme that decoded."""
     if marked_s is None:
-        return AUDIO_NO_TRACK
+        return AUDIO_NO_TRACK, ""
     samples, rate = load_audio(encoded)
     duration = min(marked_s, samples.shape[0] / rate)
     found = None
     if samples.shape[0] >= AUDIO_MIN_SECONDS * rate:
         found = AudioWatermarker(key).detect(samples[: int(rate * AUDIO_MAX_SECONDS)], rate)
     if found is not None and found.render_id == render_id:
-        return AUDIO_VERIFIED
+        return AUDIO_VERIFIED, found.algorithm
     if duration >= AUDIO_REQUIRED_S:
         raise ClaimNotMet(f"the audio watermark does not decode to render {render_id:016x} "
                           f"from the encoded file ({duration:.1f} s of marked audio)")
-    return AUDIO_NOT_VERIFIABLE.format(required=AUDIO_REQUIRED_S)
+    return AUDIO_NOT_VERIFIABLE.format(required=AUDIO_REQUIRED_S), ""

@@ -122,7 +122,7 @@ def test_stamp_verifies_intact_then_derived(studio_with_grant: tuple, clip: Path
 STAGES = {
     "label+watermark+encode": ("provenance.label.LabelBurner.burn_yuv", None),  # a stamp: I420
     "watermark": ("provenance.watermark.video.VideoWatermarker.embed_luma", None),
-    "audio-watermark": ("provenance.watermark.audio.AudioWatermarker.embed", None),
+    "audio-watermark": ("provenance.watermark.audio.AudioWatermarker.embed_checked", None),
     "ledger": ("provenance.publish.append_published", None),
     "c2pa": ("provenance.publish.sign_media", None),
     "rename": ("provenance.publish.os.replace", None),

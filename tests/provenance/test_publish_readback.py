@@ -89,13 +89,17 @@ def test_c5_video_mark_that_does_not_decode_fails_the_render(
     _failed_at_read_back(_stamp(clip, out), out, "the video watermark does not decode")
 
 
-def _unmarked_audio(self: object, samples: np.ndarray, *args: object) -> np.ndarray:
-    return samples
+EMBED_CHECKED = "provenance.watermark.audio.AudioWatermarker.embed_checked"
+
+
+def _unmarked_audio(self: object, samples: np.ndarray, *args: object
+                    ) -> tuple[np.ndarray, str]:
+    return samples, "likeness-erb-qim/2"
 
 
 def test_c5_short_clip_audio_mark_not_recovered_is_not_claimed(
         clip: Path, tmp_path: Path, sqlite_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("provenance.watermark.audio.AudioWatermarker.embed", _unmarked_audio)
+    monkeypatch.setattr(EMBED_CHECKED, _unmarked_audio)
     out = tmp_path / "out.mp4"
     r = _stamp(clip, out)
     assert r.code == 0, r.err  # type: ignore[attr-defined]
@@ -126,7 +130,7 @@ def test_c5_long_audio_mark_not_recovered_fails_the_render(
          "stream=duration", "-of", "csv=p=0", str(long_clip)],
         capture_output=True, text=True, check=True).stdout)
     assert speech_s >= AUDIO_REQUIRED_S  # the marked audio, not just the picture, is long
-    monkeypatch.setattr("provenance.watermark.audio.AudioWatermarker.embed", _unmarked_audio)
+    monkeypatch.setattr(EMBED_CHECKED, _unmarked_audio)
     out = tmp_path / "out.mp4"
     _failed_at_read_back(_stamp(long_clip, out), out, "the audio watermark does not decode")
 

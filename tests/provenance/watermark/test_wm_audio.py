@@ -1,7 +1,10 @@
-"""Audio watermark: SNR >= 30 dB, keyed, and robust to codecs, resampling and gain.
+"""Audio watermark v1 (``likeness-stft-ss/1``, the scheme publish falls back to): SNR >= 30 dB,
+keyed, and robust to codecs, resampling and gain; and the publish choice between v2 and v1
+(`embed_checked`).
 
 Test audio is espeak-ng speech over pink noise and two soft tones, mixed by ffmpeg
 (provenance.watermark.attacks.speech_mix); codecs are the real ffmpeg AAC and LAME.
+v2's own properties are in test_audio_v2.py.
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ import numpy as np
 import pytest
 
 from likeness.errors import BadInput
-from provenance.watermark.audio import AudioWatermarker
+from provenance.watermark.audio import ALGORITHM, FALLBACK, AudioWatermarker
 from provenance.watermark.keys import new_watermark_key
 from tests.support import attacks
+from tests.support import audio_attacks as AA
+from tests.support.audio_attacks import librivox_available as attacks_speech_available
 
 KEY = bytes(range(100, 132))
 RENDER_ID = 0x0A11_CE00_1234_5678
@@ -28,7 +33,7 @@ def speech() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def marked(speech: np.ndarray) -> np.ndarray:
-    return AudioWatermarker(KEY).embed(speech, RATE_HZ, RENDER_ID)
+    return AudioWatermarker(KEY, algorithm=FALLBACK).embed(speech, RATE_HZ, RENDER_ID)
 
 
 def test_embed_keeps_shape_dtype_and_snr(speech: np.ndarray, marked: np.ndarray) -> None:
@@ -76,7 +81,7 @@ def test_survives_cutting_the_start(marked: np.ndarray) -> None:
 
 def test_stereo_44k1_keeps_shape_and_decodes() -> None:
     stereo = attacks.speech_mix(TEXT, seconds=4, sample_rate=44_100, seed=5, channels=2)
-    marked = AudioWatermarker(KEY).embed(stereo, 44_100, RENDER_ID)
+    marked = AudioWatermarker(KEY, algorithm=FALLBACK).embed(stereo, 44_100, RENDER_ID)
     assert marked.shape == stereo.shape and marked.dtype == stereo.dtype
     assert attacks.snr_db(stereo, marked) >= 30.0
     assert AudioWatermarker(KEY).detect(marked[:, 1], 44_100).render_id == RENDER_ID
@@ -102,3 +107,26 @@ def test_codecs_after_a_cut(seed: int) -> None:
     cut = marked[int(0.77 * RATE_HZ):]
     assert wm.detect(attacks.mp3(cut, RATE_HZ), RATE_HZ).render_id == RENDER_ID
     assert wm.detect(attacks.aac(cut, RATE_HZ), RATE_HZ).render_id == RENDER_ID
+
+
+def test_publish_embeds_v2_where_it_reads_back_else_v1(speech: np.ndarray) -> None:
+    """Publish's choice (`embed_checked`): v2 on speech, v1 where v2 does not decode from
+    the marked audio itself (a synthetic music bed: pads and plucks give v2's band ratios
+    too little to move; this seed is one v1 does carry)."""
+    marks = AudioWatermarker(KEY)
+    marked, scheme = marks.embed_checked(speech, RATE_HZ, RENDER_ID)
+    assert scheme == ALGORITHM
+    assert attacks.snr_db(speech, marked) >= 30.0
+    assert marks.detect(marked, RATE_HZ).algorithm == ALGORITHM
+    music = AA.synth_music(seconds=6, sample_rate=RATE_HZ, seed=2)
+    v2_only = AudioWatermarker(KEY, algorithm=ALGORITHM).embed(music, RATE_HZ, RENDER_ID)
+    assert marks.detect(v2_only, RATE_HZ).render_id != RENDER_ID
+    marked, scheme = marks.embed_checked(music, RATE_HZ, RENDER_ID)
+    assert scheme == FALLBACK
+    found = marks.detect(marked, RATE_HZ)
+    assert (found.render_id, found.algorithm) == (RENDER_ID, FALLBACK)
+    if not attacks_speech_available():
+        pytest.skip("LibriVox excerpts (pocketsphinx-en-us test data) not installed")
+    real = AA.real_speech(seconds=8.0, start_s=20.0, sample_rate=RATE_HZ)
+    marked, scheme = marks.embed_checked(real, RATE_HZ, RENDER_ID)
+    assert scheme == ALGORITHM and marks.detect(marked, RATE_HZ).render_id == RENDER_ID
