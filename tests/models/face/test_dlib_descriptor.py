@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import threading
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from models.face.dlib_descriptor import (
 from models.face.dlib_engine import DlibFaceEngine, _import_dlib, _weight_paths
 from tests.support.faces import PORTRAIT_NAMES
 from tests.support.real_faces import RealFacesUnavailable, real_faces
+from tests.support.threads import overlap_s, run_pair
 
 FACES_DIR = Path(__file__).resolve().parents[3] / "assets" / "faces"
 
@@ -80,16 +80,10 @@ def test_two_threads_compute_descriptors_at_once(dlib_engine: DlibFaceEngine) ->
             if not np.array_equal(descriptor, alone[i]):
                 wrong.append(i)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_pair(work)
     assert wrong == []
-    overlap = sum(max(0.0, min(e1, e2) - max(s1, s2))
-                  for s1, e1 in spans[0] for s2, e2 in spans[1])
     inside = sum(e - s for s, e in spans[0] + spans[1])
-    assert overlap > 0.1 * inside
+    assert overlap_s(spans[0], spans[1]) > 0.1 * inside
 
 
 def test_the_reader_refuses_what_is_not_the_descriptor_network(weights: Path) -> None:

@@ -17,10 +17,10 @@ import pytest
 
 from models.face import dlib_engine, load_image
 from models.face.dlib_engine import DlibFaceEngine
+from tests.support.threads import Interval, overlap_s, run_pair
 
 ASSETS = Path(__file__).resolve().parents[3] / "assets" / "faces"
 ROUNDS = 6
-Interval = tuple[float, float]
 
 
 class _Timed:
@@ -41,10 +41,6 @@ class _Timed:
 
     def run(self, *args: Any) -> Any:
         return self._timed(self._model.run, *args)
-
-
-def _overlap_s(a: list[Interval], b: list[Interval]) -> float:
-    return sum(max(0.0, min(e1, e2) - max(s1, s2)) for s1, e1 in a for s2, e2 in b)
 
 
 def _answers(engine: DlibFaceEngine, image: np.ndarray) -> tuple[tuple[int, ...], np.ndarray,
@@ -81,11 +77,7 @@ def test_pooled_models_run_at_once_and_agree_with_one_thread(
                 wrong.append(f"thread {i}: descriptor off by "
                              f"{np.linalg.norm(descriptor - alone[i][2]):.3f}")
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    threads = run_pair(work)
     assert wrong == []
     # at most one model of each kind per thread in flight, then reused (a kind whose
     # calls never overlapped in time needs only one)
@@ -94,4 +86,4 @@ def test_pooled_models_run_at_once_and_agree_with_one_thread(
     first, second = (log[t.ident] for t in threads if t.ident is not None)
     inside_s = sum(e - s for s, e in first + second)
     # had dlib kept the GIL (or a lock serialised the calls), they could not overlap at all
-    assert _overlap_s(first, second) > 0.1 * inside_s
+    assert overlap_s(first, second) > 0.1 * inside_s
