@@ -43,14 +43,14 @@ from media.audio import load_audio
 from media.decode import iter_frames
 from media.probe import probe
 from provenance.label import LabelBurner, LabelSpec
+from provenance.watermark.audio import CHECK_SECONDS, AudioWatermarker
 from provenance.watermark.audio import MIN_SECONDS as AUDIO_MIN_SECONDS
-from provenance.watermark.audio import AudioWatermarker
 from provenance.watermark.video import VideoWatermarker
 
 VIDEO_FIRST_FRAMES = 30
 VIDEO_MAX_FRAMES = 150
 LABEL_FRAMES = (0, 14, 29)  # indices among the first decoded frames
-AUDIO_MAX_SECONDS = 12.0
+AUDIO_MAX_SECONDS = CHECK_SECONDS  # the audio read back: what publish's choice checked
 AUDIO_REQUIRED_S = 10.0  # audio this long must carry a recoverable mark
 
 VIDEO_VERIFIED = AUDIO_VERIFIED = "verified"

@@ -35,6 +35,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ DESCRIPTOR_DIM = 128
 GRAPH_VERSION = 1  # bump when the graph built from the same weights changes
 # The graph built from dlib_face_recognition_resnet_model_v1.dat (its SHA-256 pinned in
 # dlib_engine) by this module, serialised by onnx 1.23: tests rebuild it and compare.
-DERIVED_NAME = "dlib_face_recognition_resnet_model_v1.graph1.onnx"
+DERIVED_NAME = f"dlib_face_recognition_resnet_model_v1.graph{GRAPH_VERSION}.onnx"
 DERIVED_SHA256 = "d01b63ac3d25969e6363b91d9fad36db7b58cc299b2f711486cfb3935155ac77"
 
 _INPUT_LAYER = "input_rgb_image_sized"
@@ -237,9 +238,9 @@ class _Graph:
     """The ONNX nodes of a `DlibNet`, with every tensor's static shape (batch first)."""
 
     def __init__(self) -> None:
-        self.nodes: list[object] = []
-        self.initializers: list[object] = []
-        self.shapes: dict[str, tuple[int, int, int, int]] = {}
+        self.nodes: list[Any] = []  # onnx NodeProto / TensorProto (imported lazily)
+        self.initializers: list[Any] = []
+        self.shapes: dict[str, tuple[int, ...]] = {}
 
     def constant(self, name: str, value: np.ndarray) -> str:
         from onnx import numpy_helper
@@ -247,7 +248,7 @@ class _Graph:
         self.initializers.append(numpy_helper.from_array(value, name))
         return name
 
-    def node(self, op: str, inputs: list[str], name: str, shape: tuple[int, int, int, int],
+    def node(self, op: str, inputs: list[str], name: str, shape: tuple[int, ...],
              **attributes: object) -> str:
         from onnx import helper
 
@@ -261,8 +262,8 @@ class _Graph:
         bias = conv.bias * affine.gamma + affine.beta
         n, _, rows, cols = self.shapes[x]
         size = conv.weights.shape[2]
-        out = (n, weights.shape[0], (rows + 2 * conv.padding - size) // conv.stride + 1,
-               (cols + 2 * conv.padding - size) // conv.stride + 1)
+        out = (n, weights.shape[0], _out(rows, size, conv.stride, conv.padding),
+               _out(cols, size, conv.stride, conv.padding))
         return self.node("Conv", [x, self.constant(f"{name}.w", weights.astype(np.float32)),
                                   self.constant(f"{name}.b", bias.astype(np.float32))],
                          name, out, kernel_shape=[size, size], strides=[conv.stride] * 2,
@@ -273,8 +274,8 @@ class _Graph:
 
     def pool(self, x: str, pool: Pool, name: str) -> str:
         n, k, rows, cols = self.shapes[x]
-        out = (n, k, (rows + 2 * pool.padding - pool.size) // pool.stride + 1,
-               (cols + 2 * pool.padding - pool.size) // pool.stride + 1)
+        out = (n, k, _out(rows, pool.size, pool.stride, pool.padding),
+               _out(cols, pool.size, pool.stride, pool.padding))
         return self.node("MaxPool" if pool.kind == "max" else "AveragePool", [x], name, out,
                          kernel_shape=[pool.size] * 2, strides=[pool.stride] * 2,
                          pads=[pool.padding] * 4)
@@ -287,9 +288,14 @@ class _Graph:
             grow = [big - have for big, have in zip(size, self.shapes[x], strict=True)]
             if any(grow):
                 pads = self.constant(f"{name}.pad{which}", np.array([0] * 4 + grow, np.int64))
-                x = self.node("Pad", [x, pads], f"{name}.{which}", size)  # type: ignore[arg-type]
+                x = self.node("Pad", [x, pads], f"{name}.{which}", size)
             padded.append(x)
-        return self.node("Add", padded, name, size)  # type: ignore[arg-type]
+        return self.node("Add", padded, name, size)
+
+
+def _out(length: int, window: int, stride: int, padding: int) -> int:
+    """A convolution's or pool's output length, as dlib and ONNX both count it."""
+    return (length + 2 * padding - window) // stride + 1
 
 
 def build_graph(net: DlibNet) -> bytes:
@@ -337,12 +343,12 @@ def build_graph(net: DlibNet) -> bytes:
                "descriptors", (n, DESCRIPTOR_DIM, 1, 1))
     model = helper.make_model(
         helper.make_graph(
-            graph.nodes, "dlib_face_recognition_resnet_model_v1",  # type: ignore[arg-type]
+            graph.nodes, "dlib_face_recognition_resnet_model_v1",
             [helper.make_tensor_value_info("chips", TensorProto.FLOAT,
                                            ["n", 3, CHIP_SIZE_PX, CHIP_SIZE_PX])],
             [helper.make_tensor_value_info("descriptors", TensorProto.FLOAT,
                                            ["n", DESCRIPTOR_DIM])],
-            graph.initializers),  # type: ignore[arg-type]
+            graph.initializers),
         opset_imports=[helper.make_opsetid("", 17)], producer_name="likeness")
     model.ir_version = 8
     onnx.checker.check_model(model)

@@ -36,7 +36,7 @@ from provenance.watermark.detection import WatermarkDetection
 ALGORITHM = V2_ALGORITHM
 FALLBACK = V1_ALGORITHM
 PUBLISHED_ALGORITHMS = (ALGORITHM, FALLBACK)  # what a published file may carry
-CHECK_SECONDS = 12.0  # as much as publish's read-back decodes (readback.AUDIO_MAX_SECONDS)
+CHECK_SECONDS = 12.0  # publish's choice and its read-back decode this much (readback)
 
 _EMBEDDERS: dict[str, tuple[type[AudioWatermarkerV1] | type[AudioWatermarkerV2], float]] = {
     V1_ALGORITHM: (AudioWatermarkerV1, V1_MIN_SECONDS),
@@ -68,9 +68,11 @@ class AudioWatermarker:
                            hint=f"use one of {', '.join(sorted(_EMBEDDERS))}")
         self.algorithm = algorithm
         self.min_seconds = entry[1]
-        self._embedder: AudioWatermarkerV1 | AudioWatermarkerV2 = entry[0](key)
         self._v1 = AudioWatermarkerV1(key)
         self._v2 = AudioWatermarkerV2(key)
+        self._schemes: dict[str, AudioWatermarkerV1 | AudioWatermarkerV2] = {
+            V1_ALGORITHM: self._v1, V2_ALGORITHM: self._v2}
+        self._embedder = self._schemes[algorithm]
 
     def embed(self, samples: np.ndarray, sample_rate: int, render_id: int) -> np.ndarray:
         """A marked copy of `samples` (same shape and dtype)."""
@@ -80,12 +82,13 @@ class AudioWatermarker:
                       render_id: int) -> tuple[np.ndarray, str]:
         """Marked samples and the scheme they carry: `ALGORITHM` when it decodes from the
         marked audio itself, else `FALLBACK` where the audio is long enough for it."""
-        marked = self._v2.embed(samples, sample_rate, render_id)
+        preferred, fallback = self._schemes[ALGORITHM], self._schemes[FALLBACK]
+        marked = preferred.embed(samples, sample_rate, render_id)
         head = marked[: int(CHECK_SECONDS * sample_rate)]
-        if (self._v2.detect(head, sample_rate).render_id == render_id
-                or np.shape(samples)[0] < V1_MIN_SECONDS * sample_rate):
-            return marked, V2_ALGORITHM
-        return self._v1.embed(samples, sample_rate, render_id), V1_ALGORITHM
+        if (preferred.detect(head, sample_rate).render_id == render_id
+                or np.shape(samples)[0] < _EMBEDDERS[FALLBACK][1] * sample_rate):
+            return marked, ALGORITHM
+        return fallback.embed(samples, sample_rate, render_id), FALLBACK
 
     def detect(self, samples: np.ndarray, sample_rate: int) -> WatermarkDetection:
         """Decode v2, else v1 (where the audio is long enough for it).
