@@ -433,9 +433,12 @@ def _read_pinned(path: Path) -> bytes | None:
 
 def _keep(path: Path, model: bytes) -> None:
     """Write the derived graph atomically; a folder that cannot be written costs only the
-    next process the rebuild."""
+    next process the rebuild. Temp files a killed process left are removed first (a
+    process writing beside this one only loses its own keep)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f".{path.name}.*"):
+            stale.unlink(missing_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         try:
             with os.fdopen(fd, "wb") as fh:

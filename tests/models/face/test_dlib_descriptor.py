@@ -119,9 +119,11 @@ def test_the_derived_graph_is_kept_and_a_changed_one_rebuilt(
     load_descriptor(weights, derived_dir=derived)
     assert builds == []  # the kept graph was read
     kept.write_bytes(kept.read_bytes()[:-8] + b"\x00" * 8)  # tampered: not run, rebuilt
+    (derived / f".{DERIVED_NAME}.killed").write_bytes(b"half a graph")  # a crash's temp
     net = load_descriptor(weights, derived_dir=derived)
     assert builds == [1]
     assert hashlib.sha256(kept.read_bytes()).hexdigest() == DERIVED_SHA256
+    assert sorted(p.name for p in derived.iterdir()) == [DERIVED_NAME]
     chip = np.full((150, 150, 3), 128, np.uint8)
     assert net.describe(chip).shape == (1, 128)
     with pytest.raises(BadInput, match="150x150 RGB uint8"):
