@@ -24,6 +24,7 @@ import numpy as np
 from likeness.errors import BadInput, InternalError
 from media.ffmpeg import has_filter, run_ffmpeg
 from media.probe import open_input
+from media.resample import resample_poly
 
 TimeStretchEngine = Literal["auto", "rubberband", "atempo"]
 
@@ -137,8 +138,6 @@ def resample(samples: np.ndarray, *, from_rate: int, to_rate: int) -> np.ndarray
         soxr = None
     if soxr is not None:
         return np.asarray(soxr.resample(frames, from_rate, to_rate), dtype=np.float32)
-    from scipy.signal import resample_poly
-
     step = Fraction(to_rate, from_rate)
     return resample_poly(frames, step.numerator, step.denominator, axis=0).astype(np.float32)
 

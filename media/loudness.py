@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from media.audio import as_frames, measure_loudness
+from media.resample import resample_poly
 
 R128_TARGET_LUFS = -23.0
 TRUE_PEAK_CEILING_DBTP = -1.0
@@ -46,8 +47,6 @@ def true_peak_dbtp(samples: np.ndarray, sample_rate: int) -> float:
 
 def _oversampled_peak(frames: np.ndarray) -> np.ndarray:
     """Per input sample, the largest |value| of its oversampled neighbourhood, any channel."""
-    from scipy.signal import resample_poly
-
     up = np.abs(resample_poly(frames.astype(np.float64), OVERSAMPLING, 1, axis=0))
     up = up[: frames.shape[0] * OVERSAMPLING].reshape(frames.shape[0], OVERSAMPLING, -1)
     return up.max(axis=(1, 2))

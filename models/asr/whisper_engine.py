@@ -222,7 +222,7 @@ def _as_waveform(audio: Path | np.ndarray, sample_rate: int | None) -> np.ndarra
     if sample_rate != WHISPER_SAMPLE_RATE_HZ:
         from math import gcd
 
-        from scipy.signal import resample_poly
+        from media.resample import resample_poly
 
         divisor = gcd(sample_rate, WHISPER_SAMPLE_RATE_HZ)
         samples = resample_poly(samples, WHISPER_SAMPLE_RATE_HZ // divisor,

@@ -13,6 +13,7 @@ from math import gcd
 import numpy as np
 
 from likeness.errors import BadInput
+from media.resample import resample_poly
 
 WORK_RATE_HZ = 16_000
 N_FFT = 512
@@ -36,8 +37,6 @@ def resample(signal: np.ndarray, rate_from: int, rate_to: int) -> np.ndarray:
     if rate_from == rate_to:
         return signal
     common = gcd(rate_from, rate_to)
-    from scipy.signal import resample_poly  # ~0.6 s to import: only when a rate differs
-
     return resample_poly(signal, rate_to // common, rate_from // common)
 
 
