@@ -9,7 +9,9 @@ which made the transcode baseline unfairly fast. Each command runs as a user wou
 start-up costs count. Printed:
 
 - wall time of `stamp`, `dub --script` (default lip-sync engine) and, unless
-  ``--no-asr``, the unscripted `dub` (ASR + MT), each as x clip duration and x the plain
+  ``--no-asr``, the unscripted `dub` (ASR + MT), and, unless ``--no-server``, the scripted
+  dub once more against the studio's long-lived Prefect server (`likeness server start`,
+  how a studio runs its renders), each as x clip duration and x the plain
   `ffmpeg -c:v libx264` transcode of the same clip at the preset and CRF publish encodes
   with (`media.encode`: veryfast, CRF 20, x264's automatic threads);
 - the share of governance (gate + label + both watermarks + C2PA + ledger);
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -147,8 +150,31 @@ def studio(tmp: Path) -> dict[str, str]:
     return env
 
 
+def with_server(tmp: Path, clip: Path, script: Path, seconds: float,
+                env: dict[str, str]) -> dict[str, object]:
+    """The scripted dub again, as a studio runs its dubs: against the long-lived Prefect
+    server (`likeness server start`, once a day, not per render), so the ~12 s start of
+    Prefect's temporary server is not in the render's time. The footage bank and face
+    tracks the first dub cached are removed first: this dub builds them again."""
+    started = subprocess.run([LIKENESS, "server", "start", "--json"], env=env,
+                             capture_output=True, text=True)
+    if started.returncode != 0:
+        raise SystemExit(f"likeness server start failed:\n{started.stderr[-2000:]}")
+    try:
+        shutil.rmtree(Path(env["LIKENESS_HOME"]) / "cache" / "performers", ignore_errors=True)
+        dub = measured([LIKENESS, "dub", clip, "--language", "es", "--performer", "ava",
+                        "--script", script, "--out", tmp / f"served{seconds:.0f}.mp4",
+                        "--json"], env)
+    finally:
+        subprocess.run([LIKENESS, "server", "stop", "--json"], env=env, capture_output=True,
+                       text=True)
+    return {"dub_script_server_s": round(dub.wall_s, 2),
+            "dub_script_server_x_duration": round(dub.wall_s / seconds, 2),
+            "dub_script_server_stages_s": dub.result.get("stages_s")}
+
+
 def bench_clip(tmp: Path, seconds: float, env: dict[str, str], *, asr: bool,
-               ) -> dict[str, object]:
+               server: bool = False) -> dict[str, object]:
     from tests.support.media import face_clip
 
     flat = face_clip(tmp / f"flat{seconds:.0f}.mp4", seconds=seconds, size=(1280, 720),
@@ -175,6 +201,8 @@ def bench_clip(tmp: Path, seconds: float, env: dict[str, str], *, asr: bool,
         "dub_publish_steps_s": dub.result.get("publish_stages_s"),
         "dub_engines": dub.result.get("engines"),
     }
+    if server:
+        figures.update(with_server(tmp, clip, script, seconds, env))
     if asr:
         unscripted = measured([LIKENESS, "dub", clip, "--language", "es", "--performer", "ava",
                                "--out", tmp / f"asr{seconds:.0f}.mp4", "--json"], env)
@@ -192,6 +220,9 @@ def table(figures: dict[str, object]) -> None:
     print(f"  dub --script    {figures['dub_script_s']:>7} s   "
           f"{figures['dub_script_x_duration']}x duration, "
           f"{figures['dub_script_x_transcode']}x transcode")
+    if "dub_script_server_s" in figures:
+        print(f"  dub --script, long-lived server  {figures['dub_script_server_s']:>7} s   "
+              f"{figures['dub_script_server_x_duration']}x duration")
     if "dub_asr_s" in figures:
         print(f"  dub (ASR + MT)  {figures['dub_asr_s']:>7} s   "
               f"{figures['dub_asr_x_duration']}x duration")
@@ -215,13 +246,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--long-seconds", type=float, default=240.0,
                         help="second clip for the memory-growth ratio (0: skip)")
     parser.add_argument("--no-asr", action="store_true", help="skip the unscripted dub")
+    parser.add_argument("--no-server", action="store_true",
+                        help="skip the scripted dub against the long-lived server")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="likeness-dub-bench-") as tmp_dir:
         tmp = Path(tmp_dir)
         env = studio(tmp)
         print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
-        short = bench_clip(tmp, args.seconds, env, asr=not args.no_asr)
+        short = bench_clip(tmp, args.seconds, env, asr=not args.no_asr,
+                           server=not args.no_server)
         table(short)
         report: dict[str, object] = {"short": short, "goals": GOALS,
                                      "cpu_count": os.cpu_count(),
@@ -237,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     met = {name: float(short[name]) <= GOALS[name]  # type: ignore[arg-type]
            for name in ("dub_script_x_duration", "dub_script_x_transcode", "stamp_x_transcode",
                         "governance_share", "dub_asr_x_duration") if name in short}
+    if "dub_script_server_x_duration" in short:
+        met["dub_script_x_duration (long-lived server)"] = float(
+            short["dub_script_server_x_duration"]) <= GOALS["dub_script_x_duration"]  # type: ignore[arg-type]
     met["peak_rss"] = float(short["peak_rss_mib"]) <= GOALS["peak_rss_gib"] * 1024  # type: ignore[arg-type]
     report["goals_met"] = met
     report["load_after"] = os.getloadavg()[0]
