@@ -151,11 +151,13 @@ def studio(tmp: Path) -> dict[str, str]:
 
 
 def with_server(tmp: Path, clip: Path, script: Path, seconds: float,
-                env: dict[str, str]) -> dict[str, object]:
-    """The scripted dub again, as a studio runs its dubs: against the long-lived Prefect
-    server (`likeness server start`, once a day, not per render), so the ~12 s start of
-    Prefect's temporary server is not in the render's time. The footage bank and face
-    tracks the first dub cached are removed first: this dub builds them again."""
+                env: dict[str, str], *, asr: bool) -> dict[str, object]:
+    """The dubs again, as a studio runs them: against the long-lived Prefect server
+    (`likeness server start`, once a day, not per render), so the ~12 s start of
+    Prefect's temporary server is not in the render's time. Nothing the first dubs
+    cached is reused: the footage bank and face tracks are removed first, and the
+    unscripted dub reads a remuxed copy of the clip (the same streams, other bytes), so
+    its recognize-and-translate cache, keyed by the footage's SHA-256, misses."""
     started = subprocess.run([LIKENESS, "server", "start", "--json"], env=env,
                              capture_output=True, text=True)
     if started.returncode != 0:
@@ -165,12 +167,29 @@ def with_server(tmp: Path, clip: Path, script: Path, seconds: float,
         dub = measured([LIKENESS, "dub", clip, "--language", "es", "--performer", "ava",
                         "--script", script, "--out", tmp / f"served{seconds:.0f}.mp4",
                         "--json"], env)
+        unscripted = None
+        if asr:
+            copy = tmp / f"remuxed{seconds:.0f}.mp4"
+            subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(clip), "-c", "copy",
+                            "-metadata", "comment=likeness dub bench: served copy", str(copy)],
+                           check=True)
+            shutil.rmtree(Path(env["LIKENESS_HOME"]) / "cache" / "performers",
+                          ignore_errors=True)
+            unscripted = measured([LIKENESS, "dub", copy, "--language", "es", "--performer",
+                                   "ava", "--out", tmp / f"served-asr{seconds:.0f}.mp4",
+                                   "--json"], env)
     finally:
         subprocess.run([LIKENESS, "server", "stop", "--json"], env=env, capture_output=True,
                        text=True)
-    return {"dub_script_server_s": round(dub.wall_s, 2),
-            "dub_script_server_x_duration": round(dub.wall_s / seconds, 2),
-            "dub_script_server_stages_s": dub.result.get("stages_s")}
+    figures: dict[str, object] = {
+        "dub_script_server_s": round(dub.wall_s, 2),
+        "dub_script_server_x_duration": round(dub.wall_s / seconds, 2),
+        "dub_script_server_stages_s": dub.result.get("stages_s")}
+    if unscripted is not None:
+        figures.update(dub_asr_server_s=round(unscripted.wall_s, 2),
+                       dub_asr_server_x_duration=round(unscripted.wall_s / seconds, 2),
+                       dub_asr_server_stages_s=unscripted.result.get("stages_s"))
+    return figures
 
 
 def bench_clip(tmp: Path, seconds: float, env: dict[str, str], *, asr: bool,
@@ -202,7 +221,7 @@ def bench_clip(tmp: Path, seconds: float, env: dict[str, str], *, asr: bool,
         "dub_engines": dub.result.get("engines"),
     }
     if server:
-        figures.update(with_server(tmp, clip, script, seconds, env))
+        figures.update(with_server(tmp, clip, script, seconds, env, asr=asr))
     if asr:
         unscripted = measured([LIKENESS, "dub", clip, "--language", "es", "--performer", "ava",
                                "--out", tmp / f"asr{seconds:.0f}.mp4", "--json"], env)
@@ -226,6 +245,9 @@ def table(figures: dict[str, object]) -> None:
     if "dub_asr_s" in figures:
         print(f"  dub (ASR + MT)  {figures['dub_asr_s']:>7} s   "
               f"{figures['dub_asr_x_duration']}x duration")
+    if "dub_asr_server_s" in figures:
+        print(f"  dub (ASR + MT), long-lived server  {figures['dub_asr_server_s']:>7} s   "
+              f"{figures['dub_asr_server_x_duration']}x duration")
     print(f"  governance share of the scripted dub: {figures['governance_share']:.1%}")
     print(f"  peak RSS (largest process): {figures['peak_rss_mib']} MiB")
     stamp_stages = figures.get("stamp_stages_s") or {}
@@ -274,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     if "dub_script_server_x_duration" in short:
         met["dub_script_x_duration (long-lived server)"] = float(
             short["dub_script_server_x_duration"]) <= GOALS["dub_script_x_duration"]  # type: ignore[arg-type]
+    if "dub_asr_server_x_duration" in short:
+        met["dub_asr_x_duration (long-lived server)"] = float(
+            short["dub_asr_server_x_duration"]) <= GOALS["dub_asr_x_duration"]  # type: ignore[arg-type]
     met["peak_rss"] = float(short["peak_rss_mib"]) <= GOALS["peak_rss_gib"] * 1024  # type: ignore[arg-type]
     report["goals_met"] = met
     report["load_after"] = os.getloadavg()[0]
