@@ -24,6 +24,8 @@ from media.resample import resample_poly
     (1, 2, 1),
     (3, 1, 1),
     (6, 9, 100),  # not in lowest terms
+    (1, 3, 0),  # nothing in, nothing out
+    (441, 160, 0),
 ])
 def test_equal_to_scipy_for_every_ratio_and_length(up: int, down: int, length: int) -> None:
     x = np.random.default_rng(up * 1000 + down).standard_normal(length)
