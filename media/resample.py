@@ -34,7 +34,8 @@ def lowpass_taps(up: int, down: int) -> np.ndarray:
 
 
 def resample_poly(x: np.ndarray, up: int, down: int, axis: int = 0) -> np.ndarray:
-    """`x` resampled by `up`/`down` along `axis` (float64 out for float/int input)."""
+    """`x` resampled by `up`/`down` along `axis`; a float input keeps its dtype, other
+    inputs come back as float64 (as scipy does)."""
     if up < 1 or down < 1:
         raise ValueError("up and down must be positive integers")
     common = gcd(up, down)
