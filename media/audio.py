@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
@@ -138,8 +137,7 @@ def resample(samples: np.ndarray, *, from_rate: int, to_rate: int) -> np.ndarray
         soxr = None
     if soxr is not None:
         return np.asarray(soxr.resample(frames, from_rate, to_rate), dtype=np.float32)
-    step = Fraction(to_rate, from_rate)
-    return resample_poly(frames, step.numerator, step.denominator, axis=0).astype(np.float32)
+    return resample_poly(frames, to_rate, from_rate, axis=0).astype(np.float32)
 
 
 def measure_loudness(samples: np.ndarray, sample_rate: int) -> float:

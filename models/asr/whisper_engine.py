@@ -220,13 +220,9 @@ def _as_waveform(audio: Path | np.ndarray, sample_rate: int | None) -> np.ndarra
     if sample_rate is None:
         raise BadInput("sample_rate is required when passing raw samples")
     if sample_rate != WHISPER_SAMPLE_RATE_HZ:
-        from math import gcd
-
         from media.resample import resample_poly
 
-        divisor = gcd(sample_rate, WHISPER_SAMPLE_RATE_HZ)
-        samples = resample_poly(samples, WHISPER_SAMPLE_RATE_HZ // divisor,
-                                sample_rate // divisor).astype(np.float32)
+        samples = resample_poly(samples, WHISPER_SAMPLE_RATE_HZ, sample_rate).astype(np.float32)
     return samples
 
 

@@ -8,8 +8,6 @@ keeps the two from drifting apart.
 
 from __future__ import annotations
 
-from math import gcd
-
 import numpy as np
 
 from likeness.errors import BadInput
@@ -36,8 +34,7 @@ def resample(signal: np.ndarray, rate_from: int, rate_to: int) -> np.ndarray:
     """Polyphase resampling (exact ratio), a no-op at equal rates."""
     if rate_from == rate_to:
         return signal
-    common = gcd(rate_from, rate_to)
-    return resample_poly(signal, rate_to // common, rate_from // common)
+    return resample_poly(signal, rate_to, rate_from)  # it reduces the ratio itself
 
 
 def work_mono(samples: np.ndarray, sample_rate: int) -> np.ndarray:
