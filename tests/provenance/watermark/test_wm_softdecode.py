@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from provenance.watermark import payload
-from provenance.watermark.video_softdecode import decode_soft, false_positive_per_attempt
+from provenance.watermark import payload, payload_osd
+from provenance.watermark.video_softdecode import (
+    decode_soft,
+    erasure_ladder,
+    false_positive_per_attempt,
+)
 
 RENDER_ID = 0x0123_4567_89AB_CDEF
 
@@ -42,3 +46,54 @@ def test_random_soft_bits_find_nothing() -> None:
     hits = [decode_soft(rng.normal(size=payload.CODEWORD_BITS))[0] for _ in range(3000)]
     assert hits.count(None) == len(hits)
     assert decode_soft(np.zeros(payload.CODEWORD_BITS))[0] is None
+
+
+def test_generator_spans_the_payload_code() -> None:
+    rng = np.random.default_rng(5)
+    generator = payload_osd._generator()
+    for _ in range(20):
+        render_id = int(rng.integers(0, 2**63))
+        codeword = payload.encode(render_id)
+        assert np.array_equal((codeword[:80] @ generator) % 2, codeword)
+
+
+def _scattered(render_id: int, wrong_bytes: tuple[int, ...], seed: int) -> np.ndarray:
+    """Strong soft bits with one wrong bit in each listed byte, that bit weak but the
+    byte's weakest bit a right one (so the erasure ladder ranks the wrong bytes last)."""
+    soft = _soft(render_id) * 4.0
+    rng = np.random.default_rng(seed)
+    for byte in range(payload.CODEWORD_BYTES):
+        soft[8 * byte + int(rng.integers(0, 8))] *= 0.1  # each byte's weakest: right
+    for byte in wrong_bytes:
+        bits = [b for b in range(8 * byte, 8 * byte + 8) if abs(soft[b]) > 1.0]
+        bit = int(rng.choice(bits))
+        soft[bit] = -0.5 * np.sign(soft[bit])
+    return soft
+
+
+def test_scattered_single_bit_errors_decode_where_the_ladder_fails() -> None:
+    """What a low-bitrate codec leaves: one wrong bit in each of seven bytes."""
+    soft = _scattered(RENDER_ID, (0, 2, 5, 8, 11, 14, 17), seed=2)
+    assert erasure_ladder(soft) is None
+    render_id, info = decode_soft(soft)
+    assert render_id == RENDER_ID and info.corrected_bytes == 7
+    assert info.bit_accuracy == 137 / 144
+
+
+def test_more_wrong_bits_than_the_radius_find_nothing() -> None:
+    soft = _scattered(RENDER_ID, tuple(range(0, 18, 2))[:payload_osd.RADIUS] + (17,), seed=4)
+    assert np.count_nonzero((soft > 0) != (payload.encode(RENDER_ID) == 1)) \
+        == payload_osd.RADIUS + 1
+    assert payload_osd.decode(soft) is None
+
+
+def test_bits_without_evidence_count_against_a_candidate() -> None:
+    soft = _soft(RENDER_ID) * 2.0
+    soft[: payload_osd.RADIUS + 1] = 0.0  # ten bits carry nothing: too far to accept
+    assert payload_osd.decode(soft) is None
+    soft[0] = 2.0 * (payload.encode(RENDER_ID)[0] * 2.0 - 1.0)
+    assert payload_osd.decode(soft)[0] == RENDER_ID
+
+
+def test_bit_radius_bound_is_what_the_module_states() -> None:
+    assert 4e-11 < payload_osd.false_positive_per_attempt() < 6e-11
