@@ -36,7 +36,8 @@ How it works, and why:
   are refined (0.75 % stretch, 1.25 % scale, 8 ms) and the best few decoded, each
   through video_softdecode.decode_soft (Reed-Solomon with 0-8 of the weakest bytes
   erased, each erasure decode accepted only if the erased soft bits agree; 16-bit
-  check; ~6.1e-10 false match per try, the bound video v3 uses and a test pins).
+  check; then a search for a valid payload within 9 bits of the hard decisions;
+  ~6.6e-10 false match per try, the bound video v3 uses and a test pins).
 """
 
 from __future__ import annotations

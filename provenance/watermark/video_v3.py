@@ -39,7 +39,7 @@ which at most 0.1 % of the pixels of every benchmark clip change by more than on
 JND (tests/support/jnd.py; docs/watermark.md).
 
 False positives per check: at most DECODE_ATTEMPTS soft decodes, each below
-video_softdecode.false_positive_per_attempt() (~6e-10).
+video_softdecode.false_positive_per_attempt() (~6.6e-10).
 """
 
 from __future__ import annotations
