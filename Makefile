@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Debian packages the studio needs at run time (ffmpeg, espeak-ng, fonts) and in tests (postgresql).
-APT_PACKAGES := ffmpeg espeak-ng fonts-dejavu-core apertium apertium-eng-spa postgresql chromium pocketsphinx-testdata
+APT_PACKAGES := ffmpeg espeak-ng fonts-dejavu-core apertium apertium-eng-spa postgresql chromium pocketsphinx-testdata asterisk-core-sounds-en-g722
 
 .PHONY: setup system-deps demo test test-all bench lint clean
 

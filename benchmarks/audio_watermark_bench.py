@@ -1,7 +1,9 @@
 """Audio watermark benchmark: v1 against v2 on the attacks of issue 14, in one run.
 
 Clips: real speech (LibriVox excerpts from Debian's pocketsphinx-testdata), espeak-ng
-speech over pink noise and tones, and synthesized music, at 48 and 44.1 kHz. Each
+speech over pink noise and tones, and synthesized music, at 48 and 44.1 kHz; clips 20
+and up are a second real voice ("prompts": Allison Smith's Asterisk prompts, Debian's
+asterisk-core-sounds-en-g722, CC-BY-SA-3.0), passages 61 s apart. Each
 clip gets a random render id; each scheme (an *arm*: ``likeness-stft-ss/1`` and
 ``likeness-erb-qim/2``) marks the same clip with the same id, and both meet the same
 attacks (tests.support.audio_attacks: real ffmpeg codecs, atempo, resampling, noise,
@@ -13,6 +15,8 @@ time of a 10 s clip. Writes benchmarks/results/audio_watermark.json.
 
     python -m benchmarks audio_watermark        (or python benchmarks/audio_watermark_bench.py)
     python benchmarks/audio_watermark_bench.py --clips 6 --fp-clips 40 --attacks none opus
+    python benchmarks/audio_watermark_bench.py --part grid --clips 30 --seconds 20 \
+        --kinds speech prompts        (20 real-speech clips of dub length, two voices)
 """
 
 from __future__ import annotations
@@ -52,8 +56,15 @@ SHORT_ATTACKS = ("none", "mp3 64k", "aac 48k")
 DURATIONS_S = (2.8, 3.0, 4.0)
 
 
+FIRST_PROMPT_CLIP = 20
+FIRST_PROMPT_FP_CLIP = 210
+
+
 def clip_kind(index: int) -> str:
-    """What clip `index` holds: half real speech, then espeak mixes and music."""
+    """What clip `index` holds: of the first 20 half real speech, then espeak mixes and
+    music; from 20 on the second voice (so the first 20 keep their content and ids)."""
+    if index >= FIRST_PROMPT_CLIP:
+        return "prompts"
     return ("speech", "speech", "espeak", "music")[index % 4]
 
 
@@ -63,6 +74,9 @@ def clip_audio(index: int, seconds: float) -> tuple[str, np.ndarray, int]:
     kind = clip_kind(index)
     if kind == "speech":
         return kind, AA.real_speech(seconds=seconds, start_s=index * 5.3, sample_rate=rate), rate
+    if kind == "prompts":
+        return kind, AA.real_speech(seconds=seconds, start_s=(index - FIRST_PROMPT_CLIP) * 61.0,
+                                    sample_rate=rate, source="prompts"), rate
     if kind == "espeak":
         return kind, A.speech_mix(TEXTS[index % len(TEXTS)], seconds=seconds,
                                   sample_rate=rate, seed=index), rate
@@ -70,9 +84,14 @@ def clip_audio(index: int, seconds: float) -> tuple[str, np.ndarray, int]:
 
 
 def unmarked_clip(index: int) -> tuple[str, np.ndarray, int]:
-    """The false-positive set: real speech at many offsets, espeak, music, noises."""
+    """The false-positive set: real speech at many offsets, espeak, music, noises; from
+    index 210 on the second voice."""
     rate = (48_000, 44_100, 16_000)[index % 3]
     seconds = (3.0, 5.0, 8.0)[index % 3]
+    if index >= FIRST_PROMPT_FP_CLIP:
+        start_s = (index - FIRST_PROMPT_FP_CLIP) * 13.1
+        return "prompts", AA.real_speech(seconds=seconds, start_s=start_s, sample_rate=rate,
+                                         source="prompts"), rate
     kind = ("speech", "speech", "espeak", "music", "white", "pink", "brown")[index % 7]
     if kind == "speech":
         return kind, AA.real_speech(seconds=seconds, start_s=index * 1.7, sample_rate=rate), rate
@@ -284,7 +303,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=6.0, help="clip length")
     parser.add_argument("--fp-clips", type=int, default=210)
     parser.add_argument("--kinds", nargs="*", default=[],
-                        choices=("speech", "espeak", "music"),
+                        choices=("speech", "espeak", "music", "prompts"),
                         help="only clips of these kinds (the others keep their ids)")
     parser.add_argument("--attacks", nargs="*", default=[],
                         help="only attacks whose name contains one of these words")

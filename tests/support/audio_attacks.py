@@ -2,7 +2,10 @@
 
 Why here (and not in the product packages): the robustness claims must be measured on
 real recordings and real codecs, and the attack code must never ship. Real speech is
-the Debian pocketsphinx-testdata LibriVox excerpts (public domain, 16 kHz); music is
+the Debian pocketsphinx-testdata LibriVox excerpts (public domain, 16 kHz; 24.7 s, so
+longer clips overlap) and, for a second voice and independent passages, Allison
+Smith's Asterisk prompts from Debian's asterisk-core-sounds-en-g722 (CC-BY-SA-3.0,
+G.722 at 16 kHz, ~21 min; read from the installed package, never copied here); music is
 synthesized (notes with envelopes over a chord pad and hi-hat noise) because no
 music recording is installed; every codec and filter runs through ffmpeg
 (tests.support.attacks).
@@ -10,6 +13,8 @@ music recording is installed; every codec and filter runs through ffmpeg
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -18,6 +23,7 @@ import numpy as np
 import soundfile as sf
 
 from likeness.errors import BadInput
+from media.ffmpeg import ffmpeg_path
 from provenance.watermark.audio_signal import resample
 from tests.support import attacks as A
 
@@ -45,9 +51,43 @@ def librivox_available() -> bool:
     return any(LIBRIVOX_DIR.glob("*.wav"))
 
 
-def real_speech(*, seconds: float, start_s: float, sample_rate: int = 48_000) -> np.ndarray:
-    """`seconds` of LibriVox speech starting `start_s` into the excerpts (wrapping)."""
-    pool = _librivox_pool()
+PROMPTS_DIR = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
+# Prompts that are tones, not speech.
+NOT_SPEECH = ("ascending-2tone", "descending-2tone", "beep", "beeperr")
+
+
+@cache
+def _prompt_pool() -> np.ndarray:
+    """Every spoken top-level prompt, in name order, decoded by ffmpeg in one call."""
+    files = [path for path in sorted(PROMPTS_DIR.glob("*.g722")) if path.stem not in NOT_SPEECH]
+    if not files:
+        raise BadInput(f"no Asterisk prompts under {PROMPTS_DIR}",
+                       hint="apt-get install asterisk-core-sounds-en-g722")
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
+        for path in files:
+            quoted = str(path).replace("'", "'\\''")
+            listing.write(f"file '{quoted}'\n")
+        listing.flush()
+        pcm = subprocess.run([str(ffmpeg_path()), "-nostdin", "-v", "error", "-f", "concat",
+                              "-safe", "0", "-i", listing.name, "-f", "s16le", "-ac", "1",
+                              "-ar", str(SPEECH_RATE_HZ), "-"],
+                             capture_output=True, check=True).stdout
+    return np.frombuffer(pcm, np.int16).astype(np.float64) / 32768.0
+
+
+def prompts_available() -> bool:
+    """Whether the second real voice (Asterisk's prompts) is installed."""
+    return any(PROMPTS_DIR.glob("*.g722"))
+
+
+def real_speech(*, seconds: float, start_s: float, sample_rate: int = 48_000,
+                source: str = "librivox") -> np.ndarray:
+    """`seconds` of real speech starting `start_s` into a source's pool (wrapping):
+    "librivox" (the pocketsphinx excerpts) or "prompts" (Allison Smith's prompts)."""
+    pools = {"librivox": _librivox_pool, "prompts": _prompt_pool}
+    if source not in pools:
+        raise ValueError(f"unknown speech source {source!r}: one of {sorted(pools)}")
+    pool = pools[source]()
     n = int(seconds * SPEECH_RATE_HZ)
     if n >= pool.size:
         raise BadInput(f"only {pool.size / SPEECH_RATE_HZ:.1f} s of real speech is installed")
