@@ -36,7 +36,7 @@ How it works, and why:
   are refined (0.75 % stretch, 1.25 % scale, 8 ms) and the best few decoded, each
   through video_softdecode.decode_soft (Reed-Solomon with 0-8 of the weakest bytes
   erased, each erasure decode accepted only if the erased soft bits agree; 16-bit
-  check; then a search for a valid payload within 9 bits of the hard decisions;
+  check; then a search for a valid payload at a small soft distance;
   ~6.6e-10 false match per try, the bound video v3 uses and a test pins).
 """
 

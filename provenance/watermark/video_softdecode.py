@@ -18,10 +18,12 @@ word is within the decoding radius of a codeword, times 2**-16 for the check, ti
 that bound.
 
 Where the ladder fails, ordered-statistics decoding of the code's binary image
-(provenance.watermark.payload_osd) looks for a valid payload within a few *bits* of the
-hard decisions: what a low-bitrate codec leaves (one weak wrong bit in each of many
-bytes) and the ladder cannot decode. Its own bound (5.0e-11) is added; the total is
-about 6.6e-10 per attempt (tests/provenance/watermark pin it below 1e-9).
+(provenance.watermark.payload_osd) looks for a valid payload at a small *soft distance*
+(the summed reliability of the bits it disagrees with): what a low-bitrate codec leaves
+(weak wrong bits scattered over many bytes) and the ladder cannot decode. Its own
+bound (5.0e-11, from the exact distribution of that distance for unmarked input) is
+added; the total is about 6.6e-10 per attempt (tests/provenance/watermark pin it below
+1e-9).
 """
 
 from __future__ import annotations

@@ -111,17 +111,18 @@ def test_codecs_after_a_cut(seed: int) -> None:
 
 def test_publish_embeds_v2_where_it_reads_back_else_v1(speech: np.ndarray) -> None:
     """Publish's choice (`embed_checked`): v2 on speech, v1 where v2 does not decode from
-    the marked audio itself (a synthetic music bed: pads and plucks give v2's band ratios
-    too little to move; this seed is one v1 does carry)."""
+    the marked audio itself (a steady pink-noise bed, as room tone: v2 does not read back
+    from it, v1 does; since the soft-distance decoding v2 reads 38 of 39 synthetic music
+    beds, so music no longer makes this case)."""
     marks = AudioWatermarker(KEY)
     marked, scheme = marks.embed_checked(speech, RATE_HZ, RENDER_ID)
     assert scheme == ALGORITHM
     assert attacks.snr_db(speech, marked) >= 30.0
     assert marks.detect(marked, RATE_HZ).algorithm == ALGORITHM
-    music = AA.synth_music(seconds=6, sample_rate=RATE_HZ, seed=6)
-    v2_only = AudioWatermarker(KEY, algorithm=ALGORITHM).embed(music, RATE_HZ, RENDER_ID)
+    bed = AA.noise("pink", seconds=6, sample_rate=RATE_HZ, seed=0)
+    v2_only = AudioWatermarker(KEY, algorithm=ALGORITHM).embed(bed, RATE_HZ, RENDER_ID)
     assert marks.detect(v2_only, RATE_HZ).render_id != RENDER_ID
-    marked, scheme = marks.embed_checked(music, RATE_HZ, RENDER_ID)
+    marked, scheme = marks.embed_checked(bed, RATE_HZ, RENDER_ID)
     assert scheme == FALLBACK
     found = marks.detect(marked, RATE_HZ)
     assert (found.render_id, found.algorithm) == (RENDER_ID, FALLBACK)

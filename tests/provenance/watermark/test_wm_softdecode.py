@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from provenance.watermark import payload, payload_osd
@@ -80,20 +82,57 @@ def test_scattered_single_bit_errors_decode_where_the_ladder_fails() -> None:
     assert info.bit_accuracy == 137 / 144
 
 
-def test_more_wrong_bits_than_the_radius_find_nothing() -> None:
-    soft = _scattered(RENDER_ID, tuple(range(0, 18, 2))[:payload_osd.RADIUS] + (17,), seed=4)
-    assert np.count_nonzero((soft > 0) != (payload.encode(RENDER_ID) == 1)) \
-        == payload_osd.RADIUS + 1
-    assert payload_osd.decode(soft) is None
+def _parity_errors(render_id: int, wrong: list[int], *, magnitude: float) -> np.ndarray:
+    """Soft bits of magnitude 1 with the listed parity bits (80-143) wrong at
+    `magnitude`; the 80 message bits, the most reliable, are all right."""
+    soft = _soft(render_id)
+    soft[wrong] = -magnitude * soft[wrong]
+    return soft
 
 
-def test_bits_without_evidence_count_against_a_candidate() -> None:
+def test_equal_magnitudes_accept_what_the_binomial_tail_allows() -> None:
+    """With equal magnitudes the soft distance counts wrong bits: 2**64 * P(Bin(144,
+    1/2) <= 8) is below the bound and <= 9 is not, so 8 wrong bits pass and 9 do not."""
+    def tail(k: int) -> float:
+        return sum(math.comb(144, i) for i in range(k + 1)) / 2.0**144 * 2.0**64
+    assert tail(8) <= payload_osd.FALSE_POSITIVE_BOUND < tail(9)
+    assert payload_osd.soft_distance_threshold(np.ones(144)) == 9.0
+    wrong = list(range(81, 144, 7))  # nine parity bits
+    assert payload_osd.decode(_parity_errors(RENDER_ID, wrong[:8], magnitude=1.0))[0] \
+        == RENDER_ID
+    assert payload_osd.decode(_parity_errors(RENDER_ID, wrong, magnitude=1.0)) is None
+
+
+def test_weak_wrong_bits_weigh_less_than_strong_ones() -> None:
+    """Sixteen wrong bits read at a fifth of the others' strength: far past any bit
+    count the bound allows, but close in soft distance."""
+    wrong = list(range(82, 144, 4))[:16]
+    soft = _parity_errors(RENDER_ID, wrong, magnitude=0.2)
+    assert np.count_nonzero((soft > 0) != (payload.encode(RENDER_ID) == 1)) == 16
+    found = payload_osd.decode(soft)
+    assert found is not None and found[0] == RENDER_ID
+    assert payload_osd.decode(_parity_errors(RENDER_ID, wrong, magnitude=0.6)) is None
+
+
+def test_bits_without_evidence_weigh_nothing_and_too_few_never_pass() -> None:
     soft = _soft(RENDER_ID) * 2.0
-    soft[: payload_osd.RADIUS + 1] = 0.0  # ten bits carry nothing: too far to accept
-    assert payload_osd.decode(soft) is None
-    soft[0] = 2.0 * (payload.encode(RENDER_ID)[0] * 2.0 - 1.0)
+    soft[80:100] = 0.0  # twenty parity bits carry nothing: the rest still decide
     assert payload_osd.decode(soft)[0] == RENDER_ID
+    sparse = _soft(RENDER_ID) * 2.0
+    sparse[40:] = 0.0  # only 40 bits of evidence: 2**-40 per payload is no proof
+    assert payload_osd.soft_distance_threshold(np.abs(sparse)) == 0.0
+    assert payload_osd.decode(sparse) is None
 
 
-def test_bit_radius_bound_is_what_the_module_states() -> None:
-    assert 4e-11 < payload_osd.false_positive_per_attempt() < 6e-11
+def test_random_soft_bits_of_any_magnitude_law_find_nothing() -> None:
+    rng = np.random.default_rng(17)
+    draws = [rng.standard_cauchy(144) for _ in range(500)]
+    draws += [np.sign(rng.normal(size=144)) * rng.exponential(size=144) ** 3
+              for _ in range(500)]
+    draws += [rng.normal(size=144) * (rng.random(144) < 0.6) for _ in range(500)]
+    assert all(payload_osd.decode(soft) is None for soft in draws)
+
+
+def test_soft_distance_bound_is_what_the_module_states() -> None:
+    assert payload_osd.false_positive_per_attempt() == payload_osd.FALSE_POSITIVE_BOUND
+    assert 4e-11 < payload_osd.FALSE_POSITIVE_BOUND <= 5e-11
