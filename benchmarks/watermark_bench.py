@@ -408,7 +408,8 @@ def combined_attacks() -> dict[str, tuple[Callable[[np.ndarray], np.ndarray],
 
 def run_combined(clips: int, seconds: float, key: bytes, rng: np.random.Generator
                  ) -> dict[str, object]:
-    """Each clip's video and audio marked as publish marks them (the published schemes),
+    """Each clip's video and audio marked as publish marks them (the published video
+    scheme; the audio through `embed_checked`, v2 or v1 where v2 does not read back),
     each medium edited as the pair says; `traced` = either mark gives the render id,
     which is what `verify` reports as derived."""
     video_wm, audio_wm = VideoWatermarker(key), AudioWatermarker(key)
@@ -421,7 +422,7 @@ def run_combined(clips: int, seconds: float, key: bytes, rng: np.random.Generato
         audio = A.speech_mix(TEXTS[clip % len(TEXTS)], seconds=audio_seconds,
                              sample_rate=rate, seed=100 + clip)
         marked = np.stack([video_wm.embed_frame(f, render_id, i) for i, f in enumerate(frames)])
-        marked_audio = audio_wm.embed(audio, rate, render_id)
+        marked_audio, _ = audio_wm.embed_checked(audio, rate, render_id)  # publish's choice
         for attack, (edit_video, edit_audio) in combined_attacks().items():
             video_ok = video_wm.detect(iter(edit_video(marked))).render_id == render_id
             audio_ok = audio_wm.detect(edit_audio(marked_audio, rate), rate
