@@ -49,6 +49,7 @@ from provenance.watermark.audio_signal import HOP, N_FFT, WORK_RATE_HZ, as_2d, i
 from provenance.watermark.audio_signal import resample as _resample
 from provenance.watermark.detection import WatermarkDetection
 from provenance.watermark.keys import balanced_assignment, keyed_rng, validate_key
+from provenance.watermark.video_softdecode import decode_soft
 
 ALGORITHM = "likeness-stft-ss/1"
 """The name this carrier goes by in the C2PA watermark assertion; a new embedding, a new id."""
@@ -317,7 +318,9 @@ class AudioWatermarkerV1:
 
     @staticmethod
     def _result(period_soft: np.ndarray, n_frames: int) -> WatermarkDetection:
-        render_id, info = payload.decode(period_soft.sum(axis=0))
+        # Soft decoding (ninth round; was errors-only payload.decode): the same ids and
+        # more after codecs; ~6.6e-10 false match per attempt against ~5e-10.
+        render_id, info = decode_soft(period_soft.sum(axis=0))
         return WatermarkDetection(render_id=render_id, confidence=info.confidence,
                                   bit_accuracy=info.bit_accuracy, margin=info.margin,
                                   frames_used=n_frames,
