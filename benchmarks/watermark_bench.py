@@ -56,6 +56,7 @@ from provenance.watermark.video import VideoWatermarker  # noqa: E402
 from provenance.watermark.video_v1 import ALGORITHM as V1_ALGORITHM  # noqa: E402
 from provenance.watermark.video_v3 import ALGORITHM as V3_ALGORITHM  # noqa: E402
 from tests.support import attacks as A  # noqa: E402
+from tests.support import audio_attacks as AA  # noqa: E402
 from tests.support import jnd  # noqa: E402
 
 FPS = 25
@@ -406,21 +407,26 @@ def combined_attacks() -> dict[str, tuple[Callable[[np.ndarray], np.ndarray],
     }
 
 
-def run_combined(clips: int, seconds: float, key: bytes, rng: np.random.Generator
-                 ) -> dict[str, object]:
+def run_combined(clips: int, seconds: float, key: bytes, rng: np.random.Generator, *,
+                 speech_seconds: float | None = None) -> dict[str, object]:
     """Each clip's video and audio marked as publish marks them (the published video
     scheme; the audio through `embed_checked`, v2 or v1 where v2 does not read back),
     each medium edited as the pair says; `traced` = either mark gives the render id,
     which is what `verify` reports as derived."""
     video_wm, audio_wm = VideoWatermarker(key), AudioWatermarker(key)
     rows: dict[str, dict[str, list[bool]]] = {}
-    audio_seconds = max(seconds, 4.0)
+    audio_seconds = speech_seconds or max(seconds, 4.0)
     for clip in range(clips):
         name, frames = make_clip(clip, seconds)
         render_id = int(rng.integers(0, 2**63))
         rate = 48_000
-        audio = A.speech_mix(TEXTS[clip % len(TEXTS)], seconds=audio_seconds,
-                             sample_rate=rate, seed=100 + clip)
+        if speech_seconds:  # a dub's track: real speech, the two installed voices in turn
+            audio = AA.real_speech(seconds=audio_seconds, start_s=clip * 61.0 / 2,
+                                   sample_rate=rate,
+                                   source=("librivox", "prompts")[clip % 2])
+        else:
+            audio = A.speech_mix(TEXTS[clip % len(TEXTS)], seconds=audio_seconds,
+                                 sample_rate=rate, seed=100 + clip)
         marked = np.stack([video_wm.embed_frame(f, render_id, i) for i, f in enumerate(frames)])
         marked_audio, _ = audio_wm.embed_checked(audio, rate, render_id)  # publish's choice
         for attack, (edit_video, edit_audio) in combined_attacks().items():
@@ -436,6 +442,7 @@ def run_combined(clips: int, seconds: float, key: bytes, rng: np.random.Generato
               flush=True)
     return {"video_algorithm": PUBLISHED_VIDEO_ALGORITHM, "audio_algorithm": AUDIO_ALGORITHM,
             "clips": clips, "audio_seconds": audio_seconds,
+            "audio_content": "real speech" if speech_seconds else "espeak mix",
             "attacks": {a: {k: float(np.mean(v)) for k, v in r.items()}
                         for a, r in rows.items()}}
 
@@ -496,6 +503,9 @@ def main() -> int:
                         help="skip the combined (video + audio) grid")
     parser.add_argument("--only-combined", action="store_true",
                         help="run only the combined (video + audio) grid")
+    parser.add_argument("--combined-speech-seconds", type=float, default=None, metavar="S",
+                        help="combined grid audio: S seconds of real speech (LibriVox and "
+                             "Asterisk's prompts in turn) instead of espeak mixes")
     parser.add_argument("--false-positives", type=int, default=0, metavar="N",
                         help="only count false positives on N unmarked and N foreign-key clips")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/watermark.json")
@@ -506,7 +516,8 @@ def main() -> int:
     rng = keyed_rng(key, stream="benchmark")
     started = time.perf_counter()
     if args.only_combined:
-        combined = run_combined(args.clips, args.seconds, key, rng)
+        combined = run_combined(args.clips, args.seconds, key, rng,
+                                speech_seconds=args.combined_speech_seconds)
         for name, row in combined["attacks"].items():
             print(f"  {name:44s} {row['video']:5.2f} {row['audio']:5.2f} {row['traced']:5.2f}")
         args.out.write_text(json.dumps({
