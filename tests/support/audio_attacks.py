@@ -13,7 +13,6 @@ music recording is installed; every codec and filter runs through ffmpeg
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from collections.abc import Callable
 from functools import cache
@@ -23,7 +22,6 @@ import numpy as np
 import soundfile as sf
 
 from likeness.errors import BadInput
-from media.ffmpeg import ffmpeg_path
 from provenance.watermark.audio_signal import resample
 from tests.support import attacks as A
 
@@ -68,16 +66,9 @@ def _prompt_pool() -> np.ndarray:
             quoted = str(path).replace("'", "'\\''")
             listing.write(f"file '{quoted}'\n")
         listing.flush()
-        pcm = subprocess.run([str(ffmpeg_path()), "-nostdin", "-v", "error", "-f", "concat",
-                              "-safe", "0", "-i", listing.name, "-f", "s16le", "-ac", "1",
-                              "-ar", str(SPEECH_RATE_HZ), "-"],
-                             capture_output=True, check=True).stdout
+        pcm = A._run(["-f", "concat", "-safe", "0", "-i", listing.name, "-f", "s16le",
+                      "-ac", "1", "-ar", str(SPEECH_RATE_HZ), "-"])
     return np.frombuffer(pcm, np.int16).astype(np.float64) / 32768.0
-
-
-def prompts_available() -> bool:
-    """Whether the second real voice (Asterisk's prompts) is installed."""
-    return any(PROMPTS_DIR.glob("*.g722"))
 
 
 def real_speech(*, seconds: float, start_s: float, sample_rate: int = 48_000,
